@@ -1,0 +1,249 @@
+//! The catalog: personas (who is asking), intents (what they want) and the teams tickets go to.
+//!
+//! Loaded from `personas/<id>.toml` and `intents/<id>.toml` (see `docs/catalog-format.md`);
+//! [`load`] validates everything and reports every problem at once.
+
+mod diagnostics;
+mod fields;
+mod load;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use diagnostics::{Diagnostic, Diagnostics, SourceText};
+pub use load::{load, load_from_sources, CatalogSources};
+
+/// Whether a persona describes a buyer, a product user, or a website visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PersonaKind {
+    Buyer,
+    #[default]
+    User,
+    Website,
+}
+
+impl PersonaKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "buyer" => Some(Self::Buyer),
+            "user" => Some(Self::User),
+            "website" => Some(Self::Website),
+            _ => None,
+        }
+    }
+}
+
+/// One weighted term of a keyword profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyword {
+    /// The term as written in the file.
+    pub term: String,
+    /// Its normalised words.
+    pub words: Vec<String>,
+    /// Added to the score on each hit (negative counts against).
+    pub weight: f32,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    pub id: String,
+    pub name: String,
+    pub kind: PersonaKind,
+    /// Who reviews this persona's evidence.
+    pub owner: String,
+    pub who: String,
+    pub age: String,
+    pub location: String,
+    pub goals: Vec<String>,
+    pub challenges: Vec<String>,
+    /// Minimum confidence; `None` means the settings default.
+    pub threshold: Option<f64>,
+    pub keywords: Vec<Keyword>,
+    pub path: PathBuf,
+}
+
+/// A weighted regular expression rule of an intent.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub regex: String,
+    pub weight: f32,
+}
+
+/// How an intent (or one persona's view of it) is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// A self-help answer; a ticket for the team if it did not help.
+    Answer,
+    /// A ticket for the team (any answer text is shown first).
+    Ticket,
+    /// A ticket for the team of the conversation's intent, else for the rule's team.
+    Escalate,
+}
+
+impl RouteKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "answer" => Some(Self::Answer),
+            "ticket" => Some(Self::Ticket),
+            "escalate" => Some(Self::Escalate),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Answer => "answer",
+            Self::Ticket => "ticket",
+            Self::Escalate => "escalate",
+        })
+    }
+}
+
+/// The resolved route of an intent for one persona.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    pub kind: RouteKind,
+    pub team: String,
+}
+
+/// A per-persona override; unset parts inherit the intent's rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteOverride {
+    pub kind: Option<RouteKind>,
+    pub team: Option<String>,
+}
+
+/// What an example expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// An id.
+    Id(String),
+    /// `"none"`: no intent / no persona.
+    Nothing,
+}
+
+/// An `[[examples]]` entry, run by `personabot check`.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub context: Vec<String>,
+    pub intent: Option<Expected>,
+    pub persona: Option<Expected>,
+    pub route: Option<String>,
+    pub team: Option<String>,
+    /// Where the example starts, for reporting failures.
+    pub line: usize,
+    pub col: usize,
+}
+
+/// What the customer wants.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub threshold: Option<f64>,
+    pub priority: i32,
+    pub exclude: Vec<String>,
+    pub keywords: Vec<Keyword>,
+    pub patterns: Vec<Pattern>,
+    pub route: RouteRule,
+    pub route_overrides: BTreeMap<String, RouteOverride>,
+    /// Answer texts by persona id, plus `"default"`.
+    pub answers: BTreeMap<String, String>,
+    pub examples: Vec<Example>,
+    pub path: PathBuf,
+}
+
+/// The key of the fallback answer text.
+pub const DEFAULT_ANSWER: &str = "default";
+
+impl Intent {
+    /// The route rule as seen by `persona`.
+    pub fn route_for(&self, persona: Option<&str>) -> RouteRule {
+        let over = persona.and_then(|p| self.route_overrides.get(p));
+        RouteRule {
+            kind: over.and_then(|o| o.kind).unwrap_or(self.route.kind),
+            team: over
+                .and_then(|o| o.team.clone())
+                .unwrap_or_else(|| self.route.team.clone()),
+        }
+    }
+
+    /// The answer variant key (`persona` or `default`) and text for `persona`, if any.
+    pub fn answer_for(&self, persona: Option<&str>) -> Option<(&str, &str)> {
+        persona
+            .and_then(|p| self.answers.get_key_value(p))
+            .or_else(|| self.answers.get_key_value(DEFAULT_ANSWER))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// A human team that receives tickets (defined in settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    /// Display name, e.g. "Billing".
+    #[serde(default)]
+    pub name: String,
+    /// What the team handles.
+    #[serde(default)]
+    pub description: String,
+    /// Expected first response, told to the customer on handoff ("within 4 business hours").
+    #[serde(default)]
+    pub response_time: String,
+}
+
+/// A validated catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Sorted by id.
+    pub personas: Vec<Persona>,
+    /// Sorted by id.
+    pub intents: Vec<Intent>,
+    pub teams: BTreeMap<String, Team>,
+}
+
+impl Catalog {
+    pub fn persona(&self, id: &str) -> Option<&Persona> {
+        self.personas.iter().find(|p| p.id == id)
+    }
+
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.id == id)
+    }
+
+    /// The team's display name, or its id.
+    pub fn team_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.teams
+            .get(id)
+            .map(|t| t.name.as_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(id)
+    }
+}
+
+/// True for a valid persona or intent id: lowercase ASCII letters, digits and `-`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// True for a valid team id: lowercase ASCII letters, digits and `_`.
+pub fn is_valid_team_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

@@ -1,0 +1,128 @@
+//! The terminal channel: a person chats with the bot on a TTY, or a script pipes one message per
+//! line (optionally printing each decision as JSON).
+
+use std::io::{BufRead, Write};
+
+use crate::output::{decision_json, ticket_json, TurnJson};
+use crate::pipeline::{Inbound, Outcome, Pipeline};
+
+/// The channel name recorded with each interaction.
+pub const CHANNEL: &str = "terminal";
+
+/// How the terminal session runs.
+#[derive(Debug, Clone)]
+pub struct TerminalOptions {
+    pub conversation: String,
+    pub user: String,
+    /// Print each turn as a JSON line instead of chat text.
+    pub json: bool,
+    /// Show prompts and the help banner (a person at a TTY).
+    pub interactive: bool,
+}
+
+const HELP: &str = "Type a message and press Enter. Commands:
+  /helped   the last answer helped (\"That helped\")
+  /human    talk to a human (\"Talk to a human\")
+  /new      start a new conversation
+  /quit     leave (or Ctrl-D)";
+
+fn turn_json(pipeline: &Pipeline, outcome: &Outcome, text: &str) -> TurnJson {
+    let classification = pipeline.classify_for_display(text);
+    TurnJson {
+        decision: decision_json(pipeline.catalog(), &outcome.decision, &classification),
+        reply: outcome.reply.clone(),
+        ticket: outcome.ticket.as_ref().map(ticket_json),
+    }
+}
+
+fn print_reply(out: &mut dyn Write, outcome: &Outcome, interactive: bool) -> std::io::Result<()> {
+    match &outcome.reply {
+        Some(reply) => {
+            let mut lines = reply.lines();
+            let prefix = if interactive { "bot> " } else { "" };
+            if let Some(first) = lines.next() {
+                writeln!(out, "{prefix}{first}")?;
+            }
+            for line in lines {
+                writeln!(out, "{}{line}", if interactive { "     " } else { "" })?;
+            }
+        }
+        None if interactive => writeln!(out, "(an agent has this conversation; the bot stays quiet)")?,
+        None => {}
+    }
+    if interactive {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Runs the session until end of input or `/quit`.
+pub fn run(
+    pipeline: &Pipeline,
+    options: &TerminalOptions,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut conversation = options.conversation.clone();
+    let mut session = 1;
+    if options.interactive {
+        writeln!(out, "personabot terminal chat (conversation {conversation})\n{HELP}\n")?;
+    }
+    let mut line = String::new();
+    loop {
+        if options.interactive {
+            write!(out, "you> ")?;
+            out.flush()?;
+        }
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        let command = text.trim();
+        let result = match command {
+            "/quit" | "/exit" => break,
+            "/help" if options.interactive => {
+                writeln!(out, "{HELP}\n")?;
+                continue;
+            }
+            "/new" => {
+                session += 1;
+                conversation = format!("{}-{session}", options.conversation);
+                if options.interactive {
+                    writeln!(out, "(new conversation {conversation})\n")?;
+                }
+                continue;
+            }
+            "/helped" => pipeline.feedback(CHANNEL, &conversation, &options.user, true),
+            "/human" => pipeline.feedback(CHANNEL, &conversation, &options.user, false),
+            _ => pipeline.handle(&Inbound {
+                channel: CHANNEL.into(),
+                conversation: conversation.clone(),
+                user: options.user.clone(),
+                text: text.to_string(),
+            }),
+        };
+        match result {
+            Ok(outcome) => {
+                if options.json {
+                    let json = turn_json(pipeline, &outcome, text);
+                    serde_json::to_writer(&mut *out, &json)?;
+                    writeln!(out)?;
+                } else {
+                    print_reply(out, &outcome, options.interactive)?;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "terminal message failed");
+                if options.json {
+                    writeln!(out, "{}", serde_json::json!({ "error": e.user_message() }))?;
+                } else {
+                    writeln!(out, "{}", e.user_message())?;
+                }
+            }
+        }
+        out.flush()?;
+    }
+    Ok(())
+}

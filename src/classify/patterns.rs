@@ -1,0 +1,174 @@
+//! Regex rules with a literal prefilter: a rule's regex runs only when one of the literals every
+//! match must start with occurs in the message (one aho-corasick pass finds them all).
+//!
+//! A `RegexSet` over all rules collapses at scale; prefiltering keeps the cost proportional to the
+//! rules that could match.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::{Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// Shortest literal worth prefiltering on; rules with shorter ones always run.
+const MIN_LITERAL_LEN: usize = 2;
+
+/// Compiles one catalog regex the way the classifier runs it (case-insensitive, Unicode).
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The lowercase literals every match of `pattern` starts with, or `None` when there is no such
+/// finite, useful set.
+fn required_prefixes(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix).limit_total(64);
+    let seq = extractor.extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(literals.len());
+    for lit in literals {
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        let lower = crate::text::normalise_lower(text);
+        if lower.trim().len() < MIN_LITERAL_LEN {
+            return None;
+        }
+        out.push(lower);
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// Compiled regex rules; rule ids are their index in insertion order.
+#[derive(Debug, Clone, Default)]
+pub struct PatternRules {
+    regexes: Vec<Regex>,
+    /// Rules without a usable prefilter: always run.
+    unfiltered: Vec<u32>,
+    /// Prefilter automaton over all literals, and for each literal the rules it enables.
+    prefilter: Option<AhoCorasick>,
+    literal_rules: Vec<Vec<u32>>,
+}
+
+impl PatternRules {
+    pub fn build(patterns: &[&str]) -> Result<Self, String> {
+        let mut rules = PatternRules::default();
+        let mut literals: Vec<String> = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            rules.regexes.push(compile_pattern(p)?);
+            match required_prefixes(p) {
+                Some(lits) => {
+                    for lit in lits {
+                        match literals.iter().position(|l| *l == lit) {
+                            Some(at) => rules.literal_rules[at].push(i as u32),
+                            None => {
+                                literals.push(lit);
+                                rules.literal_rules.push(vec![i as u32]);
+                            }
+                        }
+                    }
+                }
+                None => rules.unfiltered.push(i as u32),
+            }
+        }
+        if !literals.is_empty() {
+            let ac = AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .map_err(|e| e.to_string())?;
+            rules.prefilter = Some(ac);
+        }
+        Ok(rules)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.regexes.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.regexes.len()
+    }
+
+    /// Calls `on_match(rule id)` once for each rule matching normalised `text`.
+    /// `candidates` is scratch space.
+    pub fn find(&self, text: &str, candidates: &mut Vec<bool>, mut on_match: impl FnMut(u32)) {
+        if self.regexes.is_empty() {
+            return;
+        }
+        candidates.clear();
+        candidates.resize(self.regexes.len(), false);
+        for &r in &self.unfiltered {
+            candidates[r as usize] = true;
+        }
+        if let Some(ac) = &self.prefilter {
+            for m in ac.find_overlapping_iter(text) {
+                for &r in &self.literal_rules[m.pattern().as_usize()] {
+                    candidates[r as usize] = true;
+                }
+            }
+        }
+        for (r, &run) in candidates.iter().enumerate() {
+            if run && self.regexes[r].is_match(text) {
+                on_match(r as u32);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_table() {
+        let cases: &[(&str, Option<&[&str]>)] = &[
+            (r"\bsoc\s?2\b", Some(&["soc"])),
+            (
+                r"\b(can.?t|cannot|unable to) log ?in\b",
+                Some(&["can", "cannot log in", "cannot login", "unable to log in", "unable to login"]),
+            ),
+            (r"\d+ seats", None),
+            (r"x", None),
+            (r"How Much", Some(&["how much"])),
+        ];
+        for (pattern, expected) in cases {
+            let got = required_prefixes(pattern);
+            let expected = expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, expected, "pattern {pattern}");
+        }
+    }
+
+    #[test]
+    fn rules_match_with_and_without_prefilter() {
+        let rules =
+            PatternRules::build(&[r"\bsoc\s?2\b", r"\d+ seats", r"\bhow much (is|does)\b"]).unwrap();
+        let mut scratch = Vec::new();
+        let cases: &[(&str, &[u32])] = &[
+            ("Do you have a SOC 2 report?", &[0]),
+            ("we need 40 seats, how much is that", &[1, 2]),
+            ("nothing here", &[]),
+            ("soc2", &[0]),
+        ];
+        for (text, expected) in cases {
+            let mut got = Vec::new();
+            rules.find(text, &mut scratch, |r| got.push(r));
+            assert_eq!(got, *expected, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_regex_is_an_error() {
+        assert!(compile_pattern("(unclosed").is_err());
+    }
+}

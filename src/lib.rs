@@ -1,0 +1,15 @@
+//! personabot: classify who is asking (persona) and what they want (intent), then answer with
+//! self-help tailored to the persona or hand a ticket to the right team, logging every
+//! interaction as persona evidence.
+
+pub mod catalog;
+pub mod channels;
+pub mod check;
+pub mod classify;
+pub mod conversation;
+pub mod output;
+pub mod pipeline;
+pub mod route;
+pub mod settings;
+pub mod store;
+pub mod text;

@@ -1,0 +1,547 @@
+//! The personabot command line: parse arguments, load settings and catalog, call the library.
+
+mod chat;
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use personabot::catalog::{self, Catalog, CatalogSources};
+use personabot::check::run_examples;
+use personabot::classify::Classifier;
+use personabot::output::{decision_json, explain};
+use personabot::pipeline::Pipeline;
+use personabot::route;
+use personabot::settings::{Settings, USER_HASH_KEY_ENV};
+use personabot::store::{format_time, now_ms, InteractionFilter, Store, Ticket, TicketStatus};
+
+/// Chat-support router: persona x intent classification, self-help answers, tickets for teams.
+#[derive(Parser, Debug)]
+#[command(name = "personabot", version, about)]
+struct Cli {
+    /// Folder holding personas/ and intents/ [default: ".", or the built-in catalog when "."
+    /// has neither folder]
+    #[arg(long, global = true, value_name = "DIR")]
+    catalog: Option<PathBuf>,
+    /// Folder of the sled evidence store.
+    #[arg(long, global = true, value_name = "DIR", default_value = "./data")]
+    data: PathBuf,
+    /// Settings file [default: personabot.toml if present, else built-in defaults].
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate settings and catalog, and run every intent's examples.
+    Check,
+    /// Classify messages without logging them.
+    Classify(ClassifyArgs),
+    /// Chat in the terminal (the full pipeline: routing, tickets, evidence).
+    Chat(chat::ChatArgs),
+    /// List and work tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+    /// Export or delete the logged evidence.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+}
+
+#[derive(Args, Debug)]
+struct ClassifyArgs {
+    /// Messages, one per argument; `-` reads one message per line from stdin.
+    #[arg(value_name = "TEXT", required = true)]
+    text: Vec<String>,
+    /// One JSON object per input.
+    #[arg(long, conflicts_with_all = ["explain", "summary"])]
+    json: bool,
+    /// Show the evidence behind each decision.
+    #[arg(long, conflicts_with = "summary")]
+    explain: bool,
+    /// Read lines from stdin and print one JSON summary: counts of top intents and speed.
+    #[arg(long)]
+    summary: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        #[arg(long)]
+        team: Option<String>,
+        /// open | claimed | resolved
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its transcript and evidence.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Claim a ticket: the bot goes silent in its conversation.
+    Claim {
+        id: u64,
+        #[arg(long)]
+        agent: String,
+    },
+    /// Resolve a ticket: the conversation returns to the bot.
+    Resolve {
+        id: u64,
+        #[arg(long)]
+        agent: String,
+    },
+    /// Correct the intent and/or persona; stored as ground truth.
+    Relabel {
+        id: u64,
+        #[arg(long)]
+        intent: Option<String>,
+        #[arg(long)]
+        persona: Option<String>,
+        #[arg(long)]
+        agent: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EvidenceCommand {
+    /// Write interactions as JSON Lines.
+    Export {
+        /// Only the last DURATION (e.g. 30d, 12h).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        #[arg(long)]
+        persona: Option<String>,
+        #[arg(long)]
+        intent: Option<String>,
+        /// answer | ticket | clarify | fallback | helped | not-helped
+        #[arg(long)]
+        outcome: Option<String>,
+        /// File to write [default: stdout].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Delete every interaction, ticket and conversation of a user.
+    Forget {
+        /// The user's id on its channel (as the channel reported it).
+        #[arg(long)]
+        user: String,
+    },
+    /// Delete interactions older than the retention window (store.retention_days).
+    Purge,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings> {
+    let file = match &cli.config {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from("personabot.toml")).filter(|p| p.is_file()),
+    };
+    Settings::load(file.as_deref()).with_context(|| match &file {
+        Some(f) => format!("invalid settings in {}", f.display()),
+        None => "invalid settings".to_string(),
+    })
+}
+
+/// Reads the catalog sources: `--catalog DIR`, else `.` when it has a catalog, else built-in.
+fn catalog_sources(cli: &Cli) -> Result<CatalogSources, catalog::Diagnostics> {
+    match &cli.catalog {
+        Some(dir) => CatalogSources::read_dir(dir),
+        None if Path::new("personas").is_dir() || Path::new("intents").is_dir() => {
+            CatalogSources::read_dir(Path::new("."))
+        }
+        None => {
+            tracing::info!("no personas/ or intents/ here: using the built-in catalog");
+            Ok(CatalogSources::built_in())
+        }
+    }
+}
+
+fn load_catalog(cli: &Cli, settings: &Settings) -> Result<Catalog> {
+    let loaded = catalog_sources(cli).and_then(|s| catalog::load_from_sources(s, &settings.teams));
+    match loaded {
+        Ok(c) => Ok(c),
+        Err(diags) => {
+            for d in diags.iter() {
+                eprintln!("{d}");
+            }
+            bail!("the catalog has {} error(s); run `personabot check`", diags.len())
+        }
+    }
+}
+
+fn compile(catalog: &Catalog) -> Result<Classifier> {
+    let started = Instant::now();
+    let classifier = Classifier::new(catalog).map_err(anyhow::Error::msg)?;
+    let (terms, patterns) = classifier.size();
+    tracing::info!(
+        terms,
+        patterns,
+        compile_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "catalog compiled"
+    );
+    Ok(classifier)
+}
+
+fn open_store(cli: &Cli) -> Result<Store> {
+    let key = std::env::var(USER_HASH_KEY_ENV).ok();
+    Store::open(&cli.data, key.as_deref())
+        .with_context(|| format!("cannot open the evidence store in {}", cli.data.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Check = cli.command {
+        return check(&cli);
+    }
+    let settings = load_settings(&cli)?;
+    let catalog = load_catalog(&cli, &settings)?;
+    match &cli.command {
+        Command::Check => unreachable!("handled above"),
+        Command::Classify(args) => classify(&catalog, &settings, args),
+        Command::Chat(args) => {
+            let classifier = compile(&catalog)?;
+            let store = open_store(&cli)?;
+            let pipeline = Pipeline::new(Arc::new(catalog), Arc::new(classifier), &settings, store);
+            chat::run(&pipeline, args)
+        }
+        Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
+        Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),
+    }
+}
+
+fn check(cli: &Cli) -> Result<ExitCode> {
+    let settings = match load_settings(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let catalog = match catalog_sources(cli).and_then(|s| catalog::load_from_sources(s, &settings.teams)) {
+        Ok(c) => c,
+        Err(diags) => {
+            for d in diags.iter() {
+                println!("{d}");
+            }
+            eprintln!("{} error(s)", diags.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let started = Instant::now();
+    let classifier = compile(&catalog)?;
+    let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (run, failures) = run_examples(&catalog, &classifier, &settings.classify);
+    for f in &failures {
+        println!("{}", f.message);
+    }
+    if !failures.is_empty() {
+        eprintln!("{} of {run} examples failed", failures.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    let (terms, patterns) = classifier.size();
+    println!(
+        "ok: {} personas, {} intents, {} teams; {run} examples pass; {terms} terms and {patterns} patterns compiled in {compile_ms:.1} ms",
+        catalog.personas.len(),
+        catalog.intents.len(),
+        catalog.teams.len(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_inputs(args: &[String]) -> Result<Vec<String>> {
+    if args.len() == 1 && args[0] == "-" {
+        let stdin = std::io::stdin();
+        let mut lines = Vec::new();
+        for line in stdin.lock().lines() {
+            lines.push(line.context("cannot read stdin")?);
+        }
+        Ok(lines)
+    } else {
+        Ok(args.to_vec())
+    }
+}
+
+fn classify(catalog: &Catalog, settings: &Settings, args: &ClassifyArgs) -> Result<ExitCode> {
+    let classifier = compile(catalog)?;
+    let inputs = read_inputs(&args.text)?;
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    if args.summary {
+        let mut counts = vec![0u64; catalog.intents.len()];
+        let mut none = 0u64;
+        let started = Instant::now();
+        for line in &inputs {
+            match classifier.top_intent(line) {
+                Some(i) => counts[i as usize] += 1,
+                None => none += 1,
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let counts: serde_json::Map<String, serde_json::Value> = catalog
+            .intents
+            .iter()
+            .zip(&counts)
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &n)| (i.id.clone(), n.into()))
+            .collect();
+        let summary = serde_json::json!({
+            "messages": inputs.len(),
+            "counts": counts,
+            "none": none,
+            "elapsed_ms": (elapsed * 1000.0 * 1000.0).round() / 1000.0,
+            "msgs_per_sec": if elapsed > 0.0 { (inputs.len() as f64 / elapsed).round() } else { 0.0 },
+        });
+        writeln!(out, "{summary}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for text in &inputs {
+        let decision = route::run_single(catalog, &settings.classify, &classifier, text);
+        if args.json {
+            serde_json::to_writer(&mut out, &decision_json(catalog, &decision.0, &decision.1))?;
+            writeln!(out)?;
+        } else if args.explain {
+            writeln!(out, "> {text}\n{}", explain(catalog, &decision.0, &decision.1))?;
+        } else {
+            let d = &decision.0;
+            let show = |p: &Option<route::Pick>| {
+                p.as_ref().map_or("none".to_string(), |p| format!("{} ({:.2})", p.id, p.confidence))
+            };
+            writeln!(
+                out,
+                "persona={} intent={} route={}{}{}",
+                show(&d.persona),
+                show(&d.intent),
+                d.kind.as_str(),
+                d.team.as_ref().map(|t| format!(" team={t}")).unwrap_or_default(),
+                d.answer.as_ref().map(|a| format!(" answer={a}")).unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn age(ms: u64) -> String {
+    let secs = now_ms().saturating_sub(ms) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+fn print_ticket(t: &Ticket) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "ticket #{} [{}] team {}", t.id, t.status.as_str(), t.team);
+    let _ = writeln!(s, "opened:   {} via {} (conversation {})", format_time(t.created_ms), t.channel, t.conversation);
+    let scored = |x: &Option<personabot::store::ScoredId>| {
+        x.as_ref().map_or("none".into(), |x| format!("{} ({:.2})", x.id, x.confidence))
+    };
+    let _ = writeln!(s, "persona:  {}", scored(&t.persona));
+    let _ = writeln!(s, "intent:   {}", scored(&t.intent));
+    let _ = writeln!(s, "reason:   {}", t.reason);
+    if let Some(by) = &t.claimed_by {
+        let _ = writeln!(s, "claimed:  {by}");
+    }
+    if let Some(by) = &t.resolved_by {
+        let _ = writeln!(s, "resolved: {by}");
+    }
+    for l in &t.relabels {
+        let _ = writeln!(
+            s,
+            "relabel:  intent={} persona={} by {} at {}",
+            l.intent.as_deref().unwrap_or("-"),
+            l.persona.as_deref().unwrap_or("-"),
+            l.by,
+            format_time(l.at_ms)
+        );
+    }
+    let _ = writeln!(s, "evidence:");
+    for e in &t.evidence {
+        let _ = writeln!(s, "  {:<30} {:+.2}  {}", format!("{:?}", e.term), e.weight, e.target);
+    }
+    let _ = writeln!(s, "transcript:");
+    for line in &t.transcript {
+        let who = match &line.from {
+            personabot::store::Actor::Customer => "customer".to_string(),
+            personabot::store::Actor::Bot => "bot".to_string(),
+            personabot::store::Actor::Agent(a) => format!("agent {a}"),
+        };
+        for (n, text_line) in line.text.lines().enumerate() {
+            if n == 0 {
+                let _ = writeln!(s, "  [{}] {who}: {text_line}", format_time(line.at_ms));
+            } else {
+                let _ = writeln!(s, "      {text_line}");
+            }
+        }
+    }
+    s
+}
+
+fn tickets(store: &Store, catalog: &Catalog, cmd: &TicketsCommand) -> Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    match cmd {
+        TicketsCommand::List { team, status, json } => {
+            let status = match status {
+                Some(s) => Some(TicketStatus::parse(s).with_context(|| {
+                    format!("unknown status `{s}`: use open, claimed or resolved")
+                })?),
+                None => None,
+            };
+            let list = store.tickets(team.as_deref(), status)?;
+            if *json {
+                for t in &list {
+                    serde_json::to_writer(&mut *out, t)?;
+                    writeln!(out)?;
+                }
+            } else {
+                writeln!(out, "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message", "id", "status", "team", "persona", "intent", "age")?;
+                for t in &list {
+                    let first = t
+                        .transcript
+                        .iter()
+                        .find(|l| l.from == personabot::store::Actor::Customer)
+                        .map(|l| l.text.chars().take(50).collect::<String>())
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  {}",
+                        t.id,
+                        t.status.as_str(),
+                        t.team,
+                        t.persona.as_ref().map_or("-", |p| p.id.as_str()),
+                        t.intent.as_ref().map_or("-", |p| p.id.as_str()),
+                        age(t.created_ms),
+                        first.replace('\n', " ")
+                    )?;
+                }
+                if list.is_empty() {
+                    writeln!(out, "(no tickets)")?;
+                }
+            }
+        }
+        TicketsCommand::Show { id, json } => {
+            let t = store.ticket(*id)?.with_context(|| format!("ticket #{id} not found"))?;
+            if *json {
+                serde_json::to_writer_pretty(&mut *out, &t)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print_ticket(&t))?;
+            }
+        }
+        TicketsCommand::Claim { id, agent } => {
+            let t = store.claim_ticket(*id, agent)?;
+            writeln!(out, "ticket #{} claimed by {agent}", t.id)?;
+        }
+        TicketsCommand::Resolve { id, agent } => {
+            let t = store.resolve_ticket(*id, agent)?;
+            writeln!(out, "ticket #{} resolved by {agent}", t.id)?;
+        }
+        TicketsCommand::Relabel { id, intent, persona, agent } => {
+            if let Some(i) = intent {
+                if catalog.intent(i).is_none() {
+                    bail!("unknown intent `{i}`");
+                }
+            }
+            if let Some(p) = persona {
+                if catalog.persona(p).is_none() {
+                    bail!("unknown persona `{p}`");
+                }
+            }
+            let t = store.relabel_ticket(*id, intent.as_deref(), persona.as_deref(), agent)?;
+            writeln!(
+                out,
+                "ticket #{} relabelled (intent={} persona={}) by {agent}",
+                t.id,
+                intent.as_deref().unwrap_or("-"),
+                persona.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result<ExitCode> {
+    match cmd {
+        EvidenceCommand::Export { since, persona, intent, outcome, out } => {
+            let since_ms = match since {
+                Some(s) => {
+                    let d = humantime::parse_duration(s)
+                        .with_context(|| format!("invalid --since `{s}` (try 30d or 12h)"))?;
+                    Some(now_ms().saturating_sub(d.as_millis() as u64))
+                }
+                None => None,
+            };
+            let filter = InteractionFilter {
+                since_ms,
+                until_ms: None,
+                persona: persona.clone(),
+                intent: intent.clone(),
+                outcome: outcome.clone(),
+            };
+            let n = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    let n = store.export(&filter, &mut w)?;
+                    w.flush()?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    let n = store.export(&filter, &mut w)?;
+                    w.flush()?;
+                    n
+                }
+            };
+            eprintln!("exported {n} interaction(s)");
+        }
+        EvidenceCommand::Forget { user } => {
+            let r = store.forget_user(user)?;
+            println!(
+                "forgot user: {} interaction(s), {} ticket(s), {} conversation(s) deleted",
+                r.interactions, r.tickets, r.conversations
+            );
+        }
+        EvidenceCommand::Purge => {
+            let days = settings.store.retention_days;
+            if days == 0 {
+                println!("retention is off (store.retention_days = 0): nothing purged");
+            } else {
+                let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
+                let n = store.purge_before(cutoff)?;
+                println!("purged {n} interaction(s) older than {days} days");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

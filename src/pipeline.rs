@@ -1,0 +1,436 @@
+//! The pipeline: one inbound message in, one decision, reply and (maybe) ticket out, with the
+//! interaction recorded as persona evidence. Every channel goes through here.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use crate::catalog::Catalog;
+use crate::classify::{confidence, Classification, Classifier, Score, Target};
+use crate::conversation::OpenTicket;
+use crate::route::{self, Decision, DecisionKind, Pick, Thresholds};
+use crate::settings::Settings;
+use crate::store::redact::redact;
+use crate::store::{
+    now_ms, Actor, EvidenceRecord, Interaction, RouteRecord, ScoredId, Store, StoreError, Ticket,
+    TicketStatus, TranscriptLine,
+};
+
+/// A customer message from any channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// terminal | http | discord | slack | telegram ...
+    pub channel: String,
+    /// The conversation (thread, DM, chat session) the message belongs to.
+    pub conversation: String,
+    /// The author's id on that channel (hashed before storage).
+    pub user: String,
+    pub text: String,
+}
+
+/// What the pipeline did with a message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The text to send back; `None` means stay silent (an agent owns the conversation).
+    pub reply: Option<String>,
+    /// The ticket opened or joined.
+    pub ticket: Option<Ticket>,
+    /// The stored interaction, if the message was stored.
+    pub interaction: Option<u64>,
+    /// The message was cut to the length limit.
+    pub truncated: bool,
+}
+
+/// Pipeline failures. Channels show [`PipelineError::user_message`] to the customer and log
+/// the rest.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl PipelineError {
+    /// A polite text for the customer; internal details stay in the log.
+    pub fn user_message(&self) -> String {
+        match self {
+            PipelineError::Refused(m) => m.clone(),
+            PipelineError::Store(_) => {
+                "Sorry, something went wrong on our side and your message was not processed. Please try again in a moment.".into()
+            }
+        }
+    }
+}
+
+const LOCK_STRIPES: usize = 64;
+
+/// Classifier, catalog, store and settings, shared by all channels.
+pub struct Pipeline {
+    catalog: Arc<Catalog>,
+    classifier: Arc<Classifier>,
+    thresholds: Thresholds,
+    max_chars: usize,
+    store: Store,
+    /// Serialises turns of the same conversation.
+    locks: Vec<Mutex<()>>,
+}
+
+/// The id form used in evidence targets.
+pub fn target_name(catalog: &Catalog, target: Target) -> String {
+    match target {
+        Target::Persona(i) => format!("persona:{}", catalog.personas[i as usize].id),
+        Target::Intent(i) => format!("intent:{}", catalog.intents[i as usize].id),
+        Target::Veto(i) => format!("exclude:{}", catalog.intents[i as usize].id),
+    }
+}
+
+fn scored(pick: &Option<Pick>) -> Option<ScoredId> {
+    pick.as_ref().map(|p| ScoredId {
+        id: p.id.clone(),
+        confidence: p.confidence,
+        score: 0.0,
+    })
+}
+
+fn scored_list(scores: &[Score], id: impl Fn(u32) -> String) -> Vec<ScoredId> {
+    scores
+        .iter()
+        .map(|s| ScoredId {
+            id: id(s.index),
+            confidence: confidence(s.score),
+            score: s.score,
+        })
+        .collect()
+}
+
+/// Cuts `text` to at most `max` characters, on a character boundary.
+pub fn truncate_chars(text: &str, max: usize) -> (&str, bool) {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => (&text[..at], true),
+        None => (text, false),
+    }
+}
+
+impl Pipeline {
+    pub fn new(catalog: Arc<Catalog>, classifier: Arc<Classifier>, settings: &Settings, store: Store) -> Self {
+        Pipeline {
+            catalog,
+            classifier,
+            thresholds: settings.classify,
+            max_chars: settings.limits.max_message_chars,
+            store,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The classification of `text` alone, for showing evidence (no state, no logging).
+    pub fn classify_for_display(&self, text: &str) -> Classification {
+        let (text, _) = truncate_chars(text.trim(), self.max_chars);
+        self.classifier.classify(text)
+    }
+
+    fn lock(&self, channel: &str, conversation: &str) -> std::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (channel, conversation).hash(&mut h);
+        let stripe = (h.finish() as usize) % LOCK_STRIPES;
+        self.locks[stripe].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn evidence(&self, classification: &Classification) -> Vec<EvidenceRecord> {
+        classification
+            .evidence
+            .iter()
+            .map(|e| EvidenceRecord {
+                term: e.term.clone(),
+                target: target_name(&self.catalog, e.target),
+                weight: e.weight,
+            })
+            .collect()
+    }
+
+    /// Handles one customer message end to end. When it returns `Ok`, the interaction (and any
+    /// ticket) is durably stored.
+    pub fn handle(&self, inbound: &Inbound) -> Result<Outcome, PipelineError> {
+        let (text, truncated) = truncate_chars(inbound.text.trim(), self.max_chars);
+        if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
+            let decision = empty_decision();
+            return Ok(Outcome {
+                reply: Some("Your message looks empty. What can I help you with?".into()),
+                decision,
+                ticket: None,
+                interaction: None,
+                truncated,
+            });
+        }
+        let _guard = self.lock(&inbound.channel, &inbound.conversation);
+        let state = self.store.conversation(&inbound.channel, &inbound.conversation)?;
+        let classification = self.classifier.classify(text);
+        let decision = route::decide(&self.catalog, &self.thresholds, text, &classification, &state);
+        let id = self.store.next_interaction_id()?;
+        let at = now_ms();
+        let user = self.store.hash_user(&inbound.user);
+        let redacted = redact(text).into_owned();
+        let customer_line = TranscriptLine { at_ms: at, from: Actor::Customer, text: redacted.clone() };
+
+        // A ticket opened now, or the open ticket this message joins.
+        let (ticket, opened) = match (&decision.joins_ticket, decision.kind) {
+            (Some(open), _) => match self.store.ticket(open.id)? {
+                Some(mut t) => {
+                    t.transcript.push(customer_line.clone());
+                    t.updated_ms = at;
+                    (Some(t), None)
+                }
+                None => (None, None),
+            },
+            (None, DecisionKind::Ticket) => {
+                let ticket_id = self.store.next_ticket_id()?;
+                let team = decision.team.clone().unwrap_or_else(|| route::FALLBACK_TEAM.into());
+                let mut transcript = state.recent.clone();
+                transcript.push(customer_line.clone());
+                // An escalation right after a self-help answer is about that answer's question.
+                let escalated_from = state
+                    .awaiting_feedback
+                    .as_ref()
+                    .filter(|a| decision.subject_intent.as_ref() == Some(&a.intent))
+                    .filter(|a| decision.intent.as_ref().is_some_and(|i| i.id != a.intent))
+                    .map(|a| a.interaction);
+                let origin = match escalated_from {
+                    Some(earlier) => self.store.interaction(earlier)?,
+                    None => None,
+                };
+                let subject = match &origin {
+                    Some(o) => o.intent.clone(),
+                    None => decision.subject_intent.as_ref().map(|s| {
+                        classification_score(&classification, &self.catalog, s)
+                            .unwrap_or_else(|| ScoredId { id: s.clone(), confidence: 0.0, score: 0.0 })
+                    }),
+                };
+                let mut evidence = origin.as_ref().map(|o| o.evidence.clone()).unwrap_or_default();
+                evidence.extend(self.evidence(&classification));
+                let t = Ticket {
+                    id: ticket_id,
+                    team: team.clone(),
+                    status: TicketStatus::Open,
+                    created_ms: at,
+                    updated_ms: at,
+                    channel: inbound.channel.clone(),
+                    conversation: inbound.conversation.clone(),
+                    user: user.clone(),
+                    persona: scored(&decision.persona),
+                    intent: subject.or_else(|| scored(&decision.intent)),
+                    evidence,
+                    reason: decision.reason.clone(),
+                    interaction: escalated_from.unwrap_or(id),
+                    transcript,
+                    claimed_by: None,
+                    resolved_by: None,
+                    relabels: Vec::new(),
+                };
+                (Some(t), Some(OpenTicket { id: ticket_id, team, claimed_by: None }))
+            }
+            _ => (None, None),
+        };
+
+        let reply = route::reply_text(&self.catalog, &decision, ticket.as_ref().map(|t| t.id));
+        let mut ticket = ticket;
+        if let (Some(t), Some(r)) = (ticket.as_mut(), &reply) {
+            t.transcript.push(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+        }
+        let interaction = Interaction {
+            id,
+            at_ms: at,
+            channel: inbound.channel.clone(),
+            conversation: inbound.conversation.clone(),
+            user,
+            text: redacted,
+            persona: scored(&decision.persona),
+            intent: scored(&decision.intent),
+            persona_scores: scored_list(&classification.personas, |i| self.catalog.personas[i as usize].id.clone()),
+            intent_scores: scored_list(&classification.intents, |i| self.catalog.intents[i as usize].id.clone()),
+            evidence: self.evidence(&classification),
+            route: RouteRecord {
+                kind: decision.kind.as_str().into(),
+                team: decision.team.clone(),
+                answer: decision.answer.clone(),
+                reason: decision.reason.clone(),
+            },
+            reply: reply.clone(),
+            ticket: ticket.as_ref().map(|t| t.id),
+            feedback: None,
+            label: None,
+        };
+        let opened_now = opened.is_some();
+        let mut next = route::advance(&state, &self.catalog, &classification, &decision, id, opened);
+        next.remember(customer_line);
+        if let Some(r) = &reply {
+            next.remember(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+        }
+        self.store.record_turn(&interaction, &next, ticket.as_ref())?;
+        if let (Some(a), true) = (&state.awaiting_feedback, opened_now) {
+            if decision.subject_intent.as_ref() == Some(&a.intent) {
+                // "That didn't help" in words: the answer's feedback, as if the button was pressed.
+                self.store.set_feedback(a.interaction, false)?;
+            }
+        }
+        Ok(Outcome { decision, reply, ticket, interaction: Some(id), truncated })
+    }
+
+    /// "That helped" (`helped = true`) or "Talk to a human" on the answer the conversation is
+    /// waiting on. "Talk to a human" opens a ticket for the answer's team.
+    pub fn feedback(
+        &self,
+        channel: &str,
+        conversation: &str,
+        user: &str,
+        helped: bool,
+    ) -> Result<Outcome, PipelineError> {
+        let _guard = self.lock(channel, conversation);
+        let state = self.store.conversation(channel, conversation)?;
+        let persona = route::choose_persona(&self.catalog, &self.thresholds, &Classification::default(), &state);
+        let awaiting = state.awaiting_feedback.clone();
+        if helped {
+            let Some(awaiting) = awaiting else {
+                return Err(PipelineError::Refused("There is no answer waiting for feedback in this conversation.".into()));
+            };
+            self.store.set_feedback(awaiting.interaction, true)?;
+            let mut next = state.clone();
+            next.awaiting_feedback = None;
+            let mut decision = empty_decision();
+            decision.kind = DecisionKind::Answer;
+            decision.persona = persona;
+            decision.intent = Some(Pick { index: 0, id: awaiting.intent.clone(), confidence: 1.0, margin: 1.0 });
+            decision.answer = Some(awaiting.variant.clone());
+            decision.reason = "customer said the answer helped".into();
+            self.store.save_conversation(channel, conversation, &next)?;
+            return Ok(Outcome {
+                decision,
+                reply: Some("Great, glad that helped! Ask me anything else any time.".into()),
+                ticket: None,
+                interaction: Some(awaiting.interaction),
+                truncated: false,
+            });
+        }
+        if let Some(open) = &state.open_ticket {
+            let ticket = self.store.ticket(open.id)?;
+            let mut decision = empty_decision();
+            decision.kind = DecisionKind::Ticket;
+            decision.team = Some(open.team.clone());
+            decision.joins_ticket = Some(open.clone());
+            decision.reason = format!("ticket #{} is already open", open.id);
+            return Ok(Outcome {
+                reply: route::reply_text(&self.catalog, &decision, Some(open.id)),
+                decision,
+                ticket,
+                interaction: None,
+                truncated: false,
+            });
+        }
+        let subject = awaiting
+            .as_ref()
+            .map(|a| a.intent.clone())
+            .or_else(|| state.last_intent.clone())
+            .filter(|id| self.catalog.intent(id).is_some());
+        let persona_id = persona.as_ref().map(|p| p.id.as_str());
+        let team = subject
+            .as_deref()
+            .and_then(|id| self.catalog.intent(id))
+            .map_or_else(|| route::FALLBACK_TEAM.to_string(), |i| i.route_for(persona_id).team);
+        if let Some(a) = &awaiting {
+            self.store.set_feedback(a.interaction, false)?;
+        }
+        let at = now_ms();
+        let mut decision = empty_decision();
+        decision.kind = DecisionKind::Ticket;
+        decision.persona = persona.clone();
+        decision.team = Some(team.clone());
+        decision.subject_intent = subject.clone();
+        decision.intent = subject.as_ref().map(|s| Pick { index: 0, id: s.clone(), confidence: 1.0, margin: 1.0 });
+        decision.reason = match &awaiting {
+            Some(a) => format!("customer asked for a human after the self-help answer {}", a.variant),
+            None => "customer asked for a human".into(),
+        };
+        let ticket_id = self.store.next_ticket_id()?;
+        let reply = route::reply_text(&self.catalog, &decision, Some(ticket_id));
+        let origin = awaiting.as_ref().map(|a| a.interaction).unwrap_or(0);
+        let origin_record = if origin > 0 { self.store.interaction(origin)? } else { None };
+        let mut transcript = state.recent.clone();
+        transcript.push(TranscriptLine { at_ms: at, from: Actor::Customer, text: "[pressed \"Talk to a human\"]".into() });
+        if let Some(r) = &reply {
+            transcript.push(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+        }
+        let ticket = Ticket {
+            id: ticket_id,
+            team: team.clone(),
+            status: TicketStatus::Open,
+            created_ms: at,
+            updated_ms: at,
+            channel: channel.into(),
+            conversation: conversation.into(),
+            user: self.store.hash_user(user),
+            persona: scored(&persona),
+            intent: origin_record
+                .as_ref()
+                .and_then(|i| i.intent.clone())
+                .or_else(|| subject.map(|s| ScoredId { id: s, confidence: 0.0, score: 0.0 })),
+            evidence: origin_record.map(|i| i.evidence).unwrap_or_default(),
+            reason: decision.reason.clone(),
+            interaction: origin,
+            transcript,
+            claimed_by: None,
+            resolved_by: None,
+            relabels: Vec::new(),
+        };
+        let mut next = state.clone();
+        next.awaiting_feedback = None;
+        next.open_ticket = Some(OpenTicket { id: ticket_id, team, claimed_by: None });
+        if let Some(r) = &reply {
+            next.remember(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+        }
+        self.store.save_ticket_and_conversation(&ticket, channel, conversation, &next)?;
+        Ok(Outcome { decision, reply, ticket: Some(ticket), interaction: None, truncated: false })
+    }
+
+    /// A human agent's reply to the customer, added to the ticket transcript (the channel
+    /// delivers it).
+    pub fn agent_reply(&self, ticket: u64, agent: &str, text: &str) -> Result<Ticket, PipelineError> {
+        let (text, _) = truncate_chars(text.trim(), self.max_chars);
+        if text.is_empty() {
+            return Err(PipelineError::Refused("the reply is empty".into()));
+        }
+        Ok(self.store.append_transcript(
+            ticket,
+            TranscriptLine { at_ms: now_ms(), from: Actor::Agent(agent.into()), text: redact(text).into_owned() },
+        )?)
+    }
+}
+
+fn classification_score(c: &Classification, catalog: &Catalog, intent: &str) -> Option<ScoredId> {
+    c.intents
+        .iter()
+        .find(|s| catalog.intents[s.index as usize].id == intent)
+        .map(|s| ScoredId { id: intent.to_string(), confidence: confidence(s.score), score: s.score })
+}
+
+fn empty_decision() -> Decision {
+    Decision {
+        persona: None,
+        intent: None,
+        kind: DecisionKind::Fallback,
+        team: None,
+        answer: None,
+        answer_text: None,
+        choices: Vec::new(),
+        reason: "empty message".into(),
+        subject_intent: None,
+        joins_ticket: None,
+    }
+}

@@ -1,0 +1,433 @@
+//! The routing decision, pure: from a message's scores, the conversation so far and the catalog,
+//! choose a self-help answer, a ticket for a team, a clarifying question or a fallback.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, RouteKind};
+use crate::classify::{confidence, Classification, Score};
+use crate::conversation::{AwaitingFeedback, ConversationState, OpenTicket};
+use crate::text;
+
+/// Thresholds and limits for picking persona and intent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Minimum intent confidence, unless the intent sets its own.
+    pub intent_threshold: f64,
+    /// Minimum persona confidence, unless the persona sets its own.
+    pub persona_threshold: f64,
+    /// Minimum relative lead of the best candidate over the runner-up, (s1 - s2) / s1. Below it,
+    /// two intents are ambiguous (clarify) and two personas are undecided (no persona).
+    pub margin: f64,
+    /// Consecutive misses before a fallback becomes a ticket for `support`.
+    pub max_misses: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            intent_threshold: 0.5,
+            persona_threshold: 0.5,
+            margin: 0.15,
+            max_misses: 2,
+        }
+    }
+}
+
+/// The team that receives tickets nothing else claims.
+pub const FALLBACK_TEAM: &str = "support";
+
+/// The reason of a message that said who the customer is, but not what they want.
+pub const PERSONA_ONLY_REASON: &str = "told us who they are, not yet what they need";
+
+/// The route kinds of the decision JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionKind {
+    Answer,
+    Ticket,
+    Clarify,
+    Fallback,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::Ticket => "ticket",
+            Self::Clarify => "clarify",
+            Self::Fallback => "fallback",
+        }
+    }
+}
+
+/// A chosen persona or intent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick {
+    pub index: u32,
+    pub id: String,
+    pub confidence: f64,
+    /// Relative lead over the runner-up, in 0..=1 (1 when there is none).
+    pub margin: f64,
+}
+
+/// What to do with one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub persona: Option<Pick>,
+    pub intent: Option<Pick>,
+    pub kind: DecisionKind,
+    pub team: Option<String>,
+    /// The answer variant, `<intent>/<persona|default>`.
+    pub answer: Option<String>,
+    /// The answer text for the variant.
+    pub answer_text: Option<String>,
+    /// Intent ids offered when clarifying.
+    pub choices: Vec<String>,
+    /// Why this route, in words an agent reads on the ticket.
+    pub reason: String,
+    /// The intent a ticket is about (for an escalation: the conversation's intent).
+    pub subject_intent: Option<String>,
+    /// A ticket already owns the conversation: the message joins it instead of opening one.
+    pub joins_ticket: Option<OpenTicket>,
+}
+
+fn pick(scores: &[Score], ids: impl Fn(u32) -> String) -> Option<Pick> {
+    let top = scores.first()?;
+    let margin = match scores.get(1) {
+        Some(second) if top.score > 0.0 => f64::from((top.score - second.score) / top.score),
+        _ => 1.0,
+    };
+    Some(Pick {
+        index: top.index,
+        id: ids(top.index),
+        confidence: confidence(top.score),
+        margin,
+    })
+}
+
+/// The persona for this turn, from the conversation's accumulated evidence plus this message.
+pub fn choose_persona(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    classification: &Classification,
+    state: &ConversationState,
+) -> Option<Pick> {
+    let mut totals: Vec<Score> = catalog
+        .personas
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let past = state.persona_scores.get(&p.id).copied().unwrap_or(0.0);
+            let now: f32 = classification
+                .personas
+                .iter()
+                .filter(|s| s.index as usize == i)
+                .map(|s| s.score)
+                .sum();
+            Score { index: i as u32, score: past + now }
+        })
+        .filter(|s| s.score > 0.0)
+        .collect();
+    totals.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    let best = pick(&totals, |i| catalog.personas[i as usize].id.clone())?;
+    let threshold = catalog.personas[best.index as usize]
+        .threshold
+        .unwrap_or(thresholds.persona_threshold);
+    (best.confidence >= threshold && best.margin >= thresholds.margin).then_some(best)
+}
+
+/// A customer's answer to a clarifying question: "2", "second", or the intent's name or id.
+fn chosen_option(catalog: &Catalog, text_in: &str, choices: &[String]) -> Option<u32> {
+    let said = text::words(text_in).join(" ");
+    let ordinal = [
+        ["1", "first", "one"],
+        ["2", "second", "two"],
+        ["3", "third", "three"],
+    ];
+    for (n, choice) in choices.iter().enumerate() {
+        let index = catalog.intents.iter().position(|i| &i.id == choice)?;
+        let intent = &catalog.intents[index];
+        let by_number = ordinal
+            .get(n)
+            .is_some_and(|words| words.contains(&said.as_str()) || said == format!("the {}", words[1]));
+        let by_name = said == text::words(&intent.name).join(" ") || said == text::words(&intent.id).join(" ");
+        if by_number || by_name {
+            return Some(index as u32);
+        }
+    }
+    None
+}
+
+/// Decides the route for one message. Pure: the caller applies the result with [`advance`].
+pub fn decide(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    text_in: &str,
+    classification: &Classification,
+    state: &ConversationState,
+) -> Decision {
+    let persona = choose_persona(catalog, thresholds, classification, state);
+    let persona_id = persona.as_ref().map(|p| p.id.as_str());
+    let mut decision = Decision {
+        persona: persona.clone(),
+        intent: None,
+        kind: DecisionKind::Fallback,
+        team: None,
+        answer: None,
+        answer_text: None,
+        choices: Vec::new(),
+        reason: String::new(),
+        subject_intent: None,
+        joins_ticket: None,
+    };
+
+    // Candidates past their threshold, best first.
+    let candidates: Vec<Score> = classification
+        .intents
+        .iter()
+        .copied()
+        .filter(|s| {
+            let intent = &catalog.intents[s.index as usize];
+            confidence(s.score) >= intent.threshold.unwrap_or(thresholds.intent_threshold)
+        })
+        .collect();
+    let intent_id = |i: u32| catalog.intents[i as usize].id.clone();
+
+    // A ticket owns the conversation: the message joins it.
+    if let Some(open) = &state.open_ticket {
+        decision.intent = pick(&candidates, intent_id);
+        decision.kind = DecisionKind::Ticket;
+        decision.team = Some(open.team.clone());
+        decision.reason = format!("follow-up on open ticket #{}", open.id);
+        decision.joins_ticket = Some(open.clone());
+        return decision;
+    }
+
+    // An answer to a clarifying question.
+    let chosen = (!state.pending_choices.is_empty())
+        .then(|| chosen_option(catalog, text_in, &state.pending_choices))
+        .flatten();
+    let top = if let Some(index) = chosen {
+        decision.reason = "chosen from a clarifying question".into();
+        Some(Pick { index, id: intent_id(index), confidence: 1.0, margin: 1.0 })
+    } else {
+        let top_priority = candidates
+            .iter()
+            .map(|s| catalog.intents[s.index as usize].priority)
+            .max();
+        let tier: Vec<Score> = candidates
+            .iter()
+            .copied()
+            .filter(|s| Some(catalog.intents[s.index as usize].priority) == top_priority)
+            .collect();
+        let best = pick(&tier, intent_id);
+        if let (Some(best), Some(second)) = (&best, tier.get(1)) {
+            if best.margin < thresholds.margin {
+                decision.intent = Some(best.clone());
+                decision.kind = DecisionKind::Clarify;
+                decision.choices = vec![best.id.clone(), intent_id(second.index)];
+                decision.reason = format!(
+                    "ambiguous between {} and {} (lead {:.2} < margin {:.2})",
+                    best.id,
+                    intent_id(second.index),
+                    best.margin,
+                    thresholds.margin
+                );
+                return decision;
+            }
+        }
+        best
+    };
+
+    let Some(top) = top else {
+        // Nothing past its threshold.
+        if !classification.personas.is_empty() && classification.intents.is_empty() {
+            decision.kind = DecisionKind::Fallback;
+            decision.reason = PERSONA_ONLY_REASON.into();
+            return decision;
+        }
+        if state.misses + 1 >= thresholds.max_misses {
+            decision.kind = DecisionKind::Ticket;
+            decision.team = Some(FALLBACK_TEAM.into());
+            decision.reason = format!("no intent recognised in {} messages in a row", state.misses + 1);
+        } else {
+            decision.kind = DecisionKind::Fallback;
+            decision.reason = "no intent recognised; asked to rephrase".into();
+        }
+        return decision;
+    };
+
+    let intent = &catalog.intents[top.index as usize];
+    let rule = intent.route_for(persona_id);
+    decision.intent = Some(top.clone());
+    let variant = intent.answer_for(persona_id);
+    match rule.kind {
+        RouteKind::Answer => {
+            decision.kind = DecisionKind::Answer;
+            decision.subject_intent = Some(intent.id.clone());
+            if decision.reason.is_empty() {
+                decision.reason = format!("self-help answer for {}", intent.id);
+            }
+        }
+        RouteKind::Ticket => {
+            decision.kind = DecisionKind::Ticket;
+            decision.team = Some(rule.team.clone());
+            decision.subject_intent = Some(intent.id.clone());
+            decision.reason = match persona_id {
+                Some(p) if intent.route_overrides.contains_key(p) => {
+                    format!("{} from {p} goes to {}", intent.id, rule.team)
+                }
+                _ => format!("{} goes to {}", intent.id, rule.team),
+            };
+        }
+        RouteKind::Escalate => {
+            // The team of the conversation's intent: another intent in this message, else the
+            // answer being rated, else the last intent; else the rule's own team.
+            let other = candidates
+                .iter()
+                .map(|s| &catalog.intents[s.index as usize])
+                .find(|i| i.route_for(persona_id).kind != RouteKind::Escalate);
+            let subject = other
+                .map(|i| i.id.clone())
+                .or_else(|| state.awaiting_feedback.as_ref().map(|a| a.intent.clone()))
+                .or_else(|| state.last_intent.clone())
+                .filter(|id| catalog.intent(id).is_some());
+            let team = subject
+                .as_deref()
+                .and_then(|id| catalog.intent(id))
+                .map(|i| i.route_for(persona_id).team)
+                .unwrap_or_else(|| rule.team.clone());
+            decision.kind = DecisionKind::Ticket;
+            decision.reason = match (&subject, &state.awaiting_feedback) {
+                (Some(s), Some(a)) if *s == a.intent => {
+                    format!("{} after the self-help answer {} for {s}", intent.id, a.variant)
+                }
+                (Some(s), _) => format!("{} about {s}", intent.id),
+                (None, _) => format!("{} with no earlier topic", intent.id),
+            };
+            decision.team = Some(team);
+            decision.subject_intent = subject;
+            return decision; // an escalation shows no answer text
+        }
+    }
+    if let Some((key, answer_text)) = variant {
+        decision.answer = Some(format!("{}/{key}", intent.id));
+        decision.answer_text = Some(answer_text.to_string());
+    }
+    decision
+}
+
+/// The state after `decision`, given the interaction id it was stored under and the ticket it
+/// opened, if any.
+pub fn advance(
+    state: &ConversationState,
+    catalog: &Catalog,
+    classification: &Classification,
+    decision: &Decision,
+    interaction: u64,
+    opened_ticket: Option<OpenTicket>,
+) -> ConversationState {
+    let mut next = state.clone();
+    next.turns += 1;
+    next.accumulate_personas(
+        classification
+            .personas
+            .iter()
+            .map(|s| (catalog.personas[s.index as usize].id.as_str(), s.score)),
+    );
+    next.misses = match decision.kind {
+        DecisionKind::Fallback if decision.reason == PERSONA_ONLY_REASON => state.misses,
+        DecisionKind::Fallback => state.misses + 1,
+        _ => 0,
+    };
+    next.pending_choices = decision.choices.clone();
+    next.awaiting_feedback = match (decision.kind, &decision.answer, &decision.intent) {
+        (DecisionKind::Answer, Some(variant), Some(intent)) => Some(AwaitingFeedback {
+            interaction,
+            intent: intent.id.clone(),
+            variant: variant.clone(),
+        }),
+        _ => None,
+    };
+    if let Some(subject) = &decision.subject_intent {
+        next.last_intent = Some(subject.clone());
+    }
+    if let Some(ticket) = opened_ticket {
+        next.open_ticket = Some(ticket);
+    }
+    next
+}
+
+/// The text sent to the customer. `ticket` is the id of the ticket opened or joined.
+/// `None` means stay silent (an agent has claimed the conversation).
+pub fn reply_text(catalog: &Catalog, decision: &Decision, ticket: Option<u64>) -> Option<String> {
+    if let Some(open) = &decision.joins_ticket {
+        if open.claimed_by.is_some() {
+            return None;
+        }
+        return Some(format!(
+            "Thanks, I've added this to ticket #{} for our {} team. They'll reply here.",
+            open.id,
+            catalog.team_name(&open.team)
+        ));
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(answer) = &decision.answer_text {
+        parts.push(answer.clone());
+    }
+    match decision.kind {
+        DecisionKind::Answer => {
+            if parts.is_empty() {
+                parts.push("I'm not sure how to help with that yet.".into());
+            }
+        }
+        DecisionKind::Ticket => {
+            let team = decision.team.as_deref().unwrap_or(FALLBACK_TEAM);
+            let name = catalog.team_name(team);
+            let when = catalog
+                .teams
+                .get(team)
+                .map(|t| t.response_time.as_str())
+                .filter(|s| !s.is_empty())
+                .map(|s| format!(" They usually reply {s}."))
+                .unwrap_or_default();
+            let id = ticket.map(|t| format!(" (ticket #{t})")).unwrap_or_default();
+            parts.push(format!(
+                "I've passed this to our {name} team{id}; a person will pick it up from here.{when}"
+            ));
+        }
+        DecisionKind::Clarify => {
+            let mut text = String::from("I want to get this right. Which of these do you mean?");
+            for (n, id) in decision.choices.iter().enumerate() {
+                let name = catalog.intent(id).map_or(id.as_str(), |i| i.name.as_str());
+                text.push_str(&format!("\n{}. {name}", n + 1));
+            }
+            text.push_str("\nReply with the number or the name.");
+            parts.push(text);
+        }
+        DecisionKind::Fallback if decision.reason == PERSONA_ONLY_REASON => parts.push(
+            "Thanks, that helps me point you to the right answer. What can I help you with today?"
+                .into(),
+        ),
+        DecisionKind::Fallback => parts.push(
+            "Sorry, I didn't quite get that. Could you say it another way? For example: \
+             \"how much does it cost?\", \"I can't log in\" or \"I want a refund\"."
+                .into(),
+        ),
+    }
+    Some(parts.join("\n\n"))
+}
+
+/// Classifies and routes one message as the first of a new conversation (no logging):
+/// what `personabot classify` shows.
+pub fn run_single(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    classifier: &crate::classify::Classifier,
+    text_in: &str,
+) -> (Decision, Classification) {
+    let classification = classifier.classify(text_in);
+    let decision = decide(catalog, thresholds, text_in, &classification, &ConversationState::default());
+    (decision, classification)
+}

@@ -1,0 +1,27 @@
+//! The sled evidence store: interactions (persona evidence), tickets and conversation state.
+//!
+//! Text is redacted and user ids are hashed before anything is written. A write that returns
+//! `Ok` has been flushed to disk.
+
+mod records;
+pub mod redact;
+mod sled_store;
+
+pub use records::{
+    Actor, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord, ScoredId,
+    Ticket, TicketStatus, TranscriptLine,
+};
+pub use sled_store::{Store, StoreError};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// RFC 3339 time (UTC, seconds) for a millisecond timestamp.
+pub fn format_time(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+        .to_string()
+}

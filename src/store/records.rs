@@ -1,0 +1,175 @@
+//! The records kept in the store, as serialised (JSON) values.
+
+use serde::{Deserialize, Serialize};
+
+/// An id with its confidence (and raw score).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredId {
+    pub id: String,
+    pub confidence: f64,
+    #[serde(default)]
+    pub score: f32,
+}
+
+/// One matched term or pattern.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub term: String,
+    /// `persona:ID`, `intent:ID` or `exclude:ID`.
+    pub target: String,
+    pub weight: f32,
+}
+
+/// The route taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteRecord {
+    /// answer | ticket | clarify | fallback
+    pub kind: String,
+    pub team: Option<String>,
+    /// Answer variant, `<intent>/<persona|default>`.
+    pub answer: Option<String>,
+    pub reason: String,
+}
+
+/// The customer's verdict on a self-help answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// true: "That helped"; false: "Talk to a human" / "did not help".
+    pub helped: bool,
+    pub at_ms: u64,
+}
+
+/// Ground truth set by an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub intent: Option<String>,
+    pub persona: Option<String>,
+    pub by: String,
+    pub at_ms: u64,
+}
+
+/// One customer message and what the bot did with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub id: u64,
+    pub at_ms: u64,
+    pub channel: String,
+    pub conversation: String,
+    /// Keyed hash of the user id.
+    pub user: String,
+    /// Redacted text.
+    pub text: String,
+    pub persona: Option<ScoredId>,
+    pub intent: Option<ScoredId>,
+    /// Every persona and intent that scored, best first.
+    pub persona_scores: Vec<ScoredId>,
+    pub intent_scores: Vec<ScoredId>,
+    pub evidence: Vec<EvidenceRecord>,
+    pub route: RouteRecord,
+    /// Redacted reply sent (None: silent, an agent owns the conversation).
+    pub reply: Option<String>,
+    pub ticket: Option<u64>,
+    pub feedback: Option<Feedback>,
+    pub label: Option<Label>,
+}
+
+/// Who wrote a transcript line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "name")]
+pub enum Actor {
+    Customer,
+    Bot,
+    Agent(String),
+}
+
+/// One line of a ticket transcript (redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    pub at_ms: u64,
+    pub from: Actor,
+    pub text: String,
+}
+
+/// Where a ticket is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TicketStatus {
+    Open,
+    Claimed,
+    Resolved,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "claimed" => Some(Self::Claimed),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// A handoff to a human team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: u64,
+    pub team: String,
+    pub status: TicketStatus,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub channel: String,
+    pub conversation: String,
+    pub user: String,
+    pub persona: Option<ScoredId>,
+    /// The intent the ticket is about.
+    pub intent: Option<ScoredId>,
+    pub evidence: Vec<EvidenceRecord>,
+    /// Why it was routed here.
+    pub reason: String,
+    /// The interaction that opened it.
+    pub interaction: u64,
+    pub transcript: Vec<TranscriptLine>,
+    pub claimed_by: Option<String>,
+    pub resolved_by: Option<String>,
+    pub relabels: Vec<Label>,
+}
+
+/// Which interactions a query returns; unset parts match everything.
+#[derive(Debug, Clone, Default)]
+pub struct InteractionFilter {
+    pub since_ms: Option<u64>,
+    pub until_ms: Option<u64>,
+    pub persona: Option<String>,
+    pub intent: Option<String>,
+    /// A route kind (answer | ticket | clarify | fallback), or `helped` / `not-helped`.
+    pub outcome: Option<String>,
+}
+
+impl InteractionFilter {
+    pub fn matches(&self, i: &Interaction) -> bool {
+        let id_is = |scored: &Option<ScoredId>, want: &Option<String>| match want {
+            None => true,
+            Some(w) if w == "none" => scored.is_none(),
+            Some(w) => scored.as_ref().is_some_and(|s| &s.id == w),
+        };
+        self.since_ms.is_none_or(|s| i.at_ms >= s)
+            && self.until_ms.is_none_or(|u| i.at_ms < u)
+            && id_is(&i.persona, &self.persona)
+            && id_is(&i.intent, &self.intent)
+            && match self.outcome.as_deref() {
+                None => true,
+                Some("helped") => i.feedback.as_ref().is_some_and(|f| f.helped),
+                Some("not-helped") => i.feedback.as_ref().is_some_and(|f| !f.helped),
+                Some(kind) => i.route.kind == kind,
+            }
+    }
+}

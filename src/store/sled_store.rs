@@ -1,0 +1,493 @@
+//! The sled implementation of the evidence store.
+//!
+//! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
+//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`.
+//! Multi-tree writes are sled transactions, and every write is flushed before it returns.
+
+use std::io::Write;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::Tree;
+
+use super::records::{Feedback, Interaction, InteractionFilter, Label, Ticket, TicketStatus, TranscriptLine};
+use super::now_ms;
+use crate::conversation::{ConversationState, OpenTicket};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: u64 },
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot write export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// What `forget_user` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForgetReport {
+    pub interactions: usize,
+    pub tickets: usize,
+    pub conversations: usize,
+}
+
+const SCHEMA_VERSION: &[u8] = b"1";
+
+/// The evidence store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    interactions: Tree,
+    by_time: Tree,
+    by_user: Tree,
+    tickets: Tree,
+    conversations: Tree,
+    meta: Tree,
+    hash_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn conversation_key(channel: &str, conversation: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(channel.len() + conversation.len() + 1);
+    key.extend_from_slice(channel.as_bytes());
+    key.push(0);
+    key.extend_from_slice(conversation.as_bytes());
+    key
+}
+
+fn pair_key(prefix: &[u8], id: u64) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn id_suffix(key: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&key[key.len() - 8..]);
+    u64::from_be_bytes(buf)
+}
+
+fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e.into())
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. `user_hash_key` keys the user-id hash; without one,
+    /// a random key is generated once and kept in the store.
+    pub fn open(dir: &Path, user_hash_key: Option<&str>) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            None => {
+                meta.insert("schema", SCHEMA_VERSION)?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(StoreError::Refused(format!(
+                    "the store at {} has schema {}, this personabot reads {}",
+                    dir.display(),
+                    String::from_utf8_lossy(&v),
+                    String::from_utf8_lossy(SCHEMA_VERSION)
+                )))
+            }
+        }
+        let hash_key = match user_hash_key {
+            Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
+            _ => match meta.get("user_hash_key")? {
+                Some(k) => k.to_vec(),
+                None => {
+                    let mut key = [0u8; 32];
+                    getrandom::fill(&mut key)
+                        .map_err(|e| StoreError::Refused(format!("no randomness for the user-hash key: {e}")))?;
+                    meta.insert("user_hash_key", &key)?;
+                    key.to_vec()
+                }
+            },
+        };
+        let store = Store {
+            interactions: db.open_tree("interactions")?,
+            by_time: db.open_tree("by_time")?,
+            by_user: db.open_tree("by_user")?,
+            tickets: db.open_tree("tickets")?,
+            conversations: db.open_tree("conversations")?,
+            meta,
+            db,
+            hash_key,
+        };
+        store.db.flush()?;
+        Ok(store)
+    }
+
+    /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex): stable, not reversible without
+    /// the key.
+    pub fn hash_user(&self, user: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.hash_key).expect("HMAC takes any key");
+        mac.update(user.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(34);
+        out.push_str("u_");
+        for b in &digest[..16] {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+
+    /// A new interaction id (monotonic; gaps after a crash are possible).
+    pub fn next_interaction_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()? + 1)
+    }
+
+    /// A new ticket id: 1, 2, 3...
+    pub fn next_ticket_id(&self) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch("next_ticket", |old| {
+            let n = old.map_or(0, |b| {
+                let mut buf = [0u8; 8];
+                buf.copy_from_slice(&b[..8]);
+                u64::from_be_bytes(buf)
+            });
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        let bytes = next.expect("update_and_fetch always stores a value");
+        Ok(id_suffix(&bytes))
+    }
+
+    /// The state of a conversation (empty when new).
+    pub fn conversation(&self, channel: &str, conversation: &str) -> Result<ConversationState, StoreError> {
+        match self.conversations.get(conversation_key(channel, conversation))? {
+            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            None => Ok(ConversationState::default()),
+        }
+    }
+
+    /// Records one turn atomically: the interaction, the conversation's new state, and the
+    /// ticket it opened or updated. Durable when it returns.
+    pub fn record_turn(
+        &self,
+        interaction: &Interaction,
+        state: &ConversationState,
+        ticket: Option<&Ticket>,
+    ) -> Result<(), StoreError> {
+        let id = interaction.id;
+        let record = serde_json::to_vec(interaction)?;
+        let state_bytes = serde_json::to_vec(state)?;
+        let ticket_bytes = ticket.map(serde_json::to_vec).transpose()?;
+        let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
+        let time_key = pair_key(&interaction.at_ms.to_be_bytes(), id);
+        let user_key = pair_key(interaction.user.as_bytes(), id);
+        (
+            &self.interactions,
+            &self.by_time,
+            &self.by_user,
+            &self.conversations,
+            &self.tickets,
+        )
+            .transaction(|(interactions, by_time, by_user, conversations, tickets)| {
+                interactions.insert(&id.to_be_bytes(), record.as_slice())?;
+                by_time.insert(time_key.as_slice(), &[])?;
+                by_user.insert(user_key.as_slice(), &[])?;
+                conversations.insert(conv_key.as_slice(), state_bytes.as_slice())?;
+                if let (Some(t), Some(bytes)) = (ticket, &ticket_bytes) {
+                    tickets.insert(&t.id.to_be_bytes(), bytes.as_slice())?;
+                }
+                Ok(())
+            })?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Saves a conversation's state alone.
+    pub fn save_conversation(
+        &self,
+        channel: &str,
+        conversation: &str,
+        state: &ConversationState,
+    ) -> Result<(), StoreError> {
+        self.conversations.insert(conversation_key(channel, conversation), serde_json::to_vec(state)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Saves a new ticket and the conversation state that points at it, atomically.
+    pub fn save_ticket_and_conversation(
+        &self,
+        ticket: &Ticket,
+        channel: &str,
+        conversation: &str,
+        state: &ConversationState,
+    ) -> Result<(), StoreError> {
+        let ticket_bytes = serde_json::to_vec(ticket)?;
+        let state_bytes = serde_json::to_vec(state)?;
+        let key = conversation_key(channel, conversation);
+        (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
+            tickets.insert(&ticket.id.to_be_bytes(), ticket_bytes.as_slice())?;
+            conversations.insert(key.as_slice(), state_bytes.as_slice())?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        })?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
+        match self.interactions.get(id.to_be_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Interactions matching `filter`, oldest first.
+    pub fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
+        let start = filter.since_ms.unwrap_or(0).to_be_bytes();
+        let end = filter.until_ms.unwrap_or(u64::MAX).to_be_bytes();
+        let mut out = Vec::new();
+        for entry in self.by_time.range(start.as_slice()..end.as_slice()) {
+            let (key, _) = entry?;
+            if let Some(i) = self.interaction(id_suffix(&key))? {
+                if filter.matches(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of interactions stored.
+    pub fn interaction_count(&self) -> usize {
+        self.interactions.len()
+    }
+
+    /// Records "That helped" (true) or "did not help" (false) on an interaction.
+    pub fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
+        let updated = self.update_interaction(id, |i| {
+            i.feedback = Some(Feedback { helped, at_ms: now_ms() });
+        })?;
+        Ok(updated)
+    }
+
+    fn update_interaction(
+        &self,
+        id: u64,
+        change: impl Fn(&mut Interaction),
+    ) -> Result<Interaction, StoreError> {
+        let result = self.interactions.transaction(|tree| {
+            let bytes = tree
+                .get(id.to_be_bytes())?
+                .ok_or_else(|| abort(StoreError::NotFound { what: "interaction", id }))?;
+            let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+            change(&mut i);
+            tree.insert(&id.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
+            Ok(i)
+        })?;
+        self.db.flush()?;
+        Ok(result)
+    }
+
+    pub fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
+        match self.tickets.get(id.to_be_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Tickets, newest first, optionally by team and status.
+    pub fn tickets(&self, team: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.tickets.iter().rev() {
+            let (_, bytes) = entry?;
+            let t: Ticket = serde_json::from_slice(&bytes)?;
+            if team.is_none_or(|want| t.team == want) && status.is_none_or(|s| t.status == s) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes a ticket and its conversation's ownership atomically.
+    fn update_ticket(
+        &self,
+        id: u64,
+        change: impl Fn(&mut Ticket) -> Result<(), StoreError>,
+    ) -> Result<Ticket, StoreError> {
+        let ticket = (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
+            let bytes = tickets
+                .get(id.to_be_bytes())?
+                .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
+            let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+            change(&mut t).map_err(abort)?;
+            t.updated_ms = now_ms();
+            tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+            let key = conversation_key(&t.channel, &t.conversation);
+            if let Some(bytes) = conversations.get(&key)? {
+                let mut state: ConversationState = serde_json::from_slice(&bytes).map_err(abort)?;
+                if state.open_ticket.as_ref().is_some_and(|o| o.id == t.id) {
+                    state.open_ticket = match t.status {
+                        TicketStatus::Resolved => None,
+                        _ => Some(OpenTicket {
+                            id: t.id,
+                            team: t.team.clone(),
+                            claimed_by: t.claimed_by.clone(),
+                        }),
+                    };
+                    conversations.insert(key, serde_json::to_vec(&state).map_err(abort)?)?;
+                }
+            }
+            Ok(t)
+        })?;
+        self.db.flush()?;
+        Ok(ticket)
+    }
+
+    /// An agent takes the ticket; the bot stays silent in the conversation until it is resolved.
+    pub fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, |t| match (&t.status, &t.claimed_by) {
+            (TicketStatus::Resolved, _) => Err(StoreError::Refused(format!("ticket #{id} is resolved"))),
+            (TicketStatus::Claimed, Some(by)) if by != agent => {
+                Err(StoreError::Refused(format!("ticket #{id} is already claimed by {by}")))
+            }
+            _ => {
+                t.status = TicketStatus::Claimed;
+                t.claimed_by = Some(agent.to_string());
+                Ok(())
+            }
+        })
+    }
+
+    /// Closes the ticket; the conversation goes back to the bot.
+    pub fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, |t| {
+            if t.status == TicketStatus::Resolved {
+                return Err(StoreError::Refused(format!("ticket #{id} is already resolved")));
+            }
+            t.status = TicketStatus::Resolved;
+            t.resolved_by = Some(agent.to_string());
+            Ok(())
+        })
+    }
+
+    /// Adds a transcript line (already redacted) to a ticket.
+    pub fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, |t| {
+            t.transcript.push(line.clone());
+            Ok(())
+        })
+    }
+
+    /// An agent corrects the intent and/or persona. Stored on the ticket and, as ground truth
+    /// for learning, on the interaction that opened it.
+    pub fn relabel_ticket(
+        &self,
+        id: u64,
+        intent: Option<&str>,
+        persona: Option<&str>,
+        agent: &str,
+    ) -> Result<Ticket, StoreError> {
+        if intent.is_none() && persona.is_none() {
+            return Err(StoreError::Refused("a relabel needs an intent, a persona, or both".into()));
+        }
+        let label = Label {
+            intent: intent.map(str::to_string),
+            persona: persona.map(str::to_string),
+            by: agent.to_string(),
+            at_ms: now_ms(),
+        };
+        let ticket = self.update_ticket(id, |t| {
+            t.relabels.push(label.clone());
+            Ok(())
+        })?;
+        self.update_interaction(ticket.interaction, |i| {
+            let previous = i.label.take();
+            i.label = Some(Label {
+                intent: label.intent.clone().or_else(|| previous.as_ref().and_then(|p| p.intent.clone())),
+                persona: label.persona.clone().or_else(|| previous.as_ref().and_then(|p| p.persona.clone())),
+                by: label.by.clone(),
+                at_ms: label.at_ms,
+            });
+        })?;
+        Ok(ticket)
+    }
+
+    /// Writes every interaction as JSON Lines, oldest first; returns how many.
+    pub fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for i in self.interactions(filter)? {
+            serde_json::to_writer(&mut *out, &i)?;
+            out.write_all(b"\n")?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Deletes everything about a user: interactions, tickets, conversation state.
+    pub fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
+        let hashed = self.hash_user(user);
+        let mut report = ForgetReport::default();
+        let mut conversations = std::collections::BTreeSet::new();
+        for entry in self.by_user.scan_prefix(hashed.as_bytes()) {
+            let (key, _) = entry?;
+            let id = id_suffix(&key);
+            if let Some(i) = self.interaction(id)? {
+                conversations.insert(conversation_key(&i.channel, &i.conversation));
+                self.by_time.remove(pair_key(&i.at_ms.to_be_bytes(), id))?;
+                self.interactions.remove(id.to_be_bytes())?;
+                report.interactions += 1;
+            }
+            self.by_user.remove(key)?;
+        }
+        for entry in self.tickets.iter() {
+            let (key, bytes) = entry?;
+            let t: Ticket = serde_json::from_slice(&bytes)?;
+            if t.user == hashed {
+                self.tickets.remove(key)?;
+                report.tickets += 1;
+            }
+        }
+        for key in conversations {
+            if self.conversations.remove(key)?.is_some() {
+                report.conversations += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok(report)
+    }
+
+    /// Deletes interactions older than `cutoff_ms`; returns how many.
+    pub fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in self.by_time.range(..cutoff_ms.to_be_bytes().as_slice()) {
+            let (key, _) = entry?;
+            let id = id_suffix(&key);
+            if let Some(i) = self.interaction(id)? {
+                self.by_user.remove(pair_key(i.user.as_bytes(), id))?;
+                self.interactions.remove(id.to_be_bytes())?;
+                n += 1;
+            }
+            self.by_time.remove(key)?;
+        }
+        self.db.flush()?;
+        Ok(n)
+    }
+}
