@@ -14,14 +14,23 @@ fn main() {
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|x| x == "toml"));
         files.sort();
-        let _ = writeln!(code, "pub static {}: &[(&str, &str)] = &[", kind.to_uppercase());
+        let _ = writeln!(
+            code,
+            "pub static {}: &[(&str, &str)] = &[",
+            kind.to_uppercase()
+        );
         for path in files {
             println!("cargo:rerun-if-changed={}", path.display());
             let name = format!("{kind}/{}", path.file_name().unwrap().to_string_lossy());
-            let _ = writeln!(code, "    ({name:?}, include_str!({:?})),", path.display().to_string());
+            let _ = writeln!(
+                code,
+                "    ({name:?}, include_str!({:?})),",
+                path.display().to_string()
+            );
         }
         code.push_str("];\n");
     }
-    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("default_catalog.rs");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("default_catalog.rs");
     std::fs::write(out, code).expect("write default_catalog.rs");
 }

@@ -28,14 +28,22 @@ pub fn run(pipeline: &Pipeline, args: &ChatArgs) -> Result<ExitCode> {
     let conversation = args.conversation.clone().unwrap_or_else(|| {
         let mut bytes = [0u8; 6];
         let _ = getrandom::fill(&mut bytes);
-        format!("term-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        format!(
+            "term-{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
     });
     let user = args
         .user
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "terminal-user".into());
-    let options = TerminalOptions { conversation, user, json: args.json, interactive };
+    let options = TerminalOptions {
+        conversation,
+        user,
+        json: args.json,
+        interactive,
+    };
     let stdout = std::io::stdout();
     terminal::run(pipeline, &options, &mut stdin.lock(), &mut stdout.lock())?;
     Ok(ExitCode::SUCCESS)

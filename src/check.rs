@@ -57,18 +57,32 @@ fn check_example(
     intent: &Intent,
     example: &Example,
 ) -> Vec<String> {
-    let d = run_conversation(catalog, classifier, thresholds, &example.context, &example.text);
+    let d = run_conversation(
+        catalog,
+        classifier,
+        thresholds,
+        &example.context,
+        &example.text,
+    );
     let mut problems = Vec::new();
     let got_intent = d.intent.as_ref().map(|p| p.id.as_str());
     let got_persona = d.persona.as_ref().map(|p| p.id.as_str());
     if let Some(e) = &example.intent {
         if !expected_matches(e, got_intent) {
-            problems.push(format!("intent {} expected, got {}", show_expected(e), show(got_intent)));
+            problems.push(format!(
+                "intent {} expected, got {}",
+                show_expected(e),
+                show(got_intent)
+            ));
         }
     }
     if let Some(e) = &example.persona {
         if !expected_matches(e, got_persona) {
-            problems.push(format!("persona {} expected, got {}", show_expected(e), show(got_persona)));
+            problems.push(format!(
+                "persona {} expected, got {}",
+                show_expected(e),
+                show(got_persona)
+            ));
         }
     }
     if let Some(r) = &example.route {
@@ -78,7 +92,10 @@ fn check_example(
     }
     if let Some(t) = &example.team {
         if d.team.as_deref() != Some(t.as_str()) {
-            problems.push(format!("team {t} expected, got {}", show(d.team.as_deref())));
+            problems.push(format!(
+                "team {t} expected, got {}",
+                show(d.team.as_deref())
+            ));
         }
     }
     problems

@@ -191,7 +191,10 @@ fn load_catalog(cli: &Cli, settings: &Settings) -> Result<Catalog> {
             for d in diags.iter() {
                 eprintln!("{d}");
             }
-            bail!("the catalog has {} error(s); run `personabot check`", diags.len())
+            bail!(
+                "the catalog has {} error(s); run `personabot check`",
+                diags.len()
+            )
         }
     }
 }
@@ -243,16 +246,17 @@ fn check(cli: &Cli) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let catalog = match catalog_sources(cli).and_then(|s| catalog::load_from_sources(s, &settings.teams)) {
-        Ok(c) => c,
-        Err(diags) => {
-            for d in diags.iter() {
-                println!("{d}");
+    let catalog =
+        match catalog_sources(cli).and_then(|s| catalog::load_from_sources(s, &settings.teams)) {
+            Ok(c) => c,
+            Err(diags) => {
+                for d in diags.iter() {
+                    println!("{d}");
+                }
+                eprintln!("{} error(s)", diags.len());
+                return Ok(ExitCode::FAILURE);
             }
-            eprintln!("{} error(s)", diags.len());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+        };
     let started = Instant::now();
     let classifier = compile(&catalog)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -326,11 +330,17 @@ fn classify(catalog: &Catalog, settings: &Settings, args: &ClassifyArgs) -> Resu
             serde_json::to_writer(&mut out, &decision_json(catalog, &decision.0, &decision.1))?;
             writeln!(out)?;
         } else if args.explain {
-            writeln!(out, "> {text}\n{}", explain(catalog, &decision.0, &decision.1))?;
+            writeln!(
+                out,
+                "> {text}\n{}",
+                explain(catalog, &decision.0, &decision.1)
+            )?;
         } else {
             let d = &decision.0;
             let show = |p: &Option<route::Pick>| {
-                p.as_ref().map_or("none".to_string(), |p| format!("{} ({:.2})", p.id, p.confidence))
+                p.as_ref().map_or("none".to_string(), |p| {
+                    format!("{} ({:.2})", p.id, p.confidence)
+                })
             };
             writeln!(
                 out,
@@ -338,8 +348,14 @@ fn classify(catalog: &Catalog, settings: &Settings, args: &ClassifyArgs) -> Resu
                 show(&d.persona),
                 show(&d.intent),
                 d.kind.as_str(),
-                d.team.as_ref().map(|t| format!(" team={t}")).unwrap_or_default(),
-                d.answer.as_ref().map(|a| format!(" answer={a}")).unwrap_or_default()
+                d.team
+                    .as_ref()
+                    .map(|t| format!(" team={t}"))
+                    .unwrap_or_default(),
+                d.answer
+                    .as_ref()
+                    .map(|a| format!(" answer={a}"))
+                    .unwrap_or_default()
             )?;
         }
     }
@@ -359,10 +375,23 @@ fn age(ms: u64) -> String {
 fn print_ticket(t: &Ticket) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let _ = writeln!(s, "ticket #{} [{}] team {}", t.id, t.status.as_str(), t.team);
-    let _ = writeln!(s, "opened:   {} via {} (conversation {})", format_time(t.created_ms), t.channel, t.conversation);
+    let _ = writeln!(
+        s,
+        "ticket #{} [{}] team {}",
+        t.id,
+        t.status.as_str(),
+        t.team
+    );
+    let _ = writeln!(
+        s,
+        "opened:   {} via {} (conversation {})",
+        format_time(t.created_ms),
+        t.channel,
+        t.conversation
+    );
     let scored = |x: &Option<personabot::store::ScoredId>| {
-        x.as_ref().map_or("none".into(), |x| format!("{} ({:.2})", x.id, x.confidence))
+        x.as_ref()
+            .map_or("none".into(), |x| format!("{} ({:.2})", x.id, x.confidence))
     };
     let _ = writeln!(s, "persona:  {}", scored(&t.persona));
     let _ = writeln!(s, "intent:   {}", scored(&t.intent));
@@ -385,7 +414,13 @@ fn print_ticket(t: &Ticket) -> String {
     }
     let _ = writeln!(s, "evidence:");
     for e in &t.evidence {
-        let _ = writeln!(s, "  {:<30} {:+.2}  {}", format!("{:?}", e.term), e.weight, e.target);
+        let _ = writeln!(
+            s,
+            "  {:<30} {:+.2}  {}",
+            format!("{:?}", e.term),
+            e.weight,
+            e.target
+        );
     }
     let _ = writeln!(s, "transcript:");
     for line in &t.transcript {
@@ -422,7 +457,11 @@ fn tickets(store: &Store, catalog: &Catalog, cmd: &TicketsCommand) -> Result<Exi
                     writeln!(out)?;
                 }
             } else {
-                writeln!(out, "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message", "id", "status", "team", "persona", "intent", "age")?;
+                writeln!(
+                    out,
+                    "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message",
+                    "id", "status", "team", "persona", "intent", "age"
+                )?;
                 for t in &list {
                     let first = t
                         .transcript
@@ -448,7 +487,9 @@ fn tickets(store: &Store, catalog: &Catalog, cmd: &TicketsCommand) -> Result<Exi
             }
         }
         TicketsCommand::Show { id, json } => {
-            let t = store.ticket(*id)?.with_context(|| format!("ticket #{id} not found"))?;
+            let t = store
+                .ticket(*id)?
+                .with_context(|| format!("ticket #{id} not found"))?;
             if *json {
                 serde_json::to_writer_pretty(&mut *out, &t)?;
                 writeln!(out)?;
@@ -464,7 +505,12 @@ fn tickets(store: &Store, catalog: &Catalog, cmd: &TicketsCommand) -> Result<Exi
             let t = store.resolve_ticket(*id, agent)?;
             writeln!(out, "ticket #{} resolved by {agent}", t.id)?;
         }
-        TicketsCommand::Relabel { id, intent, persona, agent } => {
+        TicketsCommand::Relabel {
+            id,
+            intent,
+            persona,
+            agent,
+        } => {
             if let Some(i) = intent {
                 if catalog.intent(i).is_none() {
                     bail!("unknown intent `{i}`");
@@ -490,7 +536,13 @@ fn tickets(store: &Store, catalog: &Catalog, cmd: &TicketsCommand) -> Result<Exi
 
 fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result<ExitCode> {
     match cmd {
-        EvidenceCommand::Export { since, persona, intent, outcome, out } => {
+        EvidenceCommand::Export {
+            since,
+            persona,
+            intent,
+            outcome,
+            out,
+        } => {
             let since_ms = match since {
                 Some(s) => {
                     let d = humantime::parse_duration(s)

@@ -70,7 +70,11 @@ fn id_confidence(pick: &Option<Pick>) -> Option<IdConfidence> {
 }
 
 /// The decision in the contract shape. Exclusion hits are left out (they only veto).
-pub fn decision_json(catalog: &Catalog, decision: &Decision, classification: &Classification) -> DecisionJson {
+pub fn decision_json(
+    catalog: &Catalog,
+    decision: &Decision,
+    classification: &Classification,
+) -> DecisionJson {
     DecisionJson {
         persona: id_confidence(&decision.persona),
         intent: id_confidence(&decision.intent),
@@ -105,7 +109,10 @@ pub fn explain(catalog: &Catalog, decision: &Decision, classification: &Classifi
     use std::fmt::Write;
     let mut out = String::new();
     let pick = |p: &Option<Pick>| match p {
-        Some(p) => format!("{} (confidence {:.2}, lead {:.2})", p.id, p.confidence, p.margin),
+        Some(p) => format!(
+            "{} (confidence {:.2}, lead {:.2})",
+            p.id, p.confidence, p.margin
+        ),
         None => "none".to_string(),
     };
     let _ = writeln!(out, "persona: {}", pick(&decision.persona));
@@ -146,7 +153,13 @@ pub fn explain(catalog: &Catalog, decision: &Decision, classification: &Classifi
             Target::Veto(_) => "vetoes".to_string(),
             _ => format!("{:+.2}", e.weight),
         };
-        let _ = writeln!(out, "  {:<32} {:>7}  {}", format!("{:?}", e.term), what, target_name(catalog, e.target));
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>7}  {}",
+            format!("{:?}", e.term),
+            what,
+            target_name(catalog, e.target)
+        );
     }
     out
 }

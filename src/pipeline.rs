@@ -39,6 +39,8 @@ pub struct Outcome {
     pub interaction: Option<u64>,
     /// The message was cut to the length limit.
     pub truncated: bool,
+    /// The message's own scores and evidence (empty for button presses).
+    pub classification: Classification,
 }
 
 /// Pipeline failures. Channels show [`PipelineError::user_message`] to the customer and log
@@ -113,7 +115,12 @@ pub fn truncate_chars(text: &str, max: usize) -> (&str, bool) {
 }
 
 impl Pipeline {
-    pub fn new(catalog: Arc<Catalog>, classifier: Arc<Classifier>, settings: &Settings, store: Store) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        classifier: Arc<Classifier>,
+        settings: &Settings,
+        store: Store,
+    ) -> Self {
         Pipeline {
             catalog,
             classifier,
@@ -132,17 +139,13 @@ impl Pipeline {
         &self.store
     }
 
-    /// The classification of `text` alone, for showing evidence (no state, no logging).
-    pub fn classify_for_display(&self, text: &str) -> Classification {
-        let (text, _) = truncate_chars(text.trim(), self.max_chars);
-        self.classifier.classify(text)
-    }
-
     fn lock(&self, channel: &str, conversation: &str) -> std::sync::MutexGuard<'_, ()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (channel, conversation).hash(&mut h);
         let stripe = (h.finish() as usize) % LOCK_STRIPES;
-        self.locks[stripe].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.locks[stripe]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn evidence(&self, classification: &Classification) -> Vec<EvidenceRecord> {
@@ -169,17 +172,30 @@ impl Pipeline {
                 ticket: None,
                 interaction: None,
                 truncated,
+                classification: Classification::default(),
             });
         }
         let _guard = self.lock(&inbound.channel, &inbound.conversation);
-        let state = self.store.conversation(&inbound.channel, &inbound.conversation)?;
+        let state = self
+            .store
+            .conversation(&inbound.channel, &inbound.conversation)?;
         let classification = self.classifier.classify(text);
-        let decision = route::decide(&self.catalog, &self.thresholds, text, &classification, &state);
+        let decision = route::decide(
+            &self.catalog,
+            &self.thresholds,
+            text,
+            &classification,
+            &state,
+        );
         let id = self.store.next_interaction_id()?;
         let at = now_ms();
         let user = self.store.hash_user(&inbound.user);
         let redacted = redact(text).into_owned();
-        let customer_line = TranscriptLine { at_ms: at, from: Actor::Customer, text: redacted.clone() };
+        let customer_line = TranscriptLine {
+            at_ms: at,
+            from: Actor::Customer,
+            text: redacted.clone(),
+        };
 
         // A ticket opened now, or the open ticket this message joins.
         let (ticket, opened) = match (&decision.joins_ticket, decision.kind) {
@@ -193,7 +209,10 @@ impl Pipeline {
             },
             (None, DecisionKind::Ticket) => {
                 let ticket_id = self.store.next_ticket_id()?;
-                let team = decision.team.clone().unwrap_or_else(|| route::FALLBACK_TEAM.into());
+                let team = decision
+                    .team
+                    .clone()
+                    .unwrap_or_else(|| route::FALLBACK_TEAM.into());
                 let mut transcript = state.recent.clone();
                 transcript.push(customer_line.clone());
                 // An escalation right after a self-help answer is about that answer's question.
@@ -210,11 +229,19 @@ impl Pipeline {
                 let subject = match &origin {
                     Some(o) => o.intent.clone(),
                     None => decision.subject_intent.as_ref().map(|s| {
-                        classification_score(&classification, &self.catalog, s)
-                            .unwrap_or_else(|| ScoredId { id: s.clone(), confidence: 0.0, score: 0.0 })
+                        classification_score(&classification, &self.catalog, s).unwrap_or_else(
+                            || ScoredId {
+                                id: s.clone(),
+                                confidence: 0.0,
+                                score: 0.0,
+                            },
+                        )
                     }),
                 };
-                let mut evidence = origin.as_ref().map(|o| o.evidence.clone()).unwrap_or_default();
+                let mut evidence = origin
+                    .as_ref()
+                    .map(|o| o.evidence.clone())
+                    .unwrap_or_default();
                 evidence.extend(self.evidence(&classification));
                 let t = Ticket {
                     id: ticket_id,
@@ -235,7 +262,14 @@ impl Pipeline {
                     resolved_by: None,
                     relabels: Vec::new(),
                 };
-                (Some(t), Some(OpenTicket { id: ticket_id, team, claimed_by: None }))
+                (
+                    Some(t),
+                    Some(OpenTicket {
+                        id: ticket_id,
+                        team,
+                        claimed_by: None,
+                    }),
+                )
             }
             _ => (None, None),
         };
@@ -243,7 +277,11 @@ impl Pipeline {
         let reply = route::reply_text(&self.catalog, &decision, ticket.as_ref().map(|t| t.id));
         let mut ticket = ticket;
         if let (Some(t), Some(r)) = (ticket.as_mut(), &reply) {
-            t.transcript.push(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+            t.transcript.push(TranscriptLine {
+                at_ms: at,
+                from: Actor::Bot,
+                text: r.clone(),
+            });
         }
         let interaction = Interaction {
             id,
@@ -254,8 +292,12 @@ impl Pipeline {
             text: redacted,
             persona: scored(&decision.persona),
             intent: scored(&decision.intent),
-            persona_scores: scored_list(&classification.personas, |i| self.catalog.personas[i as usize].id.clone()),
-            intent_scores: scored_list(&classification.intents, |i| self.catalog.intents[i as usize].id.clone()),
+            persona_scores: scored_list(&classification.personas, |i| {
+                self.catalog.personas[i as usize].id.clone()
+            }),
+            intent_scores: scored_list(&classification.intents, |i| {
+                self.catalog.intents[i as usize].id.clone()
+            }),
             evidence: self.evidence(&classification),
             route: RouteRecord {
                 kind: decision.kind.as_str().into(),
@@ -269,19 +311,38 @@ impl Pipeline {
             label: None,
         };
         let opened_now = opened.is_some();
-        let mut next = route::advance(&state, &self.catalog, &classification, &decision, id, opened);
+        let mut next = route::advance(
+            &state,
+            &self.catalog,
+            &classification,
+            &decision,
+            id,
+            opened,
+        );
         next.remember(customer_line);
         if let Some(r) = &reply {
-            next.remember(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+            next.remember(TranscriptLine {
+                at_ms: at,
+                from: Actor::Bot,
+                text: r.clone(),
+            });
         }
-        self.store.record_turn(&interaction, &next, ticket.as_ref())?;
+        self.store
+            .record_turn(&interaction, &next, ticket.as_ref())?;
         if let (Some(a), true) = (&state.awaiting_feedback, opened_now) {
             if decision.subject_intent.as_ref() == Some(&a.intent) {
                 // "That didn't help" in words: the answer's feedback, as if the button was pressed.
                 self.store.set_feedback(a.interaction, false)?;
             }
         }
-        Ok(Outcome { decision, reply, ticket, interaction: Some(id), truncated })
+        Ok(Outcome {
+            decision,
+            reply,
+            ticket,
+            interaction: Some(id),
+            truncated,
+            classification,
+        })
     }
 
     /// "That helped" (`helped = true`) or "Talk to a human" on the answer the conversation is
@@ -295,11 +356,18 @@ impl Pipeline {
     ) -> Result<Outcome, PipelineError> {
         let _guard = self.lock(channel, conversation);
         let state = self.store.conversation(channel, conversation)?;
-        let persona = route::choose_persona(&self.catalog, &self.thresholds, &Classification::default(), &state);
+        let persona = route::choose_persona(
+            &self.catalog,
+            &self.thresholds,
+            &Classification::default(),
+            &state,
+        );
         let awaiting = state.awaiting_feedback.clone();
         if helped {
             let Some(awaiting) = awaiting else {
-                return Err(PipelineError::Refused("There is no answer waiting for feedback in this conversation.".into()));
+                return Err(PipelineError::Refused(
+                    "There is no answer waiting for feedback in this conversation.".into(),
+                ));
             };
             self.store.set_feedback(awaiting.interaction, true)?;
             let mut next = state.clone();
@@ -307,7 +375,12 @@ impl Pipeline {
             let mut decision = empty_decision();
             decision.kind = DecisionKind::Answer;
             decision.persona = persona;
-            decision.intent = Some(Pick { index: 0, id: awaiting.intent.clone(), confidence: 1.0, margin: 1.0 });
+            decision.intent = Some(Pick {
+                index: 0,
+                id: awaiting.intent.clone(),
+                confidence: 1.0,
+                margin: 1.0,
+            });
             decision.answer = Some(awaiting.variant.clone());
             decision.reason = "customer said the answer helped".into();
             self.store.save_conversation(channel, conversation, &next)?;
@@ -317,6 +390,7 @@ impl Pipeline {
                 ticket: None,
                 interaction: Some(awaiting.interaction),
                 truncated: false,
+                classification: Classification::default(),
             });
         }
         if let Some(open) = &state.open_ticket {
@@ -332,6 +406,7 @@ impl Pipeline {
                 ticket,
                 interaction: None,
                 truncated: false,
+                classification: Classification::default(),
             });
         }
         let subject = awaiting
@@ -343,7 +418,10 @@ impl Pipeline {
         let team = subject
             .as_deref()
             .and_then(|id| self.catalog.intent(id))
-            .map_or_else(|| route::FALLBACK_TEAM.to_string(), |i| i.route_for(persona_id).team);
+            .map_or_else(
+                || route::FALLBACK_TEAM.to_string(),
+                |i| i.route_for(persona_id).team,
+            );
         if let Some(a) = &awaiting {
             self.store.set_feedback(a.interaction, false)?;
         }
@@ -353,19 +431,39 @@ impl Pipeline {
         decision.persona = persona.clone();
         decision.team = Some(team.clone());
         decision.subject_intent = subject.clone();
-        decision.intent = subject.as_ref().map(|s| Pick { index: 0, id: s.clone(), confidence: 1.0, margin: 1.0 });
+        decision.intent = subject.as_ref().map(|s| Pick {
+            index: 0,
+            id: s.clone(),
+            confidence: 1.0,
+            margin: 1.0,
+        });
         decision.reason = match &awaiting {
-            Some(a) => format!("customer asked for a human after the self-help answer {}", a.variant),
+            Some(a) => format!(
+                "customer asked for a human after the self-help answer {}",
+                a.variant
+            ),
             None => "customer asked for a human".into(),
         };
         let ticket_id = self.store.next_ticket_id()?;
         let reply = route::reply_text(&self.catalog, &decision, Some(ticket_id));
         let origin = awaiting.as_ref().map(|a| a.interaction).unwrap_or(0);
-        let origin_record = if origin > 0 { self.store.interaction(origin)? } else { None };
+        let origin_record = if origin > 0 {
+            self.store.interaction(origin)?
+        } else {
+            None
+        };
         let mut transcript = state.recent.clone();
-        transcript.push(TranscriptLine { at_ms: at, from: Actor::Customer, text: "[pressed \"Talk to a human\"]".into() });
+        transcript.push(TranscriptLine {
+            at_ms: at,
+            from: Actor::Customer,
+            text: "[pressed \"Talk to a human\"]".into(),
+        });
         if let Some(r) = &reply {
-            transcript.push(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+            transcript.push(TranscriptLine {
+                at_ms: at,
+                from: Actor::Bot,
+                text: r.clone(),
+            });
         }
         let ticket = Ticket {
             id: ticket_id,
@@ -380,7 +478,13 @@ impl Pipeline {
             intent: origin_record
                 .as_ref()
                 .and_then(|i| i.intent.clone())
-                .or_else(|| subject.map(|s| ScoredId { id: s, confidence: 0.0, score: 0.0 })),
+                .or_else(|| {
+                    subject.map(|s| ScoredId {
+                        id: s,
+                        confidence: 0.0,
+                        score: 0.0,
+                    })
+                }),
             evidence: origin_record.map(|i| i.evidence).unwrap_or_default(),
             reason: decision.reason.clone(),
             interaction: origin,
@@ -391,24 +495,49 @@ impl Pipeline {
         };
         let mut next = state.clone();
         next.awaiting_feedback = None;
-        next.open_ticket = Some(OpenTicket { id: ticket_id, team, claimed_by: None });
+        next.open_ticket = Some(OpenTicket {
+            id: ticket_id,
+            team,
+            claimed_by: None,
+        });
         if let Some(r) = &reply {
-            next.remember(TranscriptLine { at_ms: at, from: Actor::Bot, text: r.clone() });
+            next.remember(TranscriptLine {
+                at_ms: at,
+                from: Actor::Bot,
+                text: r.clone(),
+            });
         }
-        self.store.save_ticket_and_conversation(&ticket, channel, conversation, &next)?;
-        Ok(Outcome { decision, reply, ticket: Some(ticket), interaction: None, truncated: false })
+        self.store
+            .save_ticket_and_conversation(&ticket, channel, conversation, &next)?;
+        Ok(Outcome {
+            decision,
+            reply,
+            ticket: Some(ticket),
+            interaction: None,
+            truncated: false,
+            classification: Classification::default(),
+        })
     }
 
     /// A human agent's reply to the customer, added to the ticket transcript (the channel
     /// delivers it).
-    pub fn agent_reply(&self, ticket: u64, agent: &str, text: &str) -> Result<Ticket, PipelineError> {
+    pub fn agent_reply(
+        &self,
+        ticket: u64,
+        agent: &str,
+        text: &str,
+    ) -> Result<Ticket, PipelineError> {
         let (text, _) = truncate_chars(text.trim(), self.max_chars);
         if text.is_empty() {
             return Err(PipelineError::Refused("the reply is empty".into()));
         }
         Ok(self.store.append_transcript(
             ticket,
-            TranscriptLine { at_ms: now_ms(), from: Actor::Agent(agent.into()), text: redact(text).into_owned() },
+            TranscriptLine {
+                at_ms: now_ms(),
+                from: Actor::Agent(agent.into()),
+                text: redact(text).into_owned(),
+            },
         )?)
     }
 }
@@ -417,7 +546,11 @@ fn classification_score(c: &Classification, catalog: &Catalog, intent: &str) -> 
     c.intents
         .iter()
         .find(|s| catalog.intents[s.index as usize].id == intent)
-        .map(|s| ScoredId { id: intent.to_string(), confidence: confidence(s.score), score: s.score })
+        .map(|s| ScoredId {
+            id: intent.to_string(),
+            confidence: confidence(s.score),
+            score: s.score,
+        })
 }
 
 fn empty_decision() -> Decision {

@@ -125,7 +125,10 @@ pub fn choose_persona(
                 .filter(|s| s.index as usize == i)
                 .map(|s| s.score)
                 .sum();
-            Score { index: i as u32, score: past + now }
+            Score {
+                index: i as u32,
+                score: past + now,
+            }
         })
         .filter(|s| s.score > 0.0)
         .collect();
@@ -148,10 +151,11 @@ fn chosen_option(catalog: &Catalog, text_in: &str, choices: &[String]) -> Option
     for (n, choice) in choices.iter().enumerate() {
         let index = catalog.intents.iter().position(|i| &i.id == choice)?;
         let intent = &catalog.intents[index];
-        let by_number = ordinal
-            .get(n)
-            .is_some_and(|words| words.contains(&said.as_str()) || said == format!("the {}", words[1]));
-        let by_name = said == text::words(&intent.name).join(" ") || said == text::words(&intent.id).join(" ");
+        let by_number = ordinal.get(n).is_some_and(|words| {
+            words.contains(&said.as_str()) || said == format!("the {}", words[1])
+        });
+        let by_name = said == text::words(&intent.name).join(" ")
+            || said == text::words(&intent.id).join(" ");
         if by_number || by_name {
             return Some(index as u32);
         }
@@ -210,7 +214,12 @@ pub fn decide(
         .flatten();
     let top = if let Some(index) = chosen {
         decision.reason = "chosen from a clarifying question".into();
-        Some(Pick { index, id: intent_id(index), confidence: 1.0, margin: 1.0 })
+        Some(Pick {
+            index,
+            id: intent_id(index),
+            confidence: 1.0,
+            margin: 1.0,
+        })
     } else {
         let top_priority = candidates
             .iter()
@@ -250,7 +259,10 @@ pub fn decide(
         if state.misses + 1 >= thresholds.max_misses {
             decision.kind = DecisionKind::Ticket;
             decision.team = Some(FALLBACK_TEAM.into());
-            decision.reason = format!("no intent recognised in {} messages in a row", state.misses + 1);
+            decision.reason = format!(
+                "no intent recognised in {} messages in a row",
+                state.misses + 1
+            );
         } else {
             decision.kind = DecisionKind::Fallback;
             decision.reason = "no intent recognised; asked to rephrase".into();
@@ -301,7 +313,10 @@ pub fn decide(
             decision.kind = DecisionKind::Ticket;
             decision.reason = match (&subject, &state.awaiting_feedback) {
                 (Some(s), Some(a)) if *s == a.intent => {
-                    format!("{} after the self-help answer {} for {s}", intent.id, a.variant)
+                    format!(
+                        "{} after the self-help answer {} for {s}",
+                        intent.id, a.variant
+                    )
                 }
                 (Some(s), _) => format!("{} about {s}", intent.id),
                 (None, _) => format!("{} with no earlier topic", intent.id),
@@ -392,7 +407,9 @@ pub fn reply_text(catalog: &Catalog, decision: &Decision, ticket: Option<u64>) -
                 .filter(|s| !s.is_empty())
                 .map(|s| format!(" They usually reply {s}."))
                 .unwrap_or_default();
-            let id = ticket.map(|t| format!(" (ticket #{t})")).unwrap_or_default();
+            let id = ticket
+                .map(|t| format!(" (ticket #{t})"))
+                .unwrap_or_default();
             parts.push(format!(
                 "I've passed this to our {name} team{id}; a person will pick it up from here.{when}"
             ));
@@ -428,6 +445,337 @@ pub fn run_single(
     text_in: &str,
 ) -> (Decision, Classification) {
     let classification = classifier.classify(text_in);
-    let decision = decide(catalog, thresholds, text_in, &classification, &ConversationState::default());
+    let decision = decide(
+        catalog,
+        thresholds,
+        text_in,
+        &classification,
+        &ConversationState::default(),
+    );
     (decision, classification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{load_from_sources, CatalogSources};
+    use crate::classify::Classifier;
+    use crate::settings::Settings;
+    use std::path::PathBuf;
+
+    fn sources() -> CatalogSources {
+        let file = |dir: &str, id: &str, text: &str| {
+            (PathBuf::from(format!("{dir}/{id}.toml")), text.to_string())
+        };
+        CatalogSources {
+            personas: vec![
+                file("personas", "founder", "[keywords]\nfounder = 1.5\nstartup = 1.0\n"),
+                file("personas", "enterprise", "[keywords]\nprocurement = 1.5\ncio = 1.5\n"),
+            ],
+            intents: vec![
+                file(
+                    "intents",
+                    "pricing",
+                    "name = \"Pricing\"\n[keywords]\nprice = 1.2\n\"how much\" = 1.0\n\
+                     [route]\nkind = \"answer\"\nteam = \"sales\"\n\
+                     [route.personas]\nenterprise = { kind = \"ticket\" }\n\
+                     [answers]\ndefault = \"Plans start at $0.\"\nfounder = \"Startups get 50% off.\"\n",
+                ),
+                file(
+                    "intents",
+                    "refund",
+                    "name = \"Refunds\"\n[keywords]\nrefund = 1.2\n[route]\nkind = \"ticket\"\nteam = \"billing\"\n\
+                     [answers]\ndefault = \"Annual plans are refundable within 30 days.\"\n",
+                ),
+                file("intents", "tech", "[keywords]\nbroken = 1.5\n[answers]\ndefault = \"Try reloading.\"\n"),
+                file(
+                    "intents",
+                    "human",
+                    "priority = 10\n[keywords]\nhuman = 2.0\n[route]\nkind = \"escalate\"\n",
+                ),
+                file(
+                    "intents",
+                    "nohelp",
+                    "priority = 10\n[keywords]\n\"didn't help\" = 2.0\n[route]\nkind = \"escalate\"\n",
+                ),
+                file(
+                    "intents",
+                    "greeting",
+                    "priority = -10\n[keywords]\nhi = 1.0\n[answers]\ndefault = \"Hello!\"\n",
+                ),
+            ],
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        messages: &'static [&'static str],
+        kind: DecisionKind,
+        intent: Option<&'static str>,
+        persona: Option<&'static str>,
+        team: Option<&'static str>,
+        answer: Option<&'static str>,
+    }
+
+    /// Runs a conversation through decide/advance and returns the last decision.
+    fn converse(catalog: &Catalog, classifier: &Classifier, messages: &[&str]) -> Decision {
+        let thresholds = Thresholds::default();
+        let mut state = ConversationState::default();
+        let mut last = None;
+        for (n, m) in messages.iter().enumerate() {
+            let c = classifier.classify(m);
+            let d = decide(catalog, &thresholds, m, &c, &state);
+            let opened =
+                (d.kind == DecisionKind::Ticket && d.joins_ticket.is_none()).then(|| OpenTicket {
+                    id: n as u64 + 1,
+                    team: d.team.clone().unwrap_or_default(),
+                    claimed_by: None,
+                });
+            state = advance(&state, catalog, &c, &d, n as u64 + 1, opened);
+            last = Some(d);
+        }
+        last.expect("at least one message")
+    }
+
+    #[test]
+    fn routing_table() {
+        let settings = Settings::built_in();
+        let catalog = load_from_sources(sources(), &settings.teams).expect("test catalog is valid");
+        let classifier = Classifier::new(&catalog).unwrap();
+        use DecisionKind::*;
+        let cases = [
+            Case {
+                name: "default pricing answer",
+                messages: &["how much is it"],
+                kind: Answer,
+                intent: Some("pricing"),
+                persona: None,
+                team: None,
+                answer: Some("pricing/default"),
+            },
+            Case {
+                name: "persona-tailored answer",
+                messages: &["founder here, how much?"],
+                kind: Answer,
+                intent: Some("pricing"),
+                persona: Some("founder"),
+                team: None,
+                answer: Some("pricing/founder"),
+            },
+            Case {
+                name: "sticky persona across turns",
+                messages: &["I am a founder of a startup", "what's the price"],
+                kind: Answer,
+                intent: Some("pricing"),
+                persona: Some("founder"),
+                team: None,
+                answer: Some("pricing/founder"),
+            },
+            Case {
+                name: "persona override to a ticket",
+                messages: &["procurement asks the price"],
+                kind: Ticket,
+                intent: Some("pricing"),
+                persona: Some("enterprise"),
+                team: Some("sales"),
+                answer: Some("pricing/default"),
+            },
+            Case {
+                name: "ticket with policy answer first",
+                messages: &["refund please"],
+                kind: Ticket,
+                intent: Some("refund"),
+                persona: None,
+                team: Some("billing"),
+                answer: Some("refund/default"),
+            },
+            Case {
+                name: "human with no topic goes to support",
+                messages: &["a human please"],
+                kind: Ticket,
+                intent: Some("human"),
+                persona: None,
+                team: Some("support"),
+                answer: None,
+            },
+            Case {
+                name: "human about pricing goes to sales",
+                messages: &["how much", "human please"],
+                kind: Ticket,
+                intent: Some("human"),
+                persona: None,
+                team: Some("sales"),
+                answer: None,
+            },
+            Case {
+                name: "human and topic in one message",
+                messages: &["human about a refund"],
+                kind: Ticket,
+                intent: Some("human"),
+                persona: None,
+                team: Some("billing"),
+                answer: None,
+            },
+            Case {
+                name: "did not help after an answer",
+                messages: &["it is broken", "that didn't help"],
+                kind: Ticket,
+                intent: Some("nohelp"),
+                persona: None,
+                team: Some("support"),
+                answer: None,
+            },
+            Case {
+                name: "greeting loses to a real intent",
+                messages: &["hi, it is broken"],
+                kind: Answer,
+                intent: Some("tech"),
+                persona: None,
+                team: None,
+                answer: Some("tech/default"),
+            },
+            Case {
+                name: "greeting alone",
+                messages: &["hi"],
+                kind: Answer,
+                intent: Some("greeting"),
+                persona: None,
+                team: None,
+                answer: Some("greeting/default"),
+            },
+            Case {
+                name: "first miss asks to rephrase",
+                messages: &["blorp"],
+                kind: Fallback,
+                intent: None,
+                persona: None,
+                team: None,
+                answer: None,
+            },
+            Case {
+                name: "second miss opens a support ticket",
+                messages: &["blorp", "zzz"],
+                kind: Ticket,
+                intent: None,
+                persona: None,
+                team: Some("support"),
+                answer: None,
+            },
+            Case {
+                name: "a hit resets the misses",
+                messages: &["blorp", "hi", "zzz"],
+                kind: Fallback,
+                intent: None,
+                persona: None,
+                team: None,
+                answer: None,
+            },
+            Case {
+                name: "persona only is not a miss",
+                messages: &["blorp", "I'm a founder"],
+                kind: Fallback,
+                intent: None,
+                persona: Some("founder"),
+                team: None,
+                answer: None,
+            },
+            Case {
+                name: "ambiguous intents clarify",
+                messages: &["price refund"],
+                kind: Clarify,
+                intent: Some("pricing"),
+                persona: None,
+                team: None,
+                answer: None,
+            },
+            Case {
+                name: "clarify answered by number",
+                messages: &["price refund", "2"],
+                kind: Ticket,
+                intent: Some("refund"),
+                persona: None,
+                team: Some("billing"),
+                answer: Some("refund/default"),
+            },
+            Case {
+                name: "clarify answered by name",
+                messages: &["price refund", "pricing"],
+                kind: Answer,
+                intent: Some("pricing"),
+                persona: None,
+                team: None,
+                answer: Some("pricing/default"),
+            },
+            Case {
+                name: "open ticket owns the conversation",
+                messages: &["refund please", "how much"],
+                kind: Ticket,
+                intent: Some("pricing"),
+                persona: None,
+                team: Some("billing"),
+                answer: None,
+            },
+        ];
+        for case in &cases {
+            let d = converse(&catalog, &classifier, case.messages);
+            assert_eq!(d.kind, case.kind, "{}: kind ({})", case.name, d.reason);
+            assert_eq!(
+                d.intent.as_ref().map(|p| p.id.as_str()),
+                case.intent,
+                "{}: intent",
+                case.name
+            );
+            assert_eq!(
+                d.persona.as_ref().map(|p| p.id.as_str()),
+                case.persona,
+                "{}: persona",
+                case.name
+            );
+            assert_eq!(d.team.as_deref(), case.team, "{}: team", case.name);
+            assert_eq!(d.answer.as_deref(), case.answer, "{}: answer", case.name);
+        }
+    }
+
+    #[test]
+    fn replies_table() {
+        let settings = Settings::built_in();
+        let catalog = load_from_sources(sources(), &settings.teams).unwrap();
+        let classifier = Classifier::new(&catalog).unwrap();
+        let cases: &[(&[&str], Option<u64>, &[&str])] = &[
+            (
+                &["refund please"],
+                Some(7),
+                &[
+                    "Annual plans are refundable",
+                    "Billing team (ticket #7)",
+                    "within 1 business day",
+                ],
+            ),
+            (&["price refund"], None, &["1. Pricing", "2. Refunds"]),
+            (&["blorp"], None, &["say it another way"]),
+            (
+                &["founder here, how much?"],
+                None,
+                &["Startups get 50% off."],
+            ),
+        ];
+        for (messages, ticket, needles) in cases {
+            let d = converse(&catalog, &classifier, messages);
+            let reply = reply_text(&catalog, &d, *ticket).expect("a reply");
+            for needle in *needles {
+                assert!(
+                    reply.contains(needle),
+                    "{messages:?}: {reply:?} lacks {needle:?}"
+                );
+            }
+        }
+        // A claimed ticket keeps the bot silent.
+        let mut d = converse(&catalog, &classifier, &["refund please"]);
+        d.joins_ticket = Some(OpenTicket {
+            id: 1,
+            team: "billing".into(),
+            claimed_by: Some("ann".into()),
+        });
+        assert_eq!(reply_text(&catalog, &d, Some(1)), None);
+    }
 }

@@ -55,7 +55,9 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { retention_days: 180 }
+        StoreSettings {
+            retention_days: 180,
+        }
     }
 }
 
@@ -70,7 +72,10 @@ pub struct PrivacySettings {
 impl std::fmt::Debug for PrivacySettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrivacySettings")
-            .field("user_hash_key", &self.user_hash_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "user_hash_key",
+                &self.user_hash_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -87,6 +92,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The built-in defaults alone (no file, no environment).
+    pub fn built_in() -> Settings {
+        Self::load_with_env(None, Some(HashMap::new()))
+            .expect("the embedded personabot.toml is valid")
+    }
+
     /// Loads defaults, then `file` (if given), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
         Self::load_with_env(file, None)
@@ -103,9 +114,9 @@ impl Settings {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 config::ConfigError::Message(format!("cannot read {}: {e}", path.display()))
             })?;
-            let file_only: toml_edit::DocumentMut = text.parse().map_err(|e| {
-                config::ConfigError::Message(format!("{}: {e}", path.display()))
-            })?;
+            let file_only: toml_edit::DocumentMut = text
+                .parse()
+                .map_err(|e| config::ConfigError::Message(format!("{}: {e}", path.display())))?;
             if file_only
                 .get("privacy")
                 .and_then(|p| p.get("user_hash_key"))
@@ -125,10 +136,7 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("discord.support_channels")
             .source(env);
-        let settings: Settings = builder
-            .add_source(environment)
-            .build()?
-            .try_deserialize()?;
+        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         settings.validate()?;
         Ok(settings)
     }
@@ -173,7 +181,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-        Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -182,7 +195,15 @@ mod tests {
         let teams: Vec<&str> = s.teams.keys().map(String::as_str).collect();
         assert_eq!(
             teams,
-            ["billing", "investors", "people", "press", "sales", "security", "support"]
+            [
+                "billing",
+                "investors",
+                "people",
+                "press",
+                "sales",
+                "security",
+                "support"
+            ]
         );
         assert_eq!(s.classify.intent_threshold, 0.5);
     }
@@ -201,14 +222,20 @@ mod tests {
         assert_eq!(s.classify.margin, 0.3);
         assert_eq!(s.teams["sales"].response_time, "within 2 hours");
         assert_eq!(s.privacy.user_hash_key.as_deref(), Some("s3cret"));
-        assert!(!format!("{s:?}").contains("s3cret"), "secrets never reach Debug output");
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "secrets never reach Debug output"
+        );
     }
 
     #[test]
     fn file_errors_table() {
         let dir = tempfile::tempdir().unwrap();
         let cases: &[(&str, &str)] = &[
-            ("[privacy]\nuser_hash_key = \"x\"\n", "only through the environment"),
+            (
+                "[privacy]\nuser_hash_key = \"x\"\n",
+                "only through the environment",
+            ),
             ("[classify]\nmargin = 2.0\n", "classify.margin"),
             ("[classify]\nmargn = 0.2\n", "margn"),
             ("[teams.Sales]\nname = \"S\"\n", "invalid team id `Sales`"),
@@ -216,7 +243,9 @@ mod tests {
         for (i, (text, needle)) in cases.iter().enumerate() {
             let path = dir.path().join(format!("s{i}.toml"));
             std::fs::write(&path, text).unwrap();
-            let err = Settings::load_with_env(Some(&path), env(&[])).unwrap_err().to_string();
+            let err = Settings::load_with_env(Some(&path), env(&[]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "case {i}: {err}");
         }
     }

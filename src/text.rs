@@ -163,11 +163,11 @@ mod tests {
     fn normalisation_table() {
         let cases: &[(&str, &str)] = &[
             ("How MUCH is it?", "how much is it?"),
-            ("ＰＲＩＣＩＮＧ", "pricing"),                  // full-width -> ASCII (NFKC)
-            ("Straße", "strasse"),                         // full case folding
-            ("ΣΊΣΥΦΟΣ", "σίσυφοσ"),                        // Greek folds to non-final sigma
-            ("e\u{301}", "\u{e9}"),                        // combining accent composes
-            ("ﬁle", "file"),                               // ligature decomposes
+            ("ＰＲＩＣＩＮＧ", "pricing"), // full-width -> ASCII (NFKC)
+            ("Straße", "strasse"),         // full case folding
+            ("ΣΊΣΥΦΟΣ", "σίσυφοσ"),        // Greek folds to non-final sigma
+            ("e\u{301}", "\u{e9}"),        // combining accent composes
+            ("ﬁle", "file"),               // ligature decomposes
             ("", ""),
         ];
         for (input, expected) in cases {
@@ -187,7 +187,10 @@ mod tests {
     fn tokenisation_table() {
         let cases: &[(&str, &[&str])] = &[
             ("how much is it?", &["how", "much", "is", "it"]),
-            ("co-founder, e-commerce", &["co", "founder", "e", "commerce"]),
+            (
+                "co-founder, e-commerce",
+                &["co", "founder", "e", "commerce"],
+            ),
             ("  \t\n ", &[]),
             ("SOC2/ISO-27001", &["soc2", "iso", "27001"]),
             ("don't", &["don", "t"]),

@@ -45,7 +45,12 @@ impl CatalogSources {
         let own = |files: &[(&str, &str)]| {
             files
                 .iter()
-                .map(|(path, text)| (PathBuf::from(format!("<built-in>/{path}")), text.to_string()))
+                .map(|(path, text)| {
+                    (
+                        PathBuf::from(format!("<built-in>/{path}")),
+                        text.to_string(),
+                    )
+                })
                 .collect()
         };
         CatalogSources {
@@ -275,21 +280,32 @@ fn read_keywords(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Vec<Keyword> {
         let weight = match weight {
             Some(w) if (-10.0..=10.0).contains(&w) => w as f32,
             Some(w) => {
-                diags.push(src_at(&table, term, format!("`{path}` weight must be between -10 and 10, found {w}")));
+                diags.push(src_at(
+                    &table,
+                    term,
+                    format!("`{path}` weight must be between -10 and 10, found {w}"),
+                ));
                 continue;
             }
             None => {
                 diags.push(src_at(
                     &table,
                     term,
-                    format!("`{path}` must be a number (the weight), found {}", item_type_name(item)),
+                    format!(
+                        "`{path}` must be a number (the weight), found {}",
+                        item_type_name(item)
+                    ),
                 ));
                 continue;
             }
         };
         let words = text::words(term);
         if words.is_empty() {
-            diags.push(src_at(&table, term, format!("`{path}` has no words to match")));
+            diags.push(src_at(
+                &table,
+                term,
+                format!("`{path}` has no words to match"),
+            ));
             continue;
         }
         if let Some(first) = first_seen.get(&words) {
@@ -377,7 +393,10 @@ fn read_exclude(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Vec<String> {
     let mut out = Vec::new();
     for (i, (term, span)) in f.strings("exclude", diags).into_iter().enumerate() {
         if text::words(&term).is_empty() {
-            diags.push(f.src.at(span, format!("`exclude[{i}]` has no words to match")));
+            diags.push(
+                f.src
+                    .at(span, format!("`exclude[{i}]` has no words to match")),
+            );
         } else {
             out.push(term);
         }
@@ -393,16 +412,20 @@ fn read_patterns(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Vec<Pattern> {
         let regex = p.string("regex", diags);
         let weight = p.number("weight", -10.0..=10.0, diags).unwrap_or(1.0) as f32;
         match regex {
-            None if !p.has("regex") => diags.push(p.src.at(
-                p.table_span(),
-                format!("`{}` is missing `regex`", p.name()),
-            )),
+            None if !p.has("regex") => diags.push(
+                p.src
+                    .at(p.table_span(), format!("`{}` is missing `regex`", p.name())),
+            ),
             None => {}
             Some(regex) => match crate::classify::compile_pattern(&regex) {
                 Ok(_) => out.push(Pattern { regex, weight }),
                 Err(e) => diags.push(p.src.at(
                     p.value_span("regex"),
-                    format!("`{}` is not a valid regex: {}", p.path("regex"), one_line(&e)),
+                    format!(
+                        "`{}` is not a valid regex: {}",
+                        p.path("regex"),
+                        one_line(&e)
+                    ),
                 )),
             },
         }
@@ -473,7 +496,14 @@ fn read_route(
     }
     match route.string("team", diags) {
         Some(team) => {
-            if check_team(&route, Some("team"), &team, &route.path("team"), known, diags) {
+            if check_team(
+                &route,
+                Some("team"),
+                &team,
+                &route.path("team"),
+                known,
+                diags,
+            ) {
                 rule.team = team;
             }
         }
@@ -485,7 +515,11 @@ fn read_route(
         for (persona, item) in personas.entries() {
             let path = personas.path(persona);
             if !known.personas.contains(persona) {
-                diags.push(src_at(&personas, persona, format!("`{path}`: unknown persona `{persona}`")));
+                diags.push(src_at(
+                    &personas,
+                    persona,
+                    format!("`{path}`: unknown persona `{persona}`"),
+                ));
                 continue;
             }
             let mut over = RouteOverride::default();
@@ -559,7 +593,11 @@ fn check_team(
         span,
         format!(
             "`{path}`: unknown team `{team}` (teams in settings: {})",
-            if teams.is_empty() { "none".to_string() } else { teams.join(", ") }
+            if teams.is_empty() {
+                "none".to_string()
+            } else {
+                teams.join(", ")
+            }
         ),
     ));
     false
@@ -580,11 +618,7 @@ fn check_answers_cover_route(
         .personas
         .iter()
         .filter(|p| {
-            overrides
-                .get(*p)
-                .and_then(|o| o.kind)
-                .unwrap_or(rule.kind)
-                == RouteKind::Answer
+            overrides.get(*p).and_then(|o| o.kind).unwrap_or(rule.kind) == RouteKind::Answer
         })
         .collect();
     let needs_default = rule.kind == RouteKind::Answer;
@@ -615,14 +649,19 @@ const EXAMPLE_KEYS: &[&str] = &["text", "context", "intent", "persona", "route",
 fn read_examples(f: &mut Fields<'_>, known: &Known<'_>, diags: &mut Diagnostics) -> Vec<Example> {
     let mut out = Vec::new();
     for mut e in f.tables("examples", diags) {
-        let (line, col) = e
-            .table_span()
-            .map_or((1, 1), |s| e.src.line_col(s.start));
+        let (line, col) = e.table_span().map_or((1, 1), |s| e.src.line_col(s.start));
         let text = e.string("text", diags);
         if text.is_none() && !e.has("text") {
-            diags.push(e.src.at(e.table_span(), format!("`{}` is missing `text`", e.name())));
+            diags.push(
+                e.src
+                    .at(e.table_span(), format!("`{}` is missing `text`", e.name())),
+            );
         }
-        let context = e.strings("context", diags).into_iter().map(|s| s.0).collect();
+        let context = e
+            .strings("context", diags)
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
         let intent = read_expected(&mut e, "intent", &known.intents, "intent", diags);
         let persona = read_expected(&mut e, "persona", &known.personas, "persona", diags);
         let route = e.string("route", diags);
@@ -630,7 +669,10 @@ fn read_examples(f: &mut Fields<'_>, known: &Known<'_>, diags: &mut Diagnostics)
             if !["answer", "ticket", "clarify", "fallback"].contains(&r.as_str()) {
                 diags.push(e.src.at(
                     e.value_span("route"),
-                    format!("`{}` must be one of answer, ticket, clarify, fallback, found `{r}`", e.path("route")),
+                    format!(
+                        "`{}` must be one of answer, ticket, clarify, fallback, found `{r}`",
+                        e.path("route")
+                    ),
                 ));
             }
         }
@@ -675,4 +717,3 @@ fn read_expected(
     }
     Some(Expected::Id(value))
 }
-

@@ -26,10 +26,13 @@ const HELP: &str = "Type a message and press Enter. Commands:
   /new      start a new conversation
   /quit     leave (or Ctrl-D)";
 
-fn turn_json(pipeline: &Pipeline, outcome: &Outcome, text: &str) -> TurnJson {
-    let classification = pipeline.classify_for_display(text);
+fn turn_json(pipeline: &Pipeline, outcome: &Outcome) -> TurnJson {
     TurnJson {
-        decision: decision_json(pipeline.catalog(), &outcome.decision, &classification),
+        decision: decision_json(
+            pipeline.catalog(),
+            &outcome.decision,
+            &outcome.classification,
+        ),
         reply: outcome.reply.clone(),
         ticket: outcome.ticket.as_ref().map(ticket_json),
     }
@@ -47,7 +50,9 @@ fn print_reply(out: &mut dyn Write, outcome: &Outcome, interactive: bool) -> std
                 writeln!(out, "{}{line}", if interactive { "     " } else { "" })?;
             }
         }
-        None if interactive => writeln!(out, "(an agent has this conversation; the bot stays quiet)")?,
+        None if interactive => {
+            writeln!(out, "(an agent has this conversation; the bot stays quiet)")?
+        }
         None => {}
     }
     if interactive {
@@ -66,7 +71,10 @@ pub fn run(
     let mut conversation = options.conversation.clone();
     let mut session = 1;
     if options.interactive {
-        writeln!(out, "personabot terminal chat (conversation {conversation})\n{HELP}\n")?;
+        writeln!(
+            out,
+            "personabot terminal chat (conversation {conversation})\n{HELP}\n"
+        )?;
     }
     let mut line = String::new();
     loop {
@@ -106,7 +114,7 @@ pub fn run(
         match result {
             Ok(outcome) => {
                 if options.json {
-                    let json = turn_json(pipeline, &outcome, text);
+                    let json = turn_json(pipeline, &outcome);
                     serde_json::to_writer(&mut *out, &json)?;
                     writeln!(out)?;
                 } else {

@@ -9,6 +9,17 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::text::{word_hash, Tokens};
 
+/// ASCII bytes that belong inside a word (letters and digits), as in [`crate::text::is_word_char`].
+static ASCII_WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
 /// Marks "not a catalog word" in a tokenised message.
 pub const NO_WORD: u32 = u32::MAX;
 const NO_TERM: u32 = u32::MAX;
@@ -33,32 +44,44 @@ impl Hasher for IntHasher {
 
 type IntMap<V> = HashMap<u64, V, BuildHasherDefault<IntHasher>>;
 
-/// Keyword matcher over lowercase normalised word sequences.
+/// One phrase trie over word ids. Each axis (personas, intents) has its own, so the longest
+/// match on one axis never hides a term of the other.
 #[derive(Debug, Default, Clone)]
-pub struct TermMatcher {
-    /// Open-addressing table: word id + 1, or 0 for empty.
-    slots: Vec<u32>,
-    mask: usize,
-    word_hashes: Vec<u64>,
-    words: Vec<Box<str>>,
-    /// Per word id: its trie node (the root of the terms starting with that word).
+struct Trie {
+    /// Per word id: the node of terms starting with that word, or `NO_NODE`.
     word_node: Vec<u32>,
-    /// Per trie node: the term ending here, or `NO_TERM`.
+    /// Per node: the term ending here, or `NO_TERM`.
     node_term: Vec<u32>,
     node_has_children: Vec<bool>,
     /// (node << 32 | word id) -> child node.
     children: IntMap<u32>,
+}
+
+const NO_NODE: u32 = u32::MAX;
+
+impl Trie {
+    fn new_node(&mut self) -> u32 {
+        self.node_term.push(NO_TERM);
+        self.node_has_children.push(false);
+        (self.node_term.len() - 1) as u32
+    }
+}
+
+/// Keyword matcher over lowercase normalised word sequences: one shared word table, one phrase
+/// trie per axis.
+#[derive(Debug, Default, Clone)]
+pub struct TermMatcher {
+    /// Open-addressing table: (high 32 bits of the word's hash) << 32 | (word id + 1); 0 is empty.
+    slots: Vec<u64>,
+    mask: usize,
+    word_hashes: Vec<u64>,
+    words: Vec<Box<str>>,
+    tries: Vec<Trie>,
     /// Number of words in each term.
     term_len: Vec<u32>,
 }
 
-impl std::fmt::Debug for IntHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IntHasher")
-    }
-}
-
-/// Builds a [`TermMatcher`]; terms are added as word lists and numbered in order.
+/// Builds a [`TermMatcher`]; terms are added as word lists on an axis and numbered in order.
 #[derive(Default)]
 pub struct TermMatcherBuilder {
     matcher: TermMatcher,
@@ -66,8 +89,11 @@ pub struct TermMatcherBuilder {
 }
 
 impl TermMatcherBuilder {
-    pub fn new() -> Self {
-        Self::default()
+    /// A builder with `axes` independent tries.
+    pub fn new(axes: usize) -> Self {
+        let mut b = Self::default();
+        b.matcher.tries = vec![Trie::default(); axes];
+        b
     }
 
     fn word_id(&mut self, word: &str) -> u32 {
@@ -78,40 +104,41 @@ impl TermMatcherBuilder {
         self.word_ids.insert(word.to_string(), id);
         self.matcher.words.push(word.into());
         self.matcher.word_hashes.push(word_hash(word));
-        self.matcher.word_node.push(self.matcher.node_term.len() as u32);
-        self.matcher.node_term.push(NO_TERM);
-        self.matcher.node_has_children.push(false);
+        for trie in &mut self.matcher.tries {
+            trie.word_node.push(NO_NODE);
+        }
         id
     }
 
-    /// Adds a term (its lowercase normalised words) and returns its term id, or the id of an
-    /// identical term added before.
-    pub fn add(&mut self, words: &[String]) -> u32 {
+    /// Adds a term (its lowercase normalised words) on `axis` and returns its term id, or the id
+    /// of the identical term added on that axis before.
+    pub fn add(&mut self, axis: usize, words: &[String]) -> u32 {
         assert!(!words.is_empty(), "a term has at least one word");
-        let first = self.word_id(&words[0]);
-        let mut node = self.matcher.word_node[first as usize];
-        for word in &words[1..] {
-            let word = self.word_id(word);
-            let m = &mut self.matcher;
-            m.node_has_children[node as usize] = true;
+        let ids: Vec<u32> = words.iter().map(|w| self.word_id(w)).collect();
+        let m = &mut self.matcher;
+        let trie = &mut m.tries[axis];
+        let mut node = trie.word_node[ids[0] as usize];
+        if node == NO_NODE {
+            node = trie.new_node();
+            trie.word_node[ids[0] as usize] = node;
+        }
+        for &word in &ids[1..] {
+            trie.node_has_children[node as usize] = true;
             let key = (u64::from(node) << 32) | u64::from(word);
-            node = match m.children.get(&key) {
+            node = match trie.children.get(&key) {
                 Some(&child) => child,
                 None => {
-                    let child = m.node_term.len() as u32;
-                    m.node_term.push(NO_TERM);
-                    m.node_has_children.push(false);
-                    m.children.insert(key, child);
+                    let child = trie.new_node();
+                    trie.children.insert(key, child);
                     child
                 }
             };
         }
-        let m = &mut self.matcher;
-        if m.node_term[node as usize] == NO_TERM {
-            m.node_term[node as usize] = m.term_len.len() as u32;
+        if trie.node_term[node as usize] == NO_TERM {
+            trie.node_term[node as usize] = m.term_len.len() as u32;
             m.term_len.push(words.len() as u32);
         }
-        m.node_term[node as usize]
+        trie.node_term[node as usize]
     }
 
     pub fn build(mut self) -> TermMatcher {
@@ -124,14 +151,14 @@ impl TermMatcherBuilder {
             while m.slots[i] != 0 {
                 i = (i + 1) & m.mask;
             }
-            m.slots[i] = id as u32 + 1;
+            m.slots[i] = (h & 0xffff_ffff_0000_0000) | (id as u64 + 1);
         }
         self.matcher
     }
 }
 
 impl TermMatcher {
-    /// Number of distinct terms.
+    /// Number of distinct terms (over all axes).
     pub fn term_count(&self) -> usize {
         self.term_len.len()
     }
@@ -143,15 +170,18 @@ impl TermMatcher {
             return NO_WORD;
         }
         let h = word_hash(word);
+        let tag = h & 0xffff_ffff_0000_0000;
         let mut i = (h as usize) & self.mask;
         loop {
             let slot = self.slots[i];
             if slot == 0 {
                 return NO_WORD;
             }
-            let id = (slot - 1) as usize;
-            if self.word_hashes[id] == h && self.words[id].eq_ignore_ascii_case(word) {
-                return id as u32;
+            if slot & 0xffff_ffff_0000_0000 == tag {
+                let id = ((slot & 0xffff_ffff) - 1) as usize;
+                if self.words[id].eq_ignore_ascii_case(word) {
+                    return id as u32;
+                }
             }
             i = (i + 1) & self.mask;
         }
@@ -161,13 +191,35 @@ impl TermMatcher {
     #[inline]
     pub fn word_ids(&self, text: &str, out: &mut Vec<u32>) {
         out.clear();
-        out.extend(Tokens::new(text).map(|w| self.lookup(w)));
+        if !text.is_ascii() {
+            out.extend(Tokens::new(text).map(|w| self.lookup(w)));
+            return;
+        }
+        // ASCII fast path: byte-class table, no UTF-8 decoding.
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        let mut i = 0;
+        while i < n {
+            while i < n && !ASCII_WORD[bytes[i] as usize] {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            let start = i;
+            while i < n && ASCII_WORD[bytes[i] as usize] {
+                i += 1;
+            }
+            // The slice is ASCII alphanumerics, so it is valid UTF-8 on char boundaries.
+            out.push(self.lookup(&text[start..i]));
+        }
     }
 
-    /// Finds terms in a word-id sequence: at each word, the longest term starting there; the
-    /// words it covers are consumed. Calls `on_term(term_id)` for each hit, in order.
+    /// Finds the terms of `axis` in a word-id sequence: at each word, the longest term starting
+    /// there; the words it covers are consumed. Calls `on_term(term_id)` for each hit, in order.
     #[inline]
-    pub fn find_terms(&self, ids: &[u32], mut on_term: impl FnMut(u32)) {
+    pub fn find_terms(&self, axis: usize, ids: &[u32], mut on_term: impl FnMut(u32)) {
+        let trie = &self.tries[axis];
         let n = ids.len();
         let mut i = 0;
         while i < n {
@@ -176,17 +228,21 @@ impl TermMatcher {
                 i += 1;
                 continue;
             }
-            let mut node = self.word_node[word as usize];
-            let mut best_term = self.node_term[node as usize];
+            let mut node = trie.word_node[word as usize];
+            if node == NO_NODE {
+                i += 1;
+                continue;
+            }
+            let mut best_term = trie.node_term[node as usize];
             let mut best_len = 1;
             let mut j = i + 1;
-            while self.node_has_children[node as usize] && j < n && ids[j] != NO_WORD {
+            while trie.node_has_children[node as usize] && j < n && ids[j] != NO_WORD {
                 let key = (u64::from(node) << 32) | u64::from(ids[j]);
-                match self.children.get(&key) {
+                match trie.children.get(&key) {
                     Some(&child) => {
                         node = child;
                         j += 1;
-                        let term = self.node_term[node as usize];
+                        let term = trie.node_term[node as usize];
                         if term != NO_TERM {
                             best_term = term;
                             best_len = j - i;
@@ -211,9 +267,9 @@ mod tests {
     use crate::text::words;
 
     fn matcher(terms: &[&str]) -> TermMatcher {
-        let mut b = TermMatcherBuilder::new();
+        let mut b = TermMatcherBuilder::new(1);
         for (i, t) in terms.iter().enumerate() {
-            assert_eq!(b.add(&words(t)), i as u32, "term {t} must be new");
+            assert_eq!(b.add(0, &words(t)), i as u32, "term {t} must be new");
         }
         b.build()
     }
@@ -223,7 +279,7 @@ mod tests {
         let mut ids = Vec::new();
         m.word_ids(&normalised, &mut ids);
         let mut out = Vec::new();
-        m.find_terms(&ids, |t| out.push(t));
+        m.find_terms(0, &ids, |t| out.push(t));
         out
     }
 
@@ -274,6 +330,26 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(hits(&m, text), *expected, "text {text:?}");
         }
+    }
+
+    #[test]
+    fn axes_match_independently() {
+        let mut b = TermMatcherBuilder::new(2);
+        let startup = b.add(0, &words("startup"));
+        let discount = b.add(1, &words("startup discount"));
+        let m = b.build();
+        let normalised = "any startup discount?";
+        let mut ids = Vec::new();
+        m.word_ids(normalised, &mut ids);
+        let (mut a0, mut a1) = (Vec::new(), Vec::new());
+        m.find_terms(0, &ids, |t| a0.push(t));
+        m.find_terms(1, &ids, |t| a1.push(t));
+        assert_eq!(
+            a0,
+            vec![startup],
+            "the phrase on axis 1 does not hide the word on axis 0"
+        );
+        assert_eq!(a1, vec![discount]);
     }
 
     #[test]

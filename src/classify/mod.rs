@@ -27,6 +27,11 @@ pub enum Target {
     Veto(u32),
 }
 
+/// The trie of intent terms (and exclusions).
+const INTENT_AXIS: usize = 0;
+/// The trie of persona terms.
+const PERSONA_AXIS: usize = 1;
+
 #[derive(Debug, Clone, Copy)]
 struct Posting {
     target: Target,
@@ -101,11 +106,15 @@ pub struct Classifier {
 impl Classifier {
     /// Compiles `catalog`. Regexes were validated at load; a failure here is a bug upstream.
     pub fn new(catalog: &Catalog) -> Result<Self, String> {
-        let mut builder = TermMatcherBuilder::new();
+        let mut builder = TermMatcherBuilder::new(2);
         let mut per_term: Vec<Vec<Posting>> = Vec::new();
         let mut term_text: Vec<String> = Vec::new();
         let mut add = |words: &[String], term: &str, posting: Posting| {
-            let id = builder.add(words) as usize;
+            let axis = match posting.target {
+                Target::Persona(_) => PERSONA_AXIS,
+                Target::Intent(_) | Target::Veto(_) => INTENT_AXIS,
+            };
+            let id = builder.add(axis, words) as usize;
             if id == per_term.len() {
                 per_term.push(Vec::new());
                 term_text.push(term.to_string());
@@ -115,7 +124,14 @@ impl Classifier {
         for (i, persona) in catalog.personas.iter().enumerate() {
             for k in &persona.keywords {
                 let target = Target::Persona(i as u32);
-                add(&k.words, &k.term, Posting { target, weight: k.weight });
+                add(
+                    &k.words,
+                    &k.term,
+                    Posting {
+                        target,
+                        weight: k.weight,
+                    },
+                );
             }
         }
         let mut pattern_sources = Vec::new();
@@ -123,11 +139,25 @@ impl Classifier {
         for (i, intent) in catalog.intents.iter().enumerate() {
             for k in &intent.keywords {
                 let target = Target::Intent(i as u32);
-                add(&k.words, &k.term, Posting { target, weight: k.weight });
+                add(
+                    &k.words,
+                    &k.term,
+                    Posting {
+                        target,
+                        weight: k.weight,
+                    },
+                );
             }
             for term in &intent.exclude {
                 let words = text::words(term);
-                add(&words, term, Posting { target: Target::Veto(i as u32), weight: 0.0 });
+                add(
+                    &words,
+                    term,
+                    Posting {
+                        target: Target::Veto(i as u32),
+                        weight: 0.0,
+                    },
+                );
             }
             for p in &intent.patterns {
                 pattern_sources.push(p.regex.as_str());
@@ -171,19 +201,38 @@ impl Classifier {
         }
     }
 
-    /// Runs the matcher over `text`, calling `on_hit` for every posting hit.
-    fn scan(&self, text: &str, scratch: &mut Scratch, mut on_hit: impl FnMut(&Posting, &str, bool)) {
+    /// Runs the matcher over `text`, calling `on_hit` for every posting hit: intent terms, then
+    /// persona terms (when `personas`), then patterns.
+    fn scan(
+        &self,
+        text: &str,
+        personas: bool,
+        scratch: &mut Scratch,
+        mut on_hit: impl FnMut(&Posting, &str, bool),
+    ) {
         let normalised = text::normalise(text);
         self.terms.word_ids(&normalised, &mut scratch.ids);
-        self.terms.find_terms(&scratch.ids, |term| {
-            let (start, end) = self.term_postings[term as usize];
-            for p in &self.postings[start as usize..end as usize] {
-                on_hit(p, &self.term_text[term as usize], false);
-            }
-        });
-        self.patterns.find(&normalised, &mut scratch.candidates, |rule| {
-            on_hit(&self.pattern_postings[rule as usize], &self.pattern_text[rule as usize], true);
-        });
+        let axes: &[usize] = if personas {
+            &[INTENT_AXIS, PERSONA_AXIS]
+        } else {
+            &[INTENT_AXIS]
+        };
+        for &axis in axes {
+            self.terms.find_terms(axis, &scratch.ids, |term| {
+                let (start, end) = self.term_postings[term as usize];
+                for p in &self.postings[start as usize..end as usize] {
+                    on_hit(p, &self.term_text[term as usize], false);
+                }
+            });
+        }
+        self.patterns
+            .find(&normalised, &mut scratch.candidates, |rule| {
+                on_hit(
+                    &self.pattern_postings[rule as usize],
+                    &self.pattern_text[rule as usize],
+                    true,
+                );
+            });
     }
 
     /// Scores `text` and collects the evidence.
@@ -199,7 +248,7 @@ impl Classifier {
             vetoed.clear();
             vetoed.resize(self.intent_count, false);
             let mut evidence = Vec::new();
-            self.scan(text, scratch, |p, term, _| {
+            self.scan(text, true, scratch, |p, term, _| {
                 match self.slot(p.target) {
                     Some(slot) => scores[slot] += p.weight,
                     None => {
@@ -217,7 +266,10 @@ impl Classifier {
             let ranked = |range: std::ops::Range<usize>, base: usize, skip: &[bool]| {
                 let mut out: Vec<Score> = range
                     .filter(|&i| scores[i] > 0.0 && !skip.get(i - base).copied().unwrap_or(false))
-                    .map(|i| Score { index: (i - base) as u32, score: scores[i] })
+                    .map(|i| Score {
+                        index: (i - base) as u32,
+                        score: scores[i],
+                    })
                     .collect();
                 out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
                 out
@@ -247,7 +299,7 @@ impl Classifier {
             }
             let mut vetoes: u32 = 0;
             let mut any_veto = Vec::new();
-            self.scan(text, scratch, |p, _, _| match p.target {
+            self.scan(text, false, scratch, |p, _, _| match p.target {
                 Target::Intent(i) => {
                     if touched.iter().all(|&t| t != i) {
                         touched.push(i);

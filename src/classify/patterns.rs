@@ -136,7 +136,13 @@ mod tests {
             (r"\bsoc\s?2\b", Some(&["soc"])),
             (
                 r"\b(can.?t|cannot|unable to) log ?in\b",
-                Some(&["can", "cannot log in", "cannot login", "unable to log in", "unable to login"]),
+                Some(&[
+                    "can",
+                    "cannot log in",
+                    "cannot login",
+                    "unable to log in",
+                    "unable to login",
+                ]),
             ),
             (r"\d+ seats", None),
             (r"x", None),
@@ -151,8 +157,8 @@ mod tests {
 
     #[test]
     fn rules_match_with_and_without_prefilter() {
-        let rules =
-            PatternRules::build(&[r"\bsoc\s?2\b", r"\d+ seats", r"\bhow much (is|does)\b"]).unwrap();
+        let rules = PatternRules::build(&[r"\bsoc\s?2\b", r"\d+ seats", r"\bhow much (is|does)\b"])
+            .unwrap();
         let mut scratch = Vec::new();
         let cases: &[(&str, &[u32])] = &[
             ("Do you have a SOC 2 report?", &[0]),

@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}").expect("email regex")
+    Regex::new(r"(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}")
+        .expect("email regex")
 });
 static IBAN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-z]{2}[0-9]{2}(?:[ \-]?[a-z0-9]{4}){2,7}(?:[ \-]?[a-z0-9]{1,3})?\b")
@@ -112,13 +113,25 @@ mod tests {
     #[test]
     fn redaction_table() {
         let cases: &[(&str, &str)] = &[
-            ("mail me at jane.doe+x@example.co.uk today", "mail me at [email] today"),
+            (
+                "mail me at jane.doe+x@example.co.uk today",
+                "mail me at [email] today",
+            ),
             ("card 4111 1111 1111 1111 please", "card [card] please"),
             ("card 4111-1111-1111-1111", "card [card]"),
-            ("call +44 20 7946 0958 or (415) 555-2671", "call [phone] or [phone]"),
-            ("iban DE89 3704 0044 0532 0130 00 thanks", "iban [iban] thanks"),
+            (
+                "call +44 20 7946 0958 or (415) 555-2671",
+                "call [phone] or [phone]",
+            ),
+            (
+                "iban DE89 3704 0044 0532 0130 00 thanks",
+                "iban [iban] thanks",
+            ),
             ("iban GB82WEST12345698765432", "iban [iban]"),
-            ("order 12345 costs $49.99 for 3 seats", "order 12345 costs $49.99 for 3 seats"),
+            (
+                "order 12345 costs $49.99 for 3 seats",
+                "order 12345 costs $49.99 for 3 seats",
+            ),
             ("SOC 2 and ISO 27001", "SOC 2 and ISO 27001"),
             ("nothing personal here", "nothing personal here"),
             ("", ""),
@@ -130,8 +143,12 @@ mod tests {
 
     #[test]
     fn luhn_and_iban_checks() {
-        assert!(luhn_valid(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]));
-        assert!(!luhn_valid(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]));
+        assert!(luhn_valid(&[
+            4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+        ]));
+        assert!(!luhn_valid(&[
+            4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2
+        ]));
         assert!(iban_valid("DE89 3704 0044 0532 0130 00"));
         assert!(!iban_valid("DE88 3704 0044 0532 0130 00"));
     }

@@ -12,8 +12,10 @@ use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
 
-use super::records::{Feedback, Interaction, InteractionFilter, Label, Ticket, TicketStatus, TranscriptLine};
 use super::now_ms;
+use super::records::{
+    Feedback, Interaction, InteractionFilter, Label, Ticket, TicketStatus, TranscriptLine,
+};
 use crate::conversation::{ConversationState, OpenTicket};
 
 /// Store failures.
@@ -122,8 +124,9 @@ impl Store {
                 Some(k) => k.to_vec(),
                 None => {
                     let mut key = [0u8; 32];
-                    getrandom::fill(&mut key)
-                        .map_err(|e| StoreError::Refused(format!("no randomness for the user-hash key: {e}")))?;
+                    getrandom::fill(&mut key).map_err(|e| {
+                        StoreError::Refused(format!("no randomness for the user-hash key: {e}"))
+                    })?;
                     meta.insert("user_hash_key", &key)?;
                     key.to_vec()
                 }
@@ -177,8 +180,15 @@ impl Store {
     }
 
     /// The state of a conversation (empty when new).
-    pub fn conversation(&self, channel: &str, conversation: &str) -> Result<ConversationState, StoreError> {
-        match self.conversations.get(conversation_key(channel, conversation))? {
+    pub fn conversation(
+        &self,
+        channel: &str,
+        conversation: &str,
+    ) -> Result<ConversationState, StoreError> {
+        match self
+            .conversations
+            .get(conversation_key(channel, conversation))?
+        {
             Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
             None => Ok(ConversationState::default()),
         }
@@ -227,7 +237,10 @@ impl Store {
         conversation: &str,
         state: &ConversationState,
     ) -> Result<(), StoreError> {
-        self.conversations.insert(conversation_key(channel, conversation), serde_json::to_vec(state)?)?;
+        self.conversations.insert(
+            conversation_key(channel, conversation),
+            serde_json::to_vec(state)?,
+        )?;
         self.db.flush()?;
         Ok(())
     }
@@ -283,7 +296,10 @@ impl Store {
     /// Records "That helped" (true) or "did not help" (false) on an interaction.
     pub fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
         let updated = self.update_interaction(id, |i| {
-            i.feedback = Some(Feedback { helped, at_ms: now_ms() });
+            i.feedback = Some(Feedback {
+                helped,
+                at_ms: now_ms(),
+            });
         })?;
         Ok(updated)
     }
@@ -294,9 +310,12 @@ impl Store {
         change: impl Fn(&mut Interaction),
     ) -> Result<Interaction, StoreError> {
         let result = self.interactions.transaction(|tree| {
-            let bytes = tree
-                .get(id.to_be_bytes())?
-                .ok_or_else(|| abort(StoreError::NotFound { what: "interaction", id }))?;
+            let bytes = tree.get(id.to_be_bytes())?.ok_or_else(|| {
+                abort(StoreError::NotFound {
+                    what: "interaction",
+                    id,
+                })
+            })?;
             let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
             change(&mut i);
             tree.insert(&id.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
@@ -314,7 +333,11 @@ impl Store {
     }
 
     /// Tickets, newest first, optionally by team and status.
-    pub fn tickets(&self, team: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
+    pub fn tickets(
+        &self,
+        team: Option<&str>,
+        status: Option<TicketStatus>,
+    ) -> Result<Vec<Ticket>, StoreError> {
         let mut out = Vec::new();
         for entry in self.tickets.iter().rev() {
             let (_, bytes) = entry?;
@@ -332,31 +355,33 @@ impl Store {
         id: u64,
         change: impl Fn(&mut Ticket) -> Result<(), StoreError>,
     ) -> Result<Ticket, StoreError> {
-        let ticket = (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
-            let bytes = tickets
-                .get(id.to_be_bytes())?
-                .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
-            let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
-            change(&mut t).map_err(abort)?;
-            t.updated_ms = now_ms();
-            tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
-            let key = conversation_key(&t.channel, &t.conversation);
-            if let Some(bytes) = conversations.get(&key)? {
-                let mut state: ConversationState = serde_json::from_slice(&bytes).map_err(abort)?;
-                if state.open_ticket.as_ref().is_some_and(|o| o.id == t.id) {
-                    state.open_ticket = match t.status {
-                        TicketStatus::Resolved => None,
-                        _ => Some(OpenTicket {
-                            id: t.id,
-                            team: t.team.clone(),
-                            claimed_by: t.claimed_by.clone(),
-                        }),
-                    };
-                    conversations.insert(key, serde_json::to_vec(&state).map_err(abort)?)?;
+        let ticket =
+            (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
+                let bytes = tickets
+                    .get(id.to_be_bytes())?
+                    .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
+                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                change(&mut t).map_err(abort)?;
+                t.updated_ms = now_ms();
+                tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                let key = conversation_key(&t.channel, &t.conversation);
+                if let Some(bytes) = conversations.get(&key)? {
+                    let mut state: ConversationState =
+                        serde_json::from_slice(&bytes).map_err(abort)?;
+                    if state.open_ticket.as_ref().is_some_and(|o| o.id == t.id) {
+                        state.open_ticket = match t.status {
+                            TicketStatus::Resolved => None,
+                            _ => Some(OpenTicket {
+                                id: t.id,
+                                team: t.team.clone(),
+                                claimed_by: t.claimed_by.clone(),
+                            }),
+                        };
+                        conversations.insert(key, serde_json::to_vec(&state).map_err(abort)?)?;
+                    }
                 }
-            }
-            Ok(t)
-        })?;
+                Ok(t)
+            })?;
         self.db.flush()?;
         Ok(ticket)
     }
@@ -364,10 +389,12 @@ impl Store {
     /// An agent takes the ticket; the bot stays silent in the conversation until it is resolved.
     pub fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| match (&t.status, &t.claimed_by) {
-            (TicketStatus::Resolved, _) => Err(StoreError::Refused(format!("ticket #{id} is resolved"))),
-            (TicketStatus::Claimed, Some(by)) if by != agent => {
-                Err(StoreError::Refused(format!("ticket #{id} is already claimed by {by}")))
+            (TicketStatus::Resolved, _) => {
+                Err(StoreError::Refused(format!("ticket #{id} is resolved")))
             }
+            (TicketStatus::Claimed, Some(by)) if by != agent => Err(StoreError::Refused(format!(
+                "ticket #{id} is already claimed by {by}"
+            ))),
             _ => {
                 t.status = TicketStatus::Claimed;
                 t.claimed_by = Some(agent.to_string());
@@ -380,7 +407,9 @@ impl Store {
     pub fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| {
             if t.status == TicketStatus::Resolved {
-                return Err(StoreError::Refused(format!("ticket #{id} is already resolved")));
+                return Err(StoreError::Refused(format!(
+                    "ticket #{id} is already resolved"
+                )));
             }
             t.status = TicketStatus::Resolved;
             t.resolved_by = Some(agent.to_string());
@@ -406,7 +435,9 @@ impl Store {
         agent: &str,
     ) -> Result<Ticket, StoreError> {
         if intent.is_none() && persona.is_none() {
-            return Err(StoreError::Refused("a relabel needs an intent, a persona, or both".into()));
+            return Err(StoreError::Refused(
+                "a relabel needs an intent, a persona, or both".into(),
+            ));
         }
         let label = Label {
             intent: intent.map(str::to_string),
@@ -421,8 +452,14 @@ impl Store {
         self.update_interaction(ticket.interaction, |i| {
             let previous = i.label.take();
             i.label = Some(Label {
-                intent: label.intent.clone().or_else(|| previous.as_ref().and_then(|p| p.intent.clone())),
-                persona: label.persona.clone().or_else(|| previous.as_ref().and_then(|p| p.persona.clone())),
+                intent: label
+                    .intent
+                    .clone()
+                    .or_else(|| previous.as_ref().and_then(|p| p.intent.clone())),
+                persona: label
+                    .persona
+                    .clone()
+                    .or_else(|| previous.as_ref().and_then(|p| p.persona.clone())),
                 by: label.by.clone(),
                 at_ms: label.at_ms,
             });
@@ -431,7 +468,11 @@ impl Store {
     }
 
     /// Writes every interaction as JSON Lines, oldest first; returns how many.
-    pub fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize, StoreError> {
+    pub fn export(
+        &self,
+        filter: &InteractionFilter,
+        out: &mut dyn Write,
+    ) -> Result<usize, StoreError> {
         let mut n = 0;
         for i in self.interactions(filter)? {
             serde_json::to_writer(&mut *out, &i)?;

@@ -1,0 +1,93 @@
+//! Running the real `personabot` binary from integration tests.
+//!
+//! Every run gets an explicit current directory and `--data` folder, so tests never read the
+//! developer's `./personas`, `./intents` or `personabot.toml` by accident and never write `./data`.
+
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_personabot");
+
+/// The repository root (holds the shipped catalog and personabot.toml).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// tests/fixtures.
+pub fn fixtures() -> PathBuf {
+    repo_root().join("tests").join("fixtures")
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Non-empty stdout lines.
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().filter(|l| !l.is_empty()).collect()
+    }
+
+    /// Each stdout line parsed as JSON.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}\n{self:?}"))
+            })
+            .collect()
+    }
+
+    /// Panics with the whole run when the exit code is not `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit code: {self:#?}");
+        self
+    }
+
+    pub fn expect_ok(&self) -> &Self {
+        self.expect_code(0)
+    }
+}
+
+/// Runs `personabot --data <data> ARGS` in `cwd`, feeding `stdin` (empty input when `None`).
+pub fn run_in(cwd: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG");
+    // Settings can be overridden from the environment; tests use the built-in/shipped values.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PERSONABOT") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd.spawn().expect("spawn personabot");
+    let input = stdin.unwrap_or("").to_string();
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    // Written from a thread: the child may fill its stdout pipe before it has read all input.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().expect("wait for personabot");
+    writer.join().expect("stdin writer");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
