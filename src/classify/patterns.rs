@@ -53,11 +53,20 @@ fn required_prefixes(pattern: &str) -> Option<Vec<String>> {
 #[derive(Debug, Clone, Default)]
 pub struct PatternRules {
     regexes: Vec<Regex>,
+    /// Rules whose regex starts with `\b`: their literal must start a word.
+    word_start: Vec<bool>,
     /// Rules without a usable prefilter: always run.
     unfiltered: Vec<u32>,
-    /// Prefilter automaton over all literals, and for each literal the rules it enables.
+    /// Leftmost-longest automaton over all literals, and for each literal the rules it enables:
+    /// its own and those of every literal that is a prefix of it (a longer match at the same
+    /// start hides them).
     prefilter: Option<AhoCorasick>,
     literal_rules: Vec<Vec<u32>>,
+}
+
+/// True when `c` is certainly a regex `\w` character (so no `\b` sits just after it).
+fn is_regex_word_char(c: char) -> bool {
+    c.is_alphabetic() || c.is_ascii_digit() || c == '_'
 }
 
 impl PatternRules {
@@ -66,6 +75,7 @@ impl PatternRules {
         let mut literals: Vec<String> = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
             rules.regexes.push(compile_pattern(p)?);
+            rules.word_start.push(p.starts_with("\\b"));
             match required_prefixes(p) {
                 Some(lits) => {
                     for lit in lits {
@@ -82,9 +92,19 @@ impl PatternRules {
             }
         }
         if !literals.is_empty() {
+            let own = rules.literal_rules.clone();
+            for (i, lit) in literals.iter().enumerate() {
+                for (j, shorter) in literals.iter().enumerate() {
+                    if i != j && lit.starts_with(shorter.as_str()) {
+                        rules.literal_rules[i].extend_from_slice(&own[j]);
+                    }
+                }
+                rules.literal_rules[i].sort_unstable();
+                rules.literal_rules[i].dedup();
+            }
             let ac = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
+                .match_kind(MatchKind::LeftmostLongest)
                 .build(&literals)
                 .map_err(|e| e.to_string())?;
             rules.prefilter = Some(ac);
@@ -112,10 +132,22 @@ impl PatternRules {
             candidates[r as usize] = true;
         }
         if let Some(ac) = &self.prefilter {
-            for m in ac.find_overlapping_iter(text) {
+            // Every occurrence of every literal: a leftmost-longest search restarted one byte
+            // after each match start (shorter literals at the same start ride along in
+            // `literal_rules`). Each search skips ahead with the automaton's SIMD prefilter.
+            let mut pos = 0;
+            while pos < text.len() {
+                let Some(m) = ac.find(aho_corasick::Input::new(text).span(pos..text.len())) else {
+                    break;
+                };
+                let start = m.start();
+                let starts_word = !text[..start].chars().next_back().is_some_and(is_regex_word_char);
                 for &r in &self.literal_rules[m.pattern().as_usize()] {
-                    candidates[r as usize] = true;
+                    if starts_word || !self.word_start[r as usize] {
+                        candidates[r as usize] = true;
+                    }
                 }
+                pos = start + 1;
             }
         }
         for (r, &run) in candidates.iter().enumerate() {
@@ -165,6 +197,8 @@ mod tests {
             ("we need 40 seats, how much is that", &[1, 2]),
             ("nothing here", &[]),
             ("soc2", &[0]),
+            ("associated", &[]), // "soc" inside a word cannot start a \b match
+            ("HOW MUCH IS IT", &[2]),
         ];
         for (text, expected) in cases {
             let mut got = Vec::new();
