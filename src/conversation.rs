@@ -40,6 +40,8 @@ pub struct ConversationState {
     pub turns: u32,
     /// The last lines of the conversation (redacted), handed to a ticket as its transcript.
     pub recent: Vec<crate::store::TranscriptLine>,
+    /// When the conversation last changed (ms since the epoch), for retention.
+    pub updated_ms: u64,
 }
 
 /// How many transcript lines a conversation keeps for the next ticket.

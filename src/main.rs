@@ -136,7 +136,8 @@ enum EvidenceCommand {
         #[arg(long)]
         user: String,
     },
-    /// Delete interactions older than the retention window (store.retention_days).
+    /// Delete interactions, resolved tickets and idle conversations older than the retention
+    /// window (store.retention_days).
     Purge,
 }
 
@@ -551,6 +552,22 @@ fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result
                 }
                 None => None,
             };
+            if let Some(o) = outcome {
+                const OUTCOMES: [&str; 6] = [
+                    "answer",
+                    "ticket",
+                    "clarify",
+                    "fallback",
+                    "helped",
+                    "not-helped",
+                ];
+                if !OUTCOMES.contains(&o.as_str()) {
+                    bail!(
+                        "unknown --outcome `{o}`: use one of {}",
+                        OUTCOMES.join(", ")
+                    );
+                }
+            }
             let filter = InteractionFilter {
                 since_ms,
                 until_ms: None,
@@ -591,7 +608,10 @@ fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result
             } else {
                 let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
                 let n = store.purge_before(cutoff)?;
-                println!("purged {n} interaction(s) older than {days} days");
+                let (tickets, conversations) = store.purge_stale_before(cutoff)?;
+                println!(
+                    "purged {n} interaction(s), {tickets} resolved ticket(s) and {conversations} idle conversation(s) older than {days} days"
+                );
             }
         }
     }

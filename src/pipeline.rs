@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::store::redact::redact;
 use crate::store::{
     now_ms, Actor, EvidenceRecord, Interaction, RouteRecord, ScoredId, Store, StoreError, Ticket,
-    TicketStatus, TranscriptLine,
+    TicketChange, TicketStatus, TranscriptLine,
 };
 
 /// A customer message from any channel.
@@ -66,6 +66,10 @@ impl PipelineError {
 }
 
 const LOCK_STRIPES: usize = 64;
+
+/// Characters past the length limit still redacted, so an email or card number straddling the
+/// limit is recognised whole before the text is cut.
+const REDACTION_CONTEXT: usize = 256;
 
 /// Classifier, catalog, store and settings, shared by all channels.
 pub struct Pipeline {
@@ -163,7 +167,8 @@ impl Pipeline {
     /// Handles one customer message end to end. When it returns `Ok`, the interaction (and any
     /// ticket) is durably stored.
     pub fn handle(&self, inbound: &Inbound) -> Result<Outcome, PipelineError> {
-        let (text, truncated) = truncate_chars(inbound.text.trim(), self.max_chars);
+        let trimmed = inbound.text.trim();
+        let (text, truncated) = truncate_chars(trimmed, self.max_chars);
         if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
             let decision = empty_decision();
             return Ok(Outcome {
@@ -176,9 +181,15 @@ impl Pipeline {
             });
         }
         let _guard = self.lock(&inbound.channel, &inbound.conversation);
-        let state = self
+        let mut state = self
             .store
             .conversation(&inbound.channel, &inbound.conversation)?;
+        if let Some(open) = &state.open_ticket {
+            if self.store.ticket(open.id)?.is_none() {
+                // The ticket was deleted (forgotten or purged): the bot owns the conversation.
+                state.open_ticket = None;
+            }
+        }
         let classification = self.classifier.classify(text);
         let decision = route::decide(
             &self.catalog,
@@ -190,7 +201,11 @@ impl Pipeline {
         let id = self.store.next_interaction_id()?;
         let at = now_ms();
         let user = self.store.hash_user(&inbound.user);
-        let redacted = redact(text).into_owned();
+        // Redact before cutting, so personal data straddling the limit is not stored half-cut.
+        let (redaction_window, _) = truncate_chars(trimmed, self.max_chars + REDACTION_CONTEXT);
+        let redacted = truncate_chars(&redact(redaction_window), self.max_chars)
+            .0
+            .to_string();
         let customer_line = TranscriptLine {
             at_ms: at,
             from: Actor::Customer,
@@ -199,14 +214,13 @@ impl Pipeline {
 
         // A ticket opened now, or the open ticket this message joins.
         let (ticket, opened) = match (&decision.joins_ticket, decision.kind) {
-            (Some(open), _) => match self.store.ticket(open.id)? {
-                Some(mut t) => {
-                    t.transcript.push(customer_line.clone());
-                    t.updated_ms = at;
-                    (Some(t), None)
-                }
-                None => (None, None),
-            },
+            (Some(open), _) => (
+                TicketChange::Append {
+                    id: open.id,
+                    lines: vec![customer_line.clone()],
+                },
+                None,
+            ),
             (None, DecisionKind::Ticket) => {
                 let ticket_id = self.store.next_ticket_id()?;
                 let team = decision
@@ -263,7 +277,7 @@ impl Pipeline {
                     relabels: Vec::new(),
                 };
                 (
-                    Some(t),
+                    TicketChange::Open(Box::new(t)),
                     Some(OpenTicket {
                         id: ticket_id,
                         team,
@@ -271,17 +285,28 @@ impl Pipeline {
                     }),
                 )
             }
-            _ => (None, None),
+            _ => (TicketChange::None, None),
         };
 
-        let reply = route::reply_text(&self.catalog, &decision, ticket.as_ref().map(|t| t.id));
+        let ticket_id = match &ticket {
+            TicketChange::None => None,
+            TicketChange::Open(t) => Some(t.id),
+            TicketChange::Append { id, .. } => Some(*id),
+        };
+        let reply =
+            route::reply_text(&self.catalog, &decision, ticket_id).map(|r| redact(&r).into_owned());
         let mut ticket = ticket;
-        if let (Some(t), Some(r)) = (ticket.as_mut(), &reply) {
-            t.transcript.push(TranscriptLine {
+        if let Some(r) = &reply {
+            let line = TranscriptLine {
                 at_ms: at,
                 from: Actor::Bot,
                 text: r.clone(),
-            });
+            };
+            match &mut ticket {
+                TicketChange::None => {}
+                TicketChange::Open(t) => t.transcript.push(line),
+                TicketChange::Append { lines, .. } => lines.push(line),
+            }
         }
         let interaction = Interaction {
             id,
@@ -306,11 +331,16 @@ impl Pipeline {
                 reason: decision.reason.clone(),
             },
             reply: reply.clone(),
-            ticket: ticket.as_ref().map(|t| t.id),
+            ticket: ticket_id,
             feedback: None,
             label: None,
         };
-        let opened_now = opened.is_some();
+        // "That didn't help" in words: the answer's feedback, as if the button was pressed.
+        let not_helped = state
+            .awaiting_feedback
+            .as_ref()
+            .filter(|a| opened.is_some() && decision.subject_intent.as_ref() == Some(&a.intent))
+            .map(|a| a.interaction);
         let mut next = route::advance(
             &state,
             &self.catalog,
@@ -327,14 +357,10 @@ impl Pipeline {
                 text: r.clone(),
             });
         }
-        self.store
-            .record_turn(&interaction, &next, ticket.as_ref())?;
-        if let (Some(a), true) = (&state.awaiting_feedback, opened_now) {
-            if decision.subject_intent.as_ref() == Some(&a.intent) {
-                // "That didn't help" in words: the answer's feedback, as if the button was pressed.
-                self.store.set_feedback(a.interaction, false)?;
-            }
-        }
+        next.updated_ms = at;
+        let ticket = self
+            .store
+            .record_turn(&interaction, &next, &ticket, not_helped)?;
         Ok(Outcome {
             decision,
             reply,
@@ -343,6 +369,21 @@ impl Pipeline {
             truncated,
             classification,
         })
+    }
+
+    /// Records feedback on an answer; an answer purged meanwhile is skipped, not an error.
+    fn rate(&self, interaction: u64, helped: bool) -> Result<(), PipelineError> {
+        match self.store.set_feedback(interaction, helped) {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound { .. }) => {
+                tracing::warn!(
+                    interaction,
+                    "feedback for an interaction that no longer exists"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// "That helped" (`helped = true`) or "Talk to a human" on the answer the conversation is
@@ -369,7 +410,7 @@ impl Pipeline {
                     "There is no answer waiting for feedback in this conversation.".into(),
                 ));
             };
-            self.store.set_feedback(awaiting.interaction, true)?;
+            self.rate(awaiting.interaction, true)?;
             let mut next = state.clone();
             next.awaiting_feedback = None;
             let mut decision = empty_decision();
@@ -423,7 +464,7 @@ impl Pipeline {
                 |i| i.route_for(persona_id).team,
             );
         if let Some(a) = &awaiting {
-            self.store.set_feedback(a.interaction, false)?;
+            self.rate(a.interaction, false)?;
         }
         let at = now_ms();
         let mut decision = empty_decision();

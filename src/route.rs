@@ -504,6 +504,7 @@ mod tests {
                     "priority = -10\n[keywords]\nhi = 1.0\n[answers]\ndefault = \"Hello!\"\n",
                 ),
             ],
+            intents_dir: PathBuf::from("intents"),
         }
     }
 

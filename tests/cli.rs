@@ -382,7 +382,6 @@ fn classify_summary_counts_top_intents() {
 }
 
 #[test]
-#[ignore = "src bug: Classifier::top_intent counts an intent whose only hits sum to a negative score"]
 fn classify_summary_ignores_intents_with_a_negative_score() {
     let env = Env::new();
     // "plans to" = -0.8 for pricing: `classify` says no intent, the summary says pricing.
@@ -586,7 +585,6 @@ fn chat_survives_empty_and_very_long_lines() {
 }
 
 #[test]
-#[ignore = "src bug: pipeline.rs truncates before redacting, so an email cut by the limit is stored"]
 fn chat_redacts_an_email_cut_by_the_length_limit() {
     let env = Env::new();
     // 3980 characters, then an email that the 4000-character limit cuts after "@exampl".

@@ -1130,15 +1130,15 @@ fn reopening_the_store_keeps_everything() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known src bugs (ignored so the suite stays green; run with `--ignored` to reproduce)
+// Regression tests: each reproduced a bug found while writing these tests (the doc comment
+// says what used to go wrong); all are fixed.
 // ---------------------------------------------------------------------------------------------
 
 /// A ticket opened by "Talk to a human" with no answer to rate has `interaction: 0`.
 /// `relabel_ticket` commits the label on the ticket, then fails on `update_interaction(0)`:
 /// the caller gets `NotFound` although the relabel was stored (a retry stores it twice).
 #[test]
-#[ignore = "src bug: relabel_ticket errors after storing the label when the ticket has no interaction"]
-fn bug_relabel_of_a_button_ticket_errors_after_writing() {
+fn regression_relabel_of_a_button_ticket_errors_after_writing() {
     let dir = tempfile::tempdir().unwrap();
     let p = open_pipeline(dir.path());
     let t = p
@@ -1160,8 +1160,7 @@ fn bug_relabel_of_a_button_ticket_errors_after_writing() {
 /// The message is cut to `max_message_chars` before redaction, so an email straddling the limit
 /// loses its top-level domain, no longer looks like an email, and is stored in clear.
 #[test]
-#[ignore = "src bug: truncation before redaction stores a cut email address in clear"]
-fn bug_email_cut_by_truncation_is_stored_in_clear() {
+fn regression_email_cut_by_truncation_is_stored_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let p = open_pipeline(dir.path());
     let max = shared().settings.limits.max_message_chars;
@@ -1195,8 +1194,7 @@ fn bug_email_cut_by_truncation_is_stored_in_clear() {
 /// so "4111 - 1111 - 1111 - 1111" (space, dash, space) is not seen as a card; the email regex's
 /// local part is ASCII-only, so "jürgen.müller@example.de" keeps "jürgen.mü".
 #[test]
-#[ignore = "src bug: redaction misses spaced-dash card/phone numbers and non-ASCII email local parts"]
-fn bug_redaction_gaps() {
+fn regression_redaction_gaps() {
     use personabot::store::redact::redact;
     for (input, secret) in [
         ("card 4111 - 1111 - 1111 - 1111 please", "4111 - 1111"),
@@ -1213,8 +1211,7 @@ fn bug_redaction_gaps() {
 /// `set_feedback` of the purged answer: the customer is told the message was not processed
 /// although it was (and a retry opens nothing new but is stored again).
 #[test]
-#[ignore = "src bug: handle returns an error after durably storing the turn when the rated answer was purged"]
-fn bug_escalation_after_purge_errors_after_storing() {
+fn regression_escalation_after_purge_errors_after_storing() {
     let dir = tempfile::tempdir().unwrap();
     let p = open_pipeline(dir.path());
     say(&p, "purged", "mo", "the dashboard is not loading");
@@ -1239,8 +1236,7 @@ fn bug_escalation_after_purge_errors_after_storing() {
 /// Same root cause through the button: "Talk to a human" calls `set_feedback` on the purged
 /// answer first and fails, every time, until the customer types something else.
 #[test]
-#[ignore = "src bug: 'Talk to a human' fails forever once the rated answer was purged"]
-fn bug_talk_to_a_human_after_purge_fails() {
+fn regression_talk_to_a_human_after_purge_fails() {
     let dir = tempfile::tempdir().unwrap();
     let p = open_pipeline(dir.path());
     say(&p, "purged", "mo", "the dashboard is not loading");
@@ -1257,8 +1253,7 @@ fn bug_talk_to_a_human_after_purge_fails() {
 /// ("I've added this to ticket #1"), the bot never answers again, and the ticket cannot be
 /// resolved.
 #[test]
-#[ignore = "src bug: forget_user leaves a conversation owned by a deleted ticket"]
-fn bug_forget_user_leaves_a_dangling_open_ticket() {
+fn regression_forget_user_leaves_a_dangling_open_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let p = open_pipeline(dir.path());
     say(&p, "shared", "typist", "the dashboard is not loading");

@@ -100,7 +100,9 @@ impl SourceText {
             .text
             .get(start..offset)
             .map_or(offset - start, |s| s.chars().count());
-        (line + 1, col + 1)
+        // A byte-order mark is not a column.
+        let bom = usize::from(line == 0 && offset > 0 && self.text.starts_with('\u{feff}'));
+        (line + 1, col - bom + 1)
     }
 
     /// A diagnostic at the start of `span` (or at the top of the file without one).
@@ -135,6 +137,13 @@ mod tests {
         for (offset, expected) in cases {
             assert_eq!(src.line_col(offset), expected, "offset {offset}");
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_column() {
+        let src = SourceText::new(Path::new("x.toml"), "\u{feff}colour = 1\n".to_string());
+        assert_eq!(src.line_col(3), (1, 1));
+        assert_eq!(src.line_col(4), (1, 2));
     }
 
     #[test]

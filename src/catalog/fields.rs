@@ -61,6 +61,11 @@ impl<'a> Fields<'a> {
         &self.prefix
     }
 
+    /// The raw item under `key`, without marking it read.
+    pub fn raw(&self, key: &str) -> Option<&'a Item> {
+        self.table.get(key)
+    }
+
     /// True when the table has `key`, read or not.
     pub fn has(&self, key: &str) -> bool {
         self.table.contains_key(key)
@@ -180,7 +185,7 @@ impl<'a> Fields<'a> {
                     format!(
                         "`{}[{i}]` must be a string, found {}",
                         self.path(key),
-                        value.type_name()
+                        value_type_name(value)
                     ),
                 )),
             }
@@ -237,7 +242,10 @@ impl<'a> Fields<'a> {
                     )),
                     None => diags.push(self.src.at(
                         value.span(),
-                        format!("`{path}[{i}]` must be a table, found {}", value.type_name()),
+                        format!(
+                            "`{path}[{i}]` must be a table, found {}",
+                            value_type_name(value)
+                        ),
                     )),
                 }
             }
@@ -290,14 +298,22 @@ pub fn item_span(item: &Item) -> Option<Range<usize>> {
 /// A user-facing type name for messages.
 pub fn item_type_name(item: &Item) -> &'static str {
     match item {
-        Item::Value(Value::String(_)) => "a string",
-        Item::Value(Value::Integer(_)) => "an integer",
-        Item::Value(Value::Float(_)) => "a float",
-        Item::Value(Value::Boolean(_)) => "a boolean",
-        Item::Value(Value::Datetime(_)) => "a datetime",
-        Item::Value(Value::Array(_)) => "an array",
-        Item::Value(Value::InlineTable(_)) | Item::Table(_) => "a table",
+        Item::Value(v) => value_type_name(v),
+        Item::Table(_) => "a table",
         Item::ArrayOfTables(_) => "an array of tables",
         Item::None => "nothing",
+    }
+}
+
+/// A user-facing type name for a value.
+pub fn value_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a datetime",
+        Value::Array(_) => "an array",
+        Value::InlineTable(_) => "a table",
     }
 }

@@ -19,6 +19,8 @@ use crate::text;
 pub struct CatalogSources {
     pub personas: Vec<(PathBuf, String)>,
     pub intents: Vec<(PathBuf, String)>,
+    /// Where the intents came from, for errors about the folder as a whole.
+    pub intents_dir: PathBuf,
 }
 
 impl CatalogSources {
@@ -28,7 +30,11 @@ impl CatalogSources {
         let personas = read_toml_files(&dir.join("personas"), &mut diags);
         let intents = read_toml_files(&dir.join("intents"), &mut diags);
         if diags.is_empty() {
-            Ok(CatalogSources { personas, intents })
+            Ok(CatalogSources {
+                personas,
+                intents,
+                intents_dir: dir.join("intents"),
+            })
         } else {
             Err(diags)
         }
@@ -56,6 +62,7 @@ impl CatalogSources {
         CatalogSources {
             personas: own(embedded::PERSONAS),
             intents: own(embedded::INTENTS),
+            intents_dir: PathBuf::from("<built-in>/intents"),
         }
     }
 }
@@ -110,6 +117,7 @@ pub fn load_from_sources(
     teams: &BTreeMap<String, Team>,
 ) -> Result<Catalog, Diagnostics> {
     let mut diags = Diagnostics::default();
+    let intents_dir = sources.intents_dir.clone();
     let persona_ids = collect_ids(&sources.personas, "persona", &mut diags);
     let intent_ids = collect_ids(&sources.intents, "intent", &mut diags);
     let known = Known {
@@ -146,12 +154,21 @@ pub fn load_from_sources(
     }
     if catalog.intents.is_empty() && diags.is_empty() {
         diags.push(Diagnostic {
-            path: PathBuf::from("intents"),
+            path: intents_dir,
             line: 1,
             col: 1,
             message: "the catalog has no intents".into(),
         });
     }
+    // Files in the order they were read; within a file, by position.
+    let mut file_order: Vec<PathBuf> = Vec::new();
+    for d in diags.iter() {
+        if !file_order.contains(&d.path) {
+            file_order.push(d.path.clone());
+        }
+    }
+    let rank = |p: &PathBuf| file_order.iter().position(|f| f == p).unwrap_or(usize::MAX);
+    diags.0.sort_by_key(|d| (rank(&d.path), d.line, d.col));
     catalog.personas.sort_by(|a, b| a.id.cmp(&b.id));
     catalog.intents.sort_by(|a, b| a.id.cmp(&b.id));
     if diags.is_empty() {
@@ -633,7 +650,7 @@ fn check_answers_cover_route(
         for persona in answering_personas {
             if !answers.contains_key(persona.as_str()) {
                 diags.push(src.at(
-                    f.key_span("route"),
+                    override_span(f, persona).or_else(|| f.key_span("route")),
                     format!(
                         "`{}` answers persona `{persona}` but there is no `answers.{persona}` or `answers.default`",
                         key_path("route.personas", persona)
@@ -642,6 +659,14 @@ fn check_answers_cover_route(
             }
         }
     }
+}
+
+/// The span of `route.personas.<persona>` in the intent file, if written there.
+fn override_span(f: &Fields<'_>, persona: &str) -> Option<Range<usize>> {
+    let route = f.raw("route")?.as_table_like()?;
+    let personas = route.get("personas")?.as_table_like()?;
+    let (key, item) = personas.get_key_value(persona)?;
+    key.span().or_else(|| item_span(item))
 }
 
 const EXAMPLE_KEYS: &[&str] = &["text", "context", "intent", "persona", "route", "team"];

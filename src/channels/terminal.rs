@@ -122,7 +122,9 @@ pub fn run(
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "terminal message failed");
+                if let crate::pipeline::PipelineError::Store(inner) = &e {
+                    tracing::error!(error = %inner, "terminal message failed");
+                }
                 if options.json {
                     writeln!(out, "{}", serde_json::json!({ "error": e.user_message() }))?;
                 } else {

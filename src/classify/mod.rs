@@ -318,6 +318,9 @@ impl Classifier {
                     continue;
                 }
                 let s = scores[i as usize];
+                if s <= 0.0 {
+                    continue; // only negative terms hit: not a candidate, as in `classify`
+                }
                 best = match best {
                     Some((bi, bs)) if bs > s || (bs == s && bi < i) => Some((bi, bs)),
                     _ => Some((i, s)),

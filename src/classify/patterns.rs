@@ -141,7 +141,10 @@ impl PatternRules {
                     break;
                 };
                 let start = m.start();
-                let starts_word = !text[..start].chars().next_back().is_some_and(is_regex_word_char);
+                let starts_word = !text[..start]
+                    .chars()
+                    .next_back()
+                    .is_some_and(is_regex_word_char);
                 for &r in &self.literal_rules[m.pattern().as_usize()] {
                     if starts_word || !self.word_start[r as usize] {
                         candidates[r as usize] = true;

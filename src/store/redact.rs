@@ -7,17 +7,22 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}")
-        .expect("email regex")
-});
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.\w{2,}").expect("email regex"));
 static IBAN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-z]{2}[0-9]{2}(?:[ \-]?[a-z0-9]{4}){2,7}(?:[ \-]?[a-z0-9]{1,3})?\b")
         .expect("iban regex")
 });
-/// Runs of digits with single spaces, dashes, dots or brackets between them; optional leading +.
+/// Runs of digits with up to three spaces, dashes, dots, slashes or brackets between them
+/// ("4111 - 1111", "(415) 555-2671"); optional leading +.
 static DIGITS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\+?\(?[0-9](?:[0-9]|[ \-.()/]{1,2}[0-9]){6,}").expect("digits regex")
+    Regex::new(r"\+?\(?[0-9](?:[0-9]|[ \-.()/]{1,3}[0-9]){5,}").expect("digits regex")
+});
+
+/// Dates, which look like digit runs but are not personal numbers.
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
+        .expect("date regex")
 });
 
 /// The placeholders written instead of personal data.
@@ -94,9 +99,15 @@ pub fn redact(text: &str) -> Cow<'_, str> {
             .filter(u8::is_ascii_digit)
             .map(|b| b - b'0')
             .collect();
+        if DATE.is_match(&c[0]) {
+            return c[0].to_string();
+        }
+        let separated = c[0].bytes().any(|b| !b.is_ascii_digit() && b != b'+');
         match digits.len() {
             13..=19 if luhn_valid(&digits) => CARD_MARK.to_string(),
             8.. => PHONE_MARK.to_string(),
+            // "555-2671": a local phone number; a bare 7-digit run is more likely an order id.
+            7 if separated => PHONE_MARK.to_string(),
             _ => c[0].to_string(),
         }
     });
@@ -133,6 +144,11 @@ mod tests {
                 "order 12345 costs $49.99 for 3 seats",
             ),
             ("SOC 2 and ISO 27001", "SOC 2 and ISO 27001"),
+            ("card 4111 - 1111 - 1111 - 1111 ok", "card [card] ok"),
+            ("mail jürgen.müller@example.de", "mail [email]"),
+            ("call 555-2671 now", "call [phone] now"),
+            ("order 1234567 is late", "order 1234567 is late"),
+            ("version 1.2.3 on 2024-05-01", "version 1.2.3 on 2024-05-01"),
             ("nothing personal here", "nothing personal here"),
             ("", ""),
         ];

@@ -42,6 +42,19 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
+/// What a turn does to tickets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TicketChange {
+    None,
+    /// A new ticket.
+    Open(Box<Ticket>),
+    /// Lines added to an existing ticket's transcript.
+    Append {
+        id: u64,
+        lines: Vec<TranscriptLine>,
+    },
+}
+
 /// What `forget_user` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ForgetReport {
@@ -195,21 +208,24 @@ impl Store {
     }
 
     /// Records one turn atomically: the interaction, the conversation's new state, and the
-    /// ticket it opened or updated. Durable when it returns.
+    /// ticket it opened or joined. Durable when it returns; returns the ticket as stored.
+    ///
+    /// Agent actions (claim, resolve) may have changed the conversation's ticket since the
+    /// pipeline read it: unless this turn opens a ticket, the stored ownership is kept, and a
+    /// joined ticket only gets the new transcript lines appended.
     pub fn record_turn(
         &self,
         interaction: &Interaction,
         state: &ConversationState,
-        ticket: Option<&Ticket>,
-    ) -> Result<(), StoreError> {
+        ticket: &TicketChange,
+        not_helped: Option<u64>,
+    ) -> Result<Option<Ticket>, StoreError> {
         let id = interaction.id;
         let record = serde_json::to_vec(interaction)?;
-        let state_bytes = serde_json::to_vec(state)?;
-        let ticket_bytes = ticket.map(serde_json::to_vec).transpose()?;
         let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
         let time_key = pair_key(&interaction.at_ms.to_be_bytes(), id);
         let user_key = pair_key(interaction.user.as_bytes(), id);
-        (
+        let stored = (
             &self.interactions,
             &self.by_time,
             &self.by_user,
@@ -220,14 +236,61 @@ impl Store {
                 interactions.insert(&id.to_be_bytes(), record.as_slice())?;
                 by_time.insert(time_key.as_slice(), &[])?;
                 by_user.insert(user_key.as_slice(), &[])?;
-                conversations.insert(conv_key.as_slice(), state_bytes.as_slice())?;
-                if let (Some(t), Some(bytes)) = (ticket, &ticket_bytes) {
-                    tickets.insert(&t.id.to_be_bytes(), bytes.as_slice())?;
+                if let Some(rated) = not_helped {
+                    // The rated answer may have been purged meanwhile: then there is nothing to mark.
+                    if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
+                        let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+                        i.feedback = Some(Feedback {
+                            helped: false,
+                            at_ms: interaction.at_ms,
+                        });
+                        interactions
+                            .insert(&rated.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
+                    }
                 }
-                Ok(())
+                let mut next = state.clone();
+                let stored_ticket = match ticket {
+                    TicketChange::None => None,
+                    TicketChange::Open(t) => {
+                        tickets
+                            .insert(&t.id.to_be_bytes(), serde_json::to_vec(t).map_err(abort)?)?;
+                        Some(Ticket::clone(t))
+                    }
+                    TicketChange::Append {
+                        id: ticket_id,
+                        lines,
+                    } => match tickets.get(ticket_id.to_be_bytes())? {
+                        Some(bytes) => {
+                            let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                            t.transcript.extend(lines.iter().cloned());
+                            t.updated_ms = interaction.at_ms;
+                            tickets.insert(
+                                &t.id.to_be_bytes(),
+                                serde_json::to_vec(&t).map_err(abort)?,
+                            )?;
+                            Some(t)
+                        }
+                        None => None,
+                    },
+                };
+                if !matches!(ticket, TicketChange::Open(_)) {
+                    next.open_ticket = match conversations.get(conv_key.as_slice())? {
+                        Some(bytes) => {
+                            let current: ConversationState =
+                                serde_json::from_slice(&bytes).map_err(abort)?;
+                            current.open_ticket
+                        }
+                        None => None,
+                    };
+                }
+                conversations.insert(
+                    conv_key.as_slice(),
+                    serde_json::to_vec(&next).map_err(abort)?,
+                )?;
+                Ok(stored_ticket)
             })?;
         self.db.flush()?;
-        Ok(())
+        Ok(stored)
     }
 
     /// Saves a conversation's state alone.
@@ -426,7 +489,7 @@ impl Store {
     }
 
     /// An agent corrects the intent and/or persona. Stored on the ticket and, as ground truth
-    /// for learning, on the interaction that opened it.
+    /// for learning, on the interaction that opened it (when there is one), atomically.
     pub fn relabel_ticket(
         &self,
         id: u64,
@@ -445,25 +508,38 @@ impl Store {
             by: agent.to_string(),
             at_ms: now_ms(),
         };
-        let ticket = self.update_ticket(id, |t| {
-            t.relabels.push(label.clone());
-            Ok(())
-        })?;
-        self.update_interaction(ticket.interaction, |i| {
-            let previous = i.label.take();
-            i.label = Some(Label {
-                intent: label
-                    .intent
-                    .clone()
-                    .or_else(|| previous.as_ref().and_then(|p| p.intent.clone())),
-                persona: label
-                    .persona
-                    .clone()
-                    .or_else(|| previous.as_ref().and_then(|p| p.persona.clone())),
-                by: label.by.clone(),
-                at_ms: label.at_ms,
-            });
-        })?;
+        let ticket =
+            (&self.tickets, &self.interactions).transaction(|(tickets, interactions)| {
+                let bytes = tickets
+                    .get(id.to_be_bytes())?
+                    .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
+                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                t.relabels.push(label.clone());
+                t.updated_ms = label.at_ms;
+                tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                if let Some(bytes) = interactions.get(t.interaction.to_be_bytes())? {
+                    let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+                    let previous = i.label.take();
+                    i.label = Some(Label {
+                        intent: label
+                            .intent
+                            .clone()
+                            .or_else(|| previous.as_ref().and_then(|p| p.intent.clone())),
+                        persona: label
+                            .persona
+                            .clone()
+                            .or_else(|| previous.as_ref().and_then(|p| p.persona.clone())),
+                        by: label.by.clone(),
+                        at_ms: label.at_ms,
+                    });
+                    interactions.insert(
+                        &t.interaction.to_be_bytes(),
+                        serde_json::to_vec(&i).map_err(abort)?,
+                    )?;
+                }
+                Ok(t)
+            })?;
+        self.db.flush()?;
         Ok(ticket)
     }
 
@@ -504,6 +580,7 @@ impl Store {
             if t.user == hashed {
                 self.tickets.remove(key)?;
                 report.tickets += 1;
+                self.release_conversation(&t)?;
             }
         }
         for key in conversations {
@@ -513,6 +590,24 @@ impl Store {
         }
         self.db.flush()?;
         Ok(report)
+    }
+
+    /// Clears a conversation's ownership by `ticket` (the ticket is gone).
+    fn release_conversation(&self, ticket: &Ticket) -> Result<(), StoreError> {
+        let key = conversation_key(&ticket.channel, &ticket.conversation);
+        if let Some(bytes) = self.conversations.get(&key)? {
+            let mut state: ConversationState = serde_json::from_slice(&bytes)?;
+            if state
+                .open_ticket
+                .as_ref()
+                .is_some_and(|o| o.id == ticket.id)
+            {
+                state.open_ticket = None;
+                self.conversations
+                    .insert(key, serde_json::to_vec(&state)?)?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes interactions older than `cutoff_ms`; returns how many.
@@ -530,5 +625,30 @@ impl Store {
         }
         self.db.flush()?;
         Ok(n)
+    }
+
+    /// Deletes resolved tickets last updated before `cutoff_ms`, and the state of conversations
+    /// idle since then that no open ticket owns; returns (tickets, conversations) deleted.
+    pub fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
+        let mut tickets = 0;
+        for entry in self.tickets.iter() {
+            let (key, bytes) = entry?;
+            let t: Ticket = serde_json::from_slice(&bytes)?;
+            if t.status == TicketStatus::Resolved && t.updated_ms < cutoff_ms {
+                self.tickets.remove(key)?;
+                tickets += 1;
+            }
+        }
+        let mut conversations = 0;
+        for entry in self.conversations.iter() {
+            let (key, bytes) = entry?;
+            let state: ConversationState = serde_json::from_slice(&bytes)?;
+            if state.open_ticket.is_none() && state.updated_ms < cutoff_ms {
+                self.conversations.remove(key)?;
+                conversations += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok((tickets, conversations))
     }
 }
