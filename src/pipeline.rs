@@ -606,5 +606,6 @@ fn empty_decision() -> Decision {
         reason: "empty message".into(),
         subject_intent: None,
         joins_ticket: None,
+        persona_only: false,
     }
 }

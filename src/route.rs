@@ -37,9 +37,6 @@ impl Default for Thresholds {
 /// The team that receives tickets nothing else claims.
 pub const FALLBACK_TEAM: &str = "support";
 
-/// The reason of a message that said who the customer is, but not what they want.
-pub const PERSONA_ONLY_REASON: &str = "told us who they are, not yet what they need";
-
 /// The route kinds of the decision JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +87,9 @@ pub struct Decision {
     pub subject_intent: Option<String>,
     /// A ticket already owns the conversation: the message joins it instead of opening one.
     pub joins_ticket: Option<OpenTicket>,
+    /// The message said who the customer is but not what they want: a fallback that is not a
+    /// miss.
+    pub persona_only: bool,
 }
 
 fn pick(scores: &[Score], ids: impl Fn(u32) -> String) -> Option<Pick> {
@@ -184,6 +184,7 @@ pub fn decide(
         reason: String::new(),
         subject_intent: None,
         joins_ticket: None,
+        persona_only: false,
     };
 
     // Candidates past their threshold, best first.
@@ -251,9 +252,14 @@ pub fn decide(
 
     let Some(top) = top else {
         // Nothing past its threshold.
-        if !classification.personas.is_empty() && classification.intents.is_empty() {
+        let says_who = classification.personas.first().is_some_and(|top| {
+            let persona = &catalog.personas[top.index as usize];
+            confidence(top.score) >= persona.threshold.unwrap_or(thresholds.persona_threshold)
+        });
+        if says_who {
             decision.kind = DecisionKind::Fallback;
-            decision.reason = PERSONA_ONLY_REASON.into();
+            decision.reason = "told us who they are, not yet what they need".into();
+            decision.persona_only = true;
             return decision;
         }
         if state.misses + 1 >= thresholds.max_misses {
@@ -352,7 +358,7 @@ pub fn advance(
             .map(|s| (catalog.personas[s.index as usize].id.as_str(), s.score)),
     );
     next.misses = match decision.kind {
-        DecisionKind::Fallback if decision.reason == PERSONA_ONLY_REASON => state.misses,
+        DecisionKind::Fallback if decision.persona_only => state.misses,
         DecisionKind::Fallback => state.misses + 1,
         _ => 0,
     };
@@ -423,7 +429,7 @@ pub fn reply_text(catalog: &Catalog, decision: &Decision, ticket: Option<u64>) -
             text.push_str("\nReply with the number or the name.");
             parts.push(text);
         }
-        DecisionKind::Fallback if decision.reason == PERSONA_ONLY_REASON => parts.push(
+        DecisionKind::Fallback if decision.persona_only => parts.push(
             "Thanks, that helps me point you to the right answer. What can I help you with today?"
                 .into(),
         ),

@@ -38,6 +38,33 @@ fn turn_json(pipeline: &Pipeline, outcome: &Outcome) -> TurnJson {
     }
 }
 
+/// One line saying how the message was routed, for the person trying the bot.
+fn routing_note(outcome: &Outcome) -> String {
+    let d = &outcome.decision;
+    let pick = |p: &Option<crate::route::Pick>| {
+        p.as_ref().map_or("none".to_string(), |p| {
+            format!("{} {:.2}", p.id, p.confidence)
+        })
+    };
+    let mut note = format!(
+        "     [persona {} | intent {} | {}",
+        pick(&d.persona),
+        pick(&d.intent),
+        d.kind.as_str()
+    );
+    if let Some(team) = &d.team {
+        note.push_str(&format!(" -> {team}"));
+    }
+    if let Some(answer) = &d.answer {
+        note.push_str(&format!(" | answer {answer}"));
+    }
+    note.push(']');
+    if d.kind == crate::route::DecisionKind::Answer && d.answer_text.is_some() {
+        note.push_str("\n     (/helped if that solved it, /human to talk to a person)");
+    }
+    note
+}
+
 fn print_reply(out: &mut dyn Write, outcome: &Outcome, interactive: bool) -> std::io::Result<()> {
     match &outcome.reply {
         Some(reply) => {
@@ -56,7 +83,7 @@ fn print_reply(out: &mut dyn Write, outcome: &Outcome, interactive: bool) -> std
         None => {}
     }
     if interactive {
-        writeln!(out)?;
+        writeln!(out, "{}\n", routing_note(outcome))?;
     }
     Ok(())
 }
