@@ -114,20 +114,38 @@ for wl in "${workloads[@]}"; do
 done
 
 default_line=""
+real_line=""
 if [ -d "$repo/intents" ] && [ -d "$repo/personas" ]; then
   log "running default catalog ($repo) on the ${workloads[0]} messages"
   "$bin" --catalog "$repo" classify --summary - < "$work/${workloads[0]}/messages.txt" \
     > "$work/default.json"
   default_line="$work/default.json"$'\t'"$(startup_ms "$repo")"
+  # Real customer-support text (banking77 + bitext test splits), when ../shared has them.
+  datasets="$repo/../shared/datasets"
+  if [ -f "$datasets/banking77/test.csv" ] && [ -f "$datasets/bitext/test.csv" ]; then
+    python3 - "$datasets" "$messages" > "$work/real.txt" <<'PY'
+import csv, sys
+root, n = sys.argv[1], int(sys.argv[2])
+texts = []
+for f in ("banking77/test.csv", "bitext/test.csv"):
+    with open(f"{root}/{f}", newline="") as fh:
+        texts += [row["text"].replace("\n", " ") for row in csv.DictReader(fh)]
+for i in range(n):
+    print(texts[i % len(texts)])
+PY
+    log "running default catalog on $messages real support messages (banking77 + bitext)"
+    "$bin" --catalog "$repo" classify --summary - < "$work/real.txt" > "$work/real.json"
+    real_line="$work/real.json"
+  fi
 else
   log "no intents/ + personas/ in $repo: skipping the default catalog row"
 fi
 
 # --- table ------------------------------------------------------------------------------------
 status=0
-python3 - "$results" "$max_pct" "$default_line" <<'EOF' || status=$?
+python3 - "$results" "$max_pct" "$default_line" "$real_line" <<'EOF' || status=$?
 import json, sys
-results, max_pct, default_line = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+results, max_pct, default_line, real_line = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 def kw_count(workdir):
     with open(workdir + "/keywords.json") as f:
@@ -155,6 +173,9 @@ if default_line:
     dp, start = default_line.split("\t")
     pb = json.load(open(dp))
     rows.append(("default catalog", "-", "-", "%.0f" % pb["msgs_per_sec"], "-", "-", start))
+if real_line:
+    pb = json.load(open(real_line))
+    rows.append(("default, real text", "-", "-", "%.0f" % pb["msgs_per_sec"], "-", "-", "-"))
 
 head = ("workload", "keywords", "flashtext msg/s", "personabot msg/s", "ratio",
         "count diff", "startup ms")
