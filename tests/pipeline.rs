@@ -2,45 +2,19 @@
 //! conversations (persona, routing, tickets, feedback, clarifying questions), message limits and
 //! concurrent turns.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+mod support;
 
-use personabot::catalog::{self, Catalog};
-use personabot::classify::Classifier;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
 use personabot::pipeline::{Inbound, Outcome, Pipeline, PipelineError};
-use personabot::settings::Settings;
 use personabot::store::{InteractionFilter, Store, TicketStatus};
 
 const CHANNEL: &str = "test";
 
-struct Shared {
-    settings: Settings,
-    catalog: Arc<Catalog>,
-    classifier: Arc<Classifier>,
-}
-
-fn shared() -> &'static Shared {
-    static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let settings =
-            Settings::load_with_env(None, Some(HashMap::new())).expect("default settings");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let catalog =
-            catalog::load(dir, &settings.teams).unwrap_or_else(|d| panic!("shipped catalog: {d}"));
-        let classifier = Classifier::new(&catalog).expect("classifier");
-        Shared {
-            settings,
-            catalog: Arc::new(catalog),
-            classifier: Arc::new(classifier),
-        }
-    })
-}
-
 fn pipeline(dir: &Path) -> Pipeline {
-    let s = shared();
-    let store = Store::open(dir, Some("pipeline-test-key")).expect("open store");
-    Pipeline::new(s.catalog.clone(), s.classifier.clone(), &s.settings, store)
+    support::pipeline_on(Store::open(dir, Some("pipeline-test-key")).expect("open store"))
 }
 
 fn inbound(conversation: &str, text: &str) -> Inbound {
@@ -609,7 +583,7 @@ fn feedback_without_an_answer_to_rate() {
 fn long_messages_are_truncated_and_stored() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path());
-    let max = shared().settings.limits.max_message_chars;
+    let max = support::shipped().settings.limits.max_message_chars;
     assert_eq!(max, 4000, "the shipped limit");
     let ascii_100k = format!(
         "the dashboard is not loading {}",

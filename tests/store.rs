@@ -2,19 +2,18 @@
 //! in the raw files, and the store API (tickets, queries, export, forget, purge, hashing,
 //! reopening). Real parts only: sled in a temporary directory and the built `personabot` binary.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use personabot::catalog::{self, Catalog};
-use personabot::classify::Classifier;
 use personabot::pipeline::{Inbound, Outcome, Pipeline};
-use personabot::settings::{Settings, USER_HASH_KEY_ENV};
+use personabot::settings::USER_HASH_KEY_ENV;
 use personabot::store::{now_ms, Interaction, InteractionFilter, Store, StoreError, TicketStatus};
 use serde_json::Value;
 
@@ -538,32 +537,7 @@ fn raw_store_files_hold_no_personal_data() {
 // Store API through the pipeline
 // ---------------------------------------------------------------------------------------------
 
-struct Shared {
-    settings: Settings,
-    catalog: Arc<Catalog>,
-    classifier: Arc<Classifier>,
-}
-
-fn shared() -> &'static Shared {
-    static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let settings =
-            Settings::load_with_env(None, Some(HashMap::new())).expect("default settings");
-        let catalog = catalog::load(manifest_dir(), &settings.teams)
-            .unwrap_or_else(|d| panic!("shipped catalog: {d}"));
-        let classifier = Classifier::new(&catalog).expect("classifier");
-        Shared {
-            settings,
-            catalog: Arc::new(catalog),
-            classifier: Arc::new(classifier),
-        }
-    })
-}
-
-fn pipeline_on(store: Store) -> Pipeline {
-    let s = shared();
-    Pipeline::new(s.catalog.clone(), s.classifier.clone(), &s.settings, store)
-}
+use support::pipeline_on;
 
 fn open_pipeline(dir: &Path) -> Pipeline {
     pipeline_on(open_store(dir, Some("store-test-key")).unwrap())
@@ -1163,7 +1137,7 @@ fn regression_relabel_of_a_button_ticket_errors_after_writing() {
 fn regression_email_cut_by_truncation_is_stored_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let p = open_pipeline(dir.path());
-    let max = shared().settings.limits.max_message_chars;
+    let max = support::shipped().settings.limits.max_message_chars;
     let text = format!(
         "{}bob.private@example.net thanks",
         "a ".repeat((max - 16) / 2)

@@ -5,9 +5,46 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+
+use personabot::catalog::{self, Catalog};
+use personabot::classify::Classifier;
+use personabot::pipeline::Pipeline;
+use personabot::settings::Settings;
+use personabot::store::Store;
+
+/// The shipped catalog, compiled, with the built-in settings: loaded once per test binary.
+pub struct Shipped {
+    pub settings: Settings,
+    pub catalog: Arc<Catalog>,
+    pub classifier: Arc<Classifier>,
+}
+
+pub fn shipped() -> &'static Shipped {
+    static SHIPPED: OnceLock<Shipped> = OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        let settings =
+            Settings::load_with_env(None, Some(HashMap::new())).expect("default settings");
+        let catalog = catalog::load(&repo_root(), &settings.teams)
+            .unwrap_or_else(|d| panic!("shipped catalog: {d}"));
+        let classifier = Classifier::new(&catalog).expect("classifier");
+        Shipped {
+            settings,
+            catalog: Arc::new(catalog),
+            classifier: Arc::new(classifier),
+        }
+    })
+}
+
+/// A pipeline over the shipped catalog on `store`.
+pub fn pipeline_on(store: Store) -> Pipeline {
+    let s = shipped();
+    Pipeline::new(s.catalog.clone(), s.classifier.clone(), &s.settings, store)
+}
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_personabot");
