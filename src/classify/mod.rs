@@ -78,7 +78,10 @@ pub struct Classification {
 #[derive(Default)]
 struct Scratch {
     ids: Vec<u32>,
+    /// Per-slot sums for `classify` (cleared on entry).
     scores: Vec<f32>,
+    /// Per-intent sums for `top_intent`: all zero between calls (only touched ones are reset).
+    top_scores: Vec<f32>,
     touched: Vec<u32>,
     vetoed: Vec<bool>,
     candidates: Vec<bool>,
@@ -292,7 +295,7 @@ impl Classifier {
         SCRATCH.with(|s| {
             let mut scratch = s.borrow_mut();
             let scratch = &mut *scratch;
-            let mut scores = std::mem::take(&mut scratch.scores);
+            let mut scores = std::mem::take(&mut scratch.top_scores);
             let mut touched = std::mem::take(&mut scratch.touched);
             if scores.len() < self.intent_count {
                 scores.resize(self.intent_count, 0.0);
@@ -330,9 +333,153 @@ impl Classifier {
                 scores[i as usize] = 0.0;
             }
             touched.clear();
-            scratch.scores = scores;
+            scratch.top_scores = scores;
             scratch.touched = touched;
             best.map(|(i, _)| i)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{load_from_sources, CatalogSources};
+    use crate::settings::Settings;
+    use std::path::PathBuf;
+
+    fn classifier() -> (Catalog, Classifier) {
+        let file = |dir: &str, id: &str, text: &str| {
+            (PathBuf::from(format!("{dir}/{id}.toml")), text.to_string())
+        };
+        let sources = CatalogSources {
+            personas: vec![
+                file(
+                    "personas",
+                    "founder",
+                    "[keywords]\nfounder = 1.5\n\"seed round\" = 2.0\n",
+                ),
+                file(
+                    "personas",
+                    "seller",
+                    "[keywords]\nshopify = 2.0\n\"my store\" = 1.0\n",
+                ),
+            ],
+            intents: vec![
+                file(
+                    "intents",
+                    "pricing",
+                    "exclude = [\"price alert\"]\n[keywords]\nprice = 1.0\n\"how much\" = 1.0\n\
+                     [[patterns]]\nregex = '\\bper\\s+seat\\b'\nweight = 0.5\n",
+                ),
+                file(
+                    "intents",
+                    "refund",
+                    "[keywords]\nrefund = 1.5\n\"money back\" = 1.5\nplease = -0.2\n",
+                ),
+            ],
+            intents_dir: PathBuf::from("intents"),
+        };
+        let catalog = load_from_sources(sources, &Settings::built_in().teams).unwrap();
+        let classifier = Classifier::new(&catalog).unwrap();
+        (catalog, classifier)
+    }
+
+    #[test]
+    fn scoring_and_evidence_table() {
+        let (catalog, c) = classifier();
+        let id = |t: Target| match t {
+            Target::Persona(i) => format!("persona:{}", catalog.personas[i as usize].id),
+            Target::Intent(i) => format!("intent:{}", catalog.intents[i as usize].id),
+            Target::Veto(i) => format!("exclude:{}", catalog.intents[i as usize].id),
+        };
+        // (text, intents best first with scores, personas best first, evidence terms)
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, f32)],
+            &'a [(&'a str, f32)],
+            &'a [&'a str],
+        );
+        let cases: &[Case] = &[
+            (
+                "How much per seat?",
+                &[("pricing", 1.5)],
+                &[],
+                &["how much", "/\\bper\\s+seat\\b/"],
+            ),
+            (
+                "founder, seed round: price?",
+                &[("pricing", 1.0)],
+                &[("founder", 3.5)],
+                &["price", "founder", "seed round"],
+            ),
+            (
+                "REFUND my Shopify order please",
+                &[("refund", 1.3)],
+                &[("seller", 2.0)],
+                &["refund", "please", "shopify"],
+            ),
+            ("set a price alert", &[], &[], &["price alert"]),
+            ("please", &[], &[], &["please"]),
+            ("nothing to see", &[], &[], &[]),
+            (
+                "ＭＯＮＥＹ　ＢＡＣＫ",
+                &[("refund", 1.5)],
+                &[],
+                &["money back"],
+            ),
+        ];
+        for (text, intents, personas, terms) in cases {
+            let got = c.classify(text);
+            let got_intents: Vec<(String, f32)> = got
+                .intents
+                .iter()
+                .map(|s| (catalog.intents[s.index as usize].id.clone(), s.score))
+                .collect();
+            let want: Vec<(String, f32)> =
+                intents.iter().map(|(i, s)| (i.to_string(), *s)).collect();
+            assert_eq!(got_intents, want, "intents of {text:?}");
+            let got_personas: Vec<(String, f32)> = got
+                .personas
+                .iter()
+                .map(|s| (catalog.personas[s.index as usize].id.clone(), s.score))
+                .collect();
+            let want: Vec<(String, f32)> =
+                personas.iter().map(|(i, s)| (i.to_string(), *s)).collect();
+            assert_eq!(got_personas, want, "personas of {text:?}");
+            let got_terms: Vec<&str> = got.evidence.iter().map(|e| e.term.as_str()).collect();
+            assert_eq!(got_terms, *terms, "evidence of {text:?}");
+        }
+        let targets: Vec<String> = c
+            .classify("price, founder")
+            .evidence
+            .iter()
+            .map(|e| id(e.target))
+            .collect();
+        assert_eq!(targets, ["intent:pricing", "persona:founder"]);
+        // The top intent of --summary agrees with classify, and ignores vetoed intents.
+        assert_eq!(c.top_intent("how much is a refund"), Some(1));
+        assert_eq!(
+            c.top_intent("how much per seat refund"),
+            Some(0),
+            "a tie goes to the first id"
+        );
+        assert_eq!(c.top_intent("set a price alert"), None);
+        assert_eq!(c.top_intent("please"), None);
+    }
+
+    #[test]
+    fn confidence_table() {
+        for (score, expected) in [
+            (0.0, 0.0),
+            (-1.0, 0.0),
+            (1.0, 0.632),
+            (2.0, 0.865),
+            (0.5, 0.393),
+        ] {
+            assert!(
+                (confidence(score) - expected).abs() < 0.001,
+                "score {score}"
+            );
+        }
     }
 }
