@@ -7,6 +7,8 @@ pub mod channels;
 pub mod check;
 pub mod classify;
 pub mod conversation;
+pub mod flood;
+pub mod hours;
 pub mod output;
 pub mod pipeline;
 pub mod route;

@@ -1,6 +1,7 @@
 //! The personabot command line: parse arguments, load settings and catalog, call the library.
 
 mod chat;
+mod serve;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ enum Command {
     Classify(ClassifyArgs),
     /// Chat in the terminal (the full pipeline: routing, tickets, evidence).
     Chat(chat::ChatArgs),
+    /// Run the bot on its channels (Discord when its token is set) until Ctrl-C or SIGTERM.
+    Serve,
     /// List and work tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
@@ -234,6 +237,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cli)?;
             let pipeline = Pipeline::new(Arc::new(catalog), Arc::new(classifier), &settings, store);
             chat::run(&pipeline, args)
+        }
+        Command::Serve => {
+            let classifier = compile(&catalog)?;
+            let store = open_store(&cli)?;
+            let pipeline = Arc::new(Pipeline::new(
+                Arc::new(catalog),
+                Arc::new(classifier),
+                &settings,
+                store,
+            ));
+            serve::run(pipeline, &settings)
         }
         Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),

@@ -43,6 +43,33 @@ pub struct Outcome {
     pub classification: Classification,
 }
 
+/// What happened to tickets, for channels that notify agents or deliver agent replies.
+#[derive(Debug, Clone)]
+pub enum PipelineEvent {
+    /// A ticket was opened (on any channel).
+    TicketOpened(Ticket),
+    /// A ticket was claimed, resolved or relabelled.
+    TicketUpdated(Ticket),
+    /// A customer wrote in a conversation a ticket owns (`text` is redacted).
+    CustomerMessage { ticket: u64, text: String },
+    /// An agent replied; the ticket's channel delivers `text` to the customer.
+    AgentReply {
+        ticket: Ticket,
+        agent: String,
+        text: String,
+    },
+}
+
+/// How a message is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Route as the catalog says.
+    Route,
+    /// The customer asked for a person outright (e.g. `/ticket`): always a ticket, for the team of
+    /// the message's intent (else `support`).
+    Ticket,
+}
+
 /// Pipeline failures. Channels show [`PipelineError::user_message`] to the customer and log
 /// the rest.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +94,9 @@ impl PipelineError {
 
 const LOCK_STRIPES: usize = 64;
 
+/// Ticket events kept for slow subscribers.
+const EVENT_BACKLOG: usize = 512;
+
 /// Characters past the length limit still redacted, so an email or card number straddling the
 /// limit is recognised whole before the text is cut.
 const REDACTION_CONTEXT: usize = 256;
@@ -80,6 +110,7 @@ pub struct Pipeline {
     store: Store,
     /// Serialises turns of the same conversation.
     locks: Vec<Mutex<()>>,
+    events: tokio::sync::broadcast::Sender<PipelineEvent>,
 }
 
 /// The id form used in evidence targets.
@@ -132,7 +163,19 @@ impl Pipeline {
             max_chars: settings.limits.max_message_chars,
             store,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
         }
+    }
+
+    /// Ticket events from now on. A receiver that falls more than a few hundred events behind
+    /// loses the oldest (and is told so by `recv`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<PipelineEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: PipelineEvent) {
+        // No subscriber (e.g. the terminal channel alone) is fine.
+        let _ = self.events.send(event);
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -167,6 +210,11 @@ impl Pipeline {
     /// Handles one customer message end to end. When it returns `Ok`, the interaction (and any
     /// ticket) is durably stored.
     pub fn handle(&self, inbound: &Inbound) -> Result<Outcome, PipelineError> {
+        self.handle_with(inbound, Mode::Route)
+    }
+
+    /// [`handle`](Self::handle) in a given [`Mode`].
+    pub fn handle_with(&self, inbound: &Inbound, mode: Mode) -> Result<Outcome, PipelineError> {
         let trimmed = inbound.text.trim();
         let (text, truncated) = truncate_chars(trimmed, self.max_chars);
         if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
@@ -191,13 +239,16 @@ impl Pipeline {
             }
         }
         let classification = self.classifier.classify(text);
-        let decision = route::decide(
+        let mut decision = route::decide(
             &self.catalog,
             &self.thresholds,
             text,
             &classification,
             &state,
         );
+        if mode == Mode::Ticket {
+            route::force_ticket(&self.catalog, &mut decision);
+        }
         let id = self.store.next_interaction_id()?;
         let at = now_ms();
         let user = self.store.hash_user(&inbound.user);
@@ -293,8 +344,8 @@ impl Pipeline {
             TicketChange::Open(t) => Some(t.id),
             TicketChange::Append { id, .. } => Some(*id),
         };
-        let reply =
-            route::reply_text(&self.catalog, &decision, ticket_id).map(|r| redact(&r).into_owned());
+        let reply = route::reply_text(&self.catalog, &decision, ticket_id, jiff::Timestamp::now())
+            .map(|r| redact(&r).into_owned());
         let mut ticket = ticket;
         if let Some(r) = &reply {
             let line = TranscriptLine {
@@ -334,6 +385,7 @@ impl Pipeline {
             ticket: ticket_id,
             feedback: None,
             label: None,
+            delivery: None,
         };
         // "That didn't help" in words: the answer's feedback, as if the button was pressed.
         let not_helped = state
@@ -358,9 +410,20 @@ impl Pipeline {
             });
         }
         next.updated_ms = at;
+        let is_new = matches!(ticket, TicketChange::Open(_));
         let ticket = self
             .store
             .record_turn(&interaction, &next, &ticket, not_helped)?;
+        if let Some(t) = &ticket {
+            if is_new {
+                self.emit(PipelineEvent::TicketOpened(t.clone()));
+            } else {
+                self.emit(PipelineEvent::CustomerMessage {
+                    ticket: t.id,
+                    text: interaction.text.clone(),
+                });
+            }
+        }
         Ok(Outcome {
             decision,
             reply,
@@ -442,7 +505,12 @@ impl Pipeline {
             decision.joins_ticket = Some(open.clone());
             decision.reason = format!("ticket #{} is already open", open.id);
             return Ok(Outcome {
-                reply: route::reply_text(&self.catalog, &decision, Some(open.id)),
+                reply: route::reply_text(
+                    &self.catalog,
+                    &decision,
+                    Some(open.id),
+                    jiff::Timestamp::now(),
+                ),
                 decision,
                 ticket,
                 interaction: None,
@@ -486,7 +554,12 @@ impl Pipeline {
             None => "customer asked for a human".into(),
         };
         let ticket_id = self.store.next_ticket_id()?;
-        let reply = route::reply_text(&self.catalog, &decision, Some(ticket_id));
+        let reply = route::reply_text(
+            &self.catalog,
+            &decision,
+            Some(ticket_id),
+            jiff::Timestamp::now(),
+        );
         let origin = awaiting.as_ref().map(|a| a.interaction).unwrap_or(0);
         let origin_record = if origin > 0 {
             self.store.interaction(origin)?
@@ -550,6 +623,7 @@ impl Pipeline {
         }
         self.store
             .save_ticket_and_conversation(&ticket, channel, conversation, &next)?;
+        self.emit(PipelineEvent::TicketOpened(ticket.clone()));
         Ok(Outcome {
             decision,
             reply,
@@ -560,8 +634,52 @@ impl Pipeline {
         })
     }
 
-    /// A human agent's reply to the customer, added to the ticket transcript (the channel
-    /// delivers it).
+    /// Locks the conversation a ticket belongs to, then runs `action` on the store and tells
+    /// subscribers about the change.
+    fn ticket_action(
+        &self,
+        id: u64,
+        action: impl FnOnce(&Store) -> Result<Ticket, StoreError>,
+    ) -> Result<Ticket, PipelineError> {
+        let current = self
+            .store
+            .ticket(id)?
+            .ok_or(StoreError::NotFound { what: "ticket", id })?;
+        let _guard = self.lock(&current.channel, &current.conversation);
+        let ticket = action(&self.store)?;
+        self.emit(PipelineEvent::TicketUpdated(ticket.clone()));
+        Ok(ticket)
+    }
+
+    /// An agent claims a ticket: the bot goes silent in its conversation.
+    pub fn claim(&self, ticket: u64, agent: &str) -> Result<Ticket, PipelineError> {
+        self.ticket_action(ticket, |s| s.claim_ticket(ticket, agent))
+    }
+
+    /// An agent resolves a ticket: the conversation returns to the bot.
+    pub fn resolve(&self, ticket: u64, agent: &str) -> Result<Ticket, PipelineError> {
+        self.ticket_action(ticket, |s| s.resolve_ticket(ticket, agent))
+    }
+
+    /// An agent corrects a ticket's intent and/or persona (ground truth for learning).
+    pub fn relabel(
+        &self,
+        ticket: u64,
+        intent: Option<&str>,
+        persona: Option<&str>,
+        agent: &str,
+    ) -> Result<Ticket, PipelineError> {
+        if let Some(i) = intent.filter(|i| self.catalog.intent(i).is_none()) {
+            return Err(PipelineError::Refused(format!("unknown intent `{i}`")));
+        }
+        if let Some(p) = persona.filter(|p| self.catalog.persona(p).is_none()) {
+            return Err(PipelineError::Refused(format!("unknown persona `{p}`")));
+        }
+        self.ticket_action(ticket, |s| s.relabel_ticket(ticket, intent, persona, agent))
+    }
+
+    /// A human agent's reply to the customer: stored (redacted) in the ticket transcript, and
+    /// handed to the ticket's channel for delivery.
     pub fn agent_reply(
         &self,
         ticket: u64,
@@ -572,14 +690,20 @@ impl Pipeline {
         if text.is_empty() {
             return Err(PipelineError::Refused("the reply is empty".into()));
         }
-        Ok(self.store.append_transcript(
+        let stored = self.store.append_transcript(
             ticket,
             TranscriptLine {
                 at_ms: now_ms(),
                 from: Actor::Agent(agent.into()),
                 text: redact(text).into_owned(),
             },
-        )?)
+        )?;
+        self.emit(PipelineEvent::AgentReply {
+            ticket: stored.clone(),
+            agent: agent.to_string(),
+            text: text.to_string(),
+        });
+        Ok(stored)
     }
 }
 

@@ -339,6 +339,28 @@ pub fn decide(
     decision
 }
 
+/// Turns a decision into a ticket (the customer asked for a person outright): the team of its
+/// intent for the persona, else `support`. A message joining an open ticket stays as it is.
+pub fn force_ticket(catalog: &Catalog, decision: &mut Decision) {
+    if decision.kind == DecisionKind::Ticket || decision.joins_ticket.is_some() {
+        return;
+    }
+    let persona = decision.persona.as_ref().map(|p| p.id.as_str());
+    let intent = decision.intent.as_ref().and_then(|i| catalog.intent(&i.id));
+    decision.team =
+        Some(intent.map_or_else(|| FALLBACK_TEAM.to_string(), |i| i.route_for(persona).team));
+    decision.subject_intent = intent.map(|i| i.id.clone());
+    decision.reason = match intent {
+        Some(i) => format!("customer asked for a person about {}", i.id),
+        None => "customer asked for a person".into(),
+    };
+    decision.kind = DecisionKind::Ticket;
+    decision.choices.clear();
+    decision.answer = None;
+    decision.answer_text = None;
+    decision.persona_only = false;
+}
+
 /// The state after `decision`, given the interaction id it was stored under and the ticket it
 /// opened, if any.
 pub fn advance(
@@ -380,9 +402,35 @@ pub fn advance(
     next
 }
 
-/// The text sent to the customer. `ticket` is the id of the ticket opened or joined.
+/// When the team will answer: its usual response time, or, outside its business hours, when
+/// it is back.
+fn team_availability(catalog: &Catalog, team: &str, now: jiff::Timestamp) -> String {
+    let Some(t) = catalog.teams.get(team) else {
+        return String::new();
+    };
+    if let Ok(Some(hours)) = crate::hours::BusinessHours::parse(&t.hours, &t.timezone) {
+        if let Some(back) = hours.next_open_text(now) {
+            return format!(
+                " The team is offline right now (hours: {}); they'll pick this up when they're back, from {back}.",
+                hours.describe()
+            );
+        }
+    }
+    if t.response_time.is_empty() {
+        String::new()
+    } else {
+        format!(" They usually reply {}.", t.response_time)
+    }
+}
+
+/// The text sent to the customer at `now`. `ticket` is the id of the ticket opened or joined.
 /// `None` means stay silent (an agent has claimed the conversation).
-pub fn reply_text(catalog: &Catalog, decision: &Decision, ticket: Option<u64>) -> Option<String> {
+pub fn reply_text(
+    catalog: &Catalog,
+    decision: &Decision,
+    ticket: Option<u64>,
+    now: jiff::Timestamp,
+) -> Option<String> {
     if let Some(open) = &decision.joins_ticket {
         if open.claimed_by.is_some() {
             return None;
@@ -406,13 +454,7 @@ pub fn reply_text(catalog: &Catalog, decision: &Decision, ticket: Option<u64>) -
         DecisionKind::Ticket => {
             let team = decision.team.as_deref().unwrap_or(FALLBACK_TEAM);
             let name = catalog.team_name(team);
-            let when = catalog
-                .teams
-                .get(team)
-                .map(|t| t.response_time.as_str())
-                .filter(|s| !s.is_empty())
-                .map(|s| format!(" They usually reply {s}."))
-                .unwrap_or_default();
+            let when = team_availability(catalog, team, now);
             let id = ticket
                 .map(|t| format!(" (ticket #{t})"))
                 .unwrap_or_default();
@@ -768,7 +810,8 @@ mod tests {
         ];
         for (messages, ticket, needles) in cases {
             let d = converse(&catalog, &classifier, messages);
-            let reply = reply_text(&catalog, &d, *ticket).expect("a reply");
+            let reply =
+                reply_text(&catalog, &d, *ticket, jiff::Timestamp::UNIX_EPOCH).expect("a reply");
             for needle in *needles {
                 assert!(
                     reply.contains(needle),
@@ -776,6 +819,25 @@ mod tests {
                 );
             }
         }
+        // Outside the team's hours, the customer is told when it is back.
+        let mut closed = catalog.clone();
+        let billing = closed.teams.get_mut("billing").unwrap();
+        billing.hours = "Mon 09:00-10:00".into();
+        billing.timezone = "UTC".into();
+        let d = converse(&closed, &classifier, &["refund please"]);
+        let tuesday: jiff::Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let reply = reply_text(&closed, &d, Some(3), tuesday).unwrap();
+        assert!(
+            reply.contains("offline right now (hours: Mon 09:00-10:00 UTC)")
+                && reply.contains("from Mon 09:00 UTC"),
+            "{reply}"
+        );
+        let monday: jiff::Timestamp = "2026-11-30T09:30:00Z".parse().unwrap();
+        let reply = reply_text(&closed, &d, Some(3), monday).unwrap();
+        assert!(
+            !reply.contains("offline") && reply.contains("within 1 business day"),
+            "{reply}"
+        );
         // A claimed ticket keeps the bot silent.
         let mut d = converse(&catalog, &classifier, &["refund please"]);
         d.joins_ticket = Some(OpenTicket {
@@ -783,6 +845,9 @@ mod tests {
             team: "billing".into(),
             claimed_by: Some("ann".into()),
         });
-        assert_eq!(reply_text(&catalog, &d, Some(1)), None);
+        assert_eq!(
+            reply_text(&catalog, &d, Some(1), jiff::Timestamp::UNIX_EPOCH),
+            None
+        );
     }
 }

@@ -13,6 +13,9 @@ use crate::route::Thresholds;
 /// The defaults, compiled in.
 pub const DEFAULT_SETTINGS: &str = include_str!("../personabot.toml");
 
+/// The environment variable holding the Discord bot token (`DISCORD_TOKEN` also works).
+pub const DISCORD_TOKEN_ENV: &str = "PERSONABOT__DISCORD__TOKEN";
+
 /// The environment variable holding the key for hashing user ids.
 pub const USER_HASH_KEY_ENV: &str = "PERSONABOT__PRIVACY__USER_HASH_KEY";
 
@@ -35,13 +38,108 @@ pub enum SettingsError {
 pub struct Limits {
     /// Longer messages are cut to this many characters.
     pub max_message_chars: usize,
+    /// Messages one user may send per `flood_window_secs` before getting a polite notice.
+    pub flood_messages: u32,
+    pub flood_window_secs: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_message_chars: 4000,
+            flood_messages: 8,
+            flood_window_secs: 10,
         }
+    }
+}
+
+/// The Discord channel.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordSettings {
+    /// The guild whose slash commands are registered (unset: global commands).
+    #[serde(deserialize_with = "de_opt_id")]
+    pub guild_id: Option<u64>,
+    /// Channels where customers ask for help.
+    #[serde(deserialize_with = "de_ids")]
+    pub support_channels: Vec<u64>,
+    /// Whether to answer direct messages.
+    pub dms: bool,
+    /// Base URL of the Discord REST API (an HTTP proxy for Discord's API, or a test fake).
+    pub api_base: Option<String>,
+    /// The bot token: environment only (PERSONABOT__DISCORD__TOKEN or DISCORD_TOKEN).
+    pub token: Option<String>,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        DiscordSettings {
+            guild_id: None,
+            support_channels: Vec::new(),
+            dms: true,
+            api_base: None,
+            token: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for DiscordSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordSettings")
+            .field("guild_id", &self.guild_id)
+            .field("support_channels", &self.support_channels)
+            .field("dms", &self.dms)
+            .field("api_base", &self.api_base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A Discord snowflake written as an integer or a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdRepr {
+    Int(u64),
+    Text(String),
+}
+
+impl IdRepr {
+    fn id<E: serde::de::Error>(self) -> Result<u64, E> {
+        match self {
+            IdRepr::Int(i) => Ok(i),
+            IdRepr::Text(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| E::custom(format!("`{s}` is not a numeric id"))),
+        }
+    }
+}
+
+/// Deserialises an optional id from an integer or a numeric string ("" means none).
+pub fn de_opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<IdRepr>::deserialize(d)? {
+        None => Ok(None),
+        Some(IdRepr::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(repr) => repr.id().map(Some),
+    }
+}
+
+/// Deserialises a list of ids: an array, or one comma-separated string.
+fn de_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        List(Vec<IdRepr>),
+        One(IdRepr),
+    }
+    match Ids::deserialize(d)? {
+        Ids::List(list) => list.into_iter().map(IdRepr::id).collect(),
+        Ids::One(IdRepr::Text(s)) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| IdRepr::Text(p.to_string()).id())
+            .collect(),
+        Ids::One(one) => Ok(vec![one.id()?]),
     }
 }
 
@@ -88,6 +186,7 @@ pub struct Settings {
     pub limits: Limits,
     pub store: StoreSettings,
     pub privacy: PrivacySettings,
+    pub discord: DiscordSettings,
     pub teams: BTreeMap<String, Team>,
 }
 
@@ -117,15 +216,16 @@ impl Settings {
             let file_only: toml_edit::DocumentMut = text
                 .parse()
                 .map_err(|e| config::ConfigError::Message(format!("{}: {e}", path.display())))?;
-            if file_only
-                .get("privacy")
-                .and_then(|p| p.get("user_hash_key"))
-                .is_some()
-            {
-                return Err(SettingsError::SecretInFile {
-                    key: "privacy.user_hash_key".into(),
-                    env: USER_HASH_KEY_ENV.into(),
-                });
+            for (section, key, env) in [
+                ("privacy", "user_hash_key", USER_HASH_KEY_ENV),
+                ("discord", "token", DISCORD_TOKEN_ENV),
+            ] {
+                if file_only.get(section).and_then(|p| p.get(key)).is_some() {
+                    return Err(SettingsError::SecretInFile {
+                        key: format!("{section}.{key}"),
+                        env: env.into(),
+                    });
+                }
             }
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
         }
@@ -135,8 +235,16 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("discord.support_channels")
-            .source(env);
-        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+            .source(env.clone());
+        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        if settings.discord.token.as_deref().is_none_or(str::is_empty) {
+            // The conventional name, when the PERSONABOT__ one is not set.
+            settings.discord.token = match &env {
+                Some(map) => map.get("DISCORD_TOKEN").cloned(),
+                None => std::env::var("DISCORD_TOKEN").ok(),
+            }
+            .filter(|t| !t.is_empty());
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -164,6 +272,20 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "classify.max_misses".into(),
                 problem: "must be at least 1".into(),
+            });
+        }
+        for (id, team) in &self.teams {
+            if let Err(problem) = crate::hours::BusinessHours::parse(&team.hours, &team.timezone) {
+                return Err(SettingsError::Invalid {
+                    key: format!("teams.{id}.hours"),
+                    problem,
+                });
+            }
+        }
+        if self.limits.flood_messages == 0 || self.limits.flood_window_secs == 0 {
+            return Err(SettingsError::Invalid {
+                key: "limits.flood_messages".into(),
+                problem: "flood_messages and flood_window_secs must be at least 1".into(),
             });
         }
         if self.limits.max_message_chars < 16 {
@@ -229,6 +351,47 @@ mod tests {
     }
 
     #[test]
+    fn discord_settings_from_the_environment() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("PERSONABOT__DISCORD__GUILD_ID", "3001"),
+                ("PERSONABOT__DISCORD__SUPPORT_CHANNELS", "2001,2002"),
+                ("PERSONABOT__DISCORD__DMS", "false"),
+                ("PERSONABOT__DISCORD__API_BASE", "http://127.0.0.1:9"),
+                ("PERSONABOT__TEAMS__SALES__DISCORD_CHANNEL", "4001"),
+                ("PERSONABOT__TEAMS__SALES__DISCORD_ROLE", "5001"),
+                ("PERSONABOT__TEAMS__SALES__HOURS", "Mon-Fri 09:00-17:00"),
+                ("PERSONABOT__TEAMS__SALES__TIMEZONE", "Europe/Berlin"),
+                ("DISCORD_TOKEN", "tok-123"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.discord.guild_id, Some(3001));
+        assert_eq!(s.discord.support_channels, vec![2001, 2002]);
+        assert!(!s.discord.dms);
+        assert_eq!(s.discord.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(s.discord.token.as_deref(), Some("tok-123"));
+        assert!(
+            !format!("{s:?}").contains("tok-123"),
+            "the token never reaches Debug output"
+        );
+        let sales = &s.teams["sales"];
+        assert_eq!(
+            (sales.discord_channel, sales.discord_role),
+            (Some(4001), Some(5001))
+        );
+        assert_eq!(sales.timezone, "Europe/Berlin");
+        // The PERSONABOT__ name wins over DISCORD_TOKEN.
+        let s = Settings::load_with_env(
+            None,
+            env(&[("PERSONABOT__DISCORD__TOKEN", "a"), ("DISCORD_TOKEN", "b")]),
+        )
+        .unwrap();
+        assert_eq!(s.discord.token.as_deref(), Some("a"));
+    }
+
+    #[test]
     fn file_errors_table() {
         let dir = tempfile::tempdir().unwrap();
         let cases: &[(&str, &str)] = &[
@@ -239,6 +402,19 @@ mod tests {
             ("[classify]\nmargin = 2.0\n", "classify.margin"),
             ("[classify]\nmargn = 0.2\n", "margn"),
             ("[teams.Sales]\nname = \"S\"\n", "invalid team id `Sales`"),
+            ("[discord]\ntoken = \"x\"\n", "PERSONABOT__DISCORD__TOKEN"),
+            (
+                "[teams.sales]\nhours = \"Mon-Fri 9-5\"\n",
+                "teams.sales.hours",
+            ),
+            (
+                "[teams.sales]\ntimezone = \"Mars/Olympus\"\n",
+                "teams.sales.hours",
+            ),
+            (
+                "[discord]\nsupport_channels = [\"abc\"]\n",
+                "not a numeric id",
+            ),
         ];
         for (i, (text, needle)) in cases.iter().enumerate() {
             let path = dir.path().join(format!("s{i}.toml"));

@@ -200,6 +200,18 @@ pub struct Team {
     /// Expected first response, told to the customer on handoff ("within 4 business hours").
     #[serde(default)]
     pub response_time: String,
+    /// Business hours, e.g. "Mon-Fri 09:00-17:00" (empty: always open).
+    #[serde(default)]
+    pub hours: String,
+    /// IANA time zone of `hours`, e.g. "Europe/Berlin" (default UTC).
+    #[serde(default)]
+    pub timezone: String,
+    /// Discord channel that receives this team's tickets.
+    #[serde(default, deserialize_with = "crate::settings::de_opt_id")]
+    pub discord_channel: Option<u64>,
+    /// Discord role whose members may claim, resolve and relabel this team's tickets.
+    #[serde(default, deserialize_with = "crate::settings::de_opt_id")]
+    pub discord_role: Option<u64>,
 }
 
 /// A validated catalog.

@@ -8,8 +8,8 @@ pub mod redact;
 mod sled_store;
 
 pub use records::{
-    Actor, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord, ScoredId,
-    Ticket, TicketStatus, TranscriptLine,
+    Actor, Delivery, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord,
+    ScoredId, Ticket, TicketStatus, TranscriptLine,
 };
 pub use sled_store::{ForgetReport, Store, StoreError, TicketChange};
 

@@ -71,6 +71,20 @@ pub struct Interaction {
     pub ticket: Option<u64>,
     pub feedback: Option<Feedback>,
     pub label: Option<Label>,
+    /// Whether the reply reached the customer (set by channels that can fail to deliver).
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+}
+
+/// The outcome of sending a reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub ok: bool,
+    /// Sends tried.
+    pub attempts: u32,
+    /// The last error, when a send failed.
+    pub error: Option<String>,
+    pub at_ms: u64,
 }
 
 /// Who wrote a transcript line.

@@ -14,7 +14,7 @@ use sled::Tree;
 
 use super::now_ms;
 use super::records::{
-    Feedback, Interaction, InteractionFilter, Label, Ticket, TicketStatus, TranscriptLine,
+    Delivery, Feedback, Interaction, InteractionFilter, Label, Ticket, TicketStatus, TranscriptLine,
 };
 use crate::conversation::{ConversationState, OpenTicket};
 
@@ -75,6 +75,8 @@ pub struct Store {
     tickets: Tree,
     conversations: Tree,
     meta: Tree,
+    /// Channel bookkeeping: e.g. which Discord message and thread show a ticket.
+    links: Tree,
     hash_key: Vec<u8>,
 }
 
@@ -151,12 +153,19 @@ impl Store {
             by_user: db.open_tree("by_user")?,
             tickets: db.open_tree("tickets")?,
             conversations: db.open_tree("conversations")?,
+            links: db.open_tree("links")?,
             meta,
             db,
             hash_key,
         };
         store.db.flush()?;
         Ok(store)
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex): stable, not reversible without
@@ -354,6 +363,27 @@ impl Store {
     /// Number of interactions stored.
     pub fn interaction_count(&self) -> usize {
         self.interactions.len()
+    }
+
+    /// Records whether an interaction's reply was delivered.
+    pub fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
+        self.update_interaction(id, |i| i.delivery = Some(delivery.clone()))?;
+        Ok(())
+    }
+
+    /// Stores a channel's bookkeeping value under `key` (durable when it returns).
+    pub fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.links.insert(key, value.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A value stored with [`set_link`](Self::set_link).
+    pub fn link(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .links
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Records "That helped" (true) or "did not help" (false) on an interaction.

@@ -1,0 +1,109 @@
+//! `personabot serve`: runs the channels that are configured, plus the retention task, until
+//! Ctrl-C or SIGTERM, then shuts down cleanly.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use personabot::channels::discord;
+use personabot::pipeline::Pipeline;
+use personabot::settings::Settings;
+use personabot::store::now_ms;
+
+/// How often the retention task purges old evidence.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+pub fn run(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(pipeline, settings))
+}
+
+async fn serve(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode> {
+    let discord = if settings.discord.token.is_some() {
+        let handle = discord::start(pipeline.clone(), &settings.discord, &settings.limits)
+            .await
+            .context("cannot start the Discord channel")?;
+        eprintln!("personabot: Discord channel on");
+        Some(handle)
+    } else {
+        eprintln!(
+            "personabot: Discord is off: set PERSONABOT__DISCORD__TOKEN (or DISCORD_TOKEN) to connect"
+        );
+        None
+    };
+    let retention = tokio::spawn(retention(pipeline.clone(), settings.store.retention_days));
+    eprintln!("personabot: serving; Ctrl-C to stop");
+    shutdown_signal().await;
+    eprintln!("personabot: shutting down");
+    retention.abort();
+    if let Some(handle) = discord {
+        handle.shutdown().await;
+    }
+    let store = pipeline.store().clone();
+    tokio::task::spawn_blocking(move || store.flush())
+        .await
+        .context("flush task failed")?
+        .context("cannot flush the evidence store")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Purges interactions, resolved tickets and idle conversations older than the retention
+/// window, at start and then hourly.
+async fn retention(pipeline: Arc<Pipeline>, days: u32) {
+    if days == 0 {
+        return;
+    }
+    loop {
+        let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
+        let p = pipeline.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let interactions = p.store().purge_before(cutoff)?;
+            let (tickets, conversations) = p.store().purge_stale_before(cutoff)?;
+            Ok::<_, personabot::store::StoreError>((interactions, tickets, conversations))
+        })
+        .await;
+        match result {
+            Ok(Ok((i, t, c))) if i + t + c > 0 => {
+                tracing::info!(
+                    interactions = i,
+                    tickets = t,
+                    conversations = c,
+                    "retention purge"
+                )
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "retention purge failed"),
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
+        }
+        tokio::time::sleep(RETENTION_EVERY).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
