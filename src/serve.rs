@@ -25,7 +25,7 @@ pub fn run(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode> {
 
 async fn serve(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode> {
     let discord = if settings.discord.token.is_some() {
-        let handle = discord::start(pipeline.clone(), &settings.discord, &settings.limits)
+        let handle = discord::start(pipeline.clone(), settings)
             .await
             .context("cannot start the Discord channel")?;
         eprintln!("personabot: Discord channel on");

@@ -6,7 +6,7 @@
 //! helpers here (conversation keys, custom ids, mention neutralising, ticket rendering) are tested
 //! below, and the whole adapter runs against a fake Discord in `tests/discord.rs`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,11 @@ use serenity::async_trait;
 use serenity::http::{Http, HttpError};
 
 use crate::catalog::Catalog;
+use crate::catalog::Team;
 use crate::flood::{FloodGate, FloodVerdict};
 use crate::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError, PipelineEvent};
 use crate::route::DecisionKind;
-use crate::settings::{DiscordSettings, Limits};
+use crate::settings::{DiscordSettings, Settings};
 use crate::store::{now_ms, Delivery, Ticket, TicketStatus};
 
 /// The channel name recorded with each interaction.
@@ -334,6 +335,8 @@ impl SeenIds {
 struct Shared {
     pipeline: Arc<Pipeline>,
     settings: DiscordSettings,
+    /// Teams from settings: their Discord channel and agent role.
+    teams: BTreeMap<String, Team>,
     flood: Mutex<FloodGate>,
     seen: Mutex<SeenIds>,
 }
@@ -359,11 +362,8 @@ impl DiscordHandle {
 }
 
 /// Connects to Discord and starts handling messages, interactions and ticket events.
-pub async fn start(
-    pipeline: Arc<Pipeline>,
-    settings: &DiscordSettings,
-    limits: &Limits,
-) -> Result<DiscordHandle, DiscordError> {
+pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHandle, DiscordError> {
+    let (settings, limits) = (&all.discord, &all.limits);
     let token = settings.token.clone().ok_or(DiscordError::NoToken)?;
     let mut http = HttpBuilder::new(&token);
     if let Some(base) = settings.api_base.as_deref().filter(|b| !b.is_empty()) {
@@ -382,6 +382,7 @@ pub async fn start(
     let shared = Arc::new(Shared {
         pipeline: pipeline.clone(),
         settings: settings.clone(),
+        teams: all.teams.clone(),
         flood: Mutex::new(FloodGate::new(
             limits.flood_messages,
             Duration::from_secs(u64::from(limits.flood_window_secs)),
@@ -466,9 +467,7 @@ fn link_key_thread(thread: u64) -> String {
 impl Shared {
     /// Is `user` (with `roles`) an agent of `team`?
     fn is_agent(&self, team: &str, roles: &[RoleId]) -> bool {
-        self.pipeline
-            .catalog()
-            .teams
+        self.teams
             .get(team)
             .and_then(|t| t.discord_role)
             .is_some_and(|role| roles.iter().any(|r| r.get() == role))
@@ -1030,11 +1029,7 @@ async fn ticket_link(s: &Arc<Shared>, ticket: u64) -> Option<(u64, u64, Option<u
 
 async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
     let catalog = s.pipeline.catalog();
-    let Some(channel) = catalog
-        .teams
-        .get(&t.team)
-        .and_then(|team| team.discord_channel)
-    else {
+    let Some(channel) = s.teams.get(&t.team).and_then(|team| team.discord_channel) else {
         return; // this team does not work from Discord
     };
     let message = CreateMessage::new()

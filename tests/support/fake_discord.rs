@@ -86,7 +86,12 @@ pub struct User {
 
 impl User {
     pub fn new(id: u64, name: &str) -> User {
-        User { id, name: name.to_string(), bot: false, roles: Vec::new() }
+        User {
+            id,
+            name: name.to_string(),
+            bot: false,
+            roles: Vec::new(),
+        }
     }
 
     pub fn with_roles(mut self, roles: &[u64]) -> User {
@@ -157,9 +162,13 @@ impl Drop for FakeDiscord {
 impl FakeDiscord {
     /// Binds 127.0.0.1:0, serves REST under /api/v10 and the gateway websocket at /ws.
     pub async fn start() -> FakeDiscord {
-        let listener =
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fake discord: bind");
-        let port = listener.local_addr().expect("fake discord: local addr").port();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake discord: bind");
+        let port = listener
+            .local_addr()
+            .expect("fake discord: local addr")
+            .port();
         let inner = Arc::new(Inner::new(port));
         let app = Router::new()
             .route("/ws", get(ws_upgrade))
@@ -198,7 +207,10 @@ impl FakeDiscord {
     /// remembered for later IDENTIFYs, and dispatches GUILD_CREATE.
     pub async fn guild_create(&self, roles: &[(u64, &str)], channels: &[u64]) {
         let mut st = self.inner.lock();
-        st.guild_roles = roles.iter().map(|(id, name)| (*id, name.to_string())).collect();
+        st.guild_roles = roles
+            .iter()
+            .map(|(id, name)| (*id, name.to_string()))
+            .collect();
         st.guild_channels = channels.to_vec();
         let guild = guild_json(&st);
         dispatch_locked(&mut st, "GUILD_CREATE", guild);
@@ -233,8 +245,9 @@ impl FakeDiscord {
     ) -> u64 {
         let mut st = self.inner.lock();
         let id = self.inner.new_id();
-        let payload =
-            click_json(&mut st, id, channel_id, message_id, custom_id, user, guild, values);
+        let payload = click_json(
+            &mut st, id, channel_id, message_id, custom_id, user, guild, values,
+        );
         dispatch_locked(&mut st, "INTERACTION_CREATE", payload);
         drop(st);
         self.inner.bump();
@@ -253,7 +266,16 @@ impl FakeDiscord {
     ) -> u64 {
         let mut st = self.inner.lock();
         let id = self.inner.new_id();
-        let payload = slash_json(&self.inner, &mut st, id, channel_id, name, options, user, guild);
+        let payload = slash_json(
+            &self.inner,
+            &mut st,
+            id,
+            channel_id,
+            name,
+            options,
+            user,
+            guild,
+        );
         dispatch_locked(&mut st, "INTERACTION_CREATE", payload);
         drop(st);
         self.inner.bump();
@@ -283,7 +305,11 @@ impl FakeDiscord {
     ) -> Request {
         self.inner
             .wait_until(timeout, "a matching REST request", |st| {
-                st.requests.iter().skip(since_index).find(|r| pred(r)).cloned()
+                st.requests
+                    .iter()
+                    .skip(since_index)
+                    .find(|r| pred(r))
+                    .cloned()
             })
             .await
     }
@@ -322,7 +348,10 @@ impl FakeDiscord {
     pub async fn close_gateway(&self, code: u16, timeout: Duration) {
         let before = {
             let mut st = self.inner.lock();
-            let conn = st.conn.take().expect("fake discord: close_gateway with no client connected");
+            let conn = st
+                .conn
+                .take()
+                .expect("fake discord: close_gateway with no client connected");
             let _ = conn.tx.send(Outgoing::Close(code));
             st.established
         };
@@ -344,9 +373,25 @@ impl FakeDiscord {
         self.inner.lock().resume_count
     }
 
+    /// Number of dispatches re-sent after RESUMEs (those with a sequence number above the
+    /// RESUME's).
+    pub fn replayed_count(&self) -> usize {
+        self.inner.lock().replayed_count
+    }
+
     /// Number of heartbeats (op 1) received (each answered with op 11).
     pub fn heartbeat_count(&self) -> usize {
         self.inner.lock().heartbeat_count
+    }
+
+    /// Waits until at least `count` heartbeats have been received (serenity sends its first one
+    /// a full interval, [`HEARTBEAT_INTERVAL_MS`], after HELLO).
+    pub async fn wait_heartbeats(&self, count: usize, timeout: Duration) {
+        self.inner
+            .wait_until(timeout, "heartbeats", |st| {
+                (st.heartbeat_count >= count).then_some(())
+            })
+            .await
     }
 
     /// The `d` of the last IDENTIFY (token, intents, properties...).
@@ -382,7 +427,11 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
 
     let mut st = inner.lock();
     st.conn = None;
-    st.session = Some(Session { id: "fake-session-1".into(), seq: 0, log: Vec::new() });
+    st.session = Some(Session {
+        id: "fake-session-1".into(),
+        seq: 0,
+        log: Vec::new(),
+    });
     st.guild_roles = vec![(4001, "staff".into()), (4002, "customer".into())];
     st.guild_channels = vec![CHANNEL_ID, 2002];
     let ready = ready_json(&inner, "fake-session-1");
@@ -393,7 +442,12 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
     out.push(("gateway:GUILD_CREATE", last_frame(&st)));
     drop(st);
 
-    inner.user_message(CHANNEL_ID, &alice, &format!("<@{BOT_ID}> hi <@&4001> <@1003>"), Some(GUILD_ID));
+    inner.user_message(
+        CHANNEL_ID,
+        &alice,
+        &format!("<@{BOT_ID}> hi <@&4001> <@1003>"),
+        Some(GUILD_ID),
+    );
     out.push(("gateway:MESSAGE_CREATE guild", last_frame(&inner.lock())));
     inner.user_message(dm_channel, &bob, "hello in DM", None);
     out.push(("gateway:MESSAGE_CREATE dm", last_frame(&inner.lock())));
@@ -419,21 +473,22 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
         "allowed_mentions": {"parse": []}
     });
     let mut st = inner.lock();
-    let reply = route(&inner, &mut st, "POST", &format!("/api/v10/channels/{CHANNEL_ID}/messages"), &body, &[]);
-    let bot_msg_id = id_of(&reply.body);
-    out.push(("rest:message", reply.body.clone().expect("message body")));
-    out.push(("gateway:MESSAGE_CREATE bot echo", last_frame(&st)));
-    let edit = json!({"content": "edited", "components": []});
     let reply = route(
         &inner,
         &mut st,
-        "PATCH",
-        &format!("/api/v10/channels/{CHANNEL_ID}/messages/{bot_msg_id}"),
-        &edit,
+        "POST",
+        &format!("/api/v10/channels/{CHANNEL_ID}/messages"),
+        &body,
         &[],
     );
-    out.push(("rest:message edited", reply.body.expect("edited message")));
-    let upload = Upload { field: "files[0]".into(), filename: "a.txt".into(), bytes: b"hello".to_vec() };
+    let bot_msg_id = id_of(&reply.body);
+    out.push(("rest:message", reply.body.clone().expect("message body")));
+    out.push(("gateway:MESSAGE_CREATE bot echo", last_frame(&st)));
+    let upload = Upload {
+        field: "files[0]".into(),
+        filename: "a.txt".into(),
+        bytes: b"hello".to_vec(),
+    };
     let reply = route(
         &inner,
         &mut st,
@@ -445,7 +500,16 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
     out.push(("rest:message with attachment", reply.body.expect("message")));
 
     let id = inner.new_id();
-    let click = click_json(&mut st, id, CHANNEL_ID, bot_msg_id, "yes", &alice, Some(GUILD_ID), None);
+    let click = click_json(
+        &mut st,
+        id,
+        CHANNEL_ID,
+        bot_msg_id,
+        "yes",
+        &alice,
+        Some(GUILD_ID),
+        None,
+    );
     dispatch_locked(&mut st, "INTERACTION_CREATE", click);
     out.push(("gateway:INTERACTION_CREATE button guild", last_frame(&st)));
     let id = inner.new_id();
@@ -454,7 +518,16 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
     out.push(("gateway:INTERACTION_CREATE button dm", last_frame(&st)));
     let id = inner.new_id();
     let values = Some(vec!["a".to_string()]);
-    let click = click_json(&mut st, id, CHANNEL_ID, bot_msg_id, "pick", &alice, Some(GUILD_ID), values);
+    let click = click_json(
+        &mut st,
+        id,
+        CHANNEL_ID,
+        bot_msg_id,
+        "pick",
+        &alice,
+        Some(GUILD_ID),
+        values,
+    );
     dispatch_locked(&mut st, "INTERACTION_CREATE", click);
     out.push(("gateway:INTERACTION_CREATE select guild", last_frame(&st)));
     let id = inner.new_id();
@@ -462,9 +535,28 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
     let click = click_json(&mut st, id, dm_channel, 78, "pick", &bob, None, values);
     dispatch_locked(&mut st, "INTERACTION_CREATE", click);
     out.push(("gateway:INTERACTION_CREATE select dm", last_frame(&st)));
+    let edit = json!({"content": "edited", "components": []});
+    let reply = route(
+        &inner,
+        &mut st,
+        "PATCH",
+        &format!("/api/v10/channels/{CHANNEL_ID}/messages/{bot_msg_id}"),
+        &edit,
+        &[],
+    );
+    out.push(("rest:message edited", reply.body.expect("edited message")));
     let options = [("question", "how do I reset my password?")];
     let id = inner.new_id();
-    let slash = slash_json(&inner, &mut st, id, CHANNEL_ID, "help", &options, &alice, Some(GUILD_ID));
+    let slash = slash_json(
+        &inner,
+        &mut st,
+        id,
+        CHANNEL_ID,
+        "help",
+        &options,
+        &alice,
+        Some(GUILD_ID),
+    );
     dispatch_locked(&mut st, "INTERACTION_CREATE", slash);
     out.push(("gateway:INTERACTION_CREATE slash guild", last_frame(&st)));
     let id = inner.new_id();
@@ -475,7 +567,10 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
     dispatch_locked(&mut st, "RESUMED", json!({}));
     out.push(("gateway:RESUMED", last_frame(&st)));
 
-    out.push(("gateway:HELLO", serde_json::from_str(&hello_frame()).expect("hello")));
+    out.push((
+        "gateway:HELLO",
+        serde_json::from_str(&hello_frame()).expect("hello"),
+    ));
     out.push(("gateway:HEARTBEAT_ACK", json!({"op": 11})));
     out.push(("gateway:INVALID_SESSION", json!({"op": 9, "d": false})));
 
@@ -495,22 +590,47 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
         format!("/api/v10/channels/{CHANNEL_ID}/threads"),
         json!({"name": "private ticket", "type": 12, "invitable": false}),
     );
-    rest("rest:text channel", "GET", format!("/api/v10/channels/{CHANNEL_ID}"), Value::Null);
+    rest(
+        "rest:text channel",
+        "GET",
+        format!("/api/v10/channels/{CHANNEL_ID}"),
+        Value::Null,
+    );
     rest(
         "rest:dm channel",
         "POST",
         "/api/v10/users/@me/channels".into(),
         json!({"recipient_id": "1003"}),
     );
-    rest("rest:current user", "GET", "/api/v10/users/@me".into(), Value::Null);
-    rest("rest:gateway", "GET", "/api/v10/gateway".into(), Value::Null);
-    rest("rest:gateway bot", "GET", "/api/v10/gateway/bot".into(), Value::Null);
+    rest(
+        "rest:current user",
+        "GET",
+        "/api/v10/users/@me".into(),
+        Value::Null,
+    );
+    rest(
+        "rest:gateway",
+        "GET",
+        "/api/v10/gateway".into(),
+        Value::Null,
+    );
+    rest(
+        "rest:gateway bot",
+        "GET",
+        "/api/v10/gateway/bot".into(),
+        Value::Null,
+    );
     let commands = json!([
         {"name": "help", "description": "Ask a question",
          "options": [{"type": 3, "name": "question", "description": "what", "required": true}]},
         {"name": "ping", "description": "Ping", "type": 1}
     ]);
-    rest("rest:global commands", "PUT", format!("/api/v10/applications/{APP_ID}/commands"), commands.clone());
+    rest(
+        "rest:global commands",
+        "PUT",
+        format!("/api/v10/applications/{APP_ID}/commands"),
+        commands.clone(),
+    );
     rest(
         "rest:guild commands",
         "PUT",
@@ -530,15 +650,34 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
         format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original"),
         json!({"content": "edited original"}),
     );
-    rest("rest:member", "GET", format!("/api/v10/guilds/{GUILD_ID}/members/1002"), Value::Null);
-    rest("rest:roles", "GET", format!("/api/v10/guilds/{GUILD_ID}/roles"), Value::Null);
-    rest("rest:not found", "GET", "/api/v10/nothing/here".into(), Value::Null);
+    rest(
+        "rest:member",
+        "GET",
+        format!("/api/v10/guilds/{GUILD_ID}/members/1002"),
+        Value::Null,
+    );
+    rest(
+        "rest:roles",
+        "GET",
+        format!("/api/v10/guilds/{GUILD_ID}/roles"),
+        Value::Null,
+    );
+    rest(
+        "rest:not found",
+        "GET",
+        "/api/v10/nothing/here".into(),
+        Value::Null,
+    );
     out
 }
 
 /// The last dispatch frame logged in the session, as JSON.
 fn last_frame(st: &St) -> Value {
-    let entry = st.session.as_ref().and_then(|s| s.log.last()).expect("a logged dispatch");
+    let entry = st
+        .session
+        .as_ref()
+        .and_then(|s| s.log.last())
+        .expect("a logged dispatch");
     serde_json::from_str(&entry.frame).expect("frame is JSON")
 }
 
@@ -600,6 +739,8 @@ struct St {
     identify_count: usize,
     resume_count: usize,
     heartbeat_count: usize,
+    /// Dispatches re-sent because a RESUME asked for them.
+    replayed_count: usize,
     /// Number of READY / RESUMED sent.
     established: usize,
     last_identify: Option<Value>,
@@ -640,6 +781,7 @@ impl Inner {
                 identify_count: 0,
                 resume_count: 0,
                 heartbeat_count: 0,
+                replayed_count: 0,
                 established: 0,
                 last_identify: None,
                 intents: None,
@@ -686,17 +828,29 @@ impl Inner {
             if let Some(found) = check(&self.lock()) {
                 return found;
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 let st = self.lock();
                 if let Some(found) = check(&st) {
                     return found;
                 }
-                panic!("fake discord: timed out after {timeout:?} waiting for {what}\n{}", describe(&st));
+                panic!(
+                    "fake discord: timed out after {timeout:?} waiting for {what}\n{}",
+                    describe(&st)
+                );
             }
         }
     }
 
-    fn user_message(&self, channel_id: u64, author: &User, content: &str, guild: Option<u64>) -> u64 {
+    fn user_message(
+        &self,
+        channel_id: u64,
+        author: &User,
+        content: &str,
+        guild: Option<u64>,
+    ) -> u64 {
         let id = self.new_id();
         let mut st = self.lock();
         st.users.insert(author.id, author.clone());
@@ -735,14 +889,22 @@ fn describe(st: &St) -> String {
             body.truncate(cut);
             body.push_str("...");
         }
-        s.push_str(&format!("  [{i}] {} {} -> {} {body}\n", r.method, r.path, r.status));
+        s.push_str(&format!(
+            "  [{i}] {} {} -> {} {body}\n",
+            r.method, r.path, r.status
+        ));
     }
     s
 }
 
 /// Sends (or keeps) a dispatch. Must be called with the state locked; the caller bumps.
 fn dispatch_locked(st: &mut St, t: &str, d: Value) {
-    let St { session, conn, pending, .. } = st;
+    let St {
+        session,
+        conn,
+        pending,
+        ..
+    } = st;
     let Some(session) = session.as_mut() else {
         pending.push((t.to_string(), d));
         return;
@@ -753,7 +915,13 @@ fn dispatch_locked(st: &mut St, t: &str, d: Value) {
         Some(c) if c.live => c.tx.send(Outgoing::Text(frame.clone())).is_ok(),
         _ => false,
     };
-    session.log.push(LogEntry { seq: session.seq, t: t.to_string(), d, frame, delivered });
+    session.log.push(LogEntry {
+        seq: session.seq,
+        t: t.to_string(),
+        d,
+        frame,
+        delivered,
+    });
 }
 
 /// MESSAGE_CREATE with the intent rules of Discord applied (see the module docs).
@@ -775,7 +943,8 @@ fn dispatch_message_create(st: &mut St, mut msg: Value, author_id: u64) {
         let mentions_bot = msg["mentions"]
             .as_array()
             .is_some_and(|m| m.iter().any(|u| u["id"] == json!(BOT_ID.to_string())));
-        if in_guild && intents & INTENT_MESSAGE_CONTENT == 0 && !mentions_bot && author_id != BOT_ID {
+        if in_guild && intents & INTENT_MESSAGE_CONTENT == 0 && !mentions_bot && author_id != BOT_ID
+        {
             msg["content"] = json!("");
             msg["embeds"] = json!([]);
             msg["attachments"] = json!([]);
@@ -789,7 +958,9 @@ fn dispatch_message_create(st: &mut St, mut msg: Value, author_id: u64) {
 // Payload builders
 
 fn now() -> String {
-    serenity::model::Timestamp::now().to_rfc3339().unwrap_or_else(|| "2024-01-01T00:00:00.000Z".into())
+    serenity::model::Timestamp::now()
+        .to_rfc3339()
+        .unwrap_or_else(|| "2024-01-01T00:00:00.000Z".into())
 }
 
 fn user_json(user: &User) -> Value {
@@ -800,14 +971,22 @@ fn user_json(user: &User) -> Value {
 }
 
 fn bot_user() -> User {
-    User { id: BOT_ID, name: BOT_NAME.to_string(), bot: true, roles: Vec::new() }
+    User {
+        id: BOT_ID,
+        name: BOT_NAME.to_string(),
+        bot: true,
+        roles: Vec::new(),
+    }
 }
 
 fn known_user(st: &St, id: u64) -> User {
     if id == BOT_ID {
         return bot_user();
     }
-    st.users.get(&id).cloned().unwrap_or_else(|| User::new(id, &format!("user{id}")))
+    st.users
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| User::new(id, &format!("user{id}")))
 }
 
 fn partial_member_json(roles: &[u64]) -> Value {
@@ -898,10 +1077,14 @@ fn ready_json(inner: &Inner, session_id: &str) -> Value {
 }
 
 fn guild_json(st: &St) -> Value {
-    let channels: Vec<Value> =
-        st.guild_channels.iter().enumerate().map(|(i, id)| text_channel_json(*id, i)).collect();
+    let channels: Vec<Value> = st
+        .guild_channels
+        .iter()
+        .enumerate()
+        .map(|(i, id)| text_channel_json(*id, i))
+        .collect();
     let bot = bot_user();
-    json!({
+    let mut guild = json!({
         "id": GUILD_ID.to_string(),
         "name": "Fake Guild",
         "icon": null, "icon_hash": null, "splash": null, "discovery_splash": null,
@@ -935,7 +1118,10 @@ fn guild_json(st: &St) -> Value {
         "stickers": [],
         "premium_progress_bar_enabled": false,
         "safety_alerts_channel_id": null,
-        "incidents_data": null,
+        "incidents_data": null
+    });
+    // Split in two: one json! this size exceeds the default macro recursion limit.
+    let extra = json!({
         "joined_at": "2024-01-01T00:00:00.000000+00:00",
         "large": false,
         "unavailable": false,
@@ -955,7 +1141,11 @@ fn guild_json(st: &St) -> Value {
         "soundboard_sounds": [],
         "embedded_activities": [],
         "lazy": true
-    })
+    });
+    if let (Some(g), Value::Object(extra)) = (guild.as_object_mut(), extra) {
+        g.extend(extra);
+    }
+    guild
 }
 
 /// Parses `<@id>`, `<@!id>` and `<@&id>` mentions.
@@ -970,7 +1160,9 @@ fn parse_mentions(content: &str) -> (Vec<u64>, Vec<u64>) {
             _ => (false, 0),
         };
         let tail = &rest[digits_from..];
-        let end = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
         if end > 0 && tail[end..].starts_with('>') {
             if let Ok(id) = tail[..end].parse::<u64>() {
                 let list = if is_role { &mut roles } else { &mut users };
@@ -985,7 +1177,10 @@ fn parse_mentions(content: &str) -> (Vec<u64>, Vec<u64>) {
 
 fn message_json(st: &St, id: u64, channel_id: u64, author: &Value, content: &str) -> Value {
     let (user_ids, role_ids) = parse_mentions(content);
-    let mentions: Vec<Value> = user_ids.iter().map(|u| user_json(&known_user(st, *u))).collect();
+    let mentions: Vec<Value> = user_ids
+        .iter()
+        .map(|u| user_json(&known_user(st, *u)))
+        .collect();
     json!({
         "id": id.to_string(), "channel_id": channel_id.to_string(), "author": author,
         "content": content, "timestamp": now(), "edited_timestamp": null, "tts": false,
@@ -997,7 +1192,13 @@ fn message_json(st: &St, id: u64, channel_id: u64, author: &Value, content: &str
 }
 
 /// A message authored by the bot (or its application) from a create/edit body.
-fn bot_message_from_body(st: &St, id: u64, channel_id: u64, body: &Value, files: &[Upload]) -> Value {
+fn bot_message_from_body(
+    st: &St,
+    id: u64,
+    channel_id: u64,
+    body: &Value,
+    files: &[Upload],
+) -> Value {
     let content = body.get("content").and_then(Value::as_str).unwrap_or("");
     let mut msg = message_json(st, id, channel_id, &user_json(&bot_user()), content);
     apply_body(&mut msg, body, files, channel_id);
@@ -1033,7 +1234,10 @@ fn apply_body(msg: &mut Value, body: &Value, files: &[Upload], channel_id: u64) 
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let url = format!("https://cdn.example.invalid/attachments/{channel_id}/{i}/{}", f.filename);
+                let url = format!(
+                    "https://cdn.example.invalid/attachments/{channel_id}/{i}/{}",
+                    f.filename
+                );
                 json!({
                     "id": (900_000 + i).to_string(), "filename": f.filename, "size": f.bytes.len(),
                     "url": url, "proxy_url": url, "content_type": null
@@ -1136,7 +1340,12 @@ fn click_json(
     };
     st.interactions.insert(
         interaction_token(id),
-        InteractionInfo { channel_id, guild, message_id: Some(message_id), original: None },
+        InteractionInfo {
+            channel_id,
+            guild,
+            message_id: Some(message_id),
+            original: None,
+        },
     );
     v
 }
@@ -1160,19 +1369,29 @@ fn slash_json(
         .find(|c| c["name"] == json!(name))
         .and_then(|c| c["id"].as_str().and_then(|s| s.parse::<u64>().ok()))
         .unwrap_or_else(|| inner.new_id());
-    let opts: Vec<Value> =
-        options.iter().map(|(n, val)| json!({"name": n, "type": 3, "value": val})).collect();
+    let opts: Vec<Value> = options
+        .iter()
+        .map(|(n, val)| json!({"name": n, "type": 3, "value": val}))
+        .collect();
     v["data"] = json!({"id": command_id.to_string(), "name": name, "type": 1, "options": opts});
     st.interactions.insert(
         interaction_token(id),
-        InteractionInfo { channel_id, guild, message_id: None, original: None },
+        InteractionInfo {
+            channel_id,
+            guild,
+            message_id: None,
+            original: None,
+        },
     );
     v
 }
 
 fn thread_json(id: u64, parent_id: u64, body: &Value, kind: u64) -> Value {
     let name = body.get("name").and_then(Value::as_str).unwrap_or("thread");
-    let duration = body.get("auto_archive_duration").and_then(Value::as_u64).unwrap_or(1440);
+    let duration = body
+        .get("auto_archive_duration")
+        .and_then(Value::as_u64)
+        .unwrap_or(1440);
     let now = now();
     json!({
         "id": id.to_string(), "type": kind, "guild_id": GUILD_ID.to_string(),
@@ -1203,7 +1422,8 @@ fn id_of(v: &Option<Value>) -> u64 {
 // Gateway
 
 async fn ws_upgrade(State(inner): State<Arc<Inner>>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(64 << 20).on_upgrade(move |socket| run_socket(inner, socket))
+    ws.max_message_size(64 << 20)
+        .on_upgrade(move |socket| run_socket(inner, socket))
 }
 
 async fn run_socket(inner: Arc<Inner>, mut socket: WebSocket) {
@@ -1213,7 +1433,11 @@ async fn run_socket(inner: Arc<Inner>, mut socket: WebSocket) {
         let id = st.next_conn_id;
         st.next_conn_id += 1;
         let _ = tx.send(Outgoing::Text(hello_frame()));
-        st.conn = Some(Conn { id, tx: tx.clone(), live: false });
+        st.conn = Some(Conn {
+            id,
+            tx: tx.clone(),
+            live: false,
+        });
         id
     };
     inner.bump();
@@ -1276,12 +1500,22 @@ fn on_client_op(inner: &Inner, conn_id: u64, tx: &mpsc::UnboundedSender<Outgoing
             let mut carried: Vec<(String, Value)> = st
                 .session
                 .take()
-                .map(|s| s.log.into_iter().filter(|e| !e.delivered).map(|e| (e.t, e.d)).collect())
+                .map(|s| {
+                    s.log
+                        .into_iter()
+                        .filter(|e| !e.delivered)
+                        .map(|e| (e.t, e.d))
+                        .collect()
+                })
                 .unwrap_or_default();
             carried.append(&mut st.pending);
             st.session_counter += 1;
             let session_id = format!("fake-session-{}", st.session_counter);
-            st.session = Some(Session { id: session_id.clone(), seq: 0, log: Vec::new() });
+            st.session = Some(Session {
+                id: session_id.clone(),
+                seq: 0,
+                log: Vec::new(),
+            });
             if let Some(c) = st.conn.as_mut() {
                 c.live = true;
             }
@@ -1304,10 +1538,13 @@ fn on_client_op(inner: &Inner, conn_id: u64, tx: &mpsc::UnboundedSender<Outgoing
                 let _ = tx.send(Outgoing::Text(json!({"op": 9, "d": false}).to_string()));
                 return;
             };
+            let mut replayed = 0;
             for entry in session.log.iter_mut().filter(|e| e.seq > client_seq) {
                 let _ = tx.send(Outgoing::Text(entry.frame.clone()));
                 entry.delivered = true;
+                replayed += 1;
             }
+            st.replayed_count += replayed;
             if let Some(c) = st.conn.as_mut() {
                 c.live = true;
             }
@@ -1332,15 +1569,27 @@ struct Reply {
 }
 
 fn ok(body: Value) -> Reply {
-    Reply { status: 200, body: Some(body), headers: Vec::new() }
+    Reply {
+        status: 200,
+        body: Some(body),
+        headers: Vec::new(),
+    }
 }
 
 fn no_content() -> Reply {
-    Reply { status: 204, body: None, headers: Vec::new() }
+    Reply {
+        status: 204,
+        body: None,
+        headers: Vec::new(),
+    }
 }
 
 fn error(status: u16, code: u64, message: &str) -> Reply {
-    Reply { status, body: Some(json!({"message": message, "code": code})), headers: Vec::new() }
+    Reply {
+        status,
+        body: Some(json!({"message": message, "code": code})),
+        headers: Vec::new(),
+    }
 }
 
 fn not_found(what: &str) -> Reply {
@@ -1357,12 +1606,18 @@ async fn rest(
     let at = Instant::now();
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let (json_body, files) = if content_type.starts_with("multipart/form-data") {
         parse_multipart(&content_type, &body)
     } else {
-        (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new())
+        (
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Vec::new(),
+        )
     };
     let reply = {
         let mut st = inner.lock();
@@ -1389,7 +1644,9 @@ async fn rest(
     };
     for (name, value) in reply.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(HeaderName::from_static(name), value);
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
         }
     }
     response
@@ -1423,7 +1680,11 @@ fn take_failure(st: &mut St, method: &str, path: &str) -> Option<Reply> {
         });
     }
     let body = custom.unwrap_or_else(|| json!({"message": "fake failure", "code": 0}));
-    Some(Reply { status, body: Some(body), headers: Vec::new() })
+    Some(Reply {
+        status,
+        body: Some(body),
+        headers: Vec::new(),
+    })
 }
 
 fn num(s: &str) -> Option<u64> {
@@ -1432,7 +1693,14 @@ fn num(s: &str) -> Option<u64> {
 
 /// Answers one REST call. `st` is locked; dispatches caused by the call (echoes of the bot's
 /// messages) go out through `dispatch_locked`.
-fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, files: &[Upload]) -> Reply {
+fn route(
+    inner: &Inner,
+    st: &mut St,
+    method: &str,
+    path: &str,
+    body: &Value,
+    files: &[Upload],
+) -> Reply {
     let Some(rest) = path.strip_prefix("/api/v10/") else {
         return not_found("not under /api/v10");
     };
@@ -1458,7 +1726,11 @@ fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, fil
             let Some(recipient) = recipient else {
                 return error(400, 50035, "Invalid Form Body (recipient_id)");
             };
-            let existing = st.dm_channels.iter().find(|(_, r)| **r == recipient).map(|(c, _)| *c);
+            let existing = st
+                .dm_channels
+                .iter()
+                .find(|(_, r)| **r == recipient)
+                .map(|(c, _)| *c);
             let channel = existing.unwrap_or_else(|| inner.new_id());
             st.dm_channels.insert(channel, recipient);
             ok(dm_channel_json(st, channel, recipient))
@@ -1468,7 +1740,9 @@ fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, fil
             None => not_found("channel"),
         },
         ("POST", ["channels", c, "messages"]) => {
-            let Some(c) = num(c) else { return not_found("channel") };
+            let Some(c) = num(c) else {
+                return not_found("channel");
+            };
             let id = inner.new_id();
             let msg = bot_message_from_body(st, id, c, body, files);
             st.messages.insert(id, msg.clone());
@@ -1480,7 +1754,9 @@ fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, fil
             None => error(404, 10008, "Unknown Message"),
         },
         ("PATCH", ["channels", c, "messages", m]) => {
-            let (Some(c), Some(m)) = (num(c), num(m)) else { return not_found("message") };
+            let (Some(c), Some(m)) = (num(c), num(m)) else {
+                return not_found("message");
+            };
             let mut msg = st
                 .messages
                 .get(&m)
@@ -1501,19 +1777,27 @@ fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, fil
         ("PUT" | "DELETE", ["channels", _, "messages", _, "reactions", ..]) => no_content(),
         ("PUT" | "DELETE", ["channels", _, "thread-members", ..]) => no_content(),
         ("POST", ["channels", c, "messages", m, "threads"]) => {
-            let (Some(c), Some(m)) = (num(c), num(m)) else { return not_found("message") };
+            let (Some(c), Some(m)) = (num(c), num(m)) else {
+                return not_found("message");
+            };
             if st.dm_channels.contains_key(&c) {
                 return error(400, 50003, "Cannot execute action on a DM channel");
             }
             if st.threads.contains_key(&m) {
-                return error(400, 160004, "A thread has already been created for this message");
+                return error(
+                    400,
+                    160004,
+                    "A thread has already been created for this message",
+                );
             }
             let thread = thread_json(m, c, body, 11);
             st.threads.insert(m, thread.clone());
             ok(thread)
         }
         ("POST", ["channels", c, "threads"]) => {
-            let Some(c) = num(c) else { return not_found("channel") };
+            let Some(c) = num(c) else {
+                return not_found("channel");
+            };
             if st.dm_channels.contains_key(&c) {
                 return error(400, 50003, "Cannot execute action on a DM channel");
             }
@@ -1575,7 +1859,8 @@ fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, fil
                 _ => {
                     let mut msg = stored.unwrap_or_else(|| {
                         let id = num(m).unwrap_or_else(|| inner.new_id());
-                        let mut msg = bot_message_from_body(st, id, info.channel_id, &Value::Null, &[]);
+                        let mut msg =
+                            bot_message_from_body(st, id, info.channel_id, &Value::Null, &[]);
                         msg["webhook_id"] = json!(APP_ID.to_string());
                         msg["application_id"] = json!(APP_ID.to_string());
                         msg
@@ -1635,8 +1920,12 @@ fn route(inner: &Inner, st: &mut St, method: &str, path: &str, body: &Value, fil
         },
         ("GET", ["guilds", _, "roles"]) => ok(json!(roles_json(st))),
         ("GET", ["guilds", _, "channels"]) => {
-            let channels: Vec<Value> =
-                st.guild_channels.iter().enumerate().map(|(i, c)| text_channel_json(*c, i)).collect();
+            let channels: Vec<Value> = st
+                .guild_channels
+                .iter()
+                .enumerate()
+                .map(|(i, c)| text_channel_json(*c, i))
+                .collect();
             ok(json!(channels))
         }
         _ => not_found("no such route in the fake"),
@@ -1695,7 +1984,11 @@ fn disposition_param(head: &str, key: &str) -> Option<String> {
     head.lines()
         .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?
         .split(';')
-        .find_map(|p| p.trim().strip_prefix(&format!("{key}=")).map(|v| v.trim_matches('"').to_string()))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix(&format!("{key}="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
 }
 
 /// Returns the parsed `payload_json` part (or Null) and the file parts.
@@ -1720,12 +2013,18 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, Vec<Upload>) {
         let part = &rest[..end];
         let part = part.strip_prefix(b"\r\n").unwrap_or(part);
         let part = part.strip_suffix(b"\r\n").unwrap_or(part);
-        let Some(split) = find(part, b"\r\n\r\n") else { continue };
+        let Some(split) = find(part, b"\r\n\r\n") else {
+            continue;
+        };
         let head = String::from_utf8_lossy(&part[..split]);
         let data = &part[split + 4..];
         let name = disposition_param(&head, "name").unwrap_or_default();
         match disposition_param(&head, "filename") {
-            Some(filename) => files.push(Upload { field: name, filename, bytes: data.to_vec() }),
+            Some(filename) => files.push(Upload {
+                field: name,
+                filename,
+                bytes: data.to_vec(),
+            }),
             None if name == "payload_json" => {
                 payload = serde_json::from_slice(data).unwrap_or(Value::Null);
             }
