@@ -608,6 +608,62 @@ async fn a_dm_conversation_keeps_its_persona() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_under_a_support_channel_is_one_conversation() {
+    let bot = Bot::start().await;
+    // A customer opens a thread in the support channel (through the fake's REST API).
+    let http = serenity::http::HttpBuilder::new("fake-token")
+        .proxy(bot.fake.base_url())
+        .ratelimiter_disabled(true)
+        .build();
+    let thread = serenity::all::ChannelId::new(SUPPORT)
+        .create_thread(
+            &http,
+            serenity::all::CreateThread::new("my question")
+                .kind(serenity::all::ChannelType::PublicThread),
+        )
+        .await
+        .expect("thread created")
+        .id
+        .get();
+    let ivy = customer(7010, "ivy");
+    let since = bot.mark();
+    let first = bot
+        .fake
+        .message(
+            thread,
+            &ivy,
+            "I'm the founder of a 5-person startup",
+            Some(GUILD_ID),
+        )
+        .await;
+    bot.reply_to(since, thread, first).await;
+    let since = bot.mark();
+    let second = bot
+        .fake
+        .message(thread, &ivy, "how much is it?", Some(GUILD_ID))
+        .await;
+    let reply = bot.reply_to(since, thread, second).await;
+    assert!(
+        reply.content().contains("startup program"),
+        "{}",
+        reply.content()
+    );
+    let stored = bot
+        .pipeline
+        .store()
+        .interactions(&InteractionFilter::default())
+        .unwrap();
+    assert_eq!(stored.last().unwrap().conversation, thread.to_string());
+    // A channel that is neither a support channel nor under one is ignored.
+    let since = bot.mark();
+    bot.fake
+        .message(SALES_CHANNEL, &ivy, "how much is it?", Some(GUILD_ID))
+        .await;
+    bot.assert_silent(since, SALES_CHANNEL).await;
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_and_ticket_slash_commands() {
     let bot = Bot::start().await;
     let dana = customer(7005, "dana");
@@ -687,6 +743,32 @@ async fn mention_injection_pings_nobody() {
     assert!(
         content.contains("@\u{200B}everyone"),
         "the text still reads the same: {content}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_gets_a_safe_reply() {
+    let bot = Bot::start().await;
+    let jay = customer(7011, "jay");
+    let huge = format!("I want a refund {}", "and more words ".repeat(2000));
+    let since = bot.mark();
+    let id = bot.fake.message(SUPPORT, &jay, &huge, Some(GUILD_ID)).await;
+    let reply = bot.reply_to(since, SUPPORT, id).await;
+    assert!(
+        reply.content().chars().count() <= 2000,
+        "within Discord's limit"
+    );
+    assert!(reply.content().contains("refund"), "{}", reply.content());
+    let stored = bot
+        .pipeline
+        .store()
+        .interactions(&InteractionFilter::default())
+        .unwrap();
+    assert_eq!(
+        stored[0].text.chars().count(),
+        4000,
+        "cut to limits.max_message_chars"
     );
     bot.stop().await;
 }

@@ -6,7 +6,7 @@
 //! helpers here (conversation keys, custom ids, mention neutralising, ticket rendering) are tested
 //! below, and the whole adapter runs against a fake Discord in `tests/discord.rs`.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -339,6 +339,9 @@ struct Shared {
     teams: BTreeMap<String, Team>,
     flood: Mutex<FloodGate>,
     seen: Mutex<SeenIds>,
+    /// Parent channel of guild channels seen (None: not a thread), to recognise customer
+    /// threads under support channels.
+    parents: Mutex<HashMap<u64, Option<u64>>>,
 }
 
 struct Handler {
@@ -388,6 +391,7 @@ pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHan
             Duration::from_secs(u64::from(limits.flood_window_secs)),
         )),
         seen: Mutex::new(SeenIds::default()),
+        parents: Mutex::new(HashMap::new()),
     });
     let events = pipeline.subscribe();
     let mut client = ClientBuilder::new_with_http(http, intents)
@@ -473,6 +477,36 @@ impl Shared {
             .is_some_and(|role| roles.iter().any(|r| r.get() == role))
     }
 
+    /// Whether `channel` is a thread whose parent is a support channel (looked up once).
+    async fn is_support_thread(&self, http: &Http, channel: ChannelId) -> bool {
+        let known = self
+            .parents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&channel.get())
+            .copied();
+        let parent = match known {
+            Some(parent) => parent,
+            None => {
+                let parent = match channel.to_channel(http).await {
+                    Ok(serenity::all::Channel::Guild(c)) => c.parent_id.map(|p| p.get()),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, channel = %channel, "channel lookup failed");
+                        return false; // not cached: asked again next time
+                    }
+                };
+                let mut parents = self.parents.lock().unwrap_or_else(|p| p.into_inner());
+                if parents.len() > SEEN_IDS {
+                    parents.clear();
+                }
+                parents.insert(channel.get(), parent);
+                parent
+            }
+        };
+        parent.is_some_and(|p| self.settings.support_channels.contains(&p))
+    }
+
     fn ticket_of_thread(&self, thread: u64) -> Option<u64> {
         self.pipeline
             .store()
@@ -530,6 +564,8 @@ impl EventHandler for Handler {
             None if s.settings.dms => false,
             None => return,
             Some(_) if s.settings.support_channels.contains(&msg.channel_id.get()) => true,
+            // A thread under a support channel is one conversation.
+            Some(_) if s.is_support_thread(&ctx.http, msg.channel_id).await => false,
             Some(_) => return,
         };
         let user = msg.author.id.get();
