@@ -784,10 +784,19 @@ fn slash_commands(catalog: &Catalog) -> Vec<CreateCommand> {
     ]
 }
 
-/// The conversation of an interaction's user in its channel (as their messages there).
-fn interaction_conversation(s: &Shared, channel: ChannelId, user: u64, in_guild: bool) -> String {
-    let shared_channel = in_guild && s.settings.support_channels.contains(&channel.get());
-    conversation_key(channel.get(), user, shared_channel || in_guild)
+/// The conversation of an interaction's user in its channel, the same as their messages there:
+/// a DM or a support thread is one conversation; elsewhere in a guild, each user has their own.
+async fn interaction_conversation(
+    s: &Shared,
+    http: &Http,
+    channel: ChannelId,
+    user: u64,
+    in_guild: bool,
+) -> String {
+    let one_conversation = !in_guild
+        || (!s.settings.support_channels.contains(&channel.get())
+            && s.is_support_thread(http, channel).await);
+    conversation_key(channel.get(), user, !one_conversation)
 }
 
 async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInteraction) {
@@ -813,10 +822,12 @@ async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInteraction) {
                 channel: CHANNEL.into(),
                 conversation: interaction_conversation(
                     &s,
+                    &ctx.http,
                     c.channel_id,
                     user,
                     c.guild_id.is_some(),
-                ),
+                )
+                .await,
                 user: user.to_string(),
                 text,
             };
@@ -927,7 +938,8 @@ async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInteraction) {
             }
             let helped = matches!(control, Control::Helped { .. });
             let conversation =
-                interaction_conversation(&s, c.channel_id, user, c.guild_id.is_some());
+                interaction_conversation(&s, &ctx.http, c.channel_id, user, c.guild_id.is_some())
+                    .await;
             let pipeline = s.pipeline.clone();
             let result = blocking(move || {
                 pipeline.feedback(CHANNEL, &conversation, &user.to_string(), helped)
