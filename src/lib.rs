@@ -2,6 +2,7 @@
 //! self-help tailored to the persona or hand a ticket to the right team, logging every
 //! interaction as persona evidence.
 
+pub mod agent;
 pub mod catalog;
 pub mod channels;
 pub mod check;
@@ -9,9 +10,11 @@ pub mod classify;
 pub mod conversation;
 pub mod flood;
 pub mod hours;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod route;
+pub mod server;
 pub mod settings;
 pub mod store;
 pub mod text;

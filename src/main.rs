@@ -47,8 +47,13 @@ enum Command {
     Classify(ClassifyArgs),
     /// Chat in the terminal (the full pipeline: routing, tickets, evidence).
     Chat(chat::ChatArgs),
-    /// Run the bot on its channels (Discord when its token is set) until Ctrl-C or SIGTERM.
-    Serve,
+    /// Run the bot: the HTTP server (API, web chat, agent queue, webhooks) and Discord when its
+    /// token is set, until Ctrl-C or SIGTERM.
+    Serve {
+        /// Address to listen on [default: http.listen, 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// List and work tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
@@ -238,7 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let pipeline = Pipeline::new(Arc::new(catalog), Arc::new(classifier), &settings, store);
             chat::run(&pipeline, args)
         }
-        Command::Serve => {
+        Command::Serve { listen } => {
             let classifier = compile(&catalog)?;
             let store = open_store(&cli)?;
             let pipeline = Arc::new(Pipeline::new(
@@ -247,7 +252,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &settings,
                 store,
             ));
-            serve::run(pipeline, &settings)
+            let mut settings = settings;
+            if let Some(addr) = listen {
+                settings.http.listen = addr.clone();
+            }
+            serve::run(pipeline, settings)
         }
         Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use personabot::channels::discord;
+use personabot::server::{self, AppState};
 use personabot::pipeline::Pipeline;
 use personabot::settings::Settings;
 use personabot::store::now_ms;
@@ -15,17 +16,37 @@ use personabot::store::now_ms;
 /// How often the retention task purges old evidence.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
-pub fn run(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode> {
+pub fn run(pipeline: Arc<Pipeline>, settings: Settings) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(pipeline, settings))
+    runtime.block_on(serve(pipeline, Arc::new(settings)))
 }
 
-async fn serve(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode> {
+async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
+    let address = listener.local_addr().context("no local address")?;
+    let state = AppState::new(pipeline.clone(), settings.clone());
+    let app = server::app(state.clone());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = http_stopped.await;
+            })
+            .await
+    });
+    eprintln!("personabot: web chat at http://{address}/");
+    if settings.http.agent_token.as_deref().is_some_and(|t| !t.is_empty()) {
+        eprintln!("personabot: agent queue at http://{address}/agent");
+    } else {
+        eprintln!("personabot: agent queue is off: set PERSONABOT__HTTP__AGENT_TOKEN to turn it on");
+    }
     let discord = if settings.discord.token.is_some() {
-        let handle = discord::start(pipeline.clone(), settings)
+        let handle = discord::start(pipeline.clone(), &settings)
             .await
             .context("cannot start the Discord channel")?;
         eprintln!("personabot: Discord channel on");
@@ -37,10 +58,19 @@ async fn serve(pipeline: Arc<Pipeline>, settings: &Settings) -> Result<ExitCode>
         None
     };
     let retention = tokio::spawn(retention(pipeline.clone(), settings.store.retention_days));
+    let _ = &state;
     eprintln!("personabot: serving; Ctrl-C to stop");
     shutdown_signal().await;
     eprintln!("personabot: shutting down");
     retention.abort();
+    // Stop taking requests and let those in flight finish (bounded).
+    let _ = stop_http.send(());
+    match tokio::time::timeout(Duration::from_secs(10), http).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server error"),
+        Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
+        Err(_) => tracing::warn!("HTTP requests still running after 10 s; stopping anyway"),
+    }
     if let Some(handle) = discord {
         handle.shutdown().await;
     }

@@ -95,6 +95,74 @@ impl std::fmt::Debug for DiscordSettings {
     }
 }
 
+/// The HTTP server (API, web chat, agent queue, webhooks).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address to listen on (`serve --listen` overrides it).
+    pub listen: String,
+    /// Bearer token for the agent queue and `/v1/tickets` (environment only).
+    pub agent_token: Option<String>,
+    /// Bearer token for the persona-owner review (environment only; falls back to the agent token).
+    pub owner_token: Option<String>,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "127.0.0.1:8080".into(),
+            agent_token: None,
+            owner_token: None,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The Slack channel (Events API).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackSettings {
+    /// Verifies request signatures (environment only).
+    pub signing_secret: Option<String>,
+    /// Bot token for the Web API (environment only).
+    pub bot_token: Option<String>,
+    /// Base URL of the Slack Web API (default https://slack.com/api).
+    pub api_base: Option<String>,
+}
+
+/// The Telegram channel.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSettings {
+    /// Bot token (environment only).
+    pub token: Option<String>,
+    /// Base URL of the Bot API (default https://api.telegram.org).
+    pub api_url: Option<String>,
+    /// Secret checked in the X-Telegram-Bot-Api-Secret-Token header of webhook calls
+    /// (environment only). With it, updates come by webhook at /telegram/webhook; without it,
+    /// by long polling.
+    pub webhook_secret: Option<String>,
+}
+
+macro_rules! redacted_debug {
+    ($ty:ident { $($field:ident),* } secrets { $($secret:ident),* }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &self.$secret.as_ref().map(|_| "<redacted>")))*
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(HttpSettings { listen, max_body_bytes } secrets { agent_token, owner_token });
+redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
+redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
+
 /// A Discord snowflake written as an integer or a string.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -187,6 +255,9 @@ pub struct Settings {
     pub store: StoreSettings,
     pub privacy: PrivacySettings,
     pub discord: DiscordSettings,
+    pub http: HttpSettings,
+    pub slack: SlackSettings,
+    pub telegram: TelegramSettings,
     pub teams: BTreeMap<String, Team>,
 }
 
@@ -219,6 +290,12 @@ impl Settings {
             for (section, key, env) in [
                 ("privacy", "user_hash_key", USER_HASH_KEY_ENV),
                 ("discord", "token", DISCORD_TOKEN_ENV),
+                ("http", "agent_token", "PERSONABOT__HTTP__AGENT_TOKEN"),
+                ("http", "owner_token", "PERSONABOT__HTTP__OWNER_TOKEN"),
+                ("slack", "signing_secret", "PERSONABOT__SLACK__SIGNING_SECRET"),
+                ("slack", "bot_token", "PERSONABOT__SLACK__BOT_TOKEN"),
+                ("telegram", "token", "PERSONABOT__TELEGRAM__TOKEN"),
+                ("telegram", "webhook_secret", "PERSONABOT__TELEGRAM__WEBHOOK_SECRET"),
             ] {
                 if file_only.get(section).and_then(|p| p.get(key)).is_some() {
                     return Err(SettingsError::SecretInFile {

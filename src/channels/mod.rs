@@ -3,3 +3,13 @@
 
 pub mod discord;
 pub mod terminal;
+pub mod web;
+
+use axum::Router;
+
+use crate::server::AppState;
+
+/// The HTTP routes of every channel that has any (one line per channel).
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(web::routes())
+}

@@ -1,0 +1,167 @@
+//! The agent queue: `/agent` (a page, behind a login with the agent token) and the JSON API under
+//! `/v1/tickets` (list by team and status, show with transcript and evidence, claim, reply to the
+//! customer on the ticket's channel, resolve, relabel).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::server::{authorize, ApiError, AppState, JsonBody, Role, AGENT_COOKIE};
+use crate::store::TicketStatus;
+
+const AGENT_PAGE: &str = include_str!("web/agent.html");
+const LOGIN_PAGE: &str = include_str!("web/login.html");
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    team: Option<String>,
+    status: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Agent)?;
+    let status = match q.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!("unknown status `{s}`: use open, claimed, resolved or all"))
+        })?),
+    };
+    let team = q.team.filter(|t| !t.is_empty());
+    let tickets = state.blocking(move |p| p.store().tickets(team.as_deref(), status)).await??;
+    let catalog = state.pipeline.catalog();
+    let list: Vec<serde_json::Value> = tickets
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "team": t.team,
+                "team_name": catalog.team_name(&t.team),
+                "status": t.status.as_str(),
+                "channel": t.channel,
+                "persona": t.persona,
+                "intent": t.intent,
+                "reason": t.reason,
+                "claimed_by": t.claimed_by,
+                "created_ms": t.created_ms,
+                "updated_ms": t.updated_ms,
+                "first_message": t.transcript.iter().find(|l| l.from == crate::store::Actor::Customer).map(|l| l.text.clone()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "tickets": list })).into_response())
+}
+
+async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Agent)?;
+    let ticket = state
+        .blocking(move |p| p.store().ticket(id))
+        .await??
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("ticket {id} not found")))?;
+    Ok(Json(ticket).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentBody {
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    intent: Option<String>,
+    #[serde(default)]
+    persona: Option<String>,
+}
+
+fn agent_name(body: &AgentBody) -> Result<String, ApiError> {
+    let name = body.agent.clone().unwrap_or_else(|| "agent".into());
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("`agent` must be 1 to 100 characters"));
+    }
+    Ok(name.trim().to_string())
+}
+
+async fn action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, verb)): Path<(u64, String)>,
+    JsonBody(body): JsonBody<AgentBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Agent)?;
+    let agent = agent_name(&body)?;
+    let ticket = match verb.as_str() {
+        "claim" => state.blocking(move |p| p.claim(id, &agent)).await??,
+        "resolve" => state.blocking(move |p| p.resolve(id, &agent)).await??,
+        "relabel" => {
+            let (intent, persona) = (body.intent.clone(), body.persona.clone());
+            if intent.is_none() && persona.is_none() {
+                return Err(ApiError::bad_request("give `intent`, `persona`, or both"));
+            }
+            state
+                .blocking(move |p| p.relabel(id, intent.as_deref(), persona.as_deref(), &agent))
+                .await??
+        }
+        "reply" => {
+            let text = body.text.clone().unwrap_or_default();
+            if text.trim().is_empty() {
+                return Err(ApiError::bad_request("`text` must not be empty"));
+            }
+            state.blocking(move |p| p.agent_reply(id, &agent, &text)).await??
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown action `{other}`: use claim, reply, resolve or relabel"),
+            ))
+        }
+    };
+    Ok(Json(ticket).into_response())
+}
+
+async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match authorize(&state, &headers, Role::Agent) {
+        Ok(()) => Html(AGENT_PAGE).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
+        Err(e) => (e.status, Html(format!("<!doctype html><title>personabot</title><p>{}</p>", e.message))).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Login {
+    token: String,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, match format!("Bearer {}", form.token.trim()).parse() {
+        Ok(v) => v,
+        Err(_) => return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
+    });
+    match authorize(&state, &headers, Role::Agent) {
+        Ok(()) => {
+            let cookie = format!("{AGENT_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", form.token.trim());
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/agent")).into_response()
+        }
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn logout() -> Response {
+    let cookie = format!("{AGENT_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/agent")).into_response()
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agent", get(page))
+        .route("/agent/login", post(login))
+        .route("/agent/logout", post(logout))
+        .route("/v1/tickets", get(list))
+        .route("/v1/tickets/{id}", get(show))
+        .route("/v1/tickets/{id}/{action}", post(action))
+}

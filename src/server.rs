@@ -1,0 +1,286 @@
+//! The HTTP server: one axum [`Router`] built by [`app`] from the shared [`AppState`], holding
+//! the generic chat API and web chat, the agent queue, the channel webhooks, `/metrics` and
+//! `/healthz`. Request limits (body size, per-user rate), JSON errors and bearer-token auth live
+//! here so every route gets the same behaviour.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::flood::{FloodGate, FloodVerdict};
+use crate::metrics::Metrics;
+use crate::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError};
+use crate::settings::Settings;
+use crate::store::TicketStatus;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pipeline: Arc<Pipeline>,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    limiter: Arc<Mutex<FloodGate>>,
+    started: Instant,
+}
+
+impl AppState {
+    pub fn new(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> AppState {
+        let limiter = FloodGate::new(
+            settings.limits.flood_messages,
+            Duration::from_secs(u64::from(settings.limits.flood_window_secs)),
+        );
+        AppState {
+            pipeline,
+            settings,
+            metrics: Arc::new(Metrics::default()),
+            limiter: Arc::new(Mutex::new(limiter)),
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts a message from `channel`/`user` against the per-user rate limit.
+    pub fn allow(&self, channel: &str, user: &str) -> bool {
+        let key = format!("{channel}\u{0}{user}");
+        let verdict = self
+            .limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(&key, Instant::now());
+        verdict == FloodVerdict::Allow
+    }
+
+    /// Runs a message through the pipeline off the async threads, and counts it in the metrics.
+    pub async fn handle(&self, inbound: Inbound, mode: Mode) -> Result<Outcome, PipelineError> {
+        let pipeline = self.pipeline.clone();
+        let started = Instant::now();
+        let channel = inbound.channel.clone();
+        let outcome = tokio::task::spawn_blocking(move || pipeline.handle_with(&inbound, mode))
+            .await
+            .map_err(|e| PipelineError::Refused(format!("the message could not be handled: {e}")))??;
+        if outcome.interaction.is_some() {
+            let d = &outcome.decision;
+            self.metrics.message(
+                &channel,
+                d.kind.as_str(),
+                d.persona.as_ref().map(|p| p.id.as_str()),
+                d.intent.as_ref().map(|i| i.id.as_str()),
+                started.elapsed(),
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// Runs blocking work (sled) off the async threads.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Pipeline) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let pipeline = self.pipeline.clone();
+        tokio::task::spawn_blocking(move || f(&pipeline))
+            .await
+            .map_err(|e| ApiError::internal(format!("task failed: {e}")))
+    }
+}
+
+/// An error answered as `{"error": "..."}` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        tracing::error!(error = %message.into(), "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Refused(m) => ApiError::new(StatusCode::CONFLICT, m),
+            PipelineError::Store(crate::store::StoreError::NotFound { what, id }) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("{what} {id} not found"))
+            }
+            PipelineError::Store(crate::store::StoreError::Refused(m)) => {
+                ApiError::new(StatusCode::CONFLICT, m)
+            }
+            PipelineError::Store(inner) => ApiError::internal(inner.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PipelineError::Store(e).into()
+    }
+}
+
+/// A JSON body: 413 over the size limit, 400 naming the problem for anything malformed
+/// (invalid UTF-8, syntax errors, missing or mistyped fields).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body is too large".to_string()
+            } else {
+                rejection.body_text()
+            };
+            ApiError::new(status, message)
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    }
+}
+
+/// Constant-time comparison, so a token cannot be guessed byte by byte from timings.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The name of the cookie the agent login sets.
+pub const AGENT_COOKIE: &str = "pb_agent";
+
+/// The token a request presents: `Authorization: Bearer ...`, else the login cookie.
+pub fn presented_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return value.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == AGENT_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// Which token guards a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Agent,
+    /// Persona owners; falls back to the agent token when no owner token is set.
+    Owner,
+}
+
+/// Checks a request's token: `Ok(())`, 401 without a valid one, or 404 when the routes are off
+/// because no token is configured.
+pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<(), ApiError> {
+    let http = &state.settings.http;
+    let expected = match role {
+        Role::Agent => http.agent_token.as_deref(),
+        Role::Owner => http.owner_token.as_deref().or(http.agent_token.as_deref()),
+    }
+    .filter(|t| !t.is_empty());
+    let Some(expected) = expected else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the agent routes are off: set PERSONABOT__HTTP__AGENT_TOKEN to turn them on",
+        ));
+    };
+    match presented_token(headers) {
+        Some(token) if same(&token, expected) => Ok(()),
+        _ => {
+            state.metrics.refused("auth", 401);
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "a valid agent token is required (Authorization: Bearer <token>)"))
+        }
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let catalog = state.pipeline.catalog();
+    Json(json!({
+        "status": "ok",
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "catalog": { "personas": catalog.personas.len(), "intents": catalog.intents.len() },
+    }))
+    .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let open = state
+        .blocking(|p| -> Result<BTreeMap<String, u64>, crate::store::StoreError> {
+            let mut by_team = BTreeMap::new();
+            for t in p.store().tickets(None, None)? {
+                if t.status != TicketStatus::Resolved {
+                    *by_team.entry(t.team).or_insert(0) += 1;
+                }
+            }
+            Ok(by_team)
+        })
+        .await??;
+    let body = state.metrics.render(&open, 0);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.settings.http.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(crate::channels::routes())
+        .merge(crate::agent::routes())
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_from_bearer_or_cookie() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_token(&h), None);
+        h.insert(header::COOKIE, "a=1; pb_agent=s3cret; b=2".parse().unwrap());
+        assert_eq!(presented_token(&h).as_deref(), Some("s3cret"));
+        h.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap());
+        assert_eq!(presented_token(&h).as_deref(), Some("tok"));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(presented_token(&h), None);
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "abcd"));
+        assert!(same("", ""));
+    }
+}
