@@ -58,11 +58,14 @@ async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitC
         None
     };
     let retention = tokio::spawn(retention(pipeline.clone(), settings.store.retention_days));
-    let _ = &state;
+    let channel_tasks = personabot::channels::start_all(state.clone()).await;
     eprintln!("personabot: serving; Ctrl-C to stop");
     shutdown_signal().await;
     eprintln!("personabot: shutting down");
     retention.abort();
+    for task in &channel_tasks {
+        task.abort();
+    }
     // Stop taking requests and let those in flight finish (bounded).
     let _ = stop_http.send(());
     match tokio::time::timeout(Duration::from_secs(10), http).await {
