@@ -10,7 +10,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::server::{authorize, ApiError, AppState, JsonBody, Role, AGENT_COOKIE};
+use crate::server::{authorize, AgentAuth, ApiError, AppState, JsonBody, Role, AGENT_COOKIE};
 use crate::store::TicketStatus;
 
 const AGENT_PAGE: &str = include_str!("web/agent.html");
@@ -22,16 +22,23 @@ struct ListQuery {
     status: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Agent)?;
+async fn list(
+    _: AgentAuth,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None | Some("") | Some("all") => None,
         Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request(format!("unknown status `{s}`: use open, claimed, resolved or all"))
+            ApiError::bad_request(format!(
+                "unknown status `{s}`: use open, claimed, resolved or all"
+            ))
         })?),
     };
     let team = q.team.filter(|t| !t.is_empty());
-    let tickets = state.blocking(move |p| p.store().tickets(team.as_deref(), status)).await??;
+    let tickets = state
+        .blocking(move |p| p.store().tickets(team.as_deref(), status))
+        .await??;
     let catalog = state.pipeline.catalog();
     let list: Vec<serde_json::Value> = tickets
         .iter()
@@ -55,8 +62,11 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
     Ok(Json(json!({ "tickets": list })).into_response())
 }
 
-async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Agent)?;
+async fn show(
+    _: AgentAuth,
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
     let ticket = state
         .blocking(move |p| p.store().ticket(id))
         .await??
@@ -86,12 +96,11 @@ fn agent_name(body: &AgentBody) -> Result<String, ApiError> {
 }
 
 async fn action(
+    _: AgentAuth,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, verb)): Path<(u64, String)>,
     JsonBody(body): JsonBody<AgentBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Agent)?;
     let agent = agent_name(&body)?;
     let ticket = match verb.as_str() {
         "claim" => state.blocking(move |p| p.claim(id, &agent)).await??,
@@ -110,7 +119,9 @@ async fn action(
             if text.trim().is_empty() {
                 return Err(ApiError::bad_request("`text` must not be empty"));
             }
-            state.blocking(move |p| p.agent_reply(id, &agent, &text)).await??
+            state
+                .blocking(move |p| p.agent_reply(id, &agent, &text))
+                .await??
         }
         other => {
             return Err(ApiError::new(
@@ -125,8 +136,17 @@ async fn action(
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match authorize(&state, &headers, Role::Agent) {
         Ok(()) => Html(AGENT_PAGE).into_response(),
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
-        Err(e) => (e.status, Html(format!("<!doctype html><title>personabot</title><p>{}</p>", e.message))).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response()
+        }
+        Err(e) => (
+            e.status,
+            Html(format!(
+                "<!doctype html><title>personabot</title><p>{}</p>",
+                e.message
+            )),
+        )
+            .into_response(),
     }
 }
 
@@ -137,16 +157,24 @@ struct Login {
 
 async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::AUTHORIZATION, match format!("Bearer {}", form.token.trim()).parse() {
-        Ok(v) => v,
-        Err(_) => return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
-    });
+    headers.insert(
+        header::AUTHORIZATION,
+        match format!("Bearer {}", form.token.trim()).parse() {
+            Ok(v) => v,
+            Err(_) => return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
+        },
+    );
     match authorize(&state, &headers, Role::Agent) {
         Ok(()) => {
-            let cookie = format!("{AGENT_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", form.token.trim());
+            let cookie = format!(
+                "{AGENT_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+                form.token.trim()
+            );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/agent")).into_response()
         }
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -31,7 +31,14 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one handled message and its latency.
-    pub fn message(&self, channel: &str, route: &str, persona: Option<&str>, intent: Option<&str>, took: Duration) {
+    pub fn message(
+        &self,
+        channel: &str,
+        route: &str,
+        persona: Option<&str>,
+        intent: Option<&str>,
+        took: Duration,
+    ) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let key = (
             channel.to_string(),
@@ -41,7 +48,10 @@ impl Metrics {
         );
         *m.messages.entry(key).or_default() += 1;
         let secs = took.as_secs_f64();
-        let slot = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        let slot = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
         m.latency_buckets[slot] += 1;
         m.latency_sum += secs;
         m.latency_count += 1;
@@ -57,7 +67,11 @@ impl Metrics {
     pub fn render(&self, open_tickets: &BTreeMap<String, u64>, reload_failures: u64) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
         out.push_str("# HELP personabot_messages_total Customer messages handled.\n");
         out.push_str("# TYPE personabot_messages_total counter\n");
         for ((channel, route, persona, intent), n) in &m.messages {
@@ -75,10 +89,16 @@ impl Metrics {
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
             cumulative += m.latency_buckets[i];
-            let _ = writeln!(out, "personabot_message_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "personabot_message_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
         }
         cumulative += m.latency_buckets[BUCKETS.len()];
-        let _ = writeln!(out, "personabot_message_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "personabot_message_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
         let _ = writeln!(out, "personabot_message_seconds_sum {}", m.latency_sum);
         let _ = writeln!(out, "personabot_message_seconds_count {}", m.latency_count);
         out.push_str("# HELP personabot_tickets_open Tickets not yet resolved, by team.\n");
@@ -97,7 +117,10 @@ impl Metrics {
         }
         out.push_str("# HELP personabot_catalog_reload_failures_total Catalog reloads rejected.\n");
         out.push_str("# TYPE personabot_catalog_reload_failures_total counter\n");
-        let _ = writeln!(out, "personabot_catalog_reload_failures_total {reload_failures}");
+        let _ = writeln!(
+            out,
+            "personabot_catalog_reload_failures_total {reload_failures}"
+        );
         out
     }
 }
@@ -109,8 +132,20 @@ mod tests {
     #[test]
     fn exposition_counts_and_histogram() {
         let m = Metrics::default();
-        m.message("http", "answer", Some("startup-founder"), Some("pricing"), Duration::from_micros(300));
-        m.message("http", "answer", Some("startup-founder"), Some("pricing"), Duration::from_millis(3));
+        m.message(
+            "http",
+            "answer",
+            Some("startup-founder"),
+            Some("pricing"),
+            Duration::from_micros(300),
+        );
+        m.message(
+            "http",
+            "answer",
+            Some("startup-founder"),
+            Some("pricing"),
+            Duration::from_millis(3),
+        );
         m.message("discord", "fallback", None, None, Duration::from_secs(5));
         m.refused("/v1/messages", 429);
         let open = BTreeMap::from([("sales".to_string(), 2)]);

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use personabot::channels::discord;
-use personabot::server::{self, AppState};
 use personabot::pipeline::Pipeline;
+use personabot::server::{self, AppState};
 use personabot::settings::Settings;
 use personabot::store::now_ms;
 
@@ -40,10 +40,17 @@ async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitC
             .await
     });
     eprintln!("personabot: web chat at http://{address}/");
-    if settings.http.agent_token.as_deref().is_some_and(|t| !t.is_empty()) {
+    if settings
+        .http
+        .agent_token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
         eprintln!("personabot: agent queue at http://{address}/agent");
     } else {
-        eprintln!("personabot: agent queue is off: set PERSONABOT__HTTP__AGENT_TOKEN to turn it on");
+        eprintln!(
+            "personabot: agent queue is off: set PERSONABOT__HTTP__AGENT_TOKEN to turn it on"
+        );
     }
     let discord = if settings.discord.token.is_some() {
         let handle = discord::start(pipeline.clone(), &settings)

@@ -65,7 +65,9 @@ impl AppState {
         let channel = inbound.channel.clone();
         let outcome = tokio::task::spawn_blocking(move || pipeline.handle_with(&inbound, mode))
             .await
-            .map_err(|e| PipelineError::Refused(format!("the message could not be handled: {e}")))??;
+            .map_err(|e| {
+                PipelineError::Refused(format!("the message could not be handled: {e}"))
+            })??;
         if outcome.interaction.is_some() {
             let d = &outcome.decision;
             self.metrics.message(
@@ -100,7 +102,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -109,7 +114,10 @@ impl ApiError {
 
     pub fn internal(message: impl Into<String>) -> ApiError {
         tracing::error!(error = %message.into(), "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
     }
 }
 
@@ -177,7 +185,10 @@ pub const AGENT_COOKIE: &str = "pb_agent";
 
 /// The token a request presents: `Authorization: Bearer ...`, else the login cookie.
 pub fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_string());
     }
     headers
@@ -217,8 +228,27 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<()
         Some(token) if same(&token, expected) => Ok(()),
         _ => {
             state.metrics.refused("auth", 401);
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "a valid agent token is required (Authorization: Bearer <token>)"))
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid agent token is required (Authorization: Bearer <token>)",
+            ))
         }
+    }
+}
+
+/// An extractor that admits only requests with the agent token (or the login cookie). As a
+/// request-parts extractor it runs before any body is read, so anonymous requests get 401 even
+/// when their body is malformed.
+pub struct AgentAuth;
+
+impl axum::extract::FromRequestParts<AppState> for AgentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authorize(state, &parts.headers, Role::Agent).map(|()| AgentAuth)
     }
 }
 
@@ -234,15 +264,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let open = state
-        .blocking(|p| -> Result<BTreeMap<String, u64>, crate::store::StoreError> {
-            let mut by_team = BTreeMap::new();
-            for t in p.store().tickets(None, None)? {
-                if t.status != TicketStatus::Resolved {
-                    *by_team.entry(t.team).or_insert(0) += 1;
+        .blocking(
+            |p| -> Result<BTreeMap<String, u64>, crate::store::StoreError> {
+                let mut by_team = BTreeMap::new();
+                for t in p.store().tickets(None, None)? {
+                    if t.status != TicketStatus::Resolved {
+                        *by_team.entry(t.team).or_insert(0) += 1;
+                    }
                 }
-            }
-            Ok(by_team)
-        })
+                Ok(by_team)
+            },
+        )
         .await??;
     let body = state.metrics.render(&open, 0);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())

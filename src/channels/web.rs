@@ -70,13 +70,20 @@ fn channel_of(requested: &Option<String>) -> Result<String, ApiError> {
 /// The turn as the API answers it: the classify shape plus `reply` and `ticket`.
 pub fn turn(state: &AppState, outcome: &Outcome) -> TurnJson {
     TurnJson {
-        decision: decision_json(state.pipeline.catalog(), &outcome.decision, &outcome.classification),
+        decision: decision_json(
+            state.pipeline.catalog(),
+            &outcome.decision,
+            &outcome.classification,
+        ),
         reply: outcome.reply.clone(),
         ticket: outcome.ticket.as_ref().map(ticket_json),
     }
 }
 
-async fn messages(State(state): State<AppState>, JsonBody(req): JsonBody<MessageRequest>) -> Result<Response, ApiError> {
+async fn messages(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<MessageRequest>,
+) -> Result<Response, ApiError> {
     check_id("conversation", &req.conversation)?;
     check_id("user", &req.user)?;
     let channel = channel_of(&req.channel)?;
@@ -93,16 +100,30 @@ async fn messages(State(state): State<AppState>, JsonBody(req): JsonBody<Message
         )
             .into_response());
     }
-    let inbound = Inbound { channel, conversation: req.conversation, user: req.user, text: req.text };
+    let inbound = Inbound {
+        channel,
+        conversation: req.conversation,
+        user: req.user,
+        text: req.text,
+    };
     let outcome = state.handle(inbound, Mode::Route).await?;
     Ok(Json(turn(&state, &outcome)).into_response())
 }
 
-async fn feedback(State(state): State<AppState>, JsonBody(req): JsonBody<FeedbackRequest>) -> Result<Response, ApiError> {
+async fn feedback(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<FeedbackRequest>,
+) -> Result<Response, ApiError> {
     check_id("conversation", &req.conversation)?;
     check_id("user", &req.user)?;
     let channel = channel_of(&req.channel)?;
-    let helped = match (req.feedback.as_deref().map(str::to_ascii_lowercase).as_deref(), req.helped) {
+    let helped = match (
+        req.feedback
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        req.helped,
+    ) {
         (Some("helped" | "that helped"), None) | (None, Some(true)) => true,
         (Some("talk to a human" | "human" | "not helped"), None) | (None, Some(false)) => false,
         _ => {
@@ -136,31 +157,35 @@ async fn updates(
     check_id("conversation", &conversation)?;
     let channel = channel_of(&q.channel)?;
     let result = state
-        .blocking(move |p| -> Result<serde_json::Value, crate::store::StoreError> {
-            let st = p.store().conversation(&channel, &conversation)?;
-            // The open ticket, else the last ticket of this conversation.
-            let ticket = match &st.open_ticket {
-                Some(open) => p.store().ticket(open.id)?,
-                None => None,
-            };
-            let Some(t) = ticket else {
-                return Ok(json!({ "lines": [], "ticket": null }));
-            };
-            let lines: Vec<serde_json::Value> = t
-                .transcript
-                .iter()
-                .filter(|l| l.at_ms > q.after)
-                .filter_map(|l| match &l.from {
-                    Actor::Agent(name) => Some(json!({ "at_ms": l.at_ms, "agent": name, "text": l.text })),
-                    _ => None,
-                })
-                .collect();
-            Ok(json!({
-                "lines": lines,
-                "ticket": { "id": t.id, "team": t.team, "status": t.status.as_str(),
-                            "team_name": p.catalog().team_name(&t.team) },
-            }))
-        })
+        .blocking(
+            move |p| -> Result<serde_json::Value, crate::store::StoreError> {
+                let st = p.store().conversation(&channel, &conversation)?;
+                // The open ticket, else the last ticket of this conversation.
+                let ticket = match &st.open_ticket {
+                    Some(open) => p.store().ticket(open.id)?,
+                    None => None,
+                };
+                let Some(t) = ticket else {
+                    return Ok(json!({ "lines": [], "ticket": null }));
+                };
+                let lines: Vec<serde_json::Value> = t
+                    .transcript
+                    .iter()
+                    .filter(|l| l.at_ms > q.after)
+                    .filter_map(|l| match &l.from {
+                        Actor::Agent(name) => {
+                            Some(json!({ "at_ms": l.at_ms, "agent": name, "text": l.text }))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                Ok(json!({
+                    "lines": lines,
+                    "ticket": { "id": t.id, "team": t.team, "status": t.status.as_str(),
+                                "team_name": p.catalog().team_name(&t.team) },
+                }))
+            },
+        )
         .await??;
     Ok(Json(result).into_response())
 }
