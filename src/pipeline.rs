@@ -186,6 +186,12 @@ impl Pipeline {
         &self.store
     }
 
+    /// Classifies and routes `text` as the first message of a new conversation, storing
+    /// nothing (what `personabot classify` and `POST /v1/classify` show).
+    pub fn classify_only(&self, text: &str) -> (Decision, Classification) {
+        route::run_single(&self.catalog, &self.thresholds, &self.classifier, text)
+    }
+
     fn lock(&self, channel: &str, conversation: &str) -> std::sync::MutexGuard<'_, ()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (channel, conversation).hash(&mut h);

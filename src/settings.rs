@@ -292,10 +292,18 @@ impl Settings {
                 ("discord", "token", DISCORD_TOKEN_ENV),
                 ("http", "agent_token", "PERSONABOT__HTTP__AGENT_TOKEN"),
                 ("http", "owner_token", "PERSONABOT__HTTP__OWNER_TOKEN"),
-                ("slack", "signing_secret", "PERSONABOT__SLACK__SIGNING_SECRET"),
+                (
+                    "slack",
+                    "signing_secret",
+                    "PERSONABOT__SLACK__SIGNING_SECRET",
+                ),
                 ("slack", "bot_token", "PERSONABOT__SLACK__BOT_TOKEN"),
                 ("telegram", "token", "PERSONABOT__TELEGRAM__TOKEN"),
-                ("telegram", "webhook_secret", "PERSONABOT__TELEGRAM__WEBHOOK_SECRET"),
+                (
+                    "telegram",
+                    "webhook_secret",
+                    "PERSONABOT__TELEGRAM__WEBHOOK_SECRET",
+                ),
             ] {
                 if file_only.get(section).and_then(|p| p.get(key)).is_some() {
                     return Err(SettingsError::SecretInFile {

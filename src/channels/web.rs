@@ -1,5 +1,6 @@
 //! The generic HTTP chat channel and the web chat page: `POST /v1/messages` runs the full
-//! pipeline for any chat bridge, `POST /v1/feedback` records "helped" / "talk to a human", `GET /`
+//! pipeline for any chat bridge, `POST /v1/feedback` records "helped" / "talk to a human",
+//! `POST /v1/classify` classifies without logging, `GET /`
 //! serves the customer chat page, and `GET /v1/conversations/{id}/updates` lets it pick up agent
 //! replies.
 
@@ -139,6 +140,24 @@ async fn feedback(
     Ok(Json(turn(&state, &outcome)).into_response())
 }
 
+/// `POST /v1/classify`: classify without logging (a fresh conversation, nothing stored).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyRequest {
+    pub text: String,
+}
+
+async fn classify(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<ClassifyRequest>,
+) -> Result<Response, ApiError> {
+    let p = &state.pipeline;
+    let (text, _) =
+        crate::pipeline::truncate_chars(req.text.trim(), state.settings.limits.max_message_chars);
+    let (decision, classification) = p.classify_only(text);
+    Ok(Json(decision_json(p.catalog(), &decision, &classification)).into_response())
+}
+
 #[derive(Debug, Deserialize)]
 struct UpdatesQuery {
     /// Only lines after this time (ms since the epoch).
@@ -199,5 +218,6 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(chat_page))
         .route("/v1/messages", post(messages))
         .route("/v1/feedback", post(feedback))
+        .route("/v1/classify", post(classify))
         .route("/v1/conversations/{conversation}/updates", get(updates))
 }

@@ -65,6 +65,52 @@ pub struct ForgetReport {
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
+/// Group commit: callers that need their writes on disk share flushes. A writer's data is in
+/// sled before it asks; a flush that starts after the ask covers it, so concurrent turns wait
+/// for one fsync instead of queueing one each.
+#[derive(Default)]
+struct GroupCommit {
+    state: std::sync::Mutex<CommitState>,
+    flushed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    /// Asks so far; each ask gets the next number.
+    asked: u64,
+    /// Every ask up to this number is on disk.
+    durable: u64,
+    flushing: bool,
+}
+
+impl GroupCommit {
+    fn wait_durable(&self, db: &sled::Db) -> Result<(), sled::Error> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.asked += 1;
+        let mine = st.asked;
+        loop {
+            if st.durable >= mine {
+                return Ok(());
+            }
+            if st.flushing {
+                st = self.flushed.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.flushing = true;
+            let covers = st.asked;
+            drop(st);
+            let result = db.flush();
+            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.flushing = false;
+            if result.is_ok() {
+                st.durable = st.durable.max(covers);
+            }
+            self.flushed.notify_all();
+            result?;
+        }
+    }
+}
+
 /// The evidence store.
 #[derive(Clone)]
 pub struct Store {
@@ -78,6 +124,7 @@ pub struct Store {
     /// Channel bookkeeping: e.g. which Discord message and thread show a ticket.
     links: Tree,
     hash_key: Vec<u8>,
+    commits: std::sync::Arc<GroupCommit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,6 +201,7 @@ impl Store {
             tickets: db.open_tree("tickets")?,
             conversations: db.open_tree("conversations")?,
             links: db.open_tree("links")?,
+            commits: std::sync::Arc::new(GroupCommit::default()),
             meta,
             db,
             hash_key,
@@ -298,7 +346,7 @@ impl Store {
                 )?;
                 Ok(stored_ticket)
             })?;
-        self.db.flush()?;
+        self.commits.wait_durable(&self.db)?;
         Ok(stored)
     }
 

@@ -1,0 +1,271 @@
+//! Load benchmark: `personabot serve` on loopback, driven over keep-alive HTTP/1.1 connections.
+//!
+//! Run: `cargo bench --bench load` (optionally `-- --seconds 10 --connections 64`).
+//!
+//! Four runs, one process each (a fresh store):
+//! - `POST /v1/messages` (the full pipeline with sled logging, group-committed) at saturation,
+//!   then at a fixed 5,000 msgs/s;
+//! - `POST /v1/classify` (classification only, nothing stored) at saturation and at 5,000/s.
+//!
+//! Fixed-rate latency is measured from each request's scheduled send time, so a stalled server
+//! cannot hide queueing (no coordinated omission). The load generator shares this machine's two
+//! cores with the server. The per-user flood limit is raised for the run (every request comes
+//! from a distinct user anyway).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const MESSAGES: &[&str] = &[
+    "how much is the growth plan for a team of 5?",
+    "I was charged twice this month, please refund",
+    "we need your SOC 2 report before procurement signs",
+    "my shopify orders are not syncing to the inbox",
+    "I'm the founder of a seed-stage startup, do you have discounts?",
+    "I can't log in, the password reset email never arrives",
+    "are you hiring backend engineers?",
+    "hi there",
+];
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    rate: u64,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str, default: u64| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Options {
+        seconds: value("--seconds", 8),
+        connections: value("--connections", 64) as usize,
+        rate: value("--rate", 5000),
+    }
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_personabot"))
+        .args(["--catalog", env!("CARGO_MANIFEST_DIR"), "--data"])
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PERSONABOT__LIMITS__FLOOD_MESSAGES", "100000000")
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve printed its address")
+            .expect("stderr line");
+        if let Some(rest) = line.split("web chat at http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        addr,
+        _dir: dir,
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn request(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn body_for(path: &str, conn: usize, n: u64) -> String {
+    let text = MESSAGES[(n as usize + conn) % MESSAGES.len()];
+    if path == "/v1/classify" {
+        format!("{{\"text\":\"{text}\"}}")
+    } else {
+        format!("{{\"conversation\":\"c{conn}-{n}\",\"user\":\"u{conn}-{n}\",\"text\":\"{text}\"}}")
+    }
+}
+
+/// Reads one HTTP/1.1 response (status line, headers, Content-Length body); returns the status.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
+            let status: u16 = head
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let total = end + 4 + length;
+            while buf.len() < total {
+                let mut chunk = [0u8; 16 * 1024];
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            buf.drain(..total);
+            return Ok(status);
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+struct RunResult {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: Duration,
+}
+
+/// Drives `path` with `connections` connections for `seconds`: as fast as possible when `rate`
+/// is None, else at `rate` requests per second in total.
+async fn drive(
+    addr: &str,
+    path: &'static str,
+    connections: usize,
+    seconds: u64,
+    rate: Option<u64>,
+) -> RunResult {
+    let deadline = Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for conn in 0..connections {
+        let addr = addr.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(&addr).await.expect("connect");
+            stream.set_nodelay(true).ok();
+            let mut buf = Vec::with_capacity(16 * 1024);
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r as f64));
+            let offset = interval.map(|i| i.mul_f64(conn as f64 / connections as f64));
+            let mut n = 0u64;
+            loop {
+                let scheduled = match (interval, offset) {
+                    (Some(i), Some(o)) => started + o + i * n as u32,
+                    _ => Instant::now(),
+                };
+                if scheduled.duration_since(started) >= deadline {
+                    break;
+                }
+                if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                    tokio::time::sleep(wait).await;
+                }
+                let req = request(path, &body_for(path, conn, n));
+                if stream.write_all(&req).await.is_err() {
+                    errors += 1;
+                    break;
+                }
+                match read_response(&mut stream, &mut buf).await {
+                    Ok(200) => latencies.push(scheduled.elapsed()),
+                    Ok(_) | Err(_) => errors += 1,
+                }
+                n += 1;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut result = RunResult {
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (l, e) = t.await.expect("connection task");
+        result.latencies.extend(l);
+        result.errors += e;
+    }
+    result.elapsed = started.elapsed();
+    result.latencies.sort();
+    result
+}
+
+fn report(label: &str, r: &RunResult) {
+    let pct = |p: f64| {
+        let i = ((r.latencies.len() as f64 * p) as usize).min(r.latencies.len().saturating_sub(1));
+        r.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{label:<44} {:>9.0} msgs/s  p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  errors {}",
+        r.latencies.len() as f64 / r.elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        r.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        r.errors
+    );
+}
+
+fn main() {
+    let o = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let rt = Arc::new(runtime);
+    println!(
+        "load: {} connections, {} s per run, fixed rate {} msgs/s (2 cores shared by server and load generator)",
+        o.connections, o.seconds, o.rate
+    );
+    for (path, label) in [
+        ("/v1/messages", "messages (pipeline + sled)"),
+        ("/v1/classify", "classify only"),
+    ] {
+        for rate in [None, Some(o.rate)] {
+            let server = start_server();
+            let r = rt.block_on(drive(&server.addr, path, o.connections, o.seconds, rate));
+            let what = match rate {
+                None => format!("{label}, saturation"),
+                Some(r) => format!("{label}, fixed {r}/s"),
+            };
+            report(&what, &r);
+            drop(server);
+        }
+    }
+}
