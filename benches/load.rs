@@ -35,6 +35,9 @@ struct Options {
     seconds: u64,
     connections: usize,
     rate: u64,
+    /// Drive an already running server (e.g. under a profiler) instead of starting one; only
+    /// the `/v1/messages` saturation run.
+    addr: Option<String>,
 }
 
 fn options() -> Options {
@@ -50,6 +53,11 @@ fn options() -> Options {
         seconds: value("--seconds", 8),
         connections: value("--connections", 64) as usize,
         rate: value("--rate", 5000),
+        addr: args
+            .iter()
+            .position(|a| a == "--addr")
+            .and_then(|i| args.get(i + 1))
+            .cloned(),
     }
 }
 
@@ -253,6 +261,11 @@ fn main() {
         "load: {} connections, {} s per run, fixed rate {} msgs/s (2 cores shared by server and load generator)",
         o.connections, o.seconds, o.rate
     );
+    if let Some(addr) = &o.addr {
+        let r = rt.block_on(drive(addr, "/v1/messages", o.connections, o.seconds, None));
+        report("messages (pipeline + sled), saturation", &r);
+        return;
+    }
     for (path, label) in [
         ("/v1/messages", "messages (pipeline + sled)"),
         ("/v1/classify", "classify only"),
