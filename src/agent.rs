@@ -10,7 +10,9 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::server::{authorize, AgentAuth, ApiError, AppState, JsonBody, Role, AGENT_COOKIE};
+use crate::server::{
+    authorize, session_value, AgentAuth, ApiError, AppState, JsonBody, Role, AGENT_COOKIE,
+};
 use crate::store::TicketStatus;
 
 const AGENT_PAGE: &str = include_str!("web/agent.html");
@@ -168,7 +170,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Respon
         Ok(()) => {
             let cookie = format!(
                 "{AGENT_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-                form.token.trim()
+                session_value(form.token.trim())
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/agent")).into_response()
         }

@@ -36,6 +36,9 @@ pub struct ConversationState {
     pub pending_choices: Vec<String>,
     pub awaiting_feedback: Option<AwaitingFeedback>,
     pub open_ticket: Option<OpenTicket>,
+    /// The most recent ticket of the conversation, open or not (so a customer still sees the
+    /// last agent reply after the ticket is resolved).
+    pub last_ticket: Option<u64>,
     /// Customer messages seen.
     pub turns: u32,
     /// The last lines of the conversation (redacted), handed to a ticket as its transcript.

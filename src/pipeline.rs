@@ -615,6 +615,7 @@ impl Pipeline {
         };
         let mut next = state.clone();
         next.awaiting_feedback = None;
+        next.last_ticket = Some(ticket_id);
         next.open_ticket = Some(OpenTicket {
             id: ticket_id,
             team,

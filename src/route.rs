@@ -397,6 +397,7 @@ pub fn advance(
         next.last_intent = Some(subject.clone());
     }
     if let Some(ticket) = opened_ticket {
+        next.last_ticket = Some(ticket.id);
         next.open_ticket = Some(ticket);
     }
     next

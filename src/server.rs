@@ -183,13 +183,29 @@ fn same(a: &str, b: &str) -> bool {
 /// The name of the cookie the agent login sets.
 pub const AGENT_COOKIE: &str = "pb_agent";
 
-/// The token a request presents: `Authorization: Bearer ...`, else the login cookie.
-pub fn presented_token(headers: &HeaderMap) -> Option<String> {
+/// The login cookie's value for a token: a hash of it, so the cookie never holds the token.
+pub fn session_value(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("personabot-agent-session\0{token}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a request presents: a bearer token, or the login cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    Bearer(String),
+    Cookie(String),
+}
+
+/// The credential a request presents: `Authorization: Bearer ...`, else the login cookie.
+pub fn presented(headers: &HeaderMap) -> Option<Presented> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        return value.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+        return value
+            .strip_prefix("Bearer ")
+            .map(|t| Presented::Bearer(t.trim().to_string()));
     }
     headers
         .get_all(header::COOKIE)
@@ -198,7 +214,7 @@ pub fn presented_token(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
         .find(|(name, _)| *name == AGENT_COOKIE)
-        .map(|(_, value)| value.to_string())
+        .map(|(_, value)| Presented::Cookie(value.to_string()))
 }
 
 /// Which token guards a route.
@@ -224,8 +240,13 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<()
             "the agent routes are off: set PERSONABOT__HTTP__AGENT_TOKEN to turn them on",
         ));
     };
-    match presented_token(headers) {
-        Some(token) if same(&token, expected) => Ok(()),
+    let valid = match presented(headers) {
+        Some(Presented::Bearer(token)) => same(&token, expected),
+        Some(Presented::Cookie(value)) => same(&value, &session_value(expected)),
+        None => false,
+    };
+    match valid {
+        true => Ok(()),
         _ => {
             state.metrics.refused("auth", 401);
             Err(ApiError::new(
@@ -297,15 +318,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_from_bearer_or_cookie() {
+    fn credentials_from_bearer_or_cookie() {
         let mut h = HeaderMap::new();
-        assert_eq!(presented_token(&h), None);
-        h.insert(header::COOKIE, "a=1; pb_agent=s3cret; b=2".parse().unwrap());
-        assert_eq!(presented_token(&h).as_deref(), Some("s3cret"));
+        assert_eq!(presented(&h), None);
+        h.insert(header::COOKIE, "a=1; pb_agent=abc123; b=2".parse().unwrap());
+        assert_eq!(presented(&h), Some(Presented::Cookie("abc123".into())));
         h.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap());
-        assert_eq!(presented_token(&h).as_deref(), Some("tok"));
+        assert_eq!(presented(&h), Some(Presented::Bearer("tok".into())));
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(presented_token(&h), None);
+        assert_eq!(presented(&h), None);
+    }
+
+    #[test]
+    fn the_session_cookie_is_not_the_token() {
+        let v = session_value("s3cret");
+        assert_eq!(v.len(), 64);
+        assert!(!v.contains("s3cret"));
+        assert_eq!(v, session_value("s3cret"));
+        assert_ne!(v, session_value("s3cret2"));
     }
 
     #[test]

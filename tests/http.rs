@@ -492,6 +492,16 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
         (status, t["status"].as_str()),
         (StatusCode::OK, Some("resolved"))
     );
+    // After the ticket is resolved, the customer can still pick up the last reply.
+    let r = s
+        .client
+        .get(format!("{}/v1/conversations/web-1/updates?after=0", s.base))
+        .send()
+        .await
+        .unwrap();
+    let updates: Value = r.json().await.unwrap();
+    assert_eq!(updates["ticket"]["status"], "resolved", "{updates}");
+    assert_eq!(updates["lines"][0]["text"], "Hi! Your quote is ready.");
     let back = s.say("web-1", "cust", "I forgot my password").await;
     assert!(back["reply"].as_str().is_some(), "the bot answers again");
     let (status, _) = s.agent(reqwest::Method::GET, "/v1/tickets/999", None).await;

@@ -180,8 +180,8 @@ async fn updates(
             move |p| -> Result<serde_json::Value, crate::store::StoreError> {
                 let st = p.store().conversation(&channel, &conversation)?;
                 // The open ticket, else the last ticket of this conversation.
-                let ticket = match &st.open_ticket {
-                    Some(open) => p.store().ticket(open.id)?,
+                let ticket = match st.open_ticket.as_ref().map(|o| o.id).or(st.last_ticket) {
+                    Some(id) => p.store().ticket(id)?,
                     None => None,
                 };
                 let Some(t) = ticket else {
