@@ -25,6 +25,7 @@ pub fn run(pipeline: Arc<Pipeline>, settings: Settings) -> Result<ExitCode> {
 }
 
 async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitCode> {
+    let stop = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
@@ -67,7 +68,7 @@ async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitC
     let retention = tokio::spawn(retention(pipeline.clone(), settings.store.retention_days));
     let channel_tasks = personabot::channels::start_all(state.clone()).await;
     eprintln!("personabot: serving; Ctrl-C to stop");
-    shutdown_signal().await;
+    stop.await;
     eprintln!("personabot: shutting down");
     retention.abort();
     for task in &channel_tasks {
@@ -124,26 +125,25 @@ async fn retention(pipeline: Arc<Pipeline>, days: u32) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Waits for Ctrl-C or SIGTERM. The handlers are installed when this is called (not when the
+/// future is first polled), so call it before announcing that the server is up.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -19,7 +19,13 @@ fn serve(data: &std::path::Path, env: &[(&str, &str)]) -> (Child, mpsc::Receiver
     let mut cmd = Command::new(BIN);
     cmd.args(["--data"])
         .arg(data)
-        .args(["--catalog", env!("CARGO_MANIFEST_DIR"), "serve"])
+        .args([
+            "--catalog",
+            env!("CARGO_MANIFEST_DIR"),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .current_dir(data)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
