@@ -1,11 +1,11 @@
 //! Load benchmark: `personabot serve` on loopback, driven over keep-alive HTTP/1.1 connections.
 //!
-//! Run: `cargo bench --bench load` (optionally `-- --seconds 10 --connections 64`).
+//! Run: `cargo bench --bench load` (optionally `-- --seconds 10 --connections 64 --rates 5000,2000`).
 //!
-//! Four runs, one process each (a fresh store):
+//! Runs, one server process each (a fresh store):
 //! - `POST /v1/messages` (the full pipeline with sled logging, group-committed) at saturation,
-//!   then at a fixed 5,000 msgs/s;
-//! - `POST /v1/classify` (classification only, nothing stored) at saturation and at 5,000/s.
+//!   then at fixed rates (default 5,000 and 2,000 msgs/s);
+//! - `POST /v1/classify` (classification only, nothing stored), the same.
 //!
 //! Fixed-rate latency is measured from each request's scheduled send time, so a stalled server
 //! cannot hide queueing (no coordinated omission). The load generator shares this machine's two
@@ -34,7 +34,7 @@ const MESSAGES: &[&str] = &[
 struct Options {
     seconds: u64,
     connections: usize,
-    rate: u64,
+    rates: Vec<u64>,
     /// Drive an already running server (e.g. under a profiler) instead of starting one; only
     /// the `/v1/messages` saturation run.
     addr: Option<String>,
@@ -52,7 +52,12 @@ fn options() -> Options {
     Options {
         seconds: value("--seconds", 8),
         connections: value("--connections", 64) as usize,
-        rate: value("--rate", 5000),
+        rates: args
+            .iter()
+            .position(|a| a == "--rates")
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![5000, 2000]),
         addr: args
             .iter()
             .position(|a| a == "--addr")
@@ -258,8 +263,8 @@ fn main() {
         .expect("runtime");
     let rt = Arc::new(runtime);
     println!(
-        "load: {} connections, {} s per run, fixed rate {} msgs/s (2 cores shared by server and load generator)",
-        o.connections, o.seconds, o.rate
+        "load: {} connections, {} s per run, fixed rates {:?} msgs/s (2 cores shared by server and load generator)",
+        o.connections, o.seconds, o.rates
     );
     if let Some(addr) = &o.addr {
         let r = rt.block_on(drive(addr, "/v1/messages", o.connections, o.seconds, None));
@@ -270,7 +275,8 @@ fn main() {
         ("/v1/messages", "messages (pipeline + sled)"),
         ("/v1/classify", "classify only"),
     ] {
-        for rate in [None, Some(o.rate)] {
+        let runs = std::iter::once(None).chain(o.rates.iter().copied().map(Some));
+        for rate in runs {
             let server = start_server();
             let r = rt.block_on(drive(&server.addr, path, o.connections, o.seconds, rate));
             let what = match rate {

@@ -29,8 +29,13 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
     limiter: Arc<Mutex<FloodGate>>,
+    /// Bounds the turns running at once: more threads than cores only contend on the store.
+    turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
 }
+
+/// Turns running at once (each holds a blocking thread while it writes to sled).
+const CONCURRENT_TURNS: usize = 8;
 
 impl AppState {
     pub fn new(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> AppState {
@@ -43,6 +48,7 @@ impl AppState {
             settings,
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(Mutex::new(limiter)),
+            turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
         }
     }
@@ -63,6 +69,11 @@ impl AppState {
         let pipeline = self.pipeline.clone();
         let started = Instant::now();
         let channel = inbound.channel.clone();
+        let _permit = self
+            .turns
+            .acquire()
+            .await
+            .map_err(|_| PipelineError::Refused("the server is shutting down".into()))?;
         let outcome = tokio::task::spawn_blocking(move || pipeline.handle_with(&inbound, mode))
             .await
             .map_err(|e| {
