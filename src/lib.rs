@@ -8,6 +8,7 @@ pub mod channels;
 pub mod check;
 pub mod classify;
 pub mod conversation;
+pub mod dedupe;
 pub mod flood;
 pub mod hours;
 pub mod metrics;

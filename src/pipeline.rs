@@ -60,6 +60,28 @@ pub enum PipelineEvent {
     },
 }
 
+/// The next ticket event for a channel's subscriber, skipping over any it fell behind on (they
+/// are logged, naming `channel`); `None` once the pipeline is gone.
+pub async fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<PipelineEvent>,
+    channel: &str,
+) -> Option<PipelineEvent> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => return Some(event),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    channel,
+                    missed,
+                    "ticket events lagged; the oldest were skipped"
+                )
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
 /// How a message is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -6,7 +6,7 @@
 //! helpers here (conversation keys, custom ids, mention neutralising, ticket rendering) are tested
 //! below, and the whole adapter runs against a fake Discord in `tests/discord.rs`.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use serenity::http::{Http, HttpError};
 
 use crate::catalog::Catalog;
 use crate::catalog::Team;
+use crate::dedupe::RecentIds;
 use crate::flood::{FloodGate, FloodVerdict};
 use crate::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError, PipelineEvent};
 use crate::route::DecisionKind;
@@ -305,29 +306,6 @@ fn answer_buttons(user: u64) -> Vec<CreateActionRow> {
     ])]
 }
 
-/// Drops dispatches seen before (a resume may replay them).
-#[derive(Default)]
-struct SeenIds {
-    order: VecDeque<u64>,
-    set: HashSet<u64>,
-}
-
-impl SeenIds {
-    /// True the first time `id` is offered.
-    fn first(&mut self, id: u64) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > SEEN_IDS {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
-
 // ----------------------------------------------------------------------------------------------
 // The adapter
 // ----------------------------------------------------------------------------------------------
@@ -338,7 +316,7 @@ struct Shared {
     /// Teams from settings: their Discord channel and agent role.
     teams: BTreeMap<String, Team>,
     flood: Mutex<FloodGate>,
-    seen: Mutex<SeenIds>,
+    seen: Mutex<RecentIds<u64>>,
     /// Parent channel of guild channels seen (None: not a thread), to recognise customer
     /// threads under support channels.
     parents: Mutex<HashMap<u64, Option<u64>>>,
@@ -390,7 +368,7 @@ pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHan
             limits.flood_messages,
             Duration::from_secs(u64::from(limits.flood_window_secs)),
         )),
-        seen: Mutex::new(SeenIds::default()),
+        seen: Mutex::new(RecentIds::new(SEEN_IDS)),
         parents: Mutex::new(HashMap::new()),
     });
     let events = pipeline.subscribe();
@@ -1012,16 +990,7 @@ async fn ticket_events(
     s: Arc<Shared>,
     mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let event = match events.recv().await {
-            Ok(e) => e,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "Discord ticket events lagged");
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
+    while let Some(event) = crate::pipeline::next_event(&mut events, CHANNEL).await {
         match event {
             PipelineEvent::TicketOpened(t) => post_ticket(&http, &s, &t).await,
             PipelineEvent::TicketUpdated(t) => update_ticket(&http, &s, &t).await,
@@ -1219,16 +1188,5 @@ mod tests {
             fit(&"x".repeat(3000), MAX_CONTENT).chars().count(),
             MAX_CONTENT
         );
-    }
-
-    #[test]
-    fn seen_ids_drop_repeats_and_forget_old_ones() {
-        let mut seen = SeenIds::default();
-        assert!(seen.first(1));
-        assert!(!seen.first(1));
-        for i in 2..=(SEEN_IDS as u64 + 1) {
-            assert!(seen.first(i));
-        }
-        assert!(seen.first(1), "the oldest id was forgotten");
     }
 }

@@ -17,7 +17,9 @@
 //! plain text, escaping, blocks, button values, form decoding, retry rules) are pure functions
 //! tested below; the adapter runs against a fake Slack Web API in `tests/slack.rs`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
+
+use crate::dedupe::RecentIds;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -596,30 +598,6 @@ pub fn retry_rule(status: Option<u16>, retry_after: Option<&str>, attempt: u32) 
     }
 }
 
-/// Remembers event ids and message keys to drop repeats.
-#[derive(Default)]
-struct Seen {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl Seen {
-    /// True the first time `key` is offered.
-    fn first(&mut self, key: String) -> bool {
-        if self.set.contains(&key) {
-            return false;
-        }
-        self.set.insert(key.clone());
-        self.order.push_back(key);
-        if self.order.len() > SEEN {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
-
 // ----------------------------------------------------------------------------------------------
 // The Web API client
 // ----------------------------------------------------------------------------------------------
@@ -775,7 +753,7 @@ impl Chains {
 /// The routes' bookkeeping, one per router (server).
 #[derive(Default)]
 struct Shared {
-    seen: Mutex<Seen>,
+    seen: Mutex<RecentIds<String>>,
     chains: Chains,
     /// When each flooding user was last told to slow down.
     notified: Mutex<HashMap<String, Instant>>,
@@ -1071,17 +1049,8 @@ async fn agent_replies(
     api: Api,
     mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
-    use tokio::sync::broadcast::error::RecvError;
     let chains = Chains::default();
-    loop {
-        let event = match events.recv().await {
-            Ok(e) => e,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "Slack ticket events lagged");
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
+    while let Some(event) = crate::pipeline::next_event(&mut events, CHANNEL).await {
         let PipelineEvent::AgentReply {
             ticket,
             agent,
@@ -1691,16 +1660,5 @@ mod tests {
         let mut s = settings(None, None);
         s.api_base = Some("http://127.0.0.1:9/api/".into());
         assert_eq!(api_base(&s), "http://127.0.0.1:9/api");
-    }
-
-    #[test]
-    fn seen_drops_repeats_and_forgets_old_ones() {
-        let mut seen = Seen::default();
-        assert!(seen.first("a".into()));
-        assert!(!seen.first("a".into()));
-        for i in 0..SEEN {
-            assert!(seen.first(i.to_string()));
-        }
-        assert!(seen.first("a".into()), "the oldest key was forgotten");
     }
 }

@@ -12,7 +12,9 @@
 //! text cutting, what to retry) are pure functions tested below; the adapter runs against a fake
 //! Bot API in `tests/telegram.rs`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
+
+use crate::dedupe::RecentIds;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -458,29 +460,6 @@ fn describe(err: &RequestError, token: &str) -> String {
     without_token(&text, token)
 }
 
-/// Remembers update ids to drop repeats.
-#[derive(Default)]
-struct SeenIds {
-    order: VecDeque<u32>,
-    set: HashSet<u32>,
-}
-
-impl SeenIds {
-    /// True the first time `id` is offered.
-    fn first(&mut self, id: u32) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > SEEN_UPDATES {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
-
 // ----------------------------------------------------------------------------------------------
 // The adapter
 // ----------------------------------------------------------------------------------------------
@@ -491,7 +470,7 @@ struct Telegram {
     bot: Bot,
     /// Kept only to scrub it from error texts.
     token: String,
-    seen: Mutex<SeenIds>,
+    seen: Mutex<RecentIds<u32>>,
     /// The last task of each conversation: work on one conversation runs in arrival order,
     /// different conversations run in parallel.
     chains: Mutex<HashMap<String, JoinHandle<()>>>,
@@ -523,7 +502,7 @@ impl Telegram {
         Ok(Telegram {
             bot,
             token,
-            seen: Mutex::new(SeenIds::default()),
+            seen: Mutex::new(RecentIds::new(SEEN_UPDATES)),
             chains: Mutex::new(HashMap::new()),
             notified: Mutex::new(HashMap::new()),
         })
@@ -795,16 +774,7 @@ async fn agent_replies(
     state: AppState,
     mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let event = match events.recv().await {
-            Ok(e) => e,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "Telegram ticket events lagged");
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
+    while let Some(event) = crate::pipeline::next_event(&mut events, CHANNEL).await {
         let PipelineEvent::AgentReply {
             ticket,
             agent,
@@ -1425,16 +1395,5 @@ mod tests {
         assert_eq!(without_token("no token here", ""), "no token here");
         let err = RequestError::Api(BotApiError::Unknown(format!("echo {token}")));
         assert!(!describe(&err, token).contains(token));
-    }
-
-    #[test]
-    fn seen_updates_drop_repeats_and_forget_old_ones() {
-        let mut seen = SeenIds::default();
-        assert!(seen.first(1));
-        assert!(!seen.first(1));
-        for i in 2..=(SEEN_UPDATES as u32 + 1) {
-            assert!(seen.first(i));
-        }
-        assert!(seen.first(1), "the oldest id was forgotten");
     }
 }
