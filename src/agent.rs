@@ -64,6 +64,17 @@ async fn list(
     Ok(Json(json!({ "tickets": list })).into_response())
 }
 
+/// Teams, intents and personas (ids and names), for the agent page's filters and relabel form.
+async fn catalog(_: AgentAuth, State(state): State<AppState>) -> Response {
+    let c = state.pipeline.catalog();
+    Json(json!({
+        "teams": c.teams.keys().map(|id| json!({"id": id, "name": c.team_name(id)})).collect::<Vec<_>>(),
+        "intents": c.intents.iter().map(|i| json!({"id": i.id, "name": i.name})).collect::<Vec<_>>(),
+        "personas": c.personas.iter().map(|p| json!({"id": p.id, "name": p.name})).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
 async fn show(
     _: AgentAuth,
     State(state): State<AppState>,
@@ -191,6 +202,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agent", get(page))
         .route("/agent/login", post(login))
         .route("/agent/logout", post(logout))
+        .route("/v1/catalog", get(catalog))
         .route("/v1/tickets", get(list))
         .route("/v1/tickets/{id}", get(show))
         .route("/v1/tickets/{id}/{action}", post(action))

@@ -506,6 +506,24 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
     assert!(back["reply"].as_str().is_some(), "the bot answers again");
     let (status, _) = s.agent(reqwest::Method::GET, "/v1/tickets/999", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The catalog list for the agent page.
+    let (status, catalog) = s.agent(reqwest::Method::GET, "/v1/catalog", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(catalog["teams"].as_array().unwrap().len(), 7);
+    assert!(catalog["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["id"] == "pricing" && i["name"] == "Pricing"));
+    assert_eq!(catalog["personas"].as_array().unwrap().len(), 6);
+    let anonymous = s
+        .client
+        .get(format!("{}/v1/catalog", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
