@@ -35,7 +35,7 @@ pub struct AppState {
 }
 
 /// Turns running at once (each holds a blocking thread while it writes to sled).
-const CONCURRENT_TURNS: usize = 8;
+const CONCURRENT_TURNS: usize = 64;
 
 impl AppState {
     pub fn new(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> AppState {

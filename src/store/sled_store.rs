@@ -65,49 +65,178 @@ pub struct ForgetReport {
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
-/// Group commit: callers that need their writes on disk share flushes. A writer's data is in
-/// sled before it asks; a flush that starts after the ask covers it, so concurrent turns wait
-/// for one fsync instead of queueing one each.
-#[derive(Default)]
-struct GroupCommit {
-    state: std::sync::Mutex<CommitState>,
-    flushed: std::sync::Condvar,
+/// The trees a turn writes.
+#[derive(Clone)]
+struct TurnTrees {
+    interactions: Tree,
+    by_time: Tree,
+    by_user: Tree,
+    conversations: Tree,
+    tickets: Tree,
 }
 
-#[derive(Default)]
-struct CommitState {
-    /// Asks so far; each ask gets the next number.
-    asked: u64,
-    /// Every ask up to this number is on disk.
-    durable: u64,
-    flushing: bool,
+/// One turn waiting for the writer.
+struct TurnJob {
+    interaction: Interaction,
+    record: Vec<u8>,
+    state: ConversationState,
+    ticket: TicketChange,
+    not_helped: Option<u64>,
+    done: std::sync::mpsc::SyncSender<Result<Option<Ticket>, StoreError>>,
 }
 
-impl GroupCommit {
-    fn wait_durable(&self, db: &sled::Db) -> Result<(), sled::Error> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.asked += 1;
-        let mine = st.asked;
+/// The single writer of turns, with group commit: it takes every turn queued, applies each in
+/// its own transaction, flushes once, then acknowledges them all. One thread writing avoids
+/// sled's contention between writers, and one fsync serves the whole batch.
+struct TurnWriter {
+    queue: std::sync::Mutex<Vec<TurnJob>>,
+    wake: std::sync::Condvar,
+}
+
+/// How long the idle writer sleeps before checking whether the store is still open.
+const WRITER_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl TurnWriter {
+    /// Starts the writer thread. It ends once every [`Store`] handle is gone (then the last tree
+    /// handles it holds are dropped and the database closes).
+    fn start(db: sled::Db, trees: TurnTrees) -> std::sync::Arc<TurnWriter> {
+        let writer = std::sync::Arc::new(TurnWriter {
+            queue: std::sync::Mutex::new(Vec::new()),
+            wake: std::sync::Condvar::new(),
+        });
+        let handle = writer.clone();
+        std::thread::Builder::new()
+            .name("personabot-writer".into())
+            .spawn(move || handle.run(db, trees))
+            .expect("spawn the store writer thread");
+        writer
+    }
+
+    fn run(self: std::sync::Arc<Self>, db: sled::Db, trees: TurnTrees) {
         loop {
-            if st.durable >= mine {
-                return Ok(());
+            let jobs = {
+                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                while queue.is_empty() {
+                    if std::sync::Arc::strong_count(&self) == 1 {
+                        return; // the store is closed
+                    }
+                    queue = self
+                        .wake
+                        .wait_timeout(queue, WRITER_IDLE)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                std::mem::take(&mut *queue)
+            };
+            let results = apply_turns(&trees, &jobs);
+            let flushed = db.flush();
+            for (job, result) in jobs.into_iter().zip(results) {
+                let answer = match (&flushed, result) {
+                    (Err(e), _) => Err(StoreError::Sled(e.clone())),
+                    (Ok(_), result) => result,
+                };
+                let _ = job.done.send(answer);
             }
-            if st.flushing {
-                st = self.flushed.wait(st).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            st.flushing = true;
-            let covers = st.asked;
-            drop(st);
-            let result = db.flush();
-            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.flushing = false;
-            if result.is_ok() {
-                st.durable = st.durable.max(covers);
-            }
-            self.flushed.notify_all();
-            result?;
         }
+    }
+}
+
+type TxTrees<'a> = (
+    &'a sled::transaction::TransactionalTree,
+    &'a sled::transaction::TransactionalTree,
+    &'a sled::transaction::TransactionalTree,
+    &'a sled::transaction::TransactionalTree,
+    &'a sled::transaction::TransactionalTree,
+);
+
+/// Writes one turn inside a transaction: the interaction and its indexes, the rated answer's
+/// feedback, the ticket opened or joined, and the conversation's state.
+fn write_turn(
+    (interactions, by_time, by_user, conversations, tickets): TxTrees<'_>,
+    job: &TurnJob,
+) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
+    let interaction = &job.interaction;
+    let id = interaction.id;
+    let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
+    interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
+    by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
+    by_user.insert(pair_key(interaction.user.as_bytes(), id), &[])?;
+    if let Some(rated) = job.not_helped {
+        // The rated answer may have been purged meanwhile: then there is nothing to mark.
+        if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
+            let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+            i.feedback = Some(Feedback {
+                helped: false,
+                at_ms: interaction.at_ms,
+            });
+            interactions.insert(&rated.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
+        }
+    }
+    let mut next = job.state.clone();
+    let stored_ticket = match &job.ticket {
+        TicketChange::None => None,
+        TicketChange::Open(t) => {
+            tickets.insert(&t.id.to_be_bytes(), serde_json::to_vec(t).map_err(abort)?)?;
+            Some(Ticket::clone(t))
+        }
+        TicketChange::Append {
+            id: ticket_id,
+            lines,
+        } => match tickets.get(ticket_id.to_be_bytes())? {
+            Some(bytes) => {
+                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                t.transcript.extend(lines.iter().cloned());
+                t.updated_ms = interaction.at_ms;
+                tickets.insert(&t.id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                Some(t)
+            }
+            None => None,
+        },
+    };
+    if !matches!(job.ticket, TicketChange::Open(_)) {
+        // Agent actions may have changed the conversation's ticket: keep what is stored.
+        next.open_ticket = match conversations.get(conv_key.as_slice())? {
+            Some(bytes) => {
+                let current: ConversationState = serde_json::from_slice(&bytes).map_err(abort)?;
+                current.open_ticket
+            }
+            None => None,
+        };
+    }
+    conversations.insert(
+        conv_key.as_slice(),
+        serde_json::to_vec(&next).map_err(abort)?,
+    )?;
+    Ok(stored_ticket)
+}
+
+/// Writes a batch of turns in one transaction, in queue order (a transaction reads its own
+/// writes, so two turns of one conversation or one ticket in a batch apply one after the
+/// other). If the batch fails as a whole, each turn is written on its own so one bad turn
+/// cannot fail the others.
+fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>, StoreError>> {
+    let all = (
+        &trees.interactions,
+        &trees.by_time,
+        &trees.by_user,
+        &trees.conversations,
+        &trees.tickets,
+    );
+    let batch = all.transaction(|(a, b, c, d, e)| {
+        jobs.iter()
+            .map(|job| write_turn((a, b, c, d, e), job))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match batch {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(_) if jobs.len() > 1 => jobs
+            .iter()
+            .map(|job| {
+                all.transaction(|(a, b, c, d, e)| write_turn((a, b, c, d, e), job))
+                    .map_err(StoreError::from)
+            })
+            .collect(),
+        Err(e) => vec![Err(StoreError::from(e))],
     }
 }
 
@@ -124,7 +253,7 @@ pub struct Store {
     /// Channel bookkeeping: e.g. which Discord message and thread show a ticket.
     links: Tree,
     hash_key: Vec<u8>,
-    commits: std::sync::Arc<GroupCommit>,
+    writer: std::sync::Arc<TurnWriter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,14 +323,21 @@ impl Store {
                 }
             },
         };
-        let store = Store {
+        let trees = TurnTrees {
             interactions: db.open_tree("interactions")?,
             by_time: db.open_tree("by_time")?,
             by_user: db.open_tree("by_user")?,
-            tickets: db.open_tree("tickets")?,
             conversations: db.open_tree("conversations")?,
+            tickets: db.open_tree("tickets")?,
+        };
+        let store = Store {
+            interactions: trees.interactions.clone(),
+            by_time: trees.by_time.clone(),
+            by_user: trees.by_user.clone(),
+            tickets: trees.tickets.clone(),
+            conversations: trees.conversations.clone(),
             links: db.open_tree("links")?,
-            commits: std::sync::Arc::new(GroupCommit::default()),
+            writer: TurnWriter::start(db.clone(), trees),
             meta,
             db,
             hash_key,
@@ -277,77 +413,24 @@ impl Store {
         ticket: &TicketChange,
         not_helped: Option<u64>,
     ) -> Result<Option<Ticket>, StoreError> {
-        let id = interaction.id;
-        let record = serde_json::to_vec(interaction)?;
-        let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
-        let time_key = pair_key(&interaction.at_ms.to_be_bytes(), id);
-        let user_key = pair_key(interaction.user.as_bytes(), id);
-        let stored = (
-            &self.interactions,
-            &self.by_time,
-            &self.by_user,
-            &self.conversations,
-            &self.tickets,
-        )
-            .transaction(|(interactions, by_time, by_user, conversations, tickets)| {
-                interactions.insert(&id.to_be_bytes(), record.as_slice())?;
-                by_time.insert(time_key.as_slice(), &[])?;
-                by_user.insert(user_key.as_slice(), &[])?;
-                if let Some(rated) = not_helped {
-                    // The rated answer may have been purged meanwhile: then there is nothing to mark.
-                    if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
-                        let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
-                        i.feedback = Some(Feedback {
-                            helped: false,
-                            at_ms: interaction.at_ms,
-                        });
-                        interactions
-                            .insert(&rated.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
-                    }
-                }
-                let mut next = state.clone();
-                let stored_ticket = match ticket {
-                    TicketChange::None => None,
-                    TicketChange::Open(t) => {
-                        tickets
-                            .insert(&t.id.to_be_bytes(), serde_json::to_vec(t).map_err(abort)?)?;
-                        Some(Ticket::clone(t))
-                    }
-                    TicketChange::Append {
-                        id: ticket_id,
-                        lines,
-                    } => match tickets.get(ticket_id.to_be_bytes())? {
-                        Some(bytes) => {
-                            let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
-                            t.transcript.extend(lines.iter().cloned());
-                            t.updated_ms = interaction.at_ms;
-                            tickets.insert(
-                                &t.id.to_be_bytes(),
-                                serde_json::to_vec(&t).map_err(abort)?,
-                            )?;
-                            Some(t)
-                        }
-                        None => None,
-                    },
-                };
-                if !matches!(ticket, TicketChange::Open(_)) {
-                    next.open_ticket = match conversations.get(conv_key.as_slice())? {
-                        Some(bytes) => {
-                            let current: ConversationState =
-                                serde_json::from_slice(&bytes).map_err(abort)?;
-                            current.open_ticket
-                        }
-                        None => None,
-                    };
-                }
-                conversations.insert(
-                    conv_key.as_slice(),
-                    serde_json::to_vec(&next).map_err(abort)?,
-                )?;
-                Ok(stored_ticket)
-            })?;
-        self.commits.wait_durable(&self.db)?;
-        Ok(stored)
+        let (done, answer) = std::sync::mpsc::sync_channel(1);
+        let job = TurnJob {
+            record: serde_json::to_vec(interaction)?,
+            interaction: interaction.clone(),
+            state: state.clone(),
+            ticket: ticket.clone(),
+            not_helped,
+            done,
+        };
+        self.writer
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(job);
+        self.writer.wake.notify_one();
+        answer
+            .recv()
+            .map_err(|_| StoreError::Refused("the store writer stopped".into()))?
     }
 
     /// Saves a conversation's state alone.
