@@ -28,6 +28,9 @@ pub struct FloodGate {
     limit: u32,
     window: Duration,
     users: HashMap<String, Window>,
+    /// When stale windows were last swept (at most once per window, so a crowd of users costs
+    /// one sweep per window, not one per message).
+    last_sweep: Option<Instant>,
 }
 
 /// Users tracked before stale windows are swept.
@@ -39,22 +42,27 @@ impl FloodGate {
             limit: limit.max(1),
             window,
             users: HashMap::new(),
+            last_sweep: None,
         }
     }
 
     /// Counts a message from `user` at `now`.
     pub fn check(&mut self, user: &str, now: Instant) -> FloodVerdict {
-        if self.users.len() >= SWEEP_AT {
+        let sweep_due = self
+            .last_sweep
+            .is_none_or(|at| now.saturating_duration_since(at) >= self.window);
+        if self.users.len() >= SWEEP_AT && sweep_due {
             let window = self.window;
             self.users
-                .retain(|_, w| now.duration_since(w.started) < window);
+                .retain(|_, w| now.saturating_duration_since(w.started) < window);
+            self.last_sweep = Some(now);
         }
         let w = self.users.entry(user.to_string()).or_insert(Window {
             started: now,
             count: 0,
             notified: false,
         });
-        if now.duration_since(w.started) >= self.window {
+        if now.saturating_duration_since(w.started) >= self.window {
             *w = Window {
                 started: now,
                 count: 0,
@@ -104,6 +112,22 @@ mod tests {
         for (n, (user, at, want)) in cases.iter().enumerate() {
             assert_eq!(gate.check(user, t0 + *at), *want, "step {n}");
         }
+    }
+
+    #[test]
+    fn many_users_are_swept_once_per_window() {
+        let t0 = Instant::now();
+        let mut gate = FloodGate::new(2, Duration::from_secs(10));
+        for i in 0..(SWEEP_AT + 500) {
+            assert_eq!(gate.check(&format!("u{i}"), t0), FloodVerdict::Allow);
+        }
+        assert_eq!(gate.users.len(), SWEEP_AT + 500, "nothing is stale yet");
+        // A window later, the next message sweeps every stale user once.
+        assert_eq!(
+            gate.check("late", t0 + Duration::from_secs(11)),
+            FloodVerdict::Allow
+        );
+        assert_eq!(gate.users.len(), 1);
     }
 
     #[test]
