@@ -967,7 +967,7 @@ pub fn routes() -> Router<AppState> {
 pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
     let settings = &state.settings.telegram;
     let Some(source) = source(settings) else {
-        tracing::warn!("Telegram is off: set PERSONABOT__TELEGRAM__TOKEN to connect");
+        eprintln!("personabot: Telegram is off: set PERSONABOT__TELEGRAM__TOKEN to turn it on");
         return None;
     };
     let tg = match Telegram::new(settings) {
