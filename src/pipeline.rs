@@ -663,6 +663,20 @@ impl Pipeline {
         })
     }
 
+    /// Stores whether an interaction's reply reached the customer (`sent`, after `attempts`
+    /// tries). A failure to store it is logged, not returned: the turn itself is already stored.
+    pub fn record_delivery<T>(&self, interaction: u64, sent: &Result<T, String>, attempts: u32) {
+        let delivery = crate::store::Delivery {
+            ok: sent.is_ok(),
+            attempts,
+            error: sent.as_ref().err().cloned(),
+            at_ms: now_ms(),
+        };
+        if let Err(e) = self.store.record_delivery(interaction, delivery) {
+            tracing::error!(error = %e, interaction, "recording delivery failed");
+        }
+    }
+
     /// Locks the conversation a ticket belongs to, then runs `action` on the store and tells
     /// subscribers about the change.
     fn ticket_action(

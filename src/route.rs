@@ -92,6 +92,14 @@ pub struct Decision {
     pub persona_only: bool,
 }
 
+impl Decision {
+    /// A self-help answer the customer can rate: it gets the "That helped" / "Talk to a human"
+    /// buttons on every channel.
+    pub fn offers_feedback(&self) -> bool {
+        self.kind == DecisionKind::Answer && self.answer_text.is_some()
+    }
+}
+
 fn pick(scores: &[Score], ids: impl Fn(u32) -> String) -> Option<Pick> {
     let top = scores.first()?;
     let margin = match scores.get(1) {

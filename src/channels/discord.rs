@@ -27,9 +27,8 @@ use crate::catalog::Team;
 use crate::dedupe::RecentIds;
 use crate::flood::{FloodGate, FloodVerdict};
 use crate::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError, PipelineEvent};
-use crate::route::DecisionKind;
 use crate::settings::{DiscordSettings, Settings};
-use crate::store::{now_ms, Delivery, Ticket, TicketStatus};
+use crate::store::{Ticket, TicketStatus};
 
 /// The channel name recorded with each interaction.
 pub const CHANNEL: &str = "discord";
@@ -628,24 +627,13 @@ async fn deliver(
     if let Some(m) = reply_to {
         message = message.reference_message(m);
     }
-    if outcome.decision.kind == DecisionKind::Answer && outcome.decision.answer_text.is_some() {
+    if outcome.decision.offers_feedback() {
         message = message.components(answer_buttons(user));
     }
     let (result, attempts) = send(http, channel, message).await;
     if let Some(id) = outcome.interaction {
-        let delivery = Delivery {
-            ok: result.is_ok(),
-            attempts,
-            error: result.err(),
-            at_ms: now_ms(),
-        };
         let pipeline = s.pipeline.clone();
-        blocking(move || {
-            if let Err(e) = pipeline.store().record_delivery(id, delivery) {
-                tracing::error!(error = %e, interaction = id, "recording delivery failed");
-            }
-        })
-        .await;
+        blocking(move || pipeline.record_delivery(id, &result, attempts)).await;
     }
 }
 
@@ -688,13 +676,19 @@ fn option_str(c: &CommandInteraction, name: &str) -> Option<String> {
         })
 }
 
+/// A text reply to an interaction that pings nobody.
+fn text_response(text: &str, ephemeral: bool) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(fit(text, MAX_CONTENT))
+            .ephemeral(ephemeral)
+            .allowed_mentions(no_pings()),
+    )
+}
+
 async fn respond(ctx: &Context, c: &CommandInteraction, text: &str, ephemeral: bool) {
-    let message = CreateInteractionResponseMessage::new()
-        .content(fit(text, MAX_CONTENT))
-        .ephemeral(ephemeral)
-        .allowed_mentions(no_pings());
     if let Err(e) = c
-        .create_response(&ctx.http, CreateInteractionResponse::Message(message))
+        .create_response(&ctx.http, text_response(text, ephemeral))
         .await
     {
         tracing::error!(error = %e, "Discord interaction response failed");
@@ -702,12 +696,8 @@ async fn respond(ctx: &Context, c: &CommandInteraction, text: &str, ephemeral: b
 }
 
 async fn respond_component(ctx: &Context, c: &ComponentInteraction, text: &str, ephemeral: bool) {
-    let message = CreateInteractionResponseMessage::new()
-        .content(fit(text, MAX_CONTENT))
-        .ephemeral(ephemeral)
-        .allowed_mentions(no_pings());
     if let Err(e) = c
-        .create_response(&ctx.http, CreateInteractionResponse::Message(message))
+        .create_response(&ctx.http, text_response(text, ephemeral))
         .await
     {
         tracing::error!(error = %e, "Discord interaction response failed");

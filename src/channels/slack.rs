@@ -37,10 +37,8 @@ use tokio::task::JoinHandle;
 
 use crate::flood::FloodGate;
 use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::route::DecisionKind;
 use crate::server::{ApiError, AppState};
 use crate::settings::SlackSettings;
-use crate::store::{now_ms, Delivery};
 
 /// The channel name recorded with each interaction.
 pub const CHANNEL: &str = "slack";
@@ -468,7 +466,7 @@ pub fn post_message_body(
 
 /// Whether a reply gets the two buttons: only a self-help answer (as on Discord).
 pub fn wants_buttons(outcome: &Outcome) -> bool {
-    outcome.decision.kind == DecisionKind::Answer && outcome.decision.answer_text.is_some()
+    outcome.decision.offers_feedback()
 }
 
 /// An agent's reply as the customer sees it: "*Team (agent):* text", escaped.
@@ -910,18 +908,9 @@ async fn on_message(shared: &Shared, state: &AppState, api: &Api, m: SlackMessag
         tracing::error!(error = %e, attempts, "Slack reply not delivered");
     }
     if let Some(id) = outcome.interaction {
-        let delivery = Delivery {
-            ok: result.is_ok(),
-            attempts,
-            error: result.err(),
-            at_ms: now_ms(),
-        };
-        let recorded = state
-            .blocking(move |p| p.store().record_delivery(id, delivery))
+        let _ = state
+            .blocking(move |p| p.record_delivery(id, &result, attempts))
             .await;
-        if let Ok(Err(e)) = recorded {
-            tracing::error!(error = %e, interaction = id, "recording delivery failed");
-        }
     }
 }
 

@@ -39,10 +39,8 @@ use tokio::task::JoinHandle;
 
 use crate::flood::FloodGate;
 use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::route::DecisionKind;
 use crate::server::{ApiError, AppState};
 use crate::settings::TelegramSettings;
-use crate::store::{now_ms, Delivery};
 
 /// The channel name recorded with each interaction.
 pub const CHANNEL: &str = "telegram";
@@ -699,9 +697,10 @@ async fn deliver(tg: &Telegram, state: &AppState, m: &TextMessage, outcome: &Out
     let Some(text) = &outcome.reply else {
         return; // an agent owns the conversation
     };
-    let keyboard = (outcome.decision.kind == DecisionKind::Answer
-        && outcome.decision.answer_text.is_some())
-    .then(|| answer_keyboard(m.user));
+    let keyboard = outcome
+        .decision
+        .offers_feedback()
+        .then(|| answer_keyboard(m.user));
     let (result, attempts) = tg
         .send(m.chat, m.topic, Some(m.message), text, keyboard)
         .await;
@@ -709,18 +708,9 @@ async fn deliver(tg: &Telegram, state: &AppState, m: &TextMessage, outcome: &Out
         tracing::error!(error = %e, attempts, "Telegram reply not delivered");
     }
     if let Some(id) = outcome.interaction {
-        let delivery = Delivery {
-            ok: result.is_ok(),
-            attempts,
-            error: result.err(),
-            at_ms: now_ms(),
-        };
-        let recorded = state
-            .blocking(move |p| p.store().record_delivery(id, delivery))
+        let _ = state
+            .blocking(move |p| p.record_delivery(id, &result, attempts))
             .await;
-        if let Ok(Err(e)) = recorded {
-            tracing::error!(error = %e, interaction = id, "recording delivery failed");
-        }
     }
 }
 

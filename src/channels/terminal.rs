@@ -59,7 +59,7 @@ fn routing_note(outcome: &Outcome) -> String {
         note.push_str(&format!(" | answer {answer}"));
     }
     note.push(']');
-    if d.kind == crate::route::DecisionKind::Answer && d.answer_text.is_some() {
+    if d.offers_feedback() {
         note.push_str("\n     (/helped if that solved it, /human to talk to a person)");
     }
     note
