@@ -2,7 +2,7 @@
 //! interaction recorded as persona evidence. Every channel goes through here.
 
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::classify::{confidence, Classification, Classifier, Score, Target};
@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::store::redact::redact;
 use crate::store::{
     now_ms, Actor, EvidenceRecord, Interaction, RouteRecord, ScoredId, Store, StoreError, Ticket,
-    TicketChange, TicketStatus, TranscriptLine,
+    TicketChange, TicketStatus, TranscriptLine, TurnWrite,
 };
 
 /// A customer message from any channel.
@@ -123,6 +123,19 @@ const EVENT_BACKLOG: usize = 512;
 /// limit is recognised whole before the text is cut.
 const REDACTION_CONTEXT: usize = 256;
 
+/// What a staged turn returns once its write is durable.
+struct StagedTurn {
+    decision: Decision,
+    reply: Option<String>,
+    id: u64,
+    truncated: bool,
+    classification: Classification,
+    /// Whether the turn opened a ticket (else it joined one, or none).
+    is_new: bool,
+    /// The stored (redacted) customer text.
+    text: String,
+}
+
 /// Classifier, catalog, store and settings, shared by all channels.
 pub struct Pipeline {
     catalog: Arc<Catalog>,
@@ -130,8 +143,8 @@ pub struct Pipeline {
     thresholds: Thresholds,
     max_chars: usize,
     store: Store,
-    /// Serialises turns of the same conversation.
-    locks: Vec<Mutex<()>>,
+    /// Serialises turns of the same conversation, for sync callers and async ones alike.
+    locks: Vec<tokio::sync::Mutex<()>>,
     events: tokio::sync::broadcast::Sender<PipelineEvent>,
 }
 
@@ -184,7 +197,9 @@ impl Pipeline {
             thresholds: settings.classify,
             max_chars: settings.limits.max_message_chars,
             store,
-            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
         }
     }
@@ -214,13 +229,23 @@ impl Pipeline {
         route::run_single(&self.catalog, &self.thresholds, &self.classifier, text)
     }
 
-    fn lock(&self, channel: &str, conversation: &str) -> std::sync::MutexGuard<'_, ()> {
+    fn stripe(&self, channel: &str, conversation: &str) -> &tokio::sync::Mutex<()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (channel, conversation).hash(&mut h);
-        let stripe = (h.finish() as usize) % LOCK_STRIPES;
-        self.locks[stripe]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        &self.locks[(h.finish() as usize) % LOCK_STRIPES]
+    }
+
+    /// Locks a conversation from sync code (not from an async task: use [`Self::lock_async`]).
+    fn lock(&self, channel: &str, conversation: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripe(channel, conversation).blocking_lock()
+    }
+
+    async fn lock_async(
+        &self,
+        channel: &str,
+        conversation: &str,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripe(channel, conversation).lock().await
     }
 
     fn evidence(&self, classification: &Classification) -> Vec<EvidenceRecord> {
@@ -241,22 +266,61 @@ impl Pipeline {
         self.handle_with(inbound, Mode::Route)
     }
 
-    /// [`handle`](Self::handle) in a given [`Mode`].
+    /// [`handle`](Self::handle) in a given [`Mode`]. Blocks: call it from sync code or
+    /// `spawn_blocking`; async code calls [`handle_async`](Self::handle_async).
     pub fn handle_with(&self, inbound: &Inbound, mode: Mode) -> Result<Outcome, PipelineError> {
-        let trimmed = inbound.text.trim();
-        let (text, truncated) = truncate_chars(trimmed, self.max_chars);
-        if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
-            let decision = empty_decision();
-            return Ok(Outcome {
-                reply: Some("Your message looks empty. What can I help you with?".into()),
-                decision,
-                ticket: None,
-                interaction: None,
-                truncated,
-                classification: Classification::default(),
-            });
+        if let Some(empty) = self.empty_message(inbound) {
+            return Ok(empty);
         }
         let _guard = self.lock(&inbound.channel, &inbound.conversation);
+        let (write, staged) = self.stage(inbound, mode)?;
+        let ticket = self.store.submit_turn(write).wait_blocking()?;
+        Ok(self.finish(staged, ticket))
+    }
+
+    /// [`handle_with`](Self::handle_with) for async code: the same turn, but waiting for the
+    /// store's group commit yields the task instead of holding a thread.
+    pub async fn handle_async(
+        &self,
+        inbound: &Inbound,
+        mode: Mode,
+    ) -> Result<Outcome, PipelineError> {
+        if let Some(empty) = self.empty_message(inbound) {
+            return Ok(empty);
+        }
+        let _guard = self
+            .lock_async(&inbound.channel, &inbound.conversation)
+            .await;
+        let (write, staged) = self.stage(inbound, mode)?;
+        let ticket = self.store.submit_turn(write).wait().await?;
+        Ok(self.finish(staged, ticket))
+    }
+
+    /// The polite answer to an empty message, which is not a turn (nothing is stored).
+    fn empty_message(&self, inbound: &Inbound) -> Option<Outcome> {
+        let (text, truncated) = truncate_chars(inbound.text.trim(), self.max_chars);
+        if !text.chars().all(|c| c.is_whitespace() || c.is_control()) {
+            return None;
+        }
+        Some(Outcome {
+            reply: Some("Your message looks empty. What can I help you with?".into()),
+            decision: empty_decision(),
+            ticket: None,
+            interaction: None,
+            truncated,
+            classification: Classification::default(),
+        })
+    }
+
+    /// Decides a turn and builds what it writes. The caller holds the conversation's lock
+    /// until the write is durable.
+    fn stage(
+        &self,
+        inbound: &Inbound,
+        mode: Mode,
+    ) -> Result<(TurnWrite, StagedTurn), PipelineError> {
+        let trimmed = inbound.text.trim();
+        let (text, truncated) = truncate_chars(trimmed, self.max_chars);
         let mut state = self
             .store
             .conversation(&inbound.channel, &inbound.conversation)?;
@@ -438,28 +502,44 @@ impl Pipeline {
             });
         }
         next.updated_ms = at;
-        let is_new = matches!(ticket, TicketChange::Open(_));
-        let ticket = self
-            .store
-            .record_turn(&interaction, &next, &ticket, not_helped)?;
+        let staged = StagedTurn {
+            is_new: matches!(ticket, TicketChange::Open(_)),
+            text: interaction.text.clone(),
+            decision,
+            reply,
+            id,
+            truncated,
+            classification,
+        };
+        let write = TurnWrite {
+            interaction,
+            state: next,
+            ticket,
+            not_helped,
+        };
+        Ok((write, staged))
+    }
+
+    /// Announces a durable turn and builds its outcome.
+    fn finish(&self, staged: StagedTurn, ticket: Option<Ticket>) -> Outcome {
         if let Some(t) = &ticket {
-            if is_new {
+            if staged.is_new {
                 self.emit(PipelineEvent::TicketOpened(t.clone()));
             } else {
                 self.emit(PipelineEvent::CustomerMessage {
                     ticket: t.id,
-                    text: interaction.text.clone(),
+                    text: staged.text,
                 });
             }
         }
-        Ok(Outcome {
-            decision,
-            reply,
+        Outcome {
+            decision: staged.decision,
+            reply: staged.reply,
             ticket,
-            interaction: Some(id),
-            truncated,
-            classification,
-        })
+            interaction: Some(staged.id),
+            truncated: staged.truncated,
+            classification: staged.classification,
+        }
     }
 
     /// Records feedback on an answer; an answer purged meanwhile is skipped, not an error.

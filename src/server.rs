@@ -34,7 +34,7 @@ pub struct AppState {
     started: Instant,
 }
 
-/// Turns running at once (each holds a blocking thread while it writes to sled).
+/// Turns running at once (each holds its conversation's lock while its write is committed).
 const CONCURRENT_TURNS: usize = 64;
 
 impl AppState {
@@ -64,7 +64,7 @@ impl AppState {
         verdict == FloodVerdict::Allow
     }
 
-    /// Runs a message through the pipeline off the async threads, and counts it in the metrics.
+    /// Runs a message through the pipeline, and counts it in the metrics.
     pub async fn handle(&self, inbound: Inbound, mode: Mode) -> Result<Outcome, PipelineError> {
         let pipeline = self.pipeline.clone();
         let started = Instant::now();
@@ -74,11 +74,7 @@ impl AppState {
             .acquire()
             .await
             .map_err(|_| PipelineError::Refused("the server is shutting down".into()))?;
-        let outcome = tokio::task::spawn_blocking(move || pipeline.handle_with(&inbound, mode))
-            .await
-            .map_err(|e| {
-                PipelineError::Refused(format!("the message could not be handled: {e}"))
-            })??;
+        let outcome = pipeline.handle_async(&inbound, mode).await?;
         if outcome.interaction.is_some() {
             let d = &outcome.decision;
             self.metrics.message(

@@ -11,7 +11,7 @@ pub use records::{
     Actor, Delivery, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord,
     ScoredId, Ticket, TicketStatus, TranscriptLine,
 };
-pub use sled_store::{ForgetReport, Store, StoreError, TicketChange};
+pub use sled_store::{ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

@@ -75,14 +75,46 @@ struct TurnTrees {
     tickets: Tree,
 }
 
+/// Everything one turn writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnWrite {
+    pub interaction: Interaction,
+    /// The conversation's state after the turn.
+    pub state: ConversationState,
+    pub ticket: TicketChange,
+    /// The earlier answer this turn marks as "did not help".
+    pub not_helped: Option<u64>,
+}
+
+type TurnResult = Result<Option<Ticket>, StoreError>;
+
 /// One turn waiting for the writer.
 struct TurnJob {
-    interaction: Interaction,
+    write: TurnWrite,
     record: Vec<u8>,
-    state: ConversationState,
-    ticket: TicketChange,
-    not_helped: Option<u64>,
-    done: std::sync::mpsc::SyncSender<Result<Option<Ticket>, StoreError>>,
+    done: tokio::sync::oneshot::Sender<TurnResult>,
+}
+
+/// A submitted turn: wait on it, from sync or async code, for the ticket as stored once the
+/// turn is durable.
+pub struct TurnReceipt(Result<tokio::sync::oneshot::Receiver<TurnResult>, StoreError>);
+
+impl TurnReceipt {
+    /// Waits in a sync context (not inside an async task).
+    pub fn wait_blocking(self) -> TurnResult {
+        self.0?
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(writer_stopped()))
+    }
+
+    /// Waits in an async task.
+    pub async fn wait(self) -> TurnResult {
+        self.0?.await.unwrap_or_else(|_| Err(writer_stopped()))
+    }
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Refused("the store writer stopped".into())
 }
 
 /// The single writer of turns, with group commit: it takes every turn queued, applies each in
@@ -155,13 +187,14 @@ fn write_turn(
     (interactions, by_time, by_user, conversations, tickets): TxTrees<'_>,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
-    let interaction = &job.interaction;
+    let turn = &job.write;
+    let interaction = &turn.interaction;
     let id = interaction.id;
     let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
     interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
     by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
     by_user.insert(pair_key(interaction.user.as_bytes(), id), &[])?;
-    if let Some(rated) = job.not_helped {
+    if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
         if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
             let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
@@ -172,8 +205,8 @@ fn write_turn(
             interactions.insert(&rated.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
         }
     }
-    let mut next = job.state.clone();
-    let stored_ticket = match &job.ticket {
+    let mut next = turn.state.clone();
+    let stored_ticket = match &turn.ticket {
         TicketChange::None => None,
         TicketChange::Open(t) => {
             tickets.insert(&t.id.to_be_bytes(), serde_json::to_vec(t).map_err(abort)?)?;
@@ -193,7 +226,7 @@ fn write_turn(
             None => None,
         },
     };
-    if !matches!(job.ticket, TicketChange::Open(_)) {
+    if !matches!(turn.ticket, TicketChange::Open(_)) {
         // Agent actions may have changed the conversation's ticket: keep what is stored.
         next.open_ticket = match conversations.get(conv_key.as_slice())? {
             Some(bytes) => {
@@ -413,13 +446,26 @@ impl Store {
         ticket: &TicketChange,
         not_helped: Option<u64>,
     ) -> Result<Option<Ticket>, StoreError> {
-        let (done, answer) = std::sync::mpsc::sync_channel(1);
-        let job = TurnJob {
-            record: serde_json::to_vec(interaction)?,
+        let write = TurnWrite {
             interaction: interaction.clone(),
             state: state.clone(),
             ticket: ticket.clone(),
             not_helped,
+        };
+        self.submit_turn(write).wait_blocking()
+    }
+
+    /// Queues one turn for the writer (see [`record_turn`](Self::record_turn)); the receipt
+    /// resolves once it is durable.
+    pub fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
+        let record = match serde_json::to_vec(&write.interaction) {
+            Ok(record) => record,
+            Err(e) => return TurnReceipt(Err(e.into())),
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job = TurnJob {
+            write,
+            record,
             done,
         };
         self.writer
@@ -428,9 +474,7 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
             .push(job);
         self.writer.wake.notify_one();
-        answer
-            .recv()
-            .map_err(|_| StoreError::Refused("the store writer stopped".into()))?
+        TurnReceipt(Ok(answer))
     }
 
     /// Saves a conversation's state alone.
