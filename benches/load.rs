@@ -238,6 +238,53 @@ async fn drive(
     result
 }
 
+/// CPU seconds (user + system) the process has used so far, from `/proc` (Linux; clock ticks
+/// of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The store's mean group-commit size (turns per flush), from the server's `/metrics`.
+fn mean_batch(addr: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    let commits = value("personabot_store_commits_total ")?;
+    let turns = value("personabot_store_turns_committed_total ")?;
+    (commits > 0.0).then(|| turns / commits)
+}
+
+/// What the server spent: CPU per answered message, and (when it stored turns) the mean
+/// number of turns per group commit.
+fn report_server(r: &RunResult, cpu: Option<f64>, batch: Option<f64>) {
+    let mut line = String::from("    server:");
+    if let Some(cpu) = cpu.filter(|_| !r.latencies.is_empty()) {
+        line.push_str(&format!(
+            " {:.0} µs CPU per message ({:.2} cores busy)",
+            cpu * 1e6 / r.latencies.len() as f64,
+            cpu / r.elapsed.as_secs_f64()
+        ));
+    }
+    if let Some(b) = batch {
+        line.push_str(&format!(", {b:.1} turns per group commit"));
+    }
+    println!("{line}");
+}
+
 fn report(label: &str, r: &RunResult) {
     let pct = |p: f64| {
         let i = ((r.latencies.len() as f64 * p) as usize).min(r.latencies.len().saturating_sub(1));
@@ -278,12 +325,16 @@ fn main() {
         let runs = std::iter::once(None).chain(o.rates.iter().copied().map(Some));
         for rate in runs {
             let server = start_server();
+            let pid = server.child.id();
+            let cpu_before = cpu_seconds(pid);
             let r = rt.block_on(drive(&server.addr, path, o.connections, o.seconds, rate));
+            let cpu = cpu_seconds(pid).zip(cpu_before).map(|(a, b)| a - b);
             let what = match rate {
                 None => format!("{label}, saturation"),
                 Some(r) => format!("{label}, fixed {r}/s"),
             };
             report(&what, &r);
+            report_server(&r, cpu, mean_batch(&server.addr));
             drop(server);
         }
     }

@@ -1,6 +1,7 @@
 //! Prometheus metrics, exposed at `/metrics` in the text format: messages by channel, route,
 //! persona and intent; a message latency histogram; open tickets; catalog reload failures.
 
+use crate::store::CommitStats;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -63,8 +64,14 @@ impl Metrics {
         *m.refused.entry((endpoint.to_string(), status)).or_default() += 1;
     }
 
-    /// The text exposition; `open_tickets` by team and `catalog_ok` come from the caller.
-    pub fn render(&self, open_tickets: &BTreeMap<String, u64>, reload_failures: u64) -> String {
+    /// The text exposition; `open_tickets` by team, the store's group commits and the reload
+    /// failures come from the caller.
+    pub fn render(
+        &self,
+        open_tickets: &BTreeMap<String, u64>,
+        commits: CommitStats,
+        reload_failures: u64,
+    ) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let esc = |s: &str| {
@@ -115,6 +122,18 @@ impl Metrics {
                 esc(endpoint)
             );
         }
+        out.push_str("# HELP personabot_store_commits_total Group commits (one flush each) of the evidence store.\n");
+        out.push_str("# TYPE personabot_store_commits_total counter\n");
+        let _ = writeln!(out, "personabot_store_commits_total {}", commits.commits);
+        out.push_str(
+            "# HELP personabot_store_turns_committed_total Turns written by those commits.\n",
+        );
+        out.push_str("# TYPE personabot_store_turns_committed_total counter\n");
+        let _ = writeln!(
+            out,
+            "personabot_store_turns_committed_total {}",
+            commits.turns
+        );
         out.push_str("# HELP personabot_catalog_reload_failures_total Catalog reloads rejected.\n");
         out.push_str("# TYPE personabot_catalog_reload_failures_total counter\n");
         let _ = writeln!(
@@ -149,7 +168,11 @@ mod tests {
         m.message("discord", "fallback", None, None, Duration::from_secs(5));
         m.refused("/v1/messages", 429);
         let open = BTreeMap::from([("sales".to_string(), 2)]);
-        let text = m.render(&open, 0);
+        let commits = CommitStats {
+            commits: 4,
+            turns: 10,
+        };
+        let text = m.render(&open, commits, 0);
         for line in [
             "personabot_messages_total{channel=\"http\",route=\"answer\",persona=\"startup-founder\",intent=\"pricing\"} 2",
             "personabot_messages_total{channel=\"discord\",route=\"fallback\",persona=\"none\",intent=\"none\"} 1",
@@ -160,6 +183,8 @@ mod tests {
             "personabot_message_seconds_count 3",
             "personabot_tickets_open{team=\"sales\"} 2",
             "personabot_requests_refused_total{endpoint=\"/v1/messages\",status=\"429\"} 1",
+            "personabot_store_commits_total 4",
+            "personabot_store_turns_committed_total 10",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -304,7 +304,8 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
             },
         )
         .await??;
-    let body = state.metrics.render(&open, 0);
+    let commits = state.pipeline.store().commit_stats();
+    let body = state.metrics.render(&open, commits, 0);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 

@@ -549,6 +549,12 @@ async fn metrics_and_health() {
         text.contains("personabot_tickets_open{team=\"billing\"} 1"),
         "{text}"
     );
+    // Two turns, said one after the other: two group commits of one turn each.
+    assert!(
+        text.contains("personabot_store_turns_committed_total 2"),
+        "{text}"
+    );
+    assert!(text.contains("personabot_store_commits_total 2"), "{text}");
     let health: Value = s
         .client
         .get(format!("{}/healthz", s.base))

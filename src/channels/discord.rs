@@ -570,10 +570,7 @@ impl EventHandler for Handler {
             user: user.to_string(),
             text: msg.content.clone(),
         };
-        let pipeline = s.pipeline.clone();
-        let Some(result) = blocking(move || pipeline.handle(&inbound)).await else {
-            return;
-        };
+        let result = s.pipeline.handle_async(&inbound, Mode::Route).await;
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -804,14 +801,11 @@ async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInteraction) {
             } else {
                 Mode::Ticket
             };
-            let pipeline = s.pipeline.clone();
-            let result = blocking(move || pipeline.handle_with(&inbound, mode)).await;
-            let reply = match result {
-                Some(Ok(o)) => o.reply.unwrap_or_else(|| {
+            let reply = match s.pipeline.handle_async(&inbound, mode).await {
+                Ok(o) => o.reply.unwrap_or_else(|| {
                     "An agent has this conversation and will reply here.".into()
                 }),
-                Some(Err(e)) => e.user_message(),
-                None => "Sorry, something went wrong.".into(),
+                Err(e) => e.user_message(),
             };
             respond(ctx, c, &reply, true).await;
         }

@@ -11,7 +11,9 @@ pub use records::{
     Actor, Delivery, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord,
     ScoredId, Ticket, TicketStatus, TranscriptLine,
 };
-pub use sled_store::{ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite};
+pub use sled_store::{
+    CommitStats, ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite,
+};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

@@ -123,7 +123,25 @@ fn writer_stopped() -> StoreError {
 struct TurnWriter {
     queue: std::sync::Mutex<Vec<TurnJob>>,
     wake: std::sync::Condvar,
+    commits: std::sync::atomic::AtomicU64,
+    turns: std::sync::atomic::AtomicU64,
 }
+
+/// The writer's group commits so far: `turns / commits` is the mean batch size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Batches written and flushed.
+    pub commits: u64,
+    /// Turns in those batches.
+    pub turns: u64,
+}
+
+/// How long a batch of several turns waits for more before its flush. Measured with
+/// `cargo bench --bench load`: at saturation it cut sled's IO work per turn by about a third.
+const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(300);
+
+/// Most turns applied before one flush.
+const MAX_BATCH: usize = 1024;
 
 /// How long the idle writer sleeps before checking whether the store is still open.
 const WRITER_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -135,6 +153,8 @@ impl TurnWriter {
         let writer = std::sync::Arc::new(TurnWriter {
             queue: std::sync::Mutex::new(Vec::new()),
             wake: std::sync::Condvar::new(),
+            commits: Default::default(),
+            turns: Default::default(),
         });
         let handle = writer.clone();
         std::thread::Builder::new()
@@ -160,8 +180,29 @@ impl TurnWriter {
                 }
                 std::mem::take(&mut *queue)
             };
-            let results = apply_turns(&trees, &jobs);
+            let mut jobs = jobs;
+            let mut results = apply_turns(&trees, &jobs);
+            // Turns queued while these were applied join the same flush: under load the
+            // batches grow, and the flushes (the fsync and sled's IO threads) do not.
+            if jobs.len() > 1 {
+                // Others are writing too: wait a moment for more turns to share the flush
+                // (as PostgreSQL's commit_delay does). A lone turn is flushed at once.
+                std::thread::sleep(COMMIT_DELAY);
+            }
+            while jobs.len() < MAX_BATCH {
+                let more =
+                    std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+                if more.is_empty() {
+                    break;
+                }
+                results.extend(apply_turns(&trees, &more));
+                jobs.extend(more);
+            }
             let flushed = db.flush();
+            self.commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.turns
+                .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
             for (job, result) in jobs.into_iter().zip(results) {
                 let answer = match (&flushed, result) {
                     (Err(e), _) => Err(StoreError::Sled(e.clone())),
@@ -377,6 +418,15 @@ impl Store {
         };
         store.db.flush()?;
         Ok(store)
+    }
+
+    /// The turn writer's group commits so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CommitStats {
+            commits: self.writer.commits.load(Relaxed),
+            turns: self.writer.turns.load(Relaxed),
+        }
     }
 
     /// Writes everything buffered to disk.
