@@ -50,6 +50,8 @@ enum Command {
     Check,
     /// Classify messages without logging them.
     Classify(ClassifyArgs),
+    /// Measure the catalog on a labelled CSV (`text,label`): accuracy, macro-F1, per label.
+    Eval(EvalArgs),
     /// Chat in the terminal (the full pipeline: routing, tickets, evidence).
     Chat(chat::ChatArgs),
     /// Run the bot: the HTTP server (API, web chat, agent queue, webhooks) and Discord when its
@@ -65,6 +67,24 @@ enum Command {
     /// Export or delete the logged evidence.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Learn weighted keyword profiles from a labelled CSV (text,label) into DIR/intents/.
+    Learn(LearnArgs),
+}
+
+#[derive(Args, Debug)]
+struct LearnArgs {
+    /// A CSV with the columns text and label.
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// The catalog folder to write (DIR/intents/<label>.toml and an empty DIR/personas/).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The label meaning "no intent": its rows teach what should fall back.
+    #[arg(long, value_name = "L")]
+    none_label: Option<String>,
+    /// Replace the intent files already in DIR/intents/.
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +101,19 @@ struct ClassifyArgs {
     /// Read lines from stdin and print one JSON summary: counts of top intents and speed.
     #[arg(long)]
     summary: bool,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// The labelled CSV: a header naming `text` and `label`, one message per row.
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// The label meaning "no intent": rows with it are right when no intent is predicted.
+    #[arg(long, value_name = "L")]
+    none_label: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,15 +266,57 @@ fn open_store(cli: &Cli) -> Result<Store> {
         .with_context(|| format!("cannot open the evidence store in {}", cli.data.display()))
 }
 
+/// `personabot learn`: train, write the profiles, and say what was measured on held-out rows.
+fn learn(settings: &Settings, args: &LearnArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let rows = personabot::dataset::read_csv(&args.data)?;
+    let options = personabot::learn::LearnOptions {
+        none_label: args.none_label.clone(),
+        ..Default::default()
+    };
+    let profiles = personabot::learn::learn(&rows, &options, &settings.teams)?;
+    let source = args.data.file_name().map_or_else(
+        || args.data.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let written = personabot::learn::write_profiles(&args.out, &profiles, &source, args.replace)?;
+    let terms: usize = profiles.intents.iter().map(|i| i.keywords.len()).sum();
+    println!(
+        "learned {} intents ({} terms) from {} rows in {:.2} s: {}",
+        written.len(),
+        terms,
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        args.out.join("intents").display()
+    );
+    println!(
+        "held-out check ({} rows of the training file, not used to fit): accuracy {:.3}, threshold {:.3}, l2 {}",
+        profiles.holdout_rows, profiles.holdout_accuracy, profiles.threshold, profiles.l2
+    );
+    println!(
+        "measure: personabot --catalog {} eval --data TEST.csv{}",
+        args.out.display(),
+        args.none_label
+            .as_ref()
+            .map(|l| format!(" --none-label {l}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Check = cli.command {
         return check(&cli);
     }
     let settings = load_settings(&cli)?;
+    if let Command::Learn(args) = &cli.command {
+        return learn(&settings, args);
+    }
     let catalog = load_catalog(&cli, &settings)?;
     match &cli.command {
-        Command::Check => unreachable!("handled above"),
+        Command::Check | Command::Learn(_) => unreachable!("handled above"),
         Command::Classify(args) => classify(&catalog, &settings, args),
+        Command::Eval(args) => eval(&catalog, &settings, args),
         Command::Chat(args) => {
             let classifier = compile(&catalog)?;
             let store = open_store(&cli)?;
@@ -388,6 +463,39 @@ fn classify(catalog: &Catalog, settings: &Settings, args: &ClassifyArgs) -> Resu
                     .unwrap_or_default()
             )?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(catalog: &Catalog, settings: &Settings, args: &EvalArgs) -> Result<ExitCode> {
+    use personabot::eval;
+    // The message already names the path, line and cause: print it once, not as a chain.
+    let rows = personabot::dataset::read_csv(&args.data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let classifier = compile(catalog)?;
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(rows.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "eval {bar:40} {human_pos}/{human_len} messages, {eta} left",
+            )?,
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let report = eval::run(
+        catalog,
+        &classifier,
+        &settings.classify,
+        &rows,
+        args.none_label.as_deref(),
+        || bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &eval::report_json(&report))?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", eval::render(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -99,7 +99,7 @@ fn assert_check_fails(catalog: &str, expected: &[(&str, &str)]) {
 }
 
 const INTENT_KEYS: &str =
-    "name, description, threshold, priority, exclude, keywords, patterns, route, answers, examples";
+    "name, description, label, threshold, priority, exclude, keywords, patterns, route, answers, examples";
 const TEAMS: &str = "billing, investors, people, press, sales, security, support";
 
 #[test]

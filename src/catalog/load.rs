@@ -350,6 +350,7 @@ fn src_at(f: &Fields<'_>, key: &str, message: String) -> Diagnostic {
 const INTENT_KEYS: &[&str] = &[
     "name",
     "description",
+    "label",
     "threshold",
     "priority",
     "exclude",
@@ -370,6 +371,7 @@ fn read_intent(
     let mut f = root(src, doc);
     let name = f.string("name", diags).unwrap_or_else(|| id.clone());
     let description = f.string("description", diags).unwrap_or_default();
+    let label = f.string("label", diags).filter(|l| !l.is_empty());
     let threshold = f.number("threshold", 0.0..=1.0, diags);
     let priority = f.integer("priority", diags).unwrap_or(0);
     let priority = if (-100..=100).contains(&priority) {
@@ -393,6 +395,7 @@ fn read_intent(
         id,
         name,
         description,
+        label,
         threshold,
         priority,
         exclude,

@@ -150,6 +150,10 @@ pub struct Intent {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// The label this intent stands for in a labelled dataset (e.g. banking77's
+    /// `reverted_card_payment?`, which is not a valid id); `eval` compares with it. Defaults to
+    /// the id.
+    pub label: Option<String>,
     pub threshold: Option<f64>,
     pub priority: i32,
     pub exclude: Vec<String>,
@@ -167,6 +171,11 @@ pub struct Intent {
 pub const DEFAULT_ANSWER: &str = "default";
 
 impl Intent {
+    /// The dataset label this intent predicts: its `label`, else its id.
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.id)
+    }
+
     /// The route rule as seen by `persona`.
     pub fn route_for(&self, persona: Option<&str>) -> RouteRule {
         let over = persona.and_then(|p| self.route_overrides.get(p));
