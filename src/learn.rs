@@ -386,7 +386,8 @@ pub fn intent_toml(intent: &LearnedIntent, threshold: f64, source: &str) -> Stri
     doc["threshold"] = value((threshold * 1000.0).round() / 1000.0);
     let mut keywords = Table::new();
     for (term, weight) in &intent.keywords {
-        keywords.insert(term, value(f64::from(*weight)));
+        // Rounded in f64, so the file shows 1.027 rather than f32's 1.0269999504089355.
+        keywords.insert(term, value((f64::from(*weight) * 1000.0).round() / 1000.0));
     }
     doc["keywords"] = Item::Table(keywords);
     let mut route = Table::new();
