@@ -269,38 +269,46 @@ fn open_store(cli: &Cli) -> Result<Store> {
 /// `personabot learn`: train, write the profiles, and say what was measured on held-out rows.
 fn learn(settings: &Settings, args: &LearnArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let rows = personabot::dataset::read_csv(&args.data)?;
+    // The messages already name the path and cause: print them once, not as a chain.
+    let once = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
+    let rows = personabot::dataset::read_csv(&args.data).map_err(|e| once(&e))?;
     let options = personabot::learn::LearnOptions {
         none_label: args.none_label.clone(),
         ..Default::default()
     };
-    let profiles = personabot::learn::learn(&rows, &options, &settings.teams)?;
+    let profiles =
+        personabot::learn::learn(&rows, &options, &settings.teams).map_err(|e| once(&e))?;
     let source = args.data.file_name().map_or_else(
         || args.data.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let written = personabot::learn::write_profiles(&args.out, &profiles, &source, args.replace)?;
+    let written = personabot::learn::write_profiles(&args.out, &profiles, &source, args.replace)
+        .map_err(|e| once(&e))?;
     let terms: usize = profiles.intents.iter().map(|i| i.keywords.len()).sum();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "learned {} intents ({} terms) from {} rows in {:.2} s: {}",
         written.len(),
         terms,
         rows.len(),
         started.elapsed().as_secs_f64(),
         args.out.join("intents").display()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "held-out check ({} rows of the training file, not used to fit): accuracy {:.3}, threshold {:.3}, l2 {}",
         profiles.holdout_rows, profiles.holdout_accuracy, profiles.threshold, profiles.l2
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "measure: personabot --catalog {} eval --data TEST.csv{}",
         args.out.display(),
         args.none_label
             .as_ref()
             .map(|l| format!(" --none-label {l}"))
             .unwrap_or_default()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

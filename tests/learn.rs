@@ -236,4 +236,9 @@ fn bad_data_is_a_clear_error() {
         run.expect_code(1);
         assert!(run.stderr.contains(want), "{csv:?}: {run:?}");
     }
+    let missing = ws.path("missing.csv");
+    let run = ws.run(&["learn", "--data", s(&missing), "--out", s(&ws.path("out"))]);
+    run.expect_code(1);
+    assert_eq!(run.stderr.matches("cannot read").count(), 1, "{run:?}");
+    assert!(!ws.path("out").exists(), "nothing written: {run:?}");
 }
