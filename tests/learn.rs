@@ -1,4 +1,5 @@
-//! `personabot learn` end to end, on a slice of the shared banking77 data (../shared/datasets):
+//! `personabot learn` end to end, on slices of the shared banking77 and bitext data kept in
+//! tests/fixtures/learn:
 //! the files it writes load and pass `check`, keep dataset labels that are not valid ids, are
 //! sorted by weight, score above a regression floor through `eval`, make none-label messages
 //! fall back, and an existing profile folder is not overwritten by accident.
@@ -25,8 +26,9 @@ const LABELS: &[&str] = &[
     "terminate_account",
 ];
 
+/// Slices of the shared datasets kept beside the tests (see tests/fixtures/learn/README.md).
 fn datasets() -> PathBuf {
-    repo_root().join("..").join("shared").join("datasets")
+    repo_root().join("tests").join("fixtures").join("learn")
 }
 
 /// The `text,label` rows of `file` whose label is in `labels`, as CSV text.
