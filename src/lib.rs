@@ -17,6 +17,7 @@ pub mod learn;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod replay;
 pub mod route;
 pub mod server;
 pub mod settings;

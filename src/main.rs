@@ -69,6 +69,21 @@ enum Command {
     Evidence(EvidenceCommand),
     /// Learn weighted keyword profiles from a labelled CSV (text,label) into DIR/intents/.
     Learn(LearnArgs),
+    /// Re-run the logged interactions through the catalog (`--catalog DIR`) and show what flips.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// Only interactions newer than this (e.g. 30d, 12h).
+    #[arg(long, value_name = "AGE")]
+    since: Option<String>,
+    /// Example messages shown per change.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    examples: usize,
+    /// One JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -312,6 +327,44 @@ fn learn(settings: &Settings, args: &LearnArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `personabot replay`: the logged interactions through the selected catalog.
+fn replay(
+    store: &Store,
+    catalog: &Catalog,
+    settings: &Settings,
+    args: &ReplayArgs,
+) -> Result<ExitCode> {
+    let since_ms = match &args.since {
+        Some(s) => {
+            let d = humantime::parse_duration(s)
+                .with_context(|| format!("invalid --since `{s}` (try 30d or 12h)"))?;
+            Some(now_ms().saturating_sub(d.as_millis() as u64))
+        }
+        None => None,
+    };
+    let filter = personabot::store::InteractionFilter {
+        since_ms,
+        ..Default::default()
+    };
+    let interactions = store.interactions(&filter)?;
+    let classifier = compile(catalog)?;
+    let report = personabot::replay::replay(
+        catalog,
+        &classifier,
+        &settings.classify,
+        &interactions,
+        args.examples,
+    );
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", personabot::replay::render(&report))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Check = cli.command {
         return check(&cli);
@@ -348,6 +401,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),
+        Command::Replay(args) => replay(&open_store(&cli)?, &catalog, &settings, args),
     }
 }
 
