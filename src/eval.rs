@@ -44,13 +44,19 @@ pub fn predict(
     thresholds: &Thresholds,
     text: &str,
 ) -> Option<usize> {
-    let c = classifier.classify(text);
-    let top = c.intents.first()?;
-    let index = top.index as usize;
+    let (index, confidence) = top_intent(classifier, text)?;
     let threshold = catalog.intents[index]
         .threshold
         .unwrap_or(thresholds.intent_threshold);
-    (confidence(top.score) >= threshold).then_some(index)
+    (confidence >= threshold).then_some(index)
+}
+
+/// The top-scoring intent of `text` (index into `catalog.intents`) and its confidence, before
+/// any threshold: what [`predict`] judges, and what `learn` calibrates thresholds on.
+pub fn top_intent(classifier: &Classifier, text: &str) -> Option<(usize, f64)> {
+    let c = classifier.classify(text);
+    let top = c.intents.first()?;
+    Some((top.index as usize, confidence(top.score)))
 }
 
 /// The predictions for `rows` (indices into `catalog.intents`), and the seconds the loop took.

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, is_valid_id, Catalog, CatalogSources, Team};
-use crate::classify::{confidence, Classifier};
+use crate::classify::Classifier;
 use crate::dataset::LabelledRow;
 use crate::text;
 
@@ -484,12 +484,8 @@ fn top_predictions<'a>(
 ) -> Vec<Option<(&'a str, f64)>> {
     texts
         .map(|text| {
-            classifier.classify(text).intents.first().map(|s| {
-                (
-                    catalog.intents[s.index as usize].label(),
-                    confidence(s.score),
-                )
-            })
+            crate::eval::top_intent(classifier, text)
+                .map(|(i, confidence)| (catalog.intents[i].label(), confidence))
         })
         .collect()
 }

@@ -327,6 +327,17 @@ fn learn(settings: &Settings, args: &LearnArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The cutoff (ms since the epoch) of a `--since` age such as `30d` or `12h`.
+fn since_ms(since: Option<&str>) -> Result<Option<u64>> {
+    since
+        .map(|s| {
+            let d = humantime::parse_duration(s)
+                .with_context(|| format!("invalid --since `{s}` (try 30d or 12h)"))?;
+            Ok(now_ms().saturating_sub(d.as_millis() as u64))
+        })
+        .transpose()
+}
+
 /// `personabot replay`: the logged interactions through the selected catalog.
 fn replay(
     store: &Store,
@@ -334,16 +345,8 @@ fn replay(
     settings: &Settings,
     args: &ReplayArgs,
 ) -> Result<ExitCode> {
-    let since_ms = match &args.since {
-        Some(s) => {
-            let d = humantime::parse_duration(s)
-                .with_context(|| format!("invalid --since `{s}` (try 30d or 12h)"))?;
-            Some(now_ms().saturating_sub(d.as_millis() as u64))
-        }
-        None => None,
-    };
     let filter = personabot::store::InteractionFilter {
-        since_ms,
+        since_ms: since_ms(args.since.as_deref())?,
         ..Default::default()
     };
     let interactions = store.interactions(&filter)?;
@@ -743,14 +746,7 @@ fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result
             outcome,
             out,
         } => {
-            let since_ms = match since {
-                Some(s) => {
-                    let d = humantime::parse_duration(s)
-                        .with_context(|| format!("invalid --since `{s}` (try 30d or 12h)"))?;
-                    Some(now_ms().saturating_sub(d.as_millis() as u64))
-                }
-                None => None,
-            };
+            let since_ms = since_ms(since.as_deref())?;
             if let Some(o) = outcome {
                 const OUTCOMES: [&str; 6] = [
                     "answer",

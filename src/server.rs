@@ -66,7 +66,6 @@ impl AppState {
 
     /// Runs a message through the pipeline, and counts it in the metrics.
     pub async fn handle(&self, inbound: Inbound, mode: Mode) -> Result<Outcome, PipelineError> {
-        let pipeline = self.pipeline.clone();
         let started = Instant::now();
         let channel = inbound.channel.clone();
         let _permit = self
@@ -74,7 +73,7 @@ impl AppState {
             .acquire()
             .await
             .map_err(|_| PipelineError::Refused("the server is shutting down".into()))?;
-        let outcome = pipeline.handle_async(&inbound, mode).await?;
+        let outcome = self.pipeline.handle_async(&inbound, mode).await?;
         if outcome.interaction.is_some() {
             let d = &outcome.decision;
             self.metrics.message(
