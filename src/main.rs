@@ -71,6 +71,25 @@ enum Command {
     Learn(LearnArgs),
     /// Re-run the logged interactions through the catalog (`--catalog DIR`) and show what flips.
     Replay(ReplayArgs),
+    /// What the evidence says per persona and about the catalog: volume, resolution, unmatched
+    /// words, silent and shared keywords, agent relabels.
+    Review(ReviewArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReviewArgs {
+    /// Only messages newer than this (e.g. 30d, 12h) [default: all the evidence kept].
+    #[arg(long, value_name = "AGE")]
+    since: Option<String>,
+    /// Only this persona (`-`: messages without a persona).
+    #[arg(long, value_name = "ID")]
+    persona: Option<String>,
+    /// One JSON object instead of the tables.
+    #[arg(long, conflicts_with = "html")]
+    json: bool,
+    /// Write a self-contained HTML report with charts to FILE (the tables still print).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -338,6 +357,37 @@ fn since_ms(since: Option<&str>) -> Result<Option<u64>> {
         .transpose()
 }
 
+/// `personabot review`: the evidence per persona and across the catalog.
+fn review(store: &Store, catalog: &Catalog, args: &ReviewArgs) -> Result<ExitCode> {
+    use personabot::review;
+    let now = now_ms();
+    let options = review::ReviewOptions {
+        since_ms: args
+            .since
+            .as_deref()
+            .map(|s| review::since_cutoff(s, now))
+            .transpose()?,
+        persona: args.persona.clone(),
+        now_ms: now,
+        ..Default::default()
+    };
+    let report = review::from_store(store, catalog, &options)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    write!(out, "{}", review::render_text(&report))?;
+    if let Some(path) = &args.html {
+        let page = review::render_html(&report, &review::HtmlTarget::default());
+        std::fs::write(path, page)
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+        writeln!(out, "\nHTML report written to {}", path.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `personabot replay`: the logged interactions through the selected catalog.
 fn replay(
     store: &Store,
@@ -405,6 +455,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),
         Command::Replay(args) => replay(&open_store(&cli)?, &catalog, &settings, args),
+        Command::Review(args) => review(&open_store(&cli)?, &catalog, args),
     }
 }
 

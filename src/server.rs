@@ -189,6 +189,9 @@ fn same(a: &str, b: &str) -> bool {
 /// The name of the cookie the agent login sets.
 pub const AGENT_COOKIE: &str = "pb_agent";
 
+/// The name of the cookie the persona owners' login (`/review`) sets.
+pub const OWNER_COOKIE: &str = "pb_owner";
+
 /// The login cookie's value for a token: a hash of it, so the cookie never holds the token.
 pub fn session_value(token: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -213,14 +216,19 @@ pub fn presented(headers: &HeaderMap) -> Option<Presented> {
             .strip_prefix("Bearer ")
             .map(|t| Presented::Bearer(t.trim().to_string()));
     }
+    cookie(headers, AGENT_COOKIE).map(Presented::Cookie)
+}
+
+/// The value of the cookie `name`, if the request has it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == AGENT_COOKIE)
-        .map(|(_, value)| Presented::Cookie(value.to_string()))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_string())
 }
 
 /// Which token guards a route.
@@ -243,13 +251,27 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<()
     let Some(expected) = expected else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "the agent routes are off: set PERSONABOT__HTTP__AGENT_TOKEN to turn them on",
+            match role {
+                Role::Agent => {
+                    "the agent routes are off: set PERSONABOT__HTTP__AGENT_TOKEN to turn them on"
+                }
+                Role::Owner => {
+                    "the review is off: set PERSONABOT__HTTP__OWNER_TOKEN (or the agent token) \
+                     to turn it on"
+                }
+            },
         ));
     };
     let valid = match presented(headers) {
         Some(Presented::Bearer(token)) => same(&token, expected),
-        Some(Presented::Cookie(value)) => same(&value, &session_value(expected)),
-        None => false,
+        // An owner may hold either login cookie: each is a hash of the token it was made from.
+        _ => match role {
+            Role::Agent => &[AGENT_COOKIE][..],
+            Role::Owner => &[OWNER_COOKIE, AGENT_COOKIE][..],
+        }
+        .iter()
+        .filter_map(|name| cookie(headers, name))
+        .any(|value| same(&value, &session_value(expected))),
     };
     match valid {
         true => Ok(()),
@@ -257,7 +279,15 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<()
             state.metrics.refused("auth", 401);
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "a valid agent token is required (Authorization: Bearer <token>)",
+                match role {
+                    Role::Agent => {
+                        "a valid agent token is required (Authorization: Bearer <token>)"
+                    }
+                    Role::Owner => {
+                        "a valid owner token is required (Authorization: Bearer <token>); \
+                         without an owner token set, the agent token"
+                    }
+                },
             ))
         }
     }
@@ -316,6 +346,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::channels::routes())
         .merge(crate::agent::routes())
+        .merge(crate::owner::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }

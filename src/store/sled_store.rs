@@ -125,6 +125,9 @@ struct TurnWriter {
     wake: std::sync::Condvar,
     commits: std::sync::atomic::AtomicU64,
     turns: std::sync::atomic::AtomicU64,
+    /// Set by the last [`Store`] handle being dropped: finish the queue, then stop.
+    closing: std::sync::atomic::AtomicBool,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// The writer's group commits so far: `turns / commits` is the mean batch size.
@@ -155,12 +158,15 @@ impl TurnWriter {
             wake: std::sync::Condvar::new(),
             commits: Default::default(),
             turns: Default::default(),
+            closing: Default::default(),
+            thread: Default::default(),
         });
         let handle = writer.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("personabot-writer".into())
             .spawn(move || handle.run(db, trees))
             .expect("spawn the store writer thread");
+        *writer.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
         writer
     }
 
@@ -169,7 +175,9 @@ impl TurnWriter {
             let jobs = {
                 let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 while queue.is_empty() {
-                    if std::sync::Arc::strong_count(&self) == 1 {
+                    if std::sync::Arc::strong_count(&self) == 1
+                        || self.closing.load(std::sync::atomic::Ordering::Acquire)
+                    {
                         return; // the store is closed
                     }
                     queue = self
@@ -328,6 +336,30 @@ pub struct Store {
     links: Tree,
     hash_key: Vec<u8>,
     writer: std::sync::Arc<TurnWriter>,
+}
+
+impl Drop for Store {
+    /// The last handle stops the writer once its queue is written, and waits for it, so the
+    /// database is closed (and its lock released) when the last handle is gone.
+    fn drop(&mut self) {
+        // Two: this handle and the writer thread's own.
+        if std::sync::Arc::strong_count(&self.writer) != 2 {
+            return;
+        }
+        self.writer
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.writer.wake.notify_all();
+        let thread = self
+            .writer
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(thread) = thread.filter(|t| t.thread().id() != std::thread::current().id()) {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
