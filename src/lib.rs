@@ -24,4 +24,5 @@ pub mod route;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod suggest;
 pub mod text;

@@ -74,6 +74,34 @@ enum Command {
     /// What the evidence says per persona and about the catalog: volume, resolution, unmatched
     /// words, silent and shared keywords, agent relabels.
     Review(ReviewArgs),
+    /// Suggest keyword additions and removals from relabels, "did not help" answers and
+    /// rephrased misses, as a unified diff against the catalog's TOML files (`--apply` writes it).
+    Suggest(SuggestArgs),
+}
+
+#[derive(Args, Debug)]
+struct SuggestArgs {
+    /// Only this persona's profile (with --intent: both).
+    #[arg(long, value_name = "ID")]
+    persona: Option<String>,
+    /// Only this intent's profile (with --persona: both).
+    #[arg(long, value_name = "ID")]
+    intent: Option<String>,
+    /// Write the changes into the catalog files instead of printing the diff.
+    #[arg(long)]
+    apply: bool,
+    /// Only interactions newer than this (e.g. 30d, 12h).
+    #[arg(long, value_name = "AGE")]
+    since: Option<String>,
+    /// Supporting messages (conversations, for personas) a suggestion needs.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    min_support: usize,
+    /// Example messages shown per suggestion.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    examples: usize,
+    /// One JSON object (suggestions, diff, predicted effect) instead of the diff and summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -418,6 +446,95 @@ fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The catalog folder in use (the one `suggest --apply` edits); `None` for the built-in catalog.
+fn catalog_dir(cli: &Cli) -> Option<PathBuf> {
+    match &cli.catalog {
+        Some(dir) => Some(dir.clone()),
+        None if Path::new("personas").is_dir() || Path::new("intents").is_dir() => {
+            Some(PathBuf::from("."))
+        }
+        None => None,
+    }
+}
+
+/// `personabot suggest`: keyword changes mined from the evidence. The summary (support,
+/// examples, predicted effect) goes to stderr so that stdout is a diff `patch -p1` takes as is;
+/// with `--apply` the files are written and stdout says what changed in each.
+fn suggest(
+    cli: &Cli,
+    store: &Store,
+    catalog: &Catalog,
+    settings: &Settings,
+    args: &SuggestArgs,
+) -> Result<ExitCode> {
+    use personabot::suggest;
+    let dir = catalog_dir(cli);
+    if args.apply && dir.is_none() {
+        bail!(
+            "--apply needs catalog files to edit, and this is the built-in catalog (no personas/ or intents/ here): run it in your catalog folder or pass --catalog DIR"
+        );
+    }
+    let options = suggest::SuggestOptions {
+        persona: args.persona.clone(),
+        intent: args.intent.clone(),
+        min_support: args.min_support.max(1),
+        examples: args.examples,
+        ..Default::default()
+    };
+    let filter = InteractionFilter {
+        since_ms: since_ms(args.since.as_deref())?,
+        ..Default::default()
+    };
+    let interactions = store.interactions(&filter)?;
+    let found = suggest::suggest(catalog, &settings.classify, &interactions, &options)?;
+    let sources = catalog_sources(cli).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let edits = suggest::edit_files(&sources, &found.suggestions)?;
+    let prediction = suggest::predict(
+        &sources,
+        &edits,
+        &settings.teams,
+        &settings.classify,
+        &interactions,
+    )?;
+    let diff = suggest::render_diff(&edits);
+    if args.apply {
+        suggest::write_edits(&edits)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let written: Option<Vec<&str>> = args
+            .apply
+            .then(|| edits.iter().map(|e| e.path.as_str()).collect());
+        let mut report = serde_json::to_value(&found)?;
+        report["diff"] = diff.into();
+        report["predicted"] = serde_json::to_value(&prediction)?;
+        report["applied"] = serde_json::to_value(written)?;
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprint!("{}", suggest::render_summary(&found, Some(&prediction)));
+    if !args.apply {
+        write!(out, "{diff}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if edits.is_empty() {
+        writeln!(out, "nothing to change")?;
+    }
+    let dir = dir.unwrap_or_default();
+    for e in &edits {
+        let mut changes: Vec<String> = e.added.iter().map(|t| format!("added {t:?}")).collect();
+        changes.extend(e.removed.iter().map(|t| format!("removed {t:?}")));
+        writeln!(
+            out,
+            "wrote {}: {}",
+            dir.join(&e.path).display(),
+            changes.join(", ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Check = cli.command {
         return check(&cli);
@@ -456,6 +573,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),
         Command::Replay(args) => replay(&open_store(&cli)?, &catalog, &settings, args),
         Command::Review(args) => review(&open_store(&cli)?, &catalog, args),
+        Command::Suggest(args) => suggest(&cli, &open_store(&cli)?, &catalog, &settings, args),
     }
 }
 

@@ -107,6 +107,27 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
+/// Function words and chat filler that never make a keyword on their own.
+pub const STOPWORDS: &[&str] = &[
+    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
+    "at", "be", "been", "before", "being", "both", "but", "by", "can", "could", "did", "do",
+    "does", "doing", "don", "done", "down", "each", "even", "ever", "few", "for", "from", "get",
+    "gets", "getting", "got", "had", "has", "have", "having", "he", "hello", "her", "here", "hers",
+    "hey", "hi", "him", "his", "how", "i", "if", "im", "in", "into", "is", "isn", "it", "its",
+    "just", "let", "like", "ll", "me", "might", "more", "most", "much", "must", "my", "no", "nor",
+    "not", "now", "of", "off", "ok", "okay", "on", "once", "one", "only", "or", "other", "our",
+    "ours", "out", "over", "please", "pls", "re", "really", "same", "she", "should", "so", "some",
+    "still", "such", "than", "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
+    "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up",
+    "us", "ve", "very", "was", "way", "we", "were", "what", "when", "where", "which", "while",
+    "who", "whom", "why", "will", "with", "won", "would", "yes", "yet", "you", "your", "yours",
+];
+
+/// True for a function word or chat filler ([`STOPWORDS`]): never a keyword on its own.
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.binary_search(&word).is_ok()
+}
+
 /// Splits a catalog term or message into lowercase normalised words.
 pub fn words(text: &str) -> Vec<String> {
     let normalised = normalise(text);
@@ -158,6 +179,19 @@ fn ascii_lower_bits(v: u64, mask: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+        for (word, stop) in [
+            ("the", true),
+            ("thanks", true),
+            ("refund", false),
+            ("b2b", false),
+        ] {
+            assert_eq!(is_stopword(word), stop, "{word}");
+        }
+    }
 
     #[test]
     fn normalisation_table() {

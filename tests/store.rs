@@ -19,25 +19,8 @@ use serde_json::Value;
 
 const CHANNEL: &str = "terminal";
 const ACK_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a restarted `personabot` may find the store still locked by the one just killed.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
-
-/// Opens the store, waiting (bounded) while a store just dropped in this process, or a process
-/// just killed, still holds sled's file lock: sled releases it from a background thread shortly
-/// after the last handle is dropped.
-fn open_store(dir: &Path, key: Option<&str>) -> Result<Store, StoreError> {
-    let started = Instant::now();
-    loop {
-        match Store::open(dir, key) {
-            Err(StoreError::Sled(sled::Error::Io(e)))
-                if e.to_string().contains("could not acquire lock")
-                    && started.elapsed() < LOCK_WAIT =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other,
-        }
-    }
-}
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -290,7 +273,7 @@ fn acknowledged_messages_survive_sigkill() {
         std::thread::sleep(delay);
         chat.kill();
 
-        let store = open_store(&data, None).unwrap_or_else(|e| {
+        let store = Store::open(&data, None).unwrap_or_else(|e| {
             panic!("round {round}: the store does not open after SIGKILL: {e}")
         });
         let stored = store.interactions(&InteractionFilter::default()).unwrap();
@@ -495,7 +478,7 @@ fn raw_store_files_hold_no_personal_data() {
     );
 
     // The store holds the placeholders, the hashed user, and the ticket transcript.
-    let store = open_store(&data, None).unwrap();
+    let store = Store::open(&data, None).unwrap();
     let stored = store.interactions(&InteractionFilter::default()).unwrap();
     assert_eq!(stored.len(), messages.len());
     let all_text: String = stored
@@ -540,7 +523,7 @@ fn raw_store_files_hold_no_personal_data() {
 use support::pipeline_on;
 
 fn open_pipeline(dir: &Path) -> Pipeline {
-    pipeline_on(open_store(dir, Some("store-test-key")).unwrap())
+    pipeline_on(Store::open(dir, Some("store-test-key")).unwrap())
 }
 
 fn say(p: &Pipeline, conversation: &str, user: &str, text: &str) -> Outcome {
@@ -998,7 +981,7 @@ fn user_ids_are_hashed_with_the_key() {
     );
     let raw = "carol-raw-identity";
 
-    let s1 = open_store(&d1, Some("key-one")).unwrap();
+    let s1 = Store::open(&d1, Some("key-one")).unwrap();
     let h1 = s1.hash_user(raw);
     assert!(h1.starts_with("u_") && h1.len() == 34, "{h1}");
     assert!(!h1.contains(raw));
@@ -1007,7 +990,7 @@ fn user_ids_are_hashed_with_the_key() {
         s1.hash_user("carol-raw-identitY"),
         "different users hash differently"
     );
-    let s2 = open_store(&d2, Some("key-two")).unwrap();
+    let s2 = Store::open(&d2, Some("key-two")).unwrap();
     assert_ne!(
         h1,
         s2.hash_user(raw),
@@ -1025,7 +1008,7 @@ fn user_ids_are_hashed_with_the_key() {
         .unwrap();
     assert_eq!(stored.user, h1);
     drop(p);
-    let s1 = open_store(&d1, Some("key-one")).unwrap();
+    let s1 = Store::open(&d1, Some("key-one")).unwrap();
     assert_eq!(s1.hash_user(raw), h1);
     drop(s1);
     assert!(
@@ -1038,14 +1021,14 @@ fn user_ids_are_hashed_with_the_key() {
     );
 
     // Without a key, a random one is generated once and kept.
-    let r = open_store(&d3, None).unwrap();
+    let r = Store::open(&d3, None).unwrap();
     let hr = r.hash_user(raw);
     assert_ne!(hr, h1);
     drop(r);
-    let r = open_store(&d3, None).unwrap();
+    let r = Store::open(&d3, None).unwrap();
     assert_eq!(r.hash_user(raw), hr, "the generated key persists");
     drop(r);
-    let r = open_store(&d3, Some("")).unwrap();
+    let r = Store::open(&d3, Some("")).unwrap();
     assert_eq!(r.hash_user(raw), hr, "an empty key means the stored one");
 }
 
@@ -1077,7 +1060,7 @@ fn reopening_the_store_keeps_everything() {
     assert!(states[0].turns == 2 && states[1].open_ticket.is_some());
     drop(p);
 
-    let store = open_store(dir.path(), Some("store-test-key")).unwrap();
+    let store = Store::open(dir.path(), Some("store-test-key")).unwrap();
     assert_eq!(
         store.interactions(&InteractionFilter::default()).unwrap(),
         interactions

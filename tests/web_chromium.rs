@@ -1,7 +1,8 @@
 //! The web chat and the agent queue in a real browser, against a real `personabot serve`:
 //! a customer asks a question on `/`, reads the self-help answer, presses "Talk to a human" and
 //! sees the banner naming the team; an agent signs in on `/agent` in a second tab, opens the
-//! ticket, claims it and replies; the reply appears in the customer's chat.
+//! ticket, claims it and replies; the reply appears in the customer's chat; the persona review
+//! (`/review`) of that evidence renders its charts.
 //!
 //! The browser is Debian's headless Chromium, driven over the DevTools protocol through a pipe
 //! (`--remote-debugging-pipe`: NUL-separated JSON on file descriptors 3 and 4), so the test needs
@@ -340,6 +341,36 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         "document.querySelector('#banner .banner-title').textContent",
         json!(format!("Ticket #{ticket_id} is resolved")),
     );
+
+    // 6. The persona review of this evidence, in the same browser: no owner token is set, so
+    // the agent's sign-in opens it. Its charts must really render (boxes with a size).
+    let review = b.new_page("review");
+    b.navigate(&review, &format!("{base}/review"));
+    b.wait_eq(
+        &review,
+        "the review page",
+        "document.querySelector('h1') && document.querySelector('h1').textContent",
+        json!("Persona review"),
+    );
+    b.wait_eq(
+        &review,
+        "charts drawn with a size",
+        "['volume-chart', 'resolution-chart'].map(id => { const r = document.getElementById(id).getBoundingClientRect(); return r.width > 300 && r.height > 60; })",
+        json!([true, true]),
+    );
+    b.wait_eq(
+        &review,
+        "stacked bars, and the agent's confirming label counted",
+        "[document.querySelectorAll('#volume-chart rect').length > 0, document.querySelector('#relabels .note').textContent]",
+        json!([true, "1 labelled message(s); 1 agreed with the bot."]),
+    );
+    b.wait_eq(
+        &review,
+        "the persona this conversation was given, in the table",
+        &format!("[...document.querySelectorAll('#personas tbody tr')].some(tr => tr.textContent.includes('{persona}'))"),
+        json!(true),
+    );
+    b.step_screenshot(&review, "7-review");
 
     let problems = b.page_errors();
     b.check(

@@ -216,7 +216,7 @@ fn cards(out: &mut String, review: &Review) {
         ),
         (
             percent(ratio(tickets, decided)),
-            format!("escalated ({tickets} tickets)"),
+            format!("escalated ({tickets} ticket(s))"),
         ),
         (
             percent(ratio(u.unmatched + u.clarify + u.low_confidence, u.decided)),

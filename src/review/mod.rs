@@ -241,22 +241,6 @@ pub struct Relabel {
     pub examples: Vec<String>,
 }
 
-/// Words too common to say anything about a message.
-const STOPWORDS: &[&str] = &[
-    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
-    "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for",
-    "from", "get", "got", "had", "has", "have", "having", "he", "hello", "hey", "hi", "how", "i",
-    "if", "im", "in", "into", "is", "it", "its", "just", "me", "my", "need", "no", "not", "of",
-    "on", "or", "our", "please", "s", "she", "so", "some", "t", "than", "thanks", "that", "the",
-    "their", "them", "then", "there", "these", "they", "this", "to", "up", "us", "was", "we",
-    "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
-];
-
-/// True for a word too common to count (see [`STOPWORDS`]) or with no letter in it.
-pub fn is_stopword(word: &str) -> bool {
-    STOPWORDS.binary_search(&word).is_ok() || !word.chars().any(char::is_alphabetic)
-}
-
 /// The Monday (days since the epoch) starting the week of `ms` (UTC).
 fn week_start_day(ms: u64) -> i64 {
     let day = (ms / DAY_MS) as i64;
@@ -293,27 +277,6 @@ fn ranked(counts: HashMap<String, usize>, total: usize, top: usize) -> Vec<Count
     list.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.id.cmp(&b.id)));
     list.truncate(top);
     list
-}
-
-/// The distinct words and two-word phrases of a message worth counting.
-fn message_terms(text: &str) -> BTreeSet<String> {
-    use crate::store::redact::{CARD_MARK, EMAIL_MARK, IBAN_MARK, PHONE_MARK};
-    // Redaction marks ([email], [phone]...) are not the customer's words.
-    let mut unmarked = text.to_string();
-    for mark in [CARD_MARK, EMAIL_MARK, IBAN_MARK, PHONE_MARK] {
-        unmarked = unmarked.replace(mark, " ");
-    }
-    let words = crate::text::words(&unmarked);
-    let mut terms = BTreeSet::new();
-    for (i, w) in words.iter().enumerate() {
-        if !is_stopword(w) {
-            terms.insert(w.clone());
-            if let Some(next) = words.get(i + 1).filter(|n| !is_stopword(n)) {
-                terms.insert(format!("{w} {next}"));
-            }
-        }
-    }
-    terms
 }
 
 /// The first `n` different texts of `messages`.
@@ -593,7 +556,7 @@ fn unclear_messages(
             (None, _) => report.unmatched += 1,
             _ => report.low_confidence += 1,
         }
-        for term in message_terms(&i.text) {
+        for term in crate::suggest::candidate_terms(&i.text) {
             let entry = counts.entry(term).or_default();
             entry.0 += 1;
             if entry.1.len() < options.examples && !entry.1.contains(&i.text) {
@@ -772,41 +735,6 @@ mod tests {
         for (at, monday) in table {
             let ms = at.parse::<jiff::Timestamp>().unwrap().as_millisecond() as u64;
             assert_eq!(date_of_day(week_start_day(ms)), monday, "{at}");
-        }
-    }
-
-    #[test]
-    fn stopwords_are_sorted_for_binary_search() {
-        let mut sorted = STOPWORDS.to_vec();
-        sorted.sort_unstable();
-        assert_eq!(sorted, STOPWORDS);
-        for (word, stop) in [
-            ("the", true),
-            ("refund", false),
-            ("2024", true),
-            ("b2b", false),
-        ] {
-            assert_eq!(is_stopword(word), stop, "{word}");
-        }
-    }
-
-    #[test]
-    fn message_terms_are_words_and_phrases_without_stopwords_or_marks() {
-        let table: [(&str, &[&str]); 4] = [
-            ("Where is my gift card?", &["card", "gift", "gift card"]),
-            ("mail [email] about the invoice", &["invoice", "mail"]),
-            (
-                "card [card] declined",
-                &["card", "card declined", "declined"],
-            ),
-            (
-                "bulk SKU import",
-                &["bulk", "bulk sku", "import", "sku", "sku import"],
-            ),
-        ];
-        for (text, want) in table {
-            let got: Vec<String> = message_terms(text).into_iter().collect();
-            assert_eq!(got, want, "{text}");
         }
     }
 

@@ -322,6 +322,37 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
     }
 }
 
+/// How long [`Store::open`] waits for sled's file lock: a store closed a moment ago (by this
+/// process or one that just exited) releases it from sled's background threads.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database in `dir`, waiting up to [`LOCK_WAIT`] for its lock.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .open();
+        match opened {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                return Err(StoreError::Refused(format!(
+                    "the store in {} is in use by another process (a running `personabot \
+                     serve`?): {e}",
+                    dir.display()
+                )))
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// The evidence store.
 #[derive(Clone)]
 pub struct Store {
@@ -396,10 +427,7 @@ impl Store {
     /// Opens (or creates) the store in `dir`. `user_hash_key` keys the user-id hash; without one,
     /// a random key is generated once and kept in the store.
     pub fn open(dir: &Path, user_hash_key: Option<&str>) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+        let db = open_db(dir)?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema")? {
             None => {
