@@ -659,7 +659,12 @@ fn removals(
             profile: profile.id.to_string(),
             action: Action::Remove,
             term: keyword.term.clone(),
-            weight: f64::from(keyword.weight),
+            // The shortest decimal of the f32 as written in the file (0.8, not 0.800000011920929).
+            weight: keyword
+                .weight
+                .to_string()
+                .parse()
+                .unwrap_or(f64::from(keyword.weight)),
             support: Support {
                 relabelled,
                 rephrased: 0,

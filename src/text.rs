@@ -107,20 +107,23 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
-/// Function words and chat filler that never make a keyword on their own.
+/// Function words, chat filler and the stems contractions leave ("didn't" is `didn` `t`): never
+/// a keyword on their own.
 pub const STOPWORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
-    "at", "be", "been", "before", "being", "both", "but", "by", "can", "could", "did", "do",
-    "does", "doing", "don", "done", "down", "each", "even", "ever", "few", "for", "from", "get",
-    "gets", "getting", "got", "had", "has", "have", "having", "he", "hello", "her", "here", "hers",
-    "hey", "hi", "him", "his", "how", "i", "if", "im", "in", "into", "is", "isn", "it", "its",
-    "just", "let", "like", "ll", "me", "might", "more", "most", "much", "must", "my", "no", "nor",
-    "not", "now", "of", "off", "ok", "okay", "on", "once", "one", "only", "or", "other", "our",
-    "ours", "out", "over", "please", "pls", "re", "really", "same", "she", "should", "so", "some",
-    "still", "such", "than", "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
-    "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up",
-    "us", "ve", "very", "was", "way", "we", "were", "what", "when", "where", "which", "while",
-    "who", "whom", "why", "will", "with", "won", "would", "yes", "yet", "you", "your", "yours",
+    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are",
+    "aren", "as", "at", "be", "been", "before", "being", "both", "but", "by", "can", "could",
+    "couldn", "d", "did", "didn", "do", "does", "doesn", "doing", "don", "done", "down", "each",
+    "even", "ever", "few", "for", "from", "get", "gets", "getting", "got", "had", "hadn", "has",
+    "hasn", "have", "haven", "having", "he", "hello", "her", "here", "hers", "hey", "hi", "him",
+    "his", "how", "i", "if", "im", "in", "into", "is", "isn", "it", "its", "just", "let", "like",
+    "ll", "m", "me", "might", "more", "most", "much", "must", "my", "no", "nor", "not", "now",
+    "of", "off", "ok", "okay", "on", "once", "one", "only", "or", "other", "our", "ours", "out",
+    "over", "please", "pls", "re", "really", "s", "same", "she", "should", "shouldn", "so", "some",
+    "still", "such", "t", "than", "thank", "thanks", "that", "the", "their", "theirs", "them",
+    "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until",
+    "up", "us", "ve", "very", "was", "wasn", "way", "we", "were", "weren", "what", "when", "where",
+    "which", "while", "who", "whom", "why", "will", "with", "won", "would", "wouldn", "yes", "yet",
+    "you", "your", "yours",
 ];
 
 /// True for a function word or chat filler ([`STOPWORDS`]): never a keyword on its own.
