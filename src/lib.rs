@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod output;
 pub mod owner;
 pub mod pipeline;
+pub mod reload;
 pub mod replay;
 pub mod review;
 pub mod route;

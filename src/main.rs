@@ -268,11 +268,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_settings(cli: &Cli) -> Result<Settings> {
-    let file = match &cli.config {
+/// The settings file in use: `--config FILE`, else `personabot.toml` when present.
+fn settings_file(cli: &Cli) -> Option<PathBuf> {
+    match &cli.config {
         Some(path) => Some(path.clone()),
         None => Some(PathBuf::from("personabot.toml")).filter(|p| p.is_file()),
-    };
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings> {
+    let file = settings_file(cli);
     Settings::load(file.as_deref()).with_context(|| match &file {
         Some(f) => format!("invalid settings in {}", f.display()),
         None => "invalid settings".to_string(),
@@ -567,7 +572,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(addr) = listen {
                 settings.http.listen = addr.clone();
             }
-            serve::run(pipeline, settings)
+            let source = personabot::reload::ReloadSource {
+                catalog_dir: catalog_dir(&cli),
+                settings_file: settings_file(&cli),
+                listen: listen.clone(),
+            };
+            serve::run(pipeline, settings, source)
         }
         Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),

@@ -70,7 +70,7 @@ impl Metrics {
         &self,
         open_tickets: &BTreeMap<String, u64>,
         commits: CommitStats,
-        reload_failures: u64,
+        reload: &crate::reload::ReloadStatus,
     ) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
@@ -134,12 +134,27 @@ impl Metrics {
             "personabot_store_turns_committed_total {}",
             commits.turns
         );
-        out.push_str("# HELP personabot_catalog_reload_failures_total Catalog reloads rejected.\n");
+        out.push_str(
+            "# HELP personabot_catalog_reload_failures_total Catalog or settings changes rejected \
+             as invalid (the previous ones kept serving).\n",
+        );
         out.push_str("# TYPE personabot_catalog_reload_failures_total counter\n");
         let _ = writeln!(
             out,
-            "personabot_catalog_reload_failures_total {reload_failures}"
+            "personabot_catalog_reload_failures_total {}",
+            reload.failures
         );
+        out.push_str(
+            "# HELP personabot_catalog_reload_ok 1 when the files on disk are what is serving, \
+             0 while a broken change is being ignored.\n",
+        );
+        out.push_str("# TYPE personabot_catalog_reload_ok gauge\n");
+        let _ = writeln!(out, "personabot_catalog_reload_ok {}", u8::from(reload.ok));
+        out.push_str(
+            "# HELP personabot_catalog_generation Catalogs loaded since start (1: the first).\n",
+        );
+        out.push_str("# TYPE personabot_catalog_generation gauge\n");
+        let _ = writeln!(out, "personabot_catalog_generation {}", reload.generation);
         out
     }
 }
@@ -172,7 +187,7 @@ mod tests {
             commits: 4,
             turns: 10,
         };
-        let text = m.render(&open, commits, 0);
+        let text = m.render(&open, commits, &Default::default());
         for line in [
             "personabot_messages_total{channel=\"http\",route=\"answer\",persona=\"startup-founder\",intent=\"pricing\"} 2",
             "personabot_messages_total{channel=\"discord\",route=\"fallback\",persona=\"none\",intent=\"none\"} 1",

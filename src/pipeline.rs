@@ -41,6 +41,9 @@ pub struct Outcome {
     pub truncated: bool,
     /// The message's own scores and evidence (empty for button presses).
     pub classification: Classification,
+    /// The catalog the turn was decided on: `decision` and `classification` index into it,
+    /// even when the catalog was reloaded meanwhile.
+    pub catalog: Arc<Catalog>,
 }
 
 /// What happened to tickets, for channels that notify agents or deliver agent replies.
@@ -134,14 +137,35 @@ struct StagedTurn {
     is_new: bool,
     /// The stored (redacted) customer text.
     text: String,
+    catalog: Arc<Catalog>,
+}
+
+/// What a turn decides with: the catalog, its compiled matcher and the settings that shape
+/// decisions. Swapped whole by [`Pipeline::reload`]; each turn works on the snapshot it started
+/// with, so a reload never mixes two catalogs in one decision.
+#[derive(Clone)]
+pub struct Rules {
+    pub catalog: Arc<Catalog>,
+    pub classifier: Arc<Classifier>,
+    pub thresholds: Thresholds,
+    /// Longer messages are cut to this many characters.
+    pub max_chars: usize,
+}
+
+impl Rules {
+    pub fn new(catalog: Arc<Catalog>, classifier: Arc<Classifier>, settings: &Settings) -> Rules {
+        Rules {
+            catalog,
+            classifier,
+            thresholds: settings.classify,
+            max_chars: settings.limits.max_message_chars,
+        }
+    }
 }
 
 /// Classifier, catalog, store and settings, shared by all channels.
 pub struct Pipeline {
-    catalog: Arc<Catalog>,
-    classifier: Arc<Classifier>,
-    thresholds: Thresholds,
-    max_chars: usize,
+    rules: std::sync::RwLock<Arc<Rules>>,
     store: Store,
     /// Serialises turns of the same conversation, for sync callers and async ones alike.
     locks: Vec<tokio::sync::Mutex<()>>,
@@ -192,10 +216,7 @@ impl Pipeline {
         store: Store,
     ) -> Self {
         Pipeline {
-            catalog,
-            classifier,
-            thresholds: settings.classify,
-            max_chars: settings.limits.max_message_chars,
+            rules: std::sync::RwLock::new(Arc::new(Rules::new(catalog, classifier, settings))),
             store,
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
@@ -215,8 +236,19 @@ impl Pipeline {
         let _ = self.events.send(event);
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The rules turns start with now.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Swaps in new rules: turns already running finish on the old ones.
+    pub fn reload(&self, rules: Rules) {
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.rules().catalog.clone()
     }
 
     pub fn store(&self) -> &Store {
@@ -226,7 +258,8 @@ impl Pipeline {
     /// Classifies and routes `text` as the first message of a new conversation, storing
     /// nothing (what `personabot classify` and `POST /v1/classify` show).
     pub fn classify_only(&self, text: &str) -> (Decision, Classification) {
-        route::run_single(&self.catalog, &self.thresholds, &self.classifier, text)
+        let rules = self.rules();
+        route::run_single(&rules.catalog, &rules.thresholds, &rules.classifier, text)
     }
 
     fn stripe(&self, channel: &str, conversation: &str) -> &tokio::sync::Mutex<()> {
@@ -248,13 +281,13 @@ impl Pipeline {
         self.stripe(channel, conversation).lock().await
     }
 
-    fn evidence(&self, classification: &Classification) -> Vec<EvidenceRecord> {
+    fn evidence(catalog: &Catalog, classification: &Classification) -> Vec<EvidenceRecord> {
         classification
             .evidence
             .iter()
             .map(|e| EvidenceRecord {
                 term: e.term.clone(),
-                target: target_name(&self.catalog, e.target),
+                target: target_name(catalog, e.target),
                 weight: e.weight,
             })
             .collect()
@@ -308,7 +341,8 @@ impl Pipeline {
 
     /// The polite answer to an empty message, which is not a turn (nothing is stored).
     fn empty_message(&self, inbound: &Inbound) -> Option<Outcome> {
-        let (text, truncated) = truncate_chars(inbound.text.trim(), self.max_chars);
+        let rules = self.rules();
+        let (text, truncated) = truncate_chars(inbound.text.trim(), rules.max_chars);
         if !text.chars().all(|c| c.is_whitespace() || c.is_control()) {
             return None;
         }
@@ -319,6 +353,7 @@ impl Pipeline {
             interaction: None,
             truncated,
             classification: Classification::default(),
+            catalog: rules.catalog.clone(),
         })
     }
 
@@ -329,8 +364,9 @@ impl Pipeline {
         inbound: &Inbound,
         mode: Mode,
     ) -> Result<(TurnWrite, StagedTurn), PipelineError> {
+        let rules = self.rules();
         let trimmed = inbound.text.trim();
-        let (text, truncated) = truncate_chars(trimmed, self.max_chars);
+        let (text, truncated) = truncate_chars(trimmed, rules.max_chars);
         let mut state = self
             .store
             .conversation(&inbound.channel, &inbound.conversation)?;
@@ -340,23 +376,23 @@ impl Pipeline {
                 state.open_ticket = None;
             }
         }
-        let classification = self.classifier.classify(text);
+        let classification = rules.classifier.classify(text);
         let mut decision = route::decide(
-            &self.catalog,
-            &self.thresholds,
+            &rules.catalog,
+            &rules.thresholds,
             text,
             &classification,
             &state,
         );
         if mode == Mode::Ticket {
-            route::force_ticket(&self.catalog, &mut decision);
+            route::force_ticket(&rules.catalog, &mut decision);
         }
         let id = self.store.next_interaction_id()?;
         let at = now_ms();
         let user = self.store.hash_user(&inbound.user);
         // Redact before cutting, so personal data straddling the limit is not stored half-cut.
-        let (redaction_window, _) = truncate_chars(trimmed, self.max_chars + REDACTION_CONTEXT);
-        let redacted = truncate_chars(&redact(redaction_window), self.max_chars)
+        let (redaction_window, _) = truncate_chars(trimmed, rules.max_chars + REDACTION_CONTEXT);
+        let redacted = truncate_chars(&redact(redaction_window), rules.max_chars)
             .0
             .to_string();
         let customer_line = TranscriptLine {
@@ -396,7 +432,7 @@ impl Pipeline {
                 let subject = match &origin {
                     Some(o) => o.intent.clone(),
                     None => decision.subject_intent.as_ref().map(|s| {
-                        classification_score(&classification, &self.catalog, s).unwrap_or_else(
+                        classification_score(&classification, &rules.catalog, s).unwrap_or_else(
                             || ScoredId {
                                 id: s.clone(),
                                 confidence: 0.0,
@@ -409,7 +445,7 @@ impl Pipeline {
                     .as_ref()
                     .map(|o| o.evidence.clone())
                     .unwrap_or_default();
-                evidence.extend(self.evidence(&classification));
+                evidence.extend(Self::evidence(&rules.catalog, &classification));
                 let t = Ticket {
                     id: ticket_id,
                     team: team.clone(),
@@ -446,7 +482,7 @@ impl Pipeline {
             TicketChange::Open(t) => Some(t.id),
             TicketChange::Append { id, .. } => Some(*id),
         };
-        let reply = route::reply_text(&self.catalog, &decision, ticket_id, jiff::Timestamp::now())
+        let reply = route::reply_text(&rules.catalog, &decision, ticket_id, jiff::Timestamp::now())
             .map(|r| redact(&r).into_owned());
         let mut ticket = ticket;
         if let Some(r) = &reply {
@@ -471,12 +507,12 @@ impl Pipeline {
             persona: scored(&decision.persona),
             intent: scored(&decision.intent),
             persona_scores: scored_list(&classification.personas, |i| {
-                self.catalog.personas[i as usize].id.clone()
+                rules.catalog.personas[i as usize].id.clone()
             }),
             intent_scores: scored_list(&classification.intents, |i| {
-                self.catalog.intents[i as usize].id.clone()
+                rules.catalog.intents[i as usize].id.clone()
             }),
-            evidence: self.evidence(&classification),
+            evidence: Self::evidence(&rules.catalog, &classification),
             route: RouteRecord {
                 kind: decision.kind.as_str().into(),
                 team: decision.team.clone(),
@@ -497,7 +533,7 @@ impl Pipeline {
             .map(|a| a.interaction);
         let mut next = route::advance(
             &state,
-            &self.catalog,
+            &rules.catalog,
             &classification,
             &decision,
             id,
@@ -520,6 +556,7 @@ impl Pipeline {
             id,
             truncated,
             classification,
+            catalog: rules.catalog.clone(),
         };
         let write = TurnWrite {
             interaction,
@@ -549,6 +586,7 @@ impl Pipeline {
             interaction: Some(staged.id),
             truncated: staged.truncated,
             classification: staged.classification,
+            catalog: staged.catalog,
         }
     }
 
@@ -577,10 +615,11 @@ impl Pipeline {
         helped: bool,
     ) -> Result<Outcome, PipelineError> {
         let _guard = self.lock(channel, conversation);
+        let rules = self.rules();
         let state = self.store.conversation(channel, conversation)?;
         let persona = route::choose_persona(
-            &self.catalog,
-            &self.thresholds,
+            &rules.catalog,
+            &rules.thresholds,
             &Classification::default(),
             &state,
         );
@@ -613,6 +652,7 @@ impl Pipeline {
                 interaction: Some(awaiting.interaction),
                 truncated: false,
                 classification: Classification::default(),
+                catalog: rules.catalog.clone(),
             });
         }
         if let Some(open) = &state.open_ticket {
@@ -624,7 +664,7 @@ impl Pipeline {
             decision.reason = format!("ticket #{} is already open", open.id);
             return Ok(Outcome {
                 reply: route::reply_text(
-                    &self.catalog,
+                    &rules.catalog,
                     &decision,
                     Some(open.id),
                     jiff::Timestamp::now(),
@@ -634,17 +674,18 @@ impl Pipeline {
                 interaction: None,
                 truncated: false,
                 classification: Classification::default(),
+                catalog: rules.catalog.clone(),
             });
         }
         let subject = awaiting
             .as_ref()
             .map(|a| a.intent.clone())
             .or_else(|| state.last_intent.clone())
-            .filter(|id| self.catalog.intent(id).is_some());
+            .filter(|id| rules.catalog.intent(id).is_some());
         let persona_id = persona.as_ref().map(|p| p.id.as_str());
         let team = subject
             .as_deref()
-            .and_then(|id| self.catalog.intent(id))
+            .and_then(|id| rules.catalog.intent(id))
             .map_or_else(
                 || route::FALLBACK_TEAM.to_string(),
                 |i| i.route_for(persona_id).team,
@@ -673,7 +714,7 @@ impl Pipeline {
         };
         let ticket_id = self.store.next_ticket_id()?;
         let reply = route::reply_text(
-            &self.catalog,
+            &rules.catalog,
             &decision,
             Some(ticket_id),
             jiff::Timestamp::now(),
@@ -750,6 +791,7 @@ impl Pipeline {
             interaction: None,
             truncated: false,
             classification: Classification::default(),
+            catalog: rules.catalog.clone(),
         })
     }
 
@@ -802,10 +844,11 @@ impl Pipeline {
         persona: Option<&str>,
         agent: &str,
     ) -> Result<Ticket, PipelineError> {
-        if let Some(i) = intent.filter(|i| self.catalog.intent(i).is_none()) {
+        let catalog = self.catalog();
+        if let Some(i) = intent.filter(|i| catalog.intent(i).is_none()) {
             return Err(PipelineError::Refused(format!("unknown intent `{i}`")));
         }
-        if let Some(p) = persona.filter(|p| self.catalog.persona(p).is_none()) {
+        if let Some(p) = persona.filter(|p| catalog.persona(p).is_none()) {
             return Err(PipelineError::Refused(format!("unknown persona `{p}`")));
         }
         self.ticket_action(ticket, |s| s.relabel_ticket(ticket, intent, persona, agent))
@@ -819,7 +862,7 @@ impl Pipeline {
         agent: &str,
         text: &str,
     ) -> Result<Ticket, PipelineError> {
-        let (text, _) = truncate_chars(text.trim(), self.max_chars);
+        let (text, _) = truncate_chars(text.trim(), self.rules().max_chars);
         if text.is_empty() {
             return Err(PipelineError::Refused("the reply is empty".into()));
         }

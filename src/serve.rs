@@ -1,5 +1,5 @@
-//! `personabot serve`: runs the channels that are configured, plus the retention task, until
-//! Ctrl-C or SIGTERM, then shuts down cleanly.
+//! `personabot serve`: runs the channels that are configured, plus the retention task and the
+//! catalog reloader (file changes and SIGHUP), until Ctrl-C or SIGTERM, then shuts down cleanly.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use personabot::channels::discord;
 use personabot::pipeline::Pipeline;
+use personabot::reload::{self, ReloadSource, ReloadState};
 use personabot::server::{self, AppState};
 use personabot::settings::Settings;
 use personabot::store::now_ms;
@@ -16,16 +17,21 @@ use personabot::store::now_ms;
 /// How often the retention task purges old evidence.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
-pub fn run(pipeline: Arc<Pipeline>, settings: Settings) -> Result<ExitCode> {
+pub fn run(pipeline: Arc<Pipeline>, settings: Settings, source: ReloadSource) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(pipeline, Arc::new(settings)))
+    runtime.block_on(serve(pipeline, Arc::new(settings), source))
 }
 
-async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitCode> {
+async fn serve(
+    pipeline: Arc<Pipeline>,
+    settings: Arc<Settings>,
+    source: ReloadSource,
+) -> Result<ExitCode> {
     let stop = shutdown_signal()?;
+    let hangup = Hangup::install()?;
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
@@ -66,11 +72,19 @@ async fn serve(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> Result<ExitC
         None
     };
     let retention = tokio::spawn(retention(pipeline.clone(), settings.store.retention_days));
+    let reloader = tokio::spawn(reload_on_change(
+        pipeline.clone(),
+        settings.clone(),
+        source,
+        state.reload.clone(),
+        hangup,
+    ));
     let channel_tasks = personabot::channels::start_all(state.clone()).await;
     eprintln!("personabot: serving; Ctrl-C to stop");
     stop.await;
     eprintln!("personabot: shutting down");
     retention.abort();
+    reloader.abort();
     for task in &channel_tasks {
         task.abort();
     }
@@ -122,6 +136,71 @@ async fn retention(pipeline: Arc<Pipeline>, days: u32) {
             Err(e) => tracing::error!(error = %e, "retention task failed"),
         }
         tokio::time::sleep(RETENTION_EVERY).await;
+    }
+}
+
+/// Reloads the catalog and settings when their files change (after they settle) or on
+/// SIGHUP; see [`reload`].
+async fn reload_on_change(
+    pipeline: Arc<Pipeline>,
+    running: Arc<Settings>,
+    source: ReloadSource,
+    state: Arc<ReloadState>,
+    mut hangup: Hangup,
+) {
+    // The watcher stops when dropped: keep it for the life of this task.
+    let (_watcher, mut changes) = match reload::watch(&source) {
+        Ok((watcher, changes)) => (Some(watcher), changes),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the catalog files; SIGHUP still reloads");
+            (None, tokio::sync::mpsc::channel(1).1)
+        }
+    };
+    let source = Arc::new(source);
+    loop {
+        tokio::select! {
+            Some(()) = changes.recv() => {
+                // Let the editor finish: one reload for a burst of writes.
+                tokio::time::sleep(reload::SETTLE).await;
+                while changes.try_recv().is_ok() {}
+                tracing::info!("catalog files changed: reloading");
+            }
+            () = hangup.recv() => tracing::info!("SIGHUP: reloading"),
+        }
+        let (p, r, s, st) = (
+            pipeline.clone(),
+            running.clone(),
+            source.clone(),
+            state.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || reload::reload(&s, &p, &r, &st)).await;
+    }
+}
+
+/// SIGHUP, which asks for a reload (never received off Unix).
+struct Hangup {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Hangup {
+    /// Installs the handler now, so a SIGHUP after startup is never missed.
+    fn install() -> Result<Hangup> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signal = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+            Ok(Hangup { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Hangup {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
     }
 }
 

@@ -28,6 +28,8 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// The outcome of the last catalog reload (`serve` reloads on file changes and SIGHUP).
+    pub reload: Arc<crate::reload::ReloadState>,
     limiter: Arc<Mutex<FloodGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
@@ -47,6 +49,7 @@ impl AppState {
             pipeline,
             settings,
             metrics: Arc::new(Metrics::default()),
+            reload: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
@@ -309,12 +312,21 @@ impl axum::extract::FromRequestParts<AppState> for AgentAuth {
     }
 }
 
+/// Always 200 while the process serves: a rejected reload is `"status": "degraded"` with its
+/// errors, since the previous catalog keeps answering.
 async fn healthz(State(state): State<AppState>) -> Response {
     let catalog = state.pipeline.catalog();
+    let reload = state.reload.get();
     Json(json!({
-        "status": "ok",
+        "status": if reload.ok { "ok" } else { "degraded" },
         "uptime_secs": state.started.elapsed().as_secs(),
-        "catalog": { "personas": catalog.personas.len(), "intents": catalog.intents.len() },
+        "catalog": {
+            "personas": catalog.personas.len(),
+            "intents": catalog.intents.len(),
+            "generation": reload.generation,
+            "loaded_ms": reload.loaded_ms,
+        },
+        "reload": reload,
     }))
     .into_response()
 }
@@ -334,7 +346,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         )
         .await??;
     let commits = state.pipeline.store().commit_stats();
-    let body = state.metrics.render(&open, commits, 0);
+    let body = state.metrics.render(&open, commits, &state.reload.get());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 

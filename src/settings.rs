@@ -33,7 +33,7 @@ pub enum SettingsError {
 }
 
 /// Message limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Longer messages are cut to this many characters.
@@ -54,7 +54,7 @@ impl Default for Limits {
 }
 
 /// The Discord channel.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordSettings {
     /// The guild whose slash commands are registered (unset: global commands).
@@ -96,7 +96,7 @@ impl std::fmt::Debug for DiscordSettings {
 }
 
 /// The HTTP server (API, web chat, agent queue, webhooks).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Address to listen on (`serve --listen` overrides it).
@@ -121,7 +121,7 @@ impl Default for HttpSettings {
 }
 
 /// The Slack channel (Events API).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlackSettings {
     /// Verifies request signatures (environment only).
@@ -133,7 +133,7 @@ pub struct SlackSettings {
 }
 
 /// The Telegram channel.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramSettings {
     /// Bot token (environment only).
@@ -212,7 +212,7 @@ fn de_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> 
 }
 
 /// Evidence store settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     /// Interactions older than this many days are purged; 0 keeps them.
@@ -228,7 +228,7 @@ impl Default for StoreSettings {
 }
 
 /// Privacy settings (secrets: environment only).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacySettings {
     /// Key for the keyed hash of user ids (`PERSONABOT__PRIVACY__USER_HASH_KEY`).
@@ -247,7 +247,7 @@ impl std::fmt::Debug for PrivacySettings {
 }
 
 /// All settings. Sections this version does not know (for other channels) are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub classify: Thresholds,

@@ -188,8 +188,10 @@ pub fn render_ticket(catalog: &Catalog, t: &Ticket) -> String {
         scored(&t.persona),
         scored(&t.intent),
         neutralise(&t.reason),
-        t.channel,
-        t.conversation
+        // Both come from the customer's side (the HTTP API takes any channel and conversation
+        // id), so they are echoed text like the rest.
+        neutralise(&t.channel),
+        neutralise(&t.conversation)
     );
     let evidence: Vec<String> = t
         .evidence
@@ -498,7 +500,7 @@ impl Shared {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "Discord connected");
-        let commands = slash_commands(self.shared.pipeline.catalog());
+        let commands = slash_commands(&self.shared.pipeline.catalog());
         let result = match self.shared.settings.guild_id {
             Some(guild) => GuildId::new(guild)
                 .set_commands(&ctx.http, commands)
@@ -1034,8 +1036,8 @@ async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
         return; // this team does not work from Discord
     };
     let message = CreateMessage::new()
-        .content(render_ticket(catalog, t))
-        .components(ticket_components(catalog, t))
+        .content(render_ticket(&catalog, t))
+        .components(ticket_components(&catalog, t))
         .allowed_mentions(no_pings());
     let (posted, _) = send(http, ChannelId::new(channel), message).await;
     let posted = match posted {
@@ -1088,8 +1090,8 @@ async fn update_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
     };
     let catalog = s.pipeline.catalog();
     let edit = EditMessage::new()
-        .content(render_ticket(catalog, t))
-        .components(ticket_components(catalog, t))
+        .content(render_ticket(&catalog, t))
+        .components(ticket_components(&catalog, t))
         .allowed_mentions(no_pings());
     if let Err(e) = ChannelId::new(channel)
         .edit_message(http, MessageId::new(message), edit)
@@ -1152,6 +1154,39 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(neutralise(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn a_ticket_cannot_mention_or_link_through_its_channel_or_conversation() {
+        // Found by tests/properties.rs: a ticket opened over the HTTP API carries the caller's
+        // `channel` and `conversation`, and both were shown raw on the team's ticket message.
+        let ticket = Ticket {
+            id: 1,
+            team: "support".into(),
+            status: TicketStatus::Open,
+            created_ms: 0,
+            updated_ms: 0,
+            channel: "@everyone".into(),
+            conversation: "c` <@&1> [x](https://evil.example) `".into(),
+            user: "u".into(),
+            persona: None,
+            intent: None,
+            evidence: Vec::new(),
+            reason: "asked for a human".into(),
+            interaction: 1,
+            transcript: Vec::new(),
+            claimed_by: None,
+            resolved_by: None,
+            relabels: Vec::new(),
+        };
+        let text = render_ticket(&Catalog::default(), &ticket);
+        assert!(
+            text.contains("From: @\u{200B}everyone conversation `c` <\u{200B}@&1> [x]\u{200B}("),
+            "{text}"
+        );
+        for active in ["@everyone", "<@", "]("] {
+            assert!(!text.contains(active), "{active:?} in {text}");
         }
     }
 

@@ -26,13 +26,9 @@ const HELP: &str = "Type a message and press Enter. Commands:
   /new      start a new conversation
   /quit     leave (or Ctrl-D)";
 
-fn turn_json(pipeline: &Pipeline, outcome: &Outcome) -> TurnJson {
+fn turn_json(outcome: &Outcome) -> TurnJson {
     TurnJson {
-        decision: decision_json(
-            pipeline.catalog(),
-            &outcome.decision,
-            &outcome.classification,
-        ),
+        decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
         reply: outcome.reply.clone(),
         ticket: outcome.ticket.as_ref().map(ticket_json),
     }
@@ -141,7 +137,7 @@ pub fn run(
         match result {
             Ok(outcome) => {
                 if options.json {
-                    let json = turn_json(pipeline, &outcome);
+                    let json = turn_json(&outcome);
                     serde_json::to_writer(&mut *out, &json)?;
                     writeln!(out)?;
                 } else {

@@ -69,13 +69,9 @@ fn channel_of(requested: &Option<String>) -> Result<String, ApiError> {
 }
 
 /// The turn as the API answers it: the classify shape plus `reply` and `ticket`.
-pub fn turn(state: &AppState, outcome: &Outcome) -> TurnJson {
+pub fn turn(outcome: &Outcome) -> TurnJson {
     TurnJson {
-        decision: decision_json(
-            state.pipeline.catalog(),
-            &outcome.decision,
-            &outcome.classification,
-        ),
+        decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
         reply: outcome.reply.clone(),
         ticket: outcome.ticket.as_ref().map(ticket_json),
     }
@@ -108,7 +104,7 @@ async fn messages(
         text: req.text,
     };
     let outcome = state.handle(inbound, Mode::Route).await?;
-    Ok(Json(turn(&state, &outcome)).into_response())
+    Ok(Json(turn(&outcome)).into_response())
 }
 
 async fn feedback(
@@ -137,7 +133,7 @@ async fn feedback(
     let outcome = state
         .blocking(move |p| p.feedback(&channel, &conversation, &user, helped))
         .await??;
-    Ok(Json(turn(&state, &outcome)).into_response())
+    Ok(Json(turn(&outcome)).into_response())
 }
 
 /// `POST /v1/classify`: classify without logging (a fresh conversation, nothing stored).
@@ -155,7 +151,7 @@ async fn classify(
     let (text, _) =
         crate::pipeline::truncate_chars(req.text.trim(), state.settings.limits.max_message_chars);
     let (decision, classification) = p.classify_only(text);
-    Ok(Json(decision_json(p.catalog(), &decision, &classification)).into_response())
+    Ok(Json(decision_json(&p.catalog(), &decision, &classification)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
