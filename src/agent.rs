@@ -1,6 +1,7 @@
 //! The agent queue: `/agent` (a page, behind a login with the agent token) and the JSON API under
 //! `/v1/tickets` (list by team and status, show with transcript and evidence, claim, reply to the
-//! customer on the ticket's channel, resolve, relabel).
+//! customer on the ticket's channel, resolve, relabel), plus `POST /v1/evidence/forget` (a
+//! customer's right to be forgotten).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -146,6 +147,47 @@ async fn action(
     Ok(Json(ticket).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgetBody {
+    /// The customer's id on their channel, as the channel reported it.
+    user: String,
+}
+
+/// Deletes every interaction, ticket and conversation state of a user (as `evidence forget`).
+async fn forget(
+    _: AgentAuth,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ForgetBody>,
+) -> Result<Response, ApiError> {
+    let user = body.user.trim().to_string();
+    if user.is_empty() || user.chars().count() > 256 {
+        return Err(ApiError::bad_request("`user` must be 1 to 256 characters"));
+    }
+    // Deleted, then compacted: the user's records leave the store's files, not only its
+    // queries. Turns wait for the compaction (measured in the README).
+    let (forgotten, compacted) = state
+        .blocking(move |p| -> Result<_, crate::store::StoreError> {
+            let forgotten = p.store().forget_user(&user)?;
+            Ok((forgotten, p.store().compact()?))
+        })
+        .await??;
+    tracing::info!(
+        interactions = forgotten.interactions,
+        tickets = forgotten.tickets,
+        conversations = forgotten.conversations,
+        records_kept = compacted.records,
+        "a user's evidence was forgotten over the agent API"
+    );
+    Ok(Json(serde_json::json!({
+        "interactions": forgotten.interactions,
+        "tickets": forgotten.tickets,
+        "conversations": forgotten.conversations,
+        "compacted": compacted,
+    }))
+    .into_response())
+}
+
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match authorize(&state, &headers, Role::Agent) {
         Ok(()) => Html(AGENT_PAGE).into_response(),
@@ -206,4 +248,5 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tickets", get(list))
         .route("/v1/tickets/{id}", get(show))
         .route("/v1/tickets/{id}/{action}", post(action))
+        .route("/v1/evidence/forget", post(forget))
 }

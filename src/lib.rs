@@ -20,6 +20,7 @@ pub mod owner;
 pub mod pipeline;
 pub mod reload;
 pub mod replay;
+pub mod retention;
 pub mod review;
 pub mod route;
 pub mod server;

@@ -247,6 +247,8 @@ enum EvidenceCommand {
     /// Delete interactions, resolved tickets and idle conversations older than the retention
     /// window (store.retention_days).
     Purge,
+    /// Rewrite the store with only its live records, so deleted ones leave the files too.
+    Compact,
 }
 
 fn main() -> ExitCode {
@@ -970,9 +972,21 @@ fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result
         }
         EvidenceCommand::Forget { user } => {
             let r = store.forget_user(user)?;
+            let c = store.compact()?;
             println!(
                 "forgot user: {} interaction(s), {} ticket(s), {} conversation(s) deleted",
                 r.interactions, r.tickets, r.conversations
+            );
+            eprintln!(
+                "store compacted: {} records kept, the deleted ones are gone from its files",
+                c.records
+            );
+        }
+        EvidenceCommand::Compact => {
+            let c = store.compact()?;
+            println!(
+                "compacted: {} records kept; {} -> {} bytes",
+                c.records, c.bytes_before, c.bytes_after
             );
         }
         EvidenceCommand::Purge => {
@@ -980,11 +994,10 @@ fn evidence(store: &Store, settings: &Settings, cmd: &EvidenceCommand) -> Result
             if days == 0 {
                 println!("retention is off (store.retention_days = 0): nothing purged");
             } else {
-                let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
-                let n = store.purge_before(cutoff)?;
-                let (tickets, conversations) = store.purge_stale_before(cutoff)?;
+                let p = personabot::retention::purge(store, now_ms(), days)?;
                 println!(
-                    "purged {n} interaction(s), {tickets} resolved ticket(s) and {conversations} idle conversation(s) older than {days} days"
+                    "purged {} interaction(s), {} resolved ticket(s) and {} idle conversation(s) older than {days} days",
+                    p.interactions, p.tickets, p.conversations
                 );
             }
         }

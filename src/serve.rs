@@ -14,9 +14,6 @@ use personabot::server::{self, AppState};
 use personabot::settings::Settings;
 use personabot::store::now_ms;
 
-/// How often the retention task purges old evidence.
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-
 pub fn run(pipeline: Arc<Pipeline>, settings: Settings, source: ReloadSource) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,7 +68,12 @@ async fn serve(
         );
         None
     };
-    let retention = tokio::spawn(retention(pipeline.clone(), settings.store.retention_days));
+    let retention = tokio::spawn(personabot::retention::run(
+        pipeline.clone(),
+        settings.store.retention_days,
+        personabot::retention::EVERY,
+        now_ms,
+    ));
     let reloader = tokio::spawn(reload_on_change(
         pipeline.clone(),
         settings.clone(),
@@ -105,38 +107,6 @@ async fn serve(
         .context("flush task failed")?
         .context("cannot flush the evidence store")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Purges interactions, resolved tickets and idle conversations older than the retention
-/// window, at start and then hourly.
-async fn retention(pipeline: Arc<Pipeline>, days: u32) {
-    if days == 0 {
-        return;
-    }
-    loop {
-        let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
-        let p = pipeline.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let interactions = p.store().purge_before(cutoff)?;
-            let (tickets, conversations) = p.store().purge_stale_before(cutoff)?;
-            Ok::<_, personabot::store::StoreError>((interactions, tickets, conversations))
-        })
-        .await;
-        match result {
-            Ok(Ok((i, t, c))) if i + t + c > 0 => {
-                tracing::info!(
-                    interactions = i,
-                    tickets = t,
-                    conversations = c,
-                    "retention purge"
-                )
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "retention purge failed"),
-            Err(e) => tracing::error!(error = %e, "retention task failed"),
-        }
-        tokio::time::sleep(RETENTION_EVERY).await;
-    }
 }
 
 /// Reloads the catalog and settings when their files change (after they settle) or on

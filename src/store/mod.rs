@@ -12,7 +12,7 @@ pub use records::{
     ScoredId, Ticket, TicketStatus, TranscriptLine,
 };
 pub use sled_store::{
-    CommitStats, ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite,
+    CommitStats, Compacted, ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite,
 };
 
 /// Milliseconds since the Unix epoch.

@@ -5,7 +5,7 @@
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -56,7 +56,7 @@ pub enum TicketChange {
 }
 
 /// What `forget_user` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ForgetReport {
     pub interactions: usize,
     pub tickets: usize,
@@ -353,9 +353,8 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
-/// The evidence store.
-#[derive(Clone)]
-pub struct Store {
+/// One open sled database: its trees and its turn writer. [`Store::compact`] replaces it whole.
+struct OpenDb {
     db: sled::Db,
     interactions: Tree,
     by_time: Tree,
@@ -367,16 +366,21 @@ pub struct Store {
     links: Tree,
     hash_key: Vec<u8>,
     writer: std::sync::Arc<TurnWriter>,
+    /// Added to sled's id generator, so interaction ids stay above those of the database this
+    /// one was compacted from.
+    id_floor: u64,
 }
 
-impl Drop for Store {
-    /// The last handle stops the writer once its queue is written, and waits for it, so the
-    /// database is closed (and its lock released) when the last handle is gone.
+impl Drop for OpenDb {
     fn drop(&mut self) {
-        // Two: this handle and the writer thread's own.
-        if std::sync::Arc::strong_count(&self.writer) != 2 {
-            return;
-        }
+        self.stop_writer();
+    }
+}
+
+impl OpenDb {
+    /// Stops the writer once its queue is written, and waits for it, so the database is closed
+    /// (and its lock released) when the last handle is gone. Idempotent.
+    fn stop_writer(&self) {
         self.writer
             .closing
             .store(true, std::sync::atomic::Ordering::Release);
@@ -391,6 +395,140 @@ impl Drop for Store {
             let _ = thread.join();
         }
     }
+}
+
+/// How long a compaction waits for running operations to finish.
+const COMPACT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The `meta` key of [`OpenDb::id_floor`].
+const ID_FLOOR: &str = "interaction_id_floor";
+
+/// The file that marks a compacted copy as complete.
+const COMPACT_DONE: &str = "COMPACTED";
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Compacted {
+    /// Records copied (every live key of every tree).
+    pub records: usize,
+    /// Size of the store's files before and after.
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// `dir` with `suffix` added to its name (a sibling folder).
+fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf, StoreError> {
+    let name = dir.file_name().ok_or_else(|| {
+        StoreError::Refused(format!(
+            "cannot compact the store at {}: it needs a folder name",
+            dir.display()
+        ))
+    })?;
+    let mut name = name.to_os_string();
+    name.push(suffix);
+    Ok(dir.with_file_name(name))
+}
+
+fn compacting_dir(dir: &Path) -> Result<PathBuf, StoreError> {
+    sibling(dir, ".compacting")
+}
+
+fn retired_dir(dir: &Path) -> Result<PathBuf, StoreError> {
+    sibling(dir, ".retired")
+}
+
+/// Copies every live record of `from` into a fresh database in `to`, then marks it complete.
+fn copy_live_records(from: &OpenDb, to: &Path) -> Result<usize, StoreError> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    from.db.flush()?;
+    let fresh = sled::Config::new().path(to).open()?;
+    let mut records = 0;
+    for name in from.db.tree_names() {
+        let source = from.db.open_tree(&name)?;
+        let target = fresh.open_tree(&name)?;
+        let mut batch = sled::Batch::default();
+        for (n, entry) in source.iter().enumerate() {
+            let (key, value) = entry?;
+            batch.insert(key, value);
+            if n % 10_000 == 9_999 {
+                target.apply_batch(std::mem::take(&mut batch))?;
+            }
+            records += 1;
+        }
+        target.apply_batch(batch)?;
+    }
+    // The fresh database's id generator starts again at 0: later ids start above these.
+    let floor = from.id_floor + from.db.generate_id()? + 1;
+    fresh
+        .open_tree("meta")?
+        .insert(ID_FLOOR, &floor.to_be_bytes())?;
+    fresh.flush()?;
+    drop(fresh);
+    std::fs::File::create(to.join(COMPACT_DONE))?.sync_all()?;
+    Ok(records)
+}
+
+/// Puts the complete copy in place of `dir` (the old folder is removed).
+fn swap_in_compacted(dir: &Path) -> Result<(), StoreError> {
+    let (copy, retired) = (compacting_dir(dir)?, retired_dir(dir)?);
+    if retired.exists() {
+        std::fs::remove_dir_all(&retired)?;
+    }
+    std::fs::rename(dir, &retired)?;
+    std::fs::rename(&copy, dir)?;
+    std::fs::remove_file(dir.join(COMPACT_DONE))?;
+    std::fs::remove_dir_all(&retired)?;
+    Ok(())
+}
+
+/// After a crash during [`Store::compact`]: a complete copy whose swap did not finish is put in
+/// place; an incomplete one is discarded (the old folder is still whole).
+fn finish_interrupted_compaction(dir: &Path) -> Result<(), StoreError> {
+    let (Ok(copy), Ok(retired)) = (compacting_dir(dir), retired_dir(dir)) else {
+        return Ok(());
+    };
+    match (dir.exists(), copy.join(COMPACT_DONE).exists()) {
+        (false, true) => {
+            std::fs::rename(&copy, dir)?;
+            std::fs::remove_file(dir.join(COMPACT_DONE))?;
+        }
+        (true, _) if copy.exists() => std::fs::remove_dir_all(&copy)?,
+        (false, false) if retired.exists() => std::fs::rename(&retired, dir)?,
+        _ => {}
+    }
+    if dir.exists() && retired.exists() {
+        std::fs::remove_dir_all(&retired)?;
+    }
+    Ok(())
+}
+
+/// Total size of the files under `dir`.
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&entry.path()),
+            _ => entry.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+/// The evidence store: a cheap handle on one open database, shared by all clones.
+#[derive(Clone)]
+pub struct Store {
+    shared: std::sync::Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    hash_key: Vec<u8>,
+    /// `None` only while a compaction swaps databases (every reader waits on the lock then),
+    /// or after a compaction failed to reopen the store.
+    open: std::sync::RwLock<Option<std::sync::Arc<OpenDb>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -423,10 +561,10 @@ fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e.into())
 }
 
-impl Store {
-    /// Opens (or creates) the store in `dir`. `user_hash_key` keys the user-id hash; without one,
-    /// a random key is generated once and kept in the store.
-    pub fn open(dir: &Path, user_hash_key: Option<&str>) -> Result<Store, StoreError> {
+impl OpenDb {
+    /// Opens (or creates) the database in `dir` and starts its writer. `hash_key` keys the
+    /// user-id hash; `None`: the key kept in the store (generated once).
+    fn open(dir: &Path, hash_key: Option<&[u8]>) -> Result<OpenDb, StoreError> {
         let db = open_db(dir)?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema")? {
@@ -443,8 +581,8 @@ impl Store {
                 )))
             }
         }
-        let hash_key = match user_hash_key {
-            Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
+        let hash_key = match hash_key {
+            Some(k) if !k.is_empty() => k.to_vec(),
             _ => match meta.get("user_hash_key")? {
                 Some(k) => k.to_vec(),
                 None => {
@@ -464,7 +602,8 @@ impl Store {
             conversations: db.open_tree("conversations")?,
             tickets: db.open_tree("tickets")?,
         };
-        let store = Store {
+        let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
+        let open = OpenDb {
             interactions: trees.interactions.clone(),
             by_time: trees.by_time.clone(),
             by_user: trees.by_user.clone(),
@@ -475,13 +614,13 @@ impl Store {
             meta,
             db,
             hash_key,
+            id_floor,
         };
-        store.db.flush()?;
-        Ok(store)
+        open.db.flush()?;
+        Ok(open)
     }
 
-    /// The turn writer's group commits so far.
-    pub fn commit_stats(&self) -> CommitStats {
+    fn commit_stats(&self) -> CommitStats {
         use std::sync::atomic::Ordering::Relaxed;
         CommitStats {
             commits: self.writer.commits.load(Relaxed),
@@ -489,16 +628,24 @@ impl Store {
         }
     }
 
-    /// Writes everything buffered to disk.
-    pub fn flush(&self) -> Result<(), StoreError> {
+    fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
     }
 
-    /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex): stable, not reversible without
-    /// the key.
-    pub fn hash_user(&self, user: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.hash_key).expect("HMAC takes any key");
+    fn hash_user(&self, user: &str) -> String {
+        hash_user(&self.hash_key, user)
+    }
+
+    fn next_interaction_id(&self) -> Result<u64, StoreError> {
+        Ok(self.id_floor + self.db.generate_id()? + 1)
+    }
+}
+
+/// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex, `u_` first).
+fn hash_user(key: &[u8], user: &str) -> String {
+    {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
         mac.update(user.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut out = String::with_capacity(34);
@@ -508,14 +655,10 @@ impl Store {
         }
         out
     }
+}
 
-    /// A new interaction id (monotonic; gaps after a crash are possible).
-    pub fn next_interaction_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()? + 1)
-    }
-
-    /// A new ticket id: 1, 2, 3...
-    pub fn next_ticket_id(&self) -> Result<u64, StoreError> {
+impl OpenDb {
+    fn next_ticket_id(&self) -> Result<u64, StoreError> {
         let next = self.meta.update_and_fetch("next_ticket", |old| {
             let n = old.map_or(0, |b| {
                 let mut buf = [0u8; 8];
@@ -528,8 +671,7 @@ impl Store {
         Ok(id_suffix(&bytes))
     }
 
-    /// The state of a conversation (empty when new).
-    pub fn conversation(
+    fn conversation(
         &self,
         channel: &str,
         conversation: &str,
@@ -543,13 +685,7 @@ impl Store {
         }
     }
 
-    /// Records one turn atomically: the interaction, the conversation's new state, and the
-    /// ticket it opened or joined. Durable when it returns; returns the ticket as stored.
-    ///
-    /// Agent actions (claim, resolve) may have changed the conversation's ticket since the
-    /// pipeline read it: unless this turn opens a ticket, the stored ownership is kept, and a
-    /// joined ticket only gets the new transcript lines appended.
-    pub fn record_turn(
+    fn record_turn(
         &self,
         interaction: &Interaction,
         state: &ConversationState,
@@ -565,9 +701,7 @@ impl Store {
         self.submit_turn(write).wait_blocking()
     }
 
-    /// Queues one turn for the writer (see [`record_turn`](Self::record_turn)); the receipt
-    /// resolves once it is durable.
-    pub fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
+    fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
         let record = match serde_json::to_vec(&write.interaction) {
             Ok(record) => record,
             Err(e) => return TurnReceipt(Err(e.into())),
@@ -587,8 +721,7 @@ impl Store {
         TurnReceipt(Ok(answer))
     }
 
-    /// Saves a conversation's state alone.
-    pub fn save_conversation(
+    fn save_conversation(
         &self,
         channel: &str,
         conversation: &str,
@@ -602,8 +735,7 @@ impl Store {
         Ok(())
     }
 
-    /// Saves a new ticket and the conversation state that points at it, atomically.
-    pub fn save_ticket_and_conversation(
+    fn save_ticket_and_conversation(
         &self,
         ticket: &Ticket,
         channel: &str,
@@ -622,15 +754,14 @@ impl Store {
         Ok(())
     }
 
-    pub fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
+    fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
         match self.interactions.get(id.to_be_bytes())? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    /// Interactions matching `filter`, oldest first.
-    pub fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
+    fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
         let start = filter.since_ms.unwrap_or(0).to_be_bytes();
         let end = filter.until_ms.unwrap_or(u64::MAX).to_be_bytes();
         let mut out = Vec::new();
@@ -645,34 +776,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of interactions stored.
-    pub fn interaction_count(&self) -> usize {
+    fn interaction_count(&self) -> usize {
         self.interactions.len()
     }
 
-    /// Records whether an interaction's reply was delivered.
-    pub fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
+    fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
         self.update_interaction(id, |i| i.delivery = Some(delivery.clone()))?;
         Ok(())
     }
 
-    /// Stores a channel's bookkeeping value under `key` (durable when it returns).
-    pub fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.links.insert(key, value.as_bytes())?;
         self.db.flush()?;
         Ok(())
     }
 
-    /// A value stored with [`set_link`](Self::set_link).
-    pub fn link(&self, key: &str) -> Result<Option<String>, StoreError> {
+    fn link(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .links
             .get(key)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Records "That helped" (true) or "did not help" (false) on an interaction.
-    pub fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
+    fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
         let updated = self.update_interaction(id, |i| {
             i.feedback = Some(Feedback {
                 helped,
@@ -703,15 +829,14 @@ impl Store {
         Ok(result)
     }
 
-    pub fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
+    fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
         match self.tickets.get(id.to_be_bytes())? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    /// Tickets, newest first, optionally by team and status.
-    pub fn tickets(
+    fn tickets(
         &self,
         team: Option<&str>,
         status: Option<TicketStatus>,
@@ -764,8 +889,7 @@ impl Store {
         Ok(ticket)
     }
 
-    /// An agent takes the ticket; the bot stays silent in the conversation until it is resolved.
-    pub fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+    fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| match (&t.status, &t.claimed_by) {
             (TicketStatus::Resolved, _) => {
                 Err(StoreError::Refused(format!("ticket #{id} is resolved")))
@@ -781,8 +905,7 @@ impl Store {
         })
     }
 
-    /// Closes the ticket; the conversation goes back to the bot.
-    pub fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+    fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| {
             if t.status == TicketStatus::Resolved {
                 return Err(StoreError::Refused(format!(
@@ -795,17 +918,14 @@ impl Store {
         })
     }
 
-    /// Adds a transcript line (already redacted) to a ticket.
-    pub fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+    fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| {
             t.transcript.push(line.clone());
             Ok(())
         })
     }
 
-    /// An agent corrects the intent and/or persona. Stored on the ticket and, as ground truth
-    /// for learning, on the interaction that opened it (when there is one), atomically.
-    pub fn relabel_ticket(
+    fn relabel_ticket(
         &self,
         id: u64,
         intent: Option<&str>,
@@ -858,12 +978,7 @@ impl Store {
         Ok(ticket)
     }
 
-    /// Writes every interaction as JSON Lines, oldest first; returns how many.
-    pub fn export(
-        &self,
-        filter: &InteractionFilter,
-        out: &mut dyn Write,
-    ) -> Result<usize, StoreError> {
+    fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize, StoreError> {
         let mut n = 0;
         for i in self.interactions(filter)? {
             serde_json::to_writer(&mut *out, &i)?;
@@ -873,8 +988,7 @@ impl Store {
         Ok(n)
     }
 
-    /// Deletes everything about a user: interactions, tickets, conversation state.
-    pub fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
+    fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
         let hashed = self.hash_user(user);
         let mut report = ForgetReport::default();
         let mut conversations = std::collections::BTreeSet::new();
@@ -925,8 +1039,7 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes interactions older than `cutoff_ms`; returns how many.
-    pub fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+    fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
         let mut n = 0;
         for entry in self.by_time.range(..cutoff_ms.to_be_bytes().as_slice()) {
             let (key, _) = entry?;
@@ -942,9 +1055,7 @@ impl Store {
         Ok(n)
     }
 
-    /// Deletes resolved tickets last updated before `cutoff_ms`, and the state of conversations
-    /// idle since then that no open ticket owns; returns (tickets, conversations) deleted.
-    pub fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
+    fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
         let mut tickets = 0;
         for entry in self.tickets.iter() {
             let (key, bytes) = entry?;
@@ -965,5 +1076,276 @@ impl Store {
         }
         self.db.flush()?;
         Ok((tickets, conversations))
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. `user_hash_key` keys the user-id hash; without one,
+    /// a random key is generated once and kept in the store. Finishes a compaction that a crash
+    /// interrupted.
+    pub fn open(dir: &Path, user_hash_key: Option<&str>) -> Result<Store, StoreError> {
+        finish_interrupted_compaction(dir)?;
+        let open = OpenDb::open(dir, user_hash_key.map(str::as_bytes))?;
+        Ok(Store {
+            shared: std::sync::Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                hash_key: open.hash_key.clone(),
+                open: std::sync::RwLock::new(Some(std::sync::Arc::new(open))),
+            }),
+        })
+    }
+
+    /// The open database (a handle kept for one operation).
+    fn current(&self) -> Result<std::sync::Arc<OpenDb>, StoreError> {
+        self.shared
+            .open
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                StoreError::Refused(
+                    "the evidence store is closed: a compaction could not reopen it; restart \
+                     personabot"
+                        .into(),
+                )
+            })
+    }
+
+    /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex): stable, not reversible without
+    /// the key.
+    pub fn hash_user(&self, user: &str) -> String {
+        hash_user(&self.shared.hash_key, user)
+    }
+
+    /// Rewrites the store into a fresh database holding only live records, then swaps it in:
+    /// deleted records (a forgotten user, purged evidence) are then gone from the files, not
+    /// only from every query. Operations wait meanwhile; those already running finish first.
+    /// Crash-safe: an interrupted compaction is finished or discarded by the next
+    /// [`open`](Self::open).
+    pub fn compact(&self) -> Result<Compacted, StoreError> {
+        let mut slot = self.shared.open.write().unwrap_or_else(|p| p.into_inner());
+        let Some(current) = slot.take() else {
+            return Err(self
+                .current()
+                .err()
+                .unwrap_or_else(|| StoreError::Refused("the evidence store is closed".into())));
+        };
+        // Operations that took a handle before the lock finish on the old database.
+        let deadline = std::time::Instant::now() + COMPACT_WAIT;
+        while std::sync::Arc::strong_count(&current) > 1 {
+            if std::time::Instant::now() > deadline {
+                *slot = Some(current);
+                return Err(StoreError::Refused(
+                    "the store stayed busy; compaction skipped, try again".into(),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let dir = self.shared.dir.clone();
+        // Every queued turn is written before the copy: none may land in the old files after.
+        current.stop_writer();
+        let copied = match compacting_dir(&dir).and_then(|tmp| copy_live_records(&current, &tmp)) {
+            Ok(copied) => copied,
+            Err(e) => {
+                // The old database is whole: reopen it (with a new writer) and keep serving.
+                drop(current);
+                *slot = Some(std::sync::Arc::new(OpenDb::open(
+                    &dir,
+                    Some(&self.shared.hash_key),
+                )?));
+                return Err(e);
+            }
+        };
+        let bytes_before = dir_size(&dir);
+        // Closes the old database: its writer drains its queue and stops.
+        drop(current);
+        swap_in_compacted(&dir)?;
+        let reopened = OpenDb::open(&dir, Some(&self.shared.hash_key))
+            .inspect_err(|e| tracing::error!(error = %e, "the compacted store did not open"))?;
+        *slot = Some(std::sync::Arc::new(reopened));
+        Ok(Compacted {
+            records: copied,
+            bytes_before,
+            bytes_after: dir_size(&dir),
+        })
+    }
+
+    /// The turn writer's group commits so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.current()
+            .map(|open| open.commit_stats())
+            .unwrap_or_default()
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.current()?.flush()
+    }
+
+    /// A new interaction id (monotonic; gaps after a crash are possible).
+    pub fn next_interaction_id(&self) -> Result<u64, StoreError> {
+        self.current()?.next_interaction_id()
+    }
+
+    /// A new ticket id: 1, 2, 3...
+    pub fn next_ticket_id(&self) -> Result<u64, StoreError> {
+        self.current()?.next_ticket_id()
+    }
+
+    /// The state of a conversation (empty when new).
+    pub fn conversation(
+        &self,
+        channel: &str,
+        conversation: &str,
+    ) -> Result<ConversationState, StoreError> {
+        self.current()?.conversation(channel, conversation)
+    }
+
+    /// Records one turn atomically: the interaction, the conversation's new state, and the
+    /// ticket it opened or joined. Durable when it returns; returns the ticket as stored.
+    ///
+    /// Agent actions (claim, resolve) may have changed the conversation's ticket since the
+    /// pipeline read it: unless this turn opens a ticket, the stored ownership is kept, and a
+    /// joined ticket only gets the new transcript lines appended.
+    pub fn record_turn(
+        &self,
+        interaction: &Interaction,
+        state: &ConversationState,
+        ticket: &TicketChange,
+        not_helped: Option<u64>,
+    ) -> Result<Option<Ticket>, StoreError> {
+        self.current()?
+            .record_turn(interaction, state, ticket, not_helped)
+    }
+
+    /// Queues one turn for the writer (see [`record_turn`](Self::record_turn)); the receipt
+    /// resolves once it is durable.
+    pub fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
+        match self.current() {
+            Ok(open) => open.submit_turn(write),
+            Err(e) => TurnReceipt(Err(e)),
+        }
+    }
+
+    /// Saves a conversation's state alone.
+    pub fn save_conversation(
+        &self,
+        channel: &str,
+        conversation: &str,
+        state: &ConversationState,
+    ) -> Result<(), StoreError> {
+        self.current()?
+            .save_conversation(channel, conversation, state)
+    }
+
+    /// Saves a new ticket and the conversation state that points at it, atomically.
+    pub fn save_ticket_and_conversation(
+        &self,
+        ticket: &Ticket,
+        channel: &str,
+        conversation: &str,
+        state: &ConversationState,
+    ) -> Result<(), StoreError> {
+        self.current()?
+            .save_ticket_and_conversation(ticket, channel, conversation, state)
+    }
+
+    pub fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
+        self.current()?.interaction(id)
+    }
+
+    /// Interactions matching `filter`, oldest first.
+    pub fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
+        self.current()?.interactions(filter)
+    }
+
+    /// Number of interactions stored.
+    pub fn interaction_count(&self) -> usize {
+        self.current().map_or(0, |open| open.interaction_count())
+    }
+
+    /// Records whether an interaction's reply was delivered.
+    pub fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
+        self.current()?.record_delivery(id, delivery)
+    }
+
+    /// Stores a channel's bookkeeping value under `key` (durable when it returns).
+    pub fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.current()?.set_link(key, value)
+    }
+
+    /// A value stored with [`set_link`](Self::set_link).
+    pub fn link(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.current()?.link(key)
+    }
+
+    /// Records "That helped" (true) or "did not help" (false) on an interaction.
+    pub fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
+        self.current()?.set_feedback(id, helped)
+    }
+
+    pub fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
+        self.current()?.ticket(id)
+    }
+
+    /// Tickets, newest first, optionally by team and status.
+    pub fn tickets(
+        &self,
+        team: Option<&str>,
+        status: Option<TicketStatus>,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        self.current()?.tickets(team, status)
+    }
+
+    /// An agent takes the ticket; the bot stays silent in the conversation until it is resolved.
+    pub fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.current()?.claim_ticket(id, agent)
+    }
+
+    /// Closes the ticket; the conversation goes back to the bot.
+    pub fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.current()?.resolve_ticket(id, agent)
+    }
+
+    /// Adds a transcript line (already redacted) to a ticket.
+    pub fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+        self.current()?.append_transcript(id, line)
+    }
+
+    /// An agent corrects the intent and/or persona. Stored on the ticket and, as ground truth
+    /// for learning, on the interaction that opened it (when there is one), atomically.
+    pub fn relabel_ticket(
+        &self,
+        id: u64,
+        intent: Option<&str>,
+        persona: Option<&str>,
+        agent: &str,
+    ) -> Result<Ticket, StoreError> {
+        self.current()?.relabel_ticket(id, intent, persona, agent)
+    }
+
+    /// Writes every interaction as JSON Lines, oldest first; returns how many.
+    pub fn export(
+        &self,
+        filter: &InteractionFilter,
+        out: &mut dyn Write,
+    ) -> Result<usize, StoreError> {
+        self.current()?.export(filter, out)
+    }
+
+    /// Deletes everything about a user: interactions, tickets, conversation state.
+    pub fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
+        self.current()?.forget_user(user)
+    }
+
+    /// Deletes interactions older than `cutoff_ms`; returns how many.
+    pub fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        self.current()?.purge_before(cutoff_ms)
+    }
+
+    /// Deletes resolved tickets last updated before `cutoff_ms`, and the state of conversations
+    /// idle since then that no open ticket owns; returns (tickets, conversations) deleted.
+    pub fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
+        self.current()?.purge_stale_before(cutoff_ms)
     }
 }
