@@ -90,17 +90,23 @@ async fn serve(
     for task in &channel_tasks {
         task.abort();
     }
-    // Stop taking requests and let those in flight finish (bounded).
+    // Stop taking requests and messages on every channel at once, and let those in flight
+    // finish (bounded).
     let _ = stop_http.send(());
-    match tokio::time::timeout(Duration::from_secs(10), http).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server error"),
-        Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
-        Err(_) => tracing::warn!("HTTP requests still running after 10 s; stopping anyway"),
-    }
-    if let Some(handle) = discord {
-        handle.shutdown().await;
-    }
+    let http_drained = async {
+        match tokio::time::timeout(Duration::from_secs(10), http).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server error"),
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
+            Err(_) => tracing::warn!("HTTP requests still running after 10 s; stopping anyway"),
+        }
+    };
+    let discord_closed = async {
+        if let Some(handle) = discord {
+            handle.shutdown().await;
+        }
+    };
+    tokio::join!(http_drained, discord_closed);
     let store = pipeline.store().clone();
     tokio::task::spawn_blocking(move || store.flush())
         .await

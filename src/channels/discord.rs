@@ -39,6 +39,8 @@ const MAX_CONTENT: usize = 2000;
 const SEND_ATTEMPTS: u32 = 4;
 /// Message ids remembered to drop duplicates (e.g. a dispatch replayed after a resume).
 const SEEN_IDS: usize = 10_000;
+/// How long [`DiscordHandle::shutdown`] waits for messages and interactions in flight.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
 /// The button labels: a contract with deployments and their docs.
 pub const HELPED_LABEL: &str = "That helped";
@@ -321,6 +323,24 @@ struct Shared {
     /// Parent channel of guild channels seen (None: not a thread), to recognise customer
     /// threads under support channels.
     parents: Mutex<HashMap<u64, Option<u64>>>,
+    /// Message and interaction handlers running: shutdown waits for them to answer.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts one running handler in [`Shared::in_flight`] while it lives.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> InFlight<'a> {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 struct Handler {
@@ -330,14 +350,35 @@ struct Handler {
 /// A running Discord client; [`shutdown`](DiscordHandle::shutdown) closes the gateway cleanly.
 pub struct DiscordHandle {
     shard_manager: Arc<ShardManager>,
+    shared: Arc<Shared>,
     client_task: tokio::task::JoinHandle<()>,
     events_task: tokio::task::JoinHandle<()>,
 }
 
 impl DiscordHandle {
-    /// Closes the gateway and stops the tasks.
+    /// Closes the gateway (no new events), lets the messages and interactions in flight be
+    /// answered (bounded by [`IN_FLIGHT_WAIT`]), and stops the tasks.
     pub async fn shutdown(self) {
         self.shard_manager.shutdown_all().await;
+        let deadline = Instant::now() + IN_FLIGHT_WAIT;
+        // A pause first: handlers of the last events may be spawned but not yet counted.
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let running = self
+                .shared
+                .in_flight
+                .load(std::sync::atomic::Ordering::SeqCst);
+            if running == 0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                tracing::warn!(
+                    running,
+                    "Discord handlers still running at shutdown; stopping anyway"
+                );
+                break;
+            }
+        }
         self.events_task.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client_task).await;
     }
@@ -371,6 +412,7 @@ pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHan
         )),
         seen: Mutex::new(RecentIds::new(SEEN_IDS)),
         parents: Mutex::new(HashMap::new()),
+        in_flight: Default::default(),
     });
     let events = pipeline.subscribe();
     let mut client = ClientBuilder::new_with_http(http, intents)
@@ -385,9 +427,10 @@ pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHan
             tracing::error!(error = %e, "Discord client stopped");
         }
     });
-    let events_task = tokio::spawn(ticket_events(http, shared, events));
+    let events_task = tokio::spawn(ticket_events(http, shared.clone(), events));
     Ok(DiscordHandle {
         shard_manager,
+        shared,
         client_task,
         events_task,
     })
@@ -516,6 +559,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
+        let _in_flight = InFlight::enter(&self.shared.in_flight);
         if msg.author.bot || msg.webhook_id.is_some() {
             return; // other bots, webhooks and ourselves
         }
@@ -599,6 +643,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let _in_flight = InFlight::enter(&self.shared.in_flight);
         match interaction {
             Interaction::Command(c) => on_command(self.shared.clone(), &ctx, &c).await,
             Interaction::Component(c) => on_component(self.shared.clone(), &ctx, &c).await,

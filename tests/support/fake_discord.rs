@@ -399,6 +399,12 @@ impl FakeDiscord {
         self.inner.lock().last_identify.clone()
     }
 
+    /// Close codes of the Close frames clients sent on the gateway, in order (`None`: a Close
+    /// frame without a code). A clean logoff is 1000 (or 1001).
+    pub fn client_closes(&self) -> Vec<Option<u16>> {
+        self.inner.lock().client_closes.clone()
+    }
+
     /// Whether messages the bot posts come back as MESSAGE_CREATE (default: true, as on Discord).
     pub fn set_echo_bot_messages(&self, echo: bool) {
         self.inner.lock().echo_bot_messages = echo;
@@ -756,6 +762,8 @@ struct St {
     /// Guild (None = global) -> registered commands.
     commands: HashMap<Option<u64>, Vec<Value>>,
     echo_bot_messages: bool,
+    /// Close codes of the Close frames clients sent (`None`: a Close frame without a code).
+    client_closes: Vec<Option<u16>>,
 }
 
 struct Inner {
@@ -794,6 +802,7 @@ impl Inner {
                 interactions: HashMap::new(),
                 commands: HashMap::new(),
                 echo_bot_messages: true,
+                client_closes: Vec::new(),
             }),
             changed: watch::Sender::new(0),
         }
@@ -1463,6 +1472,10 @@ async fn run_socket(inner: Arc<Inner>, mut socket: WebSocket) {
             },
             msg = socket.recv() => match msg {
                 Some(Ok(WsMessage::Text(text))) => on_client_op(&inner, conn_id, &tx, text.as_str()),
+                Some(Ok(WsMessage::Close(frame))) => {
+                    inner.lock().client_closes.push(frame.map(|f| f.code));
+                    inner.bump();
+                }
                 // Keep reading after a Close so the automatic close reply is flushed.
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break,
