@@ -118,6 +118,10 @@ struct ReviewArgs {
     /// Write a self-contained HTML report with charts to FILE (the tables still print).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Another store to merge into the review (repeatable): the stores of shard processes
+    /// that each own a share of the conversations.
+    #[arg(long, value_name = "DIR")]
+    shard: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -393,7 +397,7 @@ fn since_ms(since: Option<&str>) -> Result<Option<u64>> {
 }
 
 /// `personabot review`: the evidence per persona and across the catalog.
-fn review(store: &Store, catalog: &Catalog, args: &ReviewArgs) -> Result<ExitCode> {
+fn review(stores: &[Store], catalog: &Catalog, args: &ReviewArgs) -> Result<ExitCode> {
     use personabot::review;
     let now = now_ms();
     let options = review::ReviewOptions {
@@ -406,7 +410,8 @@ fn review(store: &Store, catalog: &Catalog, args: &ReviewArgs) -> Result<ExitCod
         now_ms: now,
         ..Default::default()
     };
-    let report = review::from_store(store, catalog, &options)?;
+    let stores: Vec<&Store> = stores.iter().collect();
+    let report = review::from_stores(&stores, catalog, &options)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &report)?;
@@ -584,7 +589,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tickets(cmd) => tickets(&open_store(&cli)?, &catalog, cmd),
         Command::Evidence(cmd) => evidence(&open_store(&cli)?, &settings, cmd),
         Command::Replay(args) => replay(&open_store(&cli)?, &catalog, &settings, args),
-        Command::Review(args) => review(&open_store(&cli)?, &catalog, args),
+        Command::Review(args) => {
+            let mut stores = vec![open_store(&cli)?];
+            for dir in &args.shard {
+                let key = std::env::var(USER_HASH_KEY_ENV).ok();
+                stores.push(Store::open(dir, key.as_deref()).with_context(|| {
+                    format!("cannot open the evidence store in {}", dir.display())
+                })?);
+            }
+            review(&stores, &catalog, args)
+        }
         Command::Suggest(args) => suggest(&cli, &open_store(&cli)?, &catalog, &settings, args),
     }
 }

@@ -493,12 +493,25 @@ pub fn from_store(
     catalog: &Catalog,
     options: &ReviewOptions,
 ) -> Result<Review, ReviewError> {
+    from_stores(&[store], catalog, options)
+}
+
+/// One review of several stores, e.g. those of shard processes that partition conversations
+/// (a conversation lives in one store, so each is replayed whole).
+pub fn from_stores(
+    stores: &[&crate::store::Store],
+    catalog: &Catalog,
+    options: &ReviewOptions,
+) -> Result<Review, ReviewError> {
     let filter = crate::store::InteractionFilter {
         since_ms: options.since_ms,
         ..Default::default()
     };
-    let interactions = store.interactions(&filter)?;
-    let tickets = store.tickets(None, None)?;
+    let (mut interactions, mut tickets) = (Vec::new(), Vec::new());
+    for store in stores {
+        interactions.extend(store.interactions(&filter)?);
+        tickets.extend(store.tickets(None, None)?);
+    }
     build(catalog, &interactions, &tickets, options)
 }
 
