@@ -350,6 +350,25 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
+/// Routes that read the raw body (the Slack and Telegram webhooks, which must check a signature
+/// or secret over the exact bytes) get axum's plain-text 413 over the body limit; every error of
+/// this server is `{"error": ...}`, so that one is rewritten here for all routes.
+async fn json_payload_too_large(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is too large",
+        )
+        .into_response();
+    }
+    response
+}
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.http.max_body_bytes;
@@ -360,6 +379,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::agent::routes())
         .merge(crate::owner::routes())
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(json_payload_too_large))
         .with_state(state)
 }
 

@@ -611,3 +611,32 @@ mod served {
         assert_eq!(s.get("/v1/review", None).await.0, StatusCode::NOT_FOUND);
     }
 }
+
+#[test]
+fn review_merges_the_stores_of_several_shards() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = (work.path().join("a"), work.path().join("b"));
+    let (ea, eb) = (build_evidence(&a), build_evidence(&b));
+    let run = run_in(
+        work.path(),
+        &a,
+        &["review", "--json", "--shard", b.to_str().unwrap()],
+        None,
+    );
+    run.expect_ok();
+    let merged: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(merged["messages"], ea.total + eb.total);
+    for (persona, want) in &ea.expected {
+        let row = merged["personas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == persona.as_str())
+            .unwrap();
+        let both = want.messages + eb.expected[persona].messages;
+        assert_eq!(row["messages"], both, "{persona}");
+        let tickets = want.tickets + eb.expected[persona].tickets;
+        assert_eq!(row["tickets"], tickets, "{persona}");
+    }
+    assert_eq!(merged["relabels"]["labelled"], 6);
+}

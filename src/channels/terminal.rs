@@ -26,6 +26,10 @@ const HELP: &str = "Type a message and press Enter. Commands:
   /new      start a new conversation
   /quit     leave (or Ctrl-D)";
 
+/// The answer to an input line that is not valid UTF-8 (the line is not processed).
+pub const NOT_UTF8: &str =
+    "That line is not valid UTF-8 text, so it was not read. Please type it again.";
+
 fn turn_json(outcome: &Outcome) -> TurnJson {
     TurnJson {
         decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
@@ -99,16 +103,27 @@ pub fn run(
             "personabot terminal chat (conversation {conversation})\n{HELP}\n"
         )?;
     }
-    let mut line = String::new();
+    let mut raw = Vec::new();
     loop {
         if options.interactive {
             write!(out, "you> ")?;
             out.flush()?;
         }
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw)? == 0 {
             break;
         }
+        // A line that is not UTF-8 (e.g. pasted from a Latin-1 terminal) is refused on its own:
+        // the session goes on with the next line.
+        let Ok(line) = std::str::from_utf8(&raw) else {
+            if options.json {
+                writeln!(out, "{}", serde_json::json!({ "error": NOT_UTF8 }))?;
+            } else {
+                writeln!(out, "{NOT_UTF8}")?;
+            }
+            out.flush()?;
+            continue;
+        };
         let text = line.trim_end_matches(['\n', '\r']);
         let command = text.trim();
         let result = match command {
