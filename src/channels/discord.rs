@@ -134,7 +134,9 @@ impl Control {
 }
 
 /// Makes echoed text inert: `@everyone`, `@here`, user/role/channel mentions and masked links
-/// no longer work (a zero-width space breaks them; the text still reads the same).
+/// no longer work (a zero-width space breaks them; the text still reads the same), and
+/// bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069), which could make an
+/// agent read the text in a spoofed order, are dropped.
 pub fn neutralise(text: &str) -> String {
     const ZWSP: char = '\u{200B}';
     let mut out = String::with_capacity(text.len() + 8);
@@ -153,6 +155,8 @@ pub fn neutralise(text: &str) -> String {
         } else if rest.starts_with("](") {
             out.push(']');
             out.push(ZWSP);
+        } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            // dropped
         } else {
             out.push(c);
         }
@@ -1196,6 +1200,8 @@ mod tests {
             ),
             ("email a@b.com", "email a@b.com"),
             ("naïve @ café", "naïve @ café"),
+            ("invoice_\u{202E}fdp.exe", "invoice_fdp.exe"),
+            ("\u{2067}isolated\u{2069} text", "isolated text"),
         ];
         for (input, expected) in cases {
             assert_eq!(neutralise(input), expected, "{input:?}");
