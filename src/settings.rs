@@ -69,6 +69,9 @@ pub struct DiscordSettings {
     pub api_base: Option<String>,
     /// The bot token: environment only (PERSONABOT__DISCORD__TOKEN or DISCORD_TOKEN).
     pub token: Option<String>,
+    /// The gateway shards this process runs, `"FIRST-LAST/TOTAL"` (e.g. `"0-3/8"`: shards 0 to
+    /// 3 of 8); unset or empty: one process runs them all (see docs/scaling.md).
+    pub shards: Option<String>,
 }
 
 impl Default for DiscordSettings {
@@ -79,7 +82,38 @@ impl Default for DiscordSettings {
             dms: true,
             api_base: None,
             token: None,
+            shards: None,
         }
+    }
+}
+
+/// A contiguous range of Discord gateway shards, out of a total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    /// Inclusive.
+    pub last: u32,
+    pub total: u32,
+}
+
+impl ShardRange {
+    /// Parses `"FIRST-LAST/TOTAL"` (or `"N/TOTAL"` for one shard).
+    pub fn parse(text: &str) -> Result<ShardRange, String> {
+        let bad = || format!("expected FIRST-LAST/TOTAL such as \"0-3/8\", found {text:?}");
+        let (range, total) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| bad());
+        let range = ShardRange {
+            first: number(first)?,
+            last: number(last)?,
+            total: number(total)?,
+        };
+        if range.first > range.last || range.last >= range.total {
+            return Err(format!(
+                "needs FIRST <= LAST < TOTAL (shards are numbered from 0), found {text:?}"
+            ));
+        }
+        Ok(range)
     }
 }
 
@@ -90,6 +124,7 @@ impl std::fmt::Debug for DiscordSettings {
             .field("support_channels", &self.support_channels)
             .field("dms", &self.dms)
             .field("api_base", &self.api_base)
+            .field("shards", &self.shards)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
@@ -373,6 +408,17 @@ impl Settings {
                 problem: "flood_messages and flood_window_secs must be at least 1".into(),
             });
         }
+        if let Some(shards) = self
+            .discord
+            .shards
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            ShardRange::parse(shards).map_err(|problem| SettingsError::Invalid {
+                key: "discord.shards".into(),
+                problem,
+            })?;
+        }
         if self.limits.max_message_chars < 16 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_message_chars".into(),
@@ -386,6 +432,27 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_ranges_parse_or_say_why_not() {
+        let ok = |first, last, total| Ok(ShardRange { first, last, total });
+        let table = [
+            ("0-3/8", ok(0, 3, 8)),
+            (" 4-7 / 8 ", ok(4, 7, 8)),
+            ("2/4", ok(2, 2, 4)),
+            ("0-0/1", ok(0, 0, 1)),
+        ];
+        for (text, want) in table {
+            assert_eq!(ShardRange::parse(text), want, "{text}");
+        }
+        for bad in ["", "0-3", "3-1/8", "0-8/8", "a-b/c", "-1/4"] {
+            assert!(ShardRange::parse(bad).is_err(), "{bad}");
+        }
+        let e = Settings::load_with_env(None, env(&[("PERSONABOT__DISCORD__SHARDS", "5-9/8")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("discord.shards"), "{e}");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
         Some(

@@ -220,6 +220,16 @@ fn assert_pings_nobody(body: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_identifies_as_the_shards_it_is_given() {
+    // `discord.shards = "1/2"`: this process runs shard 1 of 2 (docs/scaling.md).
+    let mut bot = Bot::start_with(&[("PERSONABOT__DISCORD__SHARDS", "1/2")]).await;
+    let identify = bot.fake.last_identify().expect("identified");
+    assert_eq!(identify["shard"], serde_json::json!([1, 2]), "{identify}");
+    assert_eq!(bot.fake.identify_count(), 1, "one shard in this process");
+    bot.handle.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_channel_answer_is_persona_tailored_with_both_buttons() {
     let bot = Bot::start().await;
     let alice = customer(7001, "alice");

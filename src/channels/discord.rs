@@ -426,8 +426,19 @@ pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHan
         .await?;
     let http = client.http.clone();
     let shard_manager = client.shard_manager.clone();
+    // Validated with the settings: an invalid range never gets here.
+    let shards = settings
+        .shards
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|s| crate::settings::ShardRange::parse(s).ok());
     let client_task = tokio::spawn(async move {
-        if let Err(e) = client.start().await {
+        let started = match shards {
+            // serenity's range end is inclusive (it starts `end - start + 1` shards).
+            Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
+            None => client.start().await,
+        };
+        if let Err(e) = started {
             tracing::error!(error = %e, "Discord client stopped");
         }
     });
