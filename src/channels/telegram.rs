@@ -314,6 +314,13 @@ pub fn work_of(update: &Update) -> Work {
     }
 }
 
+/// Reads a webhook body, one Bot API `Update` as JSON: what `POST /telegram/webhook` accepts
+/// after the secret check (then [`work_of`] decides what it is). Pure; the fuzz target
+/// `telegram_update` runs both.
+pub fn parse_update(body: &[u8]) -> Result<Update, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
 /// The `getUpdates` offset after seeing update `id`.
 pub fn next_offset(current: Option<i32>, id: u32) -> Option<i32> {
     let next = i32::try_from(u64::from(id) + 1).unwrap_or(i32::MAX);
@@ -921,7 +928,7 @@ async fn webhook(cell: Cell, state: AppState, headers: HeaderMap, body: Bytes) -
             "a valid X-Telegram-Bot-Api-Secret-Token header is required",
         );
     }
-    let update: Update = match serde_json::from_slice(&body) {
+    let update = match parse_update(&body) {
         Ok(u) => u,
         Err(e) => {
             return json_error(

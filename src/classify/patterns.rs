@@ -7,6 +7,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{HirKind, Look};
 
 /// Shortest literal worth prefiltering on; rules with shorter ones always run.
 const MIN_LITERAL_LEN: usize = 2;
@@ -69,14 +70,41 @@ fn is_regex_word_char(c: char) -> bool {
     c.is_alphabetic() || c.is_ascii_digit() || c == '_'
 }
 
+/// True when every match of `pattern` starts a word: the whole pattern (not one alternative of
+/// it) opens with `\b`, and each of its required `literals` starts with a word character. Only
+/// then can a literal found just after a word character be skipped (`\b€` matches "x€").
+fn starts_at_word_start(pattern: &str, literals: &[String]) -> bool {
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
+        return false;
+    };
+    let opens_with_boundary = match hir.kind() {
+        HirKind::Concat(parts) => parts.first().is_some_and(|first| {
+            matches!(
+                first.kind(),
+                HirKind::Look(Look::WordUnicode | Look::WordAscii)
+            )
+        }),
+        _ => false,
+    };
+    opens_with_boundary
+        && literals
+            .iter()
+            .all(|l| l.chars().next().is_some_and(is_regex_word_char))
+}
+
 impl PatternRules {
     pub fn build(patterns: &[&str]) -> Result<Self, String> {
         let mut rules = PatternRules::default();
         let mut literals: Vec<String> = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
             rules.regexes.push(compile_pattern(p)?);
-            rules.word_start.push(p.starts_with("\\b"));
-            match required_prefixes(p) {
+            let prefixes = required_prefixes(p);
+            rules.word_start.push(
+                prefixes
+                    .as_deref()
+                    .is_some_and(|literals| starts_at_word_start(p, literals)),
+            );
+            match prefixes {
                 Some(lits) => {
                     for lit in lits {
                         match literals.iter().position(|l| *l == lit) {
@@ -202,6 +230,28 @@ mod tests {
             ("soc2", &[0]),
             ("associated", &[]), // "soc" inside a word cannot start a \b match
             ("HOW MUCH IS IT", &[2]),
+        ];
+        for (text, expected) in cases {
+            let mut got = Vec::new();
+            rules.find(text, &mut scratch, |r| got.push(r));
+            assert_eq!(got, *expected, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_leading_word_boundary_skips_only_literals_that_start_a_word() {
+        // Found by tests/properties.rs: `\b` before a non-word character, or on one alternative
+        // only, does not mean the match starts a word.
+        let rules =
+            PatternRules::build(&[r"\b€\d+", r"\bfoo|barbaz", r"\b(refund|money back)"]).unwrap();
+        let mut scratch = Vec::new();
+        let cases: &[(&str, &[u32])] = &[
+            ("price: x€40", &[0]),
+            ("€40", &[]),
+            ("xbarbaz", &[1]),
+            ("xfoo", &[]),
+            ("a refund", &[2]),
+            ("nonrefundable", &[]),
         ];
         for (text, expected) in cases {
             let mut got = Vec::new();

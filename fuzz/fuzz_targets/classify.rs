@@ -1,0 +1,61 @@
+//! Fuzz target: any bytes (made text the way a channel would, lossily) through normalisation,
+//! classification, routing, the decision JSON and redaction. Besides "never panics" it checks
+//! the properties of tests/properties.rs on every input: normalisation is idempotent, the lean
+//! `top_intent` path agrees with `classify`, and the decision JSON parses back.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use personabot::catalog::{self, Catalog, CatalogSources};
+use personabot::classify::Classifier;
+use personabot::output::decision_json;
+use personabot::route;
+use personabot::settings::Settings;
+use personabot::store::redact::redact;
+use personabot::text::{normalise, words};
+
+struct Shipped {
+    settings: Settings,
+    catalog: Catalog,
+    classifier: Classifier,
+}
+
+fn shipped() -> &'static Shipped {
+    static SHIPPED: OnceLock<Shipped> = OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        let settings = Settings::built_in();
+        let catalog = catalog::load_from_sources(CatalogSources::built_in(), &settings.teams)
+            .expect("the built-in catalog loads");
+        let classifier = Classifier::new(&catalog).expect("the built-in catalog compiles");
+        Shipped {
+            settings,
+            catalog,
+            classifier,
+        }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let s = shipped();
+
+    let once = normalise(&text).into_owned();
+    assert_eq!(normalise(&once), once, "normalise is idempotent");
+    let ws = words(&text);
+    assert_eq!(words(&ws.join(" ")), ws, "words is idempotent");
+
+    let classification = s.classifier.classify(&text);
+    assert_eq!(
+        s.classifier.top_intent(&text),
+        classification.intents.first().map(|i| i.index),
+        "top_intent agrees with classify"
+    );
+    let (decision, classification) =
+        route::run_single(&s.catalog, &s.settings.classify, &s.classifier, &text);
+    let line = serde_json::to_string(&decision_json(&s.catalog, &decision, &classification))
+        .expect("the decision serialises");
+    serde_json::from_str::<serde_json::Value>(&line).expect("the decision JSON parses back");
+
+    let _ = redact(&text);
+});
