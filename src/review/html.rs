@@ -83,7 +83,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space:
 .chip { display:inline-block; white-space: nowrap; padding: 1px 8px; margin: 2px 4px 2px 0; border: 1px solid var(--line); border-radius: 999px; font-size: .82rem; }
 .ex { color: var(--muted); font-size: .82rem; }
 svg { display:block; max-width: 100%; height: auto; }
-svg.wide { width: 100%; }
+svg.wide { width: 100%; max-height: 340px; }
+#personas td:first-child { min-width: 9em; }
 td.id { white-space: nowrap; }
 .side { display:flex; flex-wrap: wrap; gap: 20px; align-items: flex-start; }
 .side > table { flex: 1 1 420px; width: auto; }
@@ -347,7 +348,7 @@ fn personas_section(out: &mut String, review: &Review) {
         let intents: String = p
             .top_intents
             .iter()
-            .take(5)
+            .take(3)
             .map(|c| {
                 format!(
                     "<span class=\"chip\">{} · {}</span>",
