@@ -107,6 +107,14 @@ async fn serve(
         }
     };
     tokio::join!(http_drained, discord_closed);
+    // Slack and Telegram updates answered (200) before the signal may still be running.
+    let still = state.handlers.wait_idle(Duration::from_secs(10)).await;
+    if still > 0 {
+        tracing::warn!(
+            handlers = still,
+            "channel handlers still running after 10 s; stopping anyway"
+        );
+    }
     let store = pipeline.store().clone();
     tokio::task::spawn_blocking(move || store.flush())
         .await

@@ -30,10 +30,54 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The outcome of the last catalog reload (`serve` reloads on file changes and SIGHUP).
     pub reload: Arc<crate::reload::ReloadState>,
+    /// Channel work running in the background (see [`Handlers`]).
+    pub handlers: Arc<Handlers>,
     limiter: Arc<Mutex<FloodGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
+}
+
+/// Channel work still running after its request was answered (a webhook update handled after
+/// its 200, a polled Telegram update): shutdown waits for it before flushing the store, so a
+/// stored turn's reply is not cut off.
+#[derive(Debug, Default)]
+pub struct Handlers {
+    running: std::sync::atomic::AtomicUsize,
+}
+
+/// One running handler; dropping it (the work finished, or its task was cancelled) counts it out.
+#[derive(Debug)]
+pub struct HandlerGuard(Arc<Handlers>);
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Handlers {
+    /// Counts one handler in until the guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> HandlerGuard {
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        HandlerGuard(self.clone())
+    }
+
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits until no handler runs, at most `bound`; returns how many still run.
+    pub async fn wait_idle(&self, bound: Duration) -> usize {
+        let deadline = Instant::now() + bound;
+        while self.running() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.running()
+    }
 }
 
 /// Turns running at once (each holds its conversation's lock while its write is committed).
@@ -50,6 +94,7 @@ impl AppState {
             settings,
             metrics: Arc::new(Metrics::default()),
             reload: Arc::default(),
+            handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
@@ -406,6 +451,21 @@ mod tests {
         assert!(!v.contains("s3cret"));
         assert_eq!(v, session_value("s3cret"));
         assert_ne!(v, session_value("s3cret2"));
+    }
+
+    #[tokio::test]
+    async fn handlers_are_counted_until_their_guards_drop() {
+        let handlers = Arc::new(Handlers::default());
+        let (a, b) = (handlers.enter(), handlers.enter());
+        assert_eq!(handlers.running(), 2);
+        drop(a);
+        assert_eq!(handlers.wait_idle(Duration::from_millis(20)).await, 1);
+        let waiter = tokio::spawn({
+            let handlers = handlers.clone();
+            async move { handlers.wait_idle(Duration::from_secs(10)).await }
+        });
+        drop(b);
+        assert_eq!(waiter.await.unwrap(), 0);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 #[path = "support/fake_discord.rs"]
 mod fake_discord;
+#[path = "support/fake_telegram.rs"]
+mod fake_telegram;
 #[path = "support/serve_process.rs"]
 mod serve_process;
 
@@ -427,6 +429,68 @@ async fn sigterm_with_discord_replies_in_flight_delivers_every_stored_one() {
     );
     println!(
         "discord shutdown: {BURST} DMs sent, {} stored, every one answered before the exit",
+        stored.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_telegram_replies_in_flight_delivers_every_stored_one() {
+    use fake_telegram::{FakeTelegram, TgUser};
+
+    const TOKEN: &str = "123456:shutdown-test";
+    const BURST: i64 = 10;
+    let fake = FakeTelegram::start(TOKEN).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let base = fake.base_url();
+    let serve = {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || {
+            ServeProcess::start(
+                &data,
+                &[
+                    ("PERSONABOT__TELEGRAM__TOKEN", TOKEN),
+                    ("PERSONABOT__TELEGRAM__API_URL", &base),
+                ],
+            )
+        })
+        .await
+        .expect("start serve")
+    };
+    // Every reply's first send is refused by flood control for a second, so the bot waits to
+    // retry: a SIGTERM at the first refusal lands while replies are in flight, turns stored.
+    for _ in 0..BURST {
+        fake.fail_next_429("sendMessage", 1);
+    }
+    let since = fake.mark();
+    for k in 0..BURST {
+        let customer = TgUser::new(8100 + k as u64, &format!("customer{k}"));
+        fake.say(9100 + k, &customer, "how much is the growth plan");
+    }
+    fake.wait_call(since, SOON, "a refused sendMessage", |c| {
+        c.method == "sendMessage" && c.status == 429
+    })
+    .await;
+    terminate(serve).await;
+
+    let store = Store::open(&data, None).expect("the store reopens after SIGTERM");
+    let stored = store.interactions(&InteractionFilter::default()).unwrap();
+    let sent = fake.calls_of(0, "sendMessage");
+    let unanswered: Vec<String> = stored
+        .iter()
+        .filter(|i| {
+            let replied = sent
+                .iter()
+                .any(|c| c.ok() && c.chat().to_string() == i.conversation);
+            !replied || !i.delivery.as_ref().is_some_and(|d| d.ok)
+        })
+        .map(|i| format!("{} (delivery {:?})", i.conversation, i.delivery))
+        .collect();
+    assert!(!stored.is_empty(), "the messages being answered are stored");
+    assert!(
+        unanswered.is_empty(),
+        "{} of {} stored Telegram messages were not answered before serve exited: {unanswered:?}",
+        unanswered.len(),
         stored.len()
     );
 }

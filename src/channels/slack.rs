@@ -852,7 +852,9 @@ async fn events(
     }
     let key = message.conversation();
     let shared2 = shared.clone();
+    let running = state.handlers.enter();
     shared.chains.in_order(key, async move {
+        let _running = running;
         on_message(&shared2, &state, &api, message).await;
     });
     Ok(StatusCode::OK.into_response())
@@ -930,7 +932,9 @@ async fn interactions(
         return Ok(StatusCode::OK.into_response());
     };
     let key = press.conversation.clone();
+    let running = state.handlers.enter();
     shared.chains.in_order(key, async move {
+        let _running = running;
         on_press(&state, &api, press).await;
     });
     Ok(StatusCode::OK.into_response())

@@ -641,7 +641,10 @@ fn dispatch(tg: &Arc<Telegram>, state: &AppState, update: Update) {
         }
     };
     let (tg2, state) = (tg.clone(), state.clone());
+    // Counted from now: a shutdown waits for the update queued behind others too.
+    let running = state.handlers.enter();
     tg.in_order(key, async move {
+        let _running = running;
         match work {
             Work::Text(m) => on_text(&tg2, &state, m).await,
             Work::Start(m) => on_start(&tg2, &state, m).await,
