@@ -84,7 +84,15 @@ async fn serve(
     let channel_tasks = personabot::channels::start_all(state.clone()).await;
     eprintln!("personabot: serving; Ctrl-C to stop");
     stop.await;
-    eprintln!("personabot: shutting down");
+    eprintln!("personabot: shutting down (a second Ctrl-C or SIGTERM stops at once)");
+    // A second signal during the drain: stop now. Every acknowledged turn is already durable;
+    // what is lost is replies still being sent.
+    let again = shutdown_signal()?;
+    tokio::spawn(async move {
+        again.await;
+        eprintln!("personabot: second signal: exiting without waiting");
+        std::process::exit(130);
+    });
     retention.abort();
     reloader.abort();
     for task in &channel_tasks {

@@ -494,3 +494,53 @@ async fn sigterm_with_telegram_replies_in_flight_delivers_every_stored_one() {
         stored.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_during_the_drain_stops_at_once() {
+    use fake_telegram::{FakeTelegram, TgUser};
+
+    const TOKEN: &str = "123456:second-signal";
+    let fake = FakeTelegram::start(TOKEN).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = fake.base_url();
+    let data = dir.path().join("data");
+    let serve = tokio::task::spawn_blocking(move || {
+        ServeProcess::start(
+            &data,
+            &[
+                ("PERSONABOT__TELEGRAM__TOKEN", TOKEN),
+                ("PERSONABOT__TELEGRAM__API_URL", &base),
+            ],
+        )
+    })
+    .await
+    .expect("start serve");
+    // A reply held by flood control for 30 s keeps the drain busy.
+    fake.fail_next_429("sendMessage", 30);
+    let since = fake.mark();
+    fake.say(
+        9300,
+        &TgUser::new(8300, "customer"),
+        "how much is the growth plan",
+    );
+    fake.wait_call(since, SOON, "the refused sendMessage", |c| {
+        c.method == "sendMessage" && c.status == 429
+    })
+    .await;
+    let (serve, code) = tokio::task::spawn_blocking(move || {
+        let mut serve = serve;
+        serve.signal("TERM");
+        serve.wait_stderr("shutting down", SOON);
+        serve.signal("INT");
+        let status = serve.wait_exit(Duration::from_secs(10));
+        (serve, status.and_then(|s| s.code()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        code,
+        Some(130),
+        "a second signal exits at once with 130; stderr:\n{}",
+        serve.stderr()
+    );
+}
