@@ -1066,7 +1066,9 @@ async fn agent_replies(
         let team = state.pipeline.catalog().team_name(&ticket.team).to_string();
         let mrkdwn = agent_reply_text(&team, &agent, &text);
         let api = api.clone();
+        let running = state.handlers.enter();
         chains.in_order(ticket.conversation.clone(), async move {
+            let _running = running;
             let (sent, attempts) = api.post(&channel, &thread, &mrkdwn, None).await;
             if let Err(e) = sent {
                 tracing::error!(error = %e, attempts, ticket = ticket.id, "agent reply not delivered");
