@@ -517,6 +517,13 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// The error of an operation on a store a failed compaction could not reopen.
+fn store_closed() -> StoreError {
+    StoreError::Refused(
+        "the evidence store is closed: a compaction could not reopen it; restart personabot".into(),
+    )
+}
+
 /// The evidence store: a cheap handle on one open database, shared by all clones.
 #[derive(Clone)]
 pub struct Store {
@@ -1102,13 +1109,7 @@ impl Store {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| {
-                StoreError::Refused(
-                    "the evidence store is closed: a compaction could not reopen it; restart \
-                     personabot"
-                        .into(),
-                )
-            })
+            .ok_or_else(store_closed)
     }
 
     /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex): stable, not reversible without
@@ -1124,11 +1125,9 @@ impl Store {
     /// [`open`](Self::open).
     pub fn compact(&self) -> Result<Compacted, StoreError> {
         let mut slot = self.shared.open.write().unwrap_or_else(|p| p.into_inner());
+        // Not `self.current()`: this thread holds the write lock.
         let Some(current) = slot.take() else {
-            return Err(self
-                .current()
-                .err()
-                .unwrap_or_else(|| StoreError::Refused("the evidence store is closed".into())));
+            return Err(store_closed());
         };
         // Operations that took a handle before the lock finish on the old database.
         let deadline = std::time::Instant::now() + COMPACT_WAIT;
