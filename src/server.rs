@@ -39,8 +39,8 @@ pub struct AppState {
 }
 
 /// Channel work still running after its request was answered (a webhook update handled after
-/// its 200, a polled Telegram update): shutdown waits for it before flushing the store, so a
-/// stored turn's reply is not cut off.
+/// its 200, a polled Telegram update, a Discord event): shutdown waits for it before flushing
+/// the store, so a stored turn's reply is not cut off.
 #[derive(Debug, Default)]
 pub struct Handlers {
     running: std::sync::atomic::AtomicUsize,

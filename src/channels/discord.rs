@@ -27,6 +27,7 @@ use crate::catalog::Team;
 use crate::dedupe::RecentIds;
 use crate::flood::{FloodGate, FloodVerdict};
 use crate::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError, PipelineEvent};
+use crate::server::Handlers;
 use crate::settings::{DiscordSettings, Settings};
 use crate::store::{Ticket, TicketStatus};
 
@@ -328,23 +329,7 @@ struct Shared {
     /// threads under support channels.
     parents: Mutex<HashMap<u64, Option<u64>>>,
     /// Message and interaction handlers running: shutdown waits for them to answer.
-    in_flight: std::sync::atomic::AtomicUsize,
-}
-
-/// Counts one running handler in [`Shared::in_flight`] while it lives.
-struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> InFlight<'a> {
-        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        InFlight(count)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
+    in_flight: Arc<Handlers>,
 }
 
 struct Handler {
@@ -364,24 +349,14 @@ impl DiscordHandle {
     /// answered (bounded by [`IN_FLIGHT_WAIT`]), and stops the tasks.
     pub async fn shutdown(self) {
         self.shard_manager.shutdown_all().await;
-        let deadline = Instant::now() + IN_FLIGHT_WAIT;
         // A pause first: handlers of the last events may be spawned but not yet counted.
-        loop {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let running = self
-                .shared
-                .in_flight
-                .load(std::sync::atomic::Ordering::SeqCst);
-            if running == 0 {
-                break;
-            }
-            if Instant::now() > deadline {
-                tracing::warn!(
-                    running,
-                    "Discord handlers still running at shutdown; stopping anyway"
-                );
-                break;
-            }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let running = self.shared.in_flight.wait_idle(IN_FLIGHT_WAIT).await;
+        if running > 0 {
+            tracing::warn!(
+                running,
+                "Discord handlers still running at shutdown; stopping anyway"
+            );
         }
         self.events_task.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client_task).await;
@@ -574,7 +549,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
-        let _in_flight = InFlight::enter(&self.shared.in_flight);
+        let _in_flight = self.shared.in_flight.enter();
         if msg.author.bot || msg.webhook_id.is_some() {
             return; // other bots, webhooks and ourselves
         }
@@ -658,7 +633,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let _in_flight = InFlight::enter(&self.shared.in_flight);
+        let _in_flight = self.shared.in_flight.enter();
         match interaction {
             Interaction::Command(c) => on_command(self.shared.clone(), &ctx, &c).await,
             Interaction::Component(c) => on_component(self.shared.clone(), &ctx, &c).await,
