@@ -292,15 +292,24 @@ fn load_settings(cli: &Cli) -> Result<Settings> {
 
 /// Reads the catalog sources: `--catalog DIR`, else `.` when it has a catalog, else built-in.
 fn catalog_sources(cli: &Cli) -> Result<CatalogSources, catalog::Diagnostics> {
-    match &cli.catalog {
-        Some(dir) => CatalogSources::read_dir(dir),
-        None if Path::new("personas").is_dir() || Path::new("intents").is_dir() => {
-            CatalogSources::read_dir(Path::new("."))
-        }
+    match catalog_dir(cli) {
+        Some(dir) => CatalogSources::read_dir(&dir),
         None => {
             tracing::info!("no personas/ or intents/ here: using the built-in catalog");
             Ok(CatalogSources::built_in())
         }
+    }
+}
+
+/// The catalog folder in use: `--catalog DIR`, else `.` when it has a catalog; `None` for the
+/// built-in catalog (also the folder `suggest --apply` edits and `serve` watches).
+fn catalog_dir(cli: &Cli) -> Option<PathBuf> {
+    match &cli.catalog {
+        Some(dir) => Some(dir.clone()),
+        None if Path::new("personas").is_dir() || Path::new("intents").is_dir() => {
+            Some(PathBuf::from("."))
+        }
+        None => None,
     }
 }
 
@@ -387,13 +396,9 @@ fn learn(settings: &Settings, args: &LearnArgs) -> Result<ExitCode> {
 
 /// The cutoff (ms since the epoch) of a `--since` age such as `30d` or `12h`.
 fn since_ms(since: Option<&str>) -> Result<Option<u64>> {
-    since
-        .map(|s| {
-            let d = humantime::parse_duration(s)
-                .with_context(|| format!("invalid --since `{s}` (try 30d or 12h)"))?;
-            Ok(now_ms().saturating_sub(d.as_millis() as u64))
-        })
-        .transpose()
+    Ok(since
+        .map(|s| personabot::review::since_cutoff(s, now_ms()))
+        .transpose()?)
 }
 
 /// `personabot review`: the evidence per persona and across the catalog.
@@ -401,11 +406,7 @@ fn review(stores: &[Store], catalog: &Catalog, args: &ReviewArgs) -> Result<Exit
     use personabot::review;
     let now = now_ms();
     let options = review::ReviewOptions {
-        since_ms: args
-            .since
-            .as_deref()
-            .map(|s| review::since_cutoff(s, now))
-            .transpose()?,
+        since_ms: since_ms(args.since.as_deref())?,
         persona: args.persona.clone(),
         now_ms: now,
         ..Default::default()
@@ -456,17 +457,6 @@ fn replay(
         write!(out, "{}", personabot::replay::render(&report))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The catalog folder in use (the one `suggest --apply` edits); `None` for the built-in catalog.
-fn catalog_dir(cli: &Cli) -> Option<PathBuf> {
-    match &cli.catalog {
-        Some(dir) => Some(dir.clone()),
-        None if Path::new("personas").is_dir() || Path::new("intents").is_dir() => {
-            Some(PathBuf::from("."))
-        }
-        None => None,
-    }
 }
 
 /// `personabot suggest`: keyword changes mined from the evidence. The summary (support,
