@@ -4,15 +4,15 @@
 //! customer's right to be forgotten).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::server::{
-    authorize, session_value, AgentAuth, ApiError, AppState, JsonBody, Role, AGENT_COOKIE,
+    authorize, AgentAuth, ApiError, AppState, JsonBody, Role, SignIn, SignInForm, AGENT_COOKIE,
 };
 use crate::store::TicketStatus;
 
@@ -205,38 +205,20 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Login {
-    token: String,
-}
+const SIGN_IN: SignIn = SignIn {
+    role: Role::Agent,
+    cookie: AGENT_COOKIE,
+    home: "/agent",
+};
 
-async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::AUTHORIZATION,
-        match format!("Bearer {}", form.token.trim()).parse() {
-            Ok(v) => v,
-            Err(_) => return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response(),
-        },
-    );
-    match authorize(&state, &headers, Role::Agent) {
-        Ok(()) => {
-            let cookie = format!(
-                "{AGENT_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-                session_value(form.token.trim())
-            );
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/agent")).into_response()
-        }
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+async fn login(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+    SIGN_IN
+        .sign_in(&state, &form.token, LOGIN_PAGE)
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn logout() -> Response {
-    let cookie = format!("{AGENT_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/agent")).into_response()
+    SIGN_IN.sign_out()
 }
 
 pub fn routes() -> Router<AppState> {

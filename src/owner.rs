@@ -5,14 +5,14 @@
 use std::sync::LazyLock;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
 use crate::review::{self, HtmlTarget, ReviewOptions};
-use crate::server::{authorize, session_value, ApiError, AppState, Role, OWNER_COOKIE};
+use crate::server::{authorize, ApiError, AppState, Role, SignIn, SignInForm, OWNER_COOKIE};
 
 /// The agent sign-in page, worded for persona owners and posting to `/review/login`.
 static LOGIN_PAGE: LazyLock<String> = LazyLock::new(|| owner_login(include_str!("web/login.html")));
@@ -136,35 +136,20 @@ async fn json(
     Ok(Json(build(&state, &query).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct Login {
-    token: String,
-}
+const SIGN_IN: SignIn = SignIn {
+    role: Role::Owner,
+    cookie: OWNER_COOKIE,
+    home: "/review",
+};
 
-async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
-    let mut headers = HeaderMap::new();
-    let Ok(bearer) = format!("Bearer {}", form.token.trim()).parse() else {
-        return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE.as_str())).into_response();
-    };
-    headers.insert(header::AUTHORIZATION, bearer);
-    match authorize(&state, &headers, Role::Owner) {
-        Ok(()) => {
-            let cookie = format!(
-                "{OWNER_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-                session_value(form.token.trim())
-            );
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/review")).into_response()
-        }
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE.as_str())).into_response()
-        }
-        Err(e) => message_page(e),
-    }
+async fn login(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+    SIGN_IN
+        .sign_in(&state, &form.token, &LOGIN_PAGE)
+        .unwrap_or_else(message_page)
 }
 
 async fn logout() -> Response {
-    let cookie = format!("{OWNER_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/review")).into_response()
+    SIGN_IN.sign_out()
 }
 
 pub fn routes() -> Router<AppState> {

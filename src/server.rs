@@ -341,6 +341,69 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<()
     }
 }
 
+/// A token sign-in: the role it admits, the cookie it sets and the page it leads to.
+#[derive(Debug, Clone, Copy)]
+pub struct SignIn {
+    pub role: Role,
+    pub cookie: &'static str,
+    pub home: &'static str,
+}
+
+/// The sign-in form's body.
+#[derive(Debug, serde::Deserialize)]
+pub struct SignInForm {
+    pub token: String,
+}
+
+impl SignIn {
+    /// `POST` of the sign-in form: a valid token sets the session cookie (a hash of the token,
+    /// HttpOnly, SameSite=Strict) and goes home; any other gets the form `page` again with 401.
+    /// `Err` when the routes are off.
+    pub fn sign_in(&self, state: &AppState, token: &str, page: &str) -> Result<Response, ApiError> {
+        let token = token.trim();
+        let form_again = || {
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::response::Html(page.to_string()),
+            )
+        };
+        let mut headers = HeaderMap::new();
+        let Ok(bearer) = format!("Bearer {token}").parse() else {
+            return Ok(form_again().into_response());
+        };
+        headers.insert(header::AUTHORIZATION, bearer);
+        match authorize(state, &headers, self.role) {
+            Ok(()) => {
+                let cookie = format!(
+                    "{}={}; HttpOnly; SameSite=Strict; Path=/",
+                    self.cookie,
+                    session_value(token)
+                );
+                Ok((
+                    [(header::SET_COOKIE, cookie)],
+                    axum::response::Redirect::to(self.home),
+                )
+                    .into_response())
+            }
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => Ok(form_again().into_response()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Clears the session cookie and goes home.
+    pub fn sign_out(&self) -> Response {
+        let cookie = format!(
+            "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+            self.cookie
+        );
+        (
+            [(header::SET_COOKIE, cookie)],
+            axum::response::Redirect::to(self.home),
+        )
+            .into_response()
+    }
+}
+
 /// An extractor that admits only requests with the agent token (or the login cookie). As a
 /// request-parts extractor it runs before any body is read, so anonymous requests get 401 even
 /// when their body is malformed.
