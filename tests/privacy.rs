@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,34 +22,14 @@ const TOKEN: &str = "privacy-agent-token";
 const KEY: &str = "privacy-test-key";
 const DAY_MS: u64 = 86_400_000;
 
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// The needles found anywhere in the raw bytes of the files under `dir`.
+/// The needles found anywhere in the raw bytes of the files under `dir`, in their order.
 fn found_in_raw_files(dir: &Path, needles: &[String]) -> Vec<String> {
-    let contents: Vec<Vec<u8>> = files(dir)
-        .iter()
-        .map(|f| std::fs::read(f).unwrap())
-        .collect();
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+    let hits = support::grep_raw(dir, &needles);
     needles
-        .iter()
-        .filter(|n| {
-            contents
-                .iter()
-                .any(|bytes| bytes.windows(n.len()).any(|w| w == n.as_bytes()))
-        })
-        .cloned()
+        .into_iter()
+        .filter(|n| hits.contains_key(*n))
+        .map(str::to_string)
         .collect()
 }
 
@@ -235,7 +215,9 @@ fn an_interrupted_compaction_is_finished_or_discarded_on_open() {
     }
     let copy_dir = |from: &Path, to: &Path| {
         std::fs::create_dir_all(to).unwrap();
-        for f in files(from) {
+        let mut files = Vec::new();
+        support::files_under(from, &mut files);
+        for f in files {
             let target = to.join(f.strip_prefix(from).unwrap());
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
             std::fs::copy(&f, target).unwrap();

@@ -4,9 +4,9 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
@@ -363,41 +363,6 @@ fn acknowledged_messages_survive_sigkill() {
 // Raw-file privacy
 // ---------------------------------------------------------------------------------------------
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// For each needle, the files (relative paths) whose raw bytes contain it.
-fn grep_raw(dir: &Path, needles: &[&str]) -> BTreeMap<String, Vec<String>> {
-    let mut files = Vec::new();
-    files_under(dir, &mut files);
-    assert!(!files.is_empty(), "no files under {}", dir.display());
-    let mut hits: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for file in &files {
-        let bytes = std::fs::read(file).unwrap();
-        for needle in needles {
-            if contains(&bytes, needle.as_bytes()) {
-                let rel = file.strip_prefix(dir).unwrap_or(file).display().to_string();
-                hits.entry((*needle).to_string()).or_default().push(rel);
-            }
-        }
-    }
-    hits
-}
-
 #[test]
 fn raw_store_files_hold_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -463,7 +428,7 @@ fn raw_store_files_hold_no_personal_data() {
     let marker = "zebracorn";
     let mut needles: Vec<&str> = seeded.to_vec();
     needles.push(marker);
-    let hits = grep_raw(&data, &needles);
+    let hits = support::grep_raw(&data, &needles);
     assert!(
         hits.contains_key(marker),
         "positive control: the marker {marker:?} must be visible in the raw files"
@@ -498,7 +463,7 @@ fn raw_store_files_hold_no_personal_data() {
         "interactions carry the keyed hash of the user"
     );
     assert!(
-        !grep_raw(&data, &[hashed.as_str()]).is_empty(),
+        !support::grep_raw(&data, &[hashed.as_str()]).is_empty(),
         "positive control: the hashed user id is in the raw files"
     );
     let tickets = store.tickets(None, None).unwrap();
@@ -1012,11 +977,11 @@ fn user_ids_are_hashed_with_the_key() {
     assert_eq!(s1.hash_user(raw), h1);
     drop(s1);
     assert!(
-        grep_raw(&d1, &[raw]).is_empty(),
+        support::grep_raw(&d1, &[raw]).is_empty(),
         "the raw user id is never written"
     );
     assert!(
-        !grep_raw(&d1, &[h1.as_str()]).is_empty(),
+        !support::grep_raw(&d1, &[h1.as_str()]).is_empty(),
         "positive control: the hash is written"
     );
 

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test crate uses a different part of this module
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -127,4 +127,42 @@ pub fn run_in(cwd: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Ru
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
+}
+
+/// Every file under `dir`, in any depth.
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`, ignoring ASCII case.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// For each needle, the files (relative paths) whose raw bytes contain it (ignoring ASCII
+/// case): how the privacy tests look for data in sled's files.
+pub fn grep_raw(dir: &Path, needles: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    assert!(!files.is_empty(), "no files under {}", dir.display());
+    let mut hits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        for needle in needles {
+            if contains(&bytes, needle.as_bytes()) {
+                let rel = file.strip_prefix(dir).unwrap_or(file).display().to_string();
+                hits.entry((*needle).to_string()).or_default().push(rel);
+            }
+        }
+    }
+    hits
 }
