@@ -4,37 +4,15 @@
 //! `top_intent` path agrees with `classify`, and the decision JSON parses back.
 #![no_main]
 
-use std::sync::OnceLock;
+#[path = "../common/shipped.rs"]
+mod shipped;
 
 use libfuzzer_sys::fuzz_target;
-use personabot::catalog::{self, Catalog, CatalogSources};
-use personabot::classify::Classifier;
 use personabot::output::decision_json;
 use personabot::route;
-use personabot::settings::Settings;
 use personabot::store::redact::redact;
 use personabot::text::{normalise, words};
-
-struct Shipped {
-    settings: Settings,
-    catalog: Catalog,
-    classifier: Classifier,
-}
-
-fn shipped() -> &'static Shipped {
-    static SHIPPED: OnceLock<Shipped> = OnceLock::new();
-    SHIPPED.get_or_init(|| {
-        let settings = Settings::built_in();
-        let catalog = catalog::load_from_sources(CatalogSources::built_in(), &settings.teams)
-            .expect("the built-in catalog loads");
-        let classifier = Classifier::new(&catalog).expect("the built-in catalog compiles");
-        Shipped {
-            settings,
-            catalog,
-            classifier,
-        }
-    })
-}
+use shipped::shipped;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
