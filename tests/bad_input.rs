@@ -17,9 +17,7 @@ mod fake_telegram;
 mod support;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -622,39 +620,16 @@ fn chat(
     user: &str,
     stdin: Vec<u8>,
 ) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(support::BIN);
-    cmd.current_dir(data)
-        .arg("--data")
-        .arg(data)
-        .args([
-            "chat",
-            "--json",
-            "--conversation",
-            conversation,
-            "--user",
-            user,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("PERSONABOT") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd.spawn().expect("spawn personabot");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("wait for personabot");
-    writer.join().expect("stdin writer");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args = [
+        "chat",
+        "--json",
+        "--conversation",
+        conversation,
+        "--user",
+        user,
+    ];
+    let run = support::run_in_bytes(data, data, &args, &stdin);
+    (run.code, run.stdout, run.stderr)
 }
 
 /// Counts one session's JSON lines into `seen` (the last `probes` lines are the probe's).

@@ -98,6 +98,11 @@ impl Run {
 
 /// Runs `personabot --data <data> ARGS` in `cwd`, feeding `stdin` (empty input when `None`).
 pub fn run_in(cwd: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    run_in_bytes(cwd, data, args, stdin.unwrap_or("").as_bytes())
+}
+
+/// [`run_in`] with raw `stdin` bytes (which need not be UTF-8).
+pub fn run_in_bytes(cwd: &Path, data: &Path, args: &[&str], stdin: &[u8]) -> Run {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd)
         .arg("--data")
@@ -114,11 +119,11 @@ pub fn run_in(cwd: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Ru
         }
     }
     let mut child = cmd.spawn().expect("spawn personabot");
-    let input = stdin.unwrap_or("").to_string();
+    let input = stdin.to_vec();
     let mut pipe = child.stdin.take().expect("stdin is piped");
     // Written from a thread: the child may fill its stdout pipe before it has read all input.
     let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
+        let _ = pipe.write_all(&input);
     });
     let output = child.wait_with_output().expect("wait for personabot");
     writer.join().expect("stdin writer");
