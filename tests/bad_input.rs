@@ -21,9 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use personabot::channels::{discord, slack, telegram};
 use personabot::pipeline::Pipeline;
@@ -914,19 +912,6 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-fn slack_sign(ts: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SLACK_SECRET.as_bytes()).unwrap();
-    mac.update(format!("v0:{ts}:").as_bytes());
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v0={hex}")
-}
-
 /// An `event_callback` body for a message in thread `thread` (as Slack encodes it: mentions
 /// and links in the text arrive as `<...>` tokens).
 fn slack_event(event_id: &str, user: &str, text: &str, ts: &str, thread: &str) -> String {
@@ -942,7 +927,7 @@ fn slack_event(event_id: &str, user: &str, text: &str, ts: &str, thread: &str) -
 
 async fn slack_post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, String) {
     let ts = unix_now().to_string();
-    let signature = slack_sign(&ts, &body);
+    let signature = fake_slack::sign(SLACK_SECRET, &ts, &body);
     match client
         .post(url)
         .header("content-type", "application/json")
