@@ -80,6 +80,16 @@ impl Handlers {
     }
 }
 
+/// What to do with a customer's message under the flood limit ([`AppState::admit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Allow,
+    /// Over the limit for the first time this window: send this notice, do not process.
+    Notify(String),
+    /// Over the limit again: drop quietly.
+    Drop,
+}
+
 /// Turns running at once (each holds its conversation's lock while its write is committed).
 const CONCURRENT_TURNS: usize = 64;
 
@@ -103,13 +113,19 @@ impl AppState {
 
     /// Counts a message from `channel`/`user` against the per-user rate limit.
     pub fn allow(&self, channel: &str, user: &str) -> bool {
+        matches!(self.admit(channel, user), Admission::Allow)
+    }
+
+    /// Counts a message from `channel`/`user` against the per-user flood limit: the first message
+    /// over it in a window gets the notice to send, the rest of the window is dropped.
+    pub fn admit(&self, channel: &str, user: &str) -> Admission {
         let key = format!("{channel}\u{0}{user}");
-        let verdict = self
-            .limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .check(&key, Instant::now());
-        verdict == FloodVerdict::Allow
+        let mut gate = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
+        match gate.check(&key, Instant::now()) {
+            FloodVerdict::Allow => Admission::Allow,
+            FloodVerdict::Notify => Admission::Notify(gate.notice()),
+            FloodVerdict::Drop => Admission::Drop,
+        }
     }
 
     /// Runs a message through the pipeline, and counts it in the metrics.

@@ -585,8 +585,7 @@ impl Drop for Served {
 
 /// A pipeline over the shipped catalog with these settings.
 fn pipeline_with(store: Store, settings: &Settings) -> Pipeline {
-    let s = support::shipped();
-    Pipeline::new(s.catalog.clone(), s.classifier.clone(), settings, store)
+    support::pipeline_with_settings(settings, store)
 }
 
 fn client() -> reqwest::Client {
@@ -1490,9 +1489,8 @@ async fn discord_column(cases: &[Case]) -> Vec<Result<String, String>> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), Some("bad-input-key")).expect("store");
     let pipeline = Arc::new(pipeline_with(store, &settings));
-    let handle = discord::start(pipeline.clone(), &settings)
-        .await
-        .expect("discord starts");
+    let state = personabot::server::AppState::new(pipeline.clone(), Arc::new(settings));
+    let handle = discord::start(&state).await.expect("discord starts");
     fake.wait_ready(Duration::from_secs(20)).await;
     let mut channels = vec![DISCORD_SUPPORT];
     channels.extend(DISCORD_TEAM_CHANNELS);

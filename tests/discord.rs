@@ -14,11 +14,14 @@ use fake_discord::{FakeDiscord, Request, User, GUILD_ID};
 use serde_json::Value;
 
 use personabot::channels::discord::{self, DiscordHandle, HELPED_LABEL, HUMAN_LABEL};
-use personabot::pipeline::Pipeline;
+use personabot::pipeline::{Pipeline, Rules};
+use personabot::server::AppState;
 use personabot::settings::Settings;
 use personabot::store::{InteractionFilter, Store, TicketStatus};
 
-const T: Duration = Duration::from_secs(10);
+const T: Duration = Duration::from_secs(30);
+/// No new reply for this long means the bot stopped answering (a busy machine is only slower).
+const STALLED: Duration = Duration::from_secs(60);
 /// How long "the bot stays silent" is watched for.
 const QUIET: Duration = Duration::from_millis(700);
 
@@ -35,6 +38,7 @@ struct Bot {
     fake: FakeDiscord,
     handle: Option<DiscordHandle>,
     pipeline: Arc<Pipeline>,
+    state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -72,17 +76,10 @@ impl Bot {
         }
         let settings = Settings::load_with_env(None, Some(env)).expect("settings");
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = support::shipped();
         let store = Store::open(dir.path(), Some("discord-test-key")).expect("store");
-        let pipeline = Arc::new(Pipeline::new(
-            s.catalog.clone(),
-            s.classifier.clone(),
-            &settings,
-            store,
-        ));
-        let handle = discord::start(pipeline.clone(), &settings)
-            .await
-            .expect("discord starts");
+        let pipeline = Arc::new(support::pipeline_with_settings(&settings, store));
+        let state = AppState::new(pipeline.clone(), Arc::new(settings));
+        let handle = discord::start(&state).await.expect("discord starts");
         fake.wait_ready(T).await;
         fake.guild_create(
             &[(SALES_ROLE, "sales"), (SUPPORT_ROLE, "support")],
@@ -104,6 +101,7 @@ impl Bot {
             fake,
             handle: Some(handle),
             pipeline,
+            state,
             _dir: dir,
         }
     }
@@ -175,6 +173,15 @@ impl Bot {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// What `/metrics` would show now.
+    fn metrics(&self) -> String {
+        self.state.metrics.render(
+            &Default::default(),
+            self.pipeline.store().commit_stats(),
+            &self.state.reload.get(),
+        )
     }
 
     async fn stop(mut self) {
@@ -268,6 +275,74 @@ async fn support_channel_answer_is_persona_tailored_with_both_buttons() {
     );
     let delivery = bot.delivery(0).await;
     assert!(delivery.ok && delivery.attempts == 1, "{delivery:?}");
+    // Counted by the runtime every channel shares, like an HTTP or Slack message.
+    let metrics = bot.metrics();
+    assert!(
+        metrics.lines().any(|l| l.starts_with(
+            "personabot_messages_total{channel=\"discord\",route=\"answer\",persona=\"ecommerce-seller\",intent=\"pricing\"} 1"
+        )),
+        "{metrics}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_discord_role_is_obeyed_without_a_restart() {
+    let bot = Bot::start().await;
+    let dave = customer(7004, "dave");
+    let ticket_msg = open_sales_ticket(&bot, &dave).await;
+    let claim = buttons(&ticket_msg.body)
+        .into_iter()
+        .find(|(l, _)| l == "Claim")
+        .unwrap()
+        .1;
+    const NEW_SALES_ROLE: u64 = 5009;
+    let agent = User::new(8009, "nia").with_roles(&[NEW_SALES_ROLE]);
+
+    // Before the reload the role is not Sales': refused.
+    let since = bot.mark();
+    let click = bot
+        .fake
+        .click(SALES_CHANNEL, 1, &claim, &agent, Some(GUILD_ID), None)
+        .await;
+    let cb = bot.callback(since, click).await;
+    assert!(
+        cb.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Only members of the Sales team"),
+        "{}",
+        cb.body
+    );
+
+    // The rules are swapped (as a hot reload of personabot.toml does) with Sales' role changed.
+    let mut catalog = (*bot.pipeline.catalog()).clone();
+    catalog.teams.get_mut("sales").unwrap().discord_role = Some(NEW_SALES_ROLE);
+    let rules = bot.pipeline.rules();
+    bot.pipeline.reload(Rules::new(
+        Arc::new(catalog),
+        rules.classifier.clone(),
+        &bot.state.settings,
+    ));
+
+    let since = bot.mark();
+    let click = bot
+        .fake
+        .click(SALES_CHANNEL, 1, &claim, &agent, Some(GUILD_ID), None)
+        .await;
+    let cb = bot.callback(since, click).await;
+    assert!(
+        cb.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("You claimed ticket #1"),
+        "{}",
+        cb.body
+    );
+    assert_eq!(
+        bot.pipeline.store().ticket(1).unwrap().unwrap().status,
+        TicketStatus::Claimed
+    );
     bot.stop().await;
 }
 
@@ -985,7 +1060,9 @@ async fn latency_from_message_to_reply_over_1000_messages() {
             .await;
         sent.insert(id.to_string(), at);
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Bounded by progress, not by a wall-clock budget: a busy machine answers slower, but the
+    // test fails only when replies stop coming altogether.
+    let mut progress = (0, Instant::now());
     let mut burst: Vec<Duration>;
     loop {
         let requests = bot.fake.requests();
@@ -997,7 +1074,10 @@ async fn latency_from_message_to_reply_over_1000_messages() {
                 Some(r.at.duration_since(*sent.get(id)?))
             })
             .collect();
-        if burst.len() >= 1000 || Instant::now() > deadline {
+        if burst.len() > progress.0 {
+            progress = (burst.len(), Instant::now());
+        }
+        if burst.len() >= 1000 || progress.1.elapsed() > STALLED {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

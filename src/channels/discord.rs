@@ -6,9 +6,9 @@
 //! helpers here (conversation keys, custom ids, mention neutralising, ticket rendering) are tested
 //! below, and the whole adapter runs against a fake Discord in `tests/discord.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serenity::all::{
     ButtonStyle, ChannelId, ClientBuilder, Command, CommandDataOptionValue, CommandInteraction,
@@ -23,12 +23,10 @@ use serenity::async_trait;
 use serenity::http::{Http, HttpError};
 
 use crate::catalog::Catalog;
-use crate::catalog::Team;
 use crate::dedupe::RecentIds;
-use crate::flood::{FloodGate, FloodVerdict};
-use crate::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError, PipelineEvent};
-use crate::server::Handlers;
-use crate::settings::{DiscordSettings, Settings};
+use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
+use crate::server::{Admission, AppState};
+use crate::settings::DiscordSettings;
 use crate::store::{Ticket, TicketStatus};
 
 /// The channel name recorded with each interaction.
@@ -319,17 +317,15 @@ fn answer_buttons(user: u64) -> Vec<CreateActionRow> {
 // ----------------------------------------------------------------------------------------------
 
 struct Shared {
-    pipeline: Arc<Pipeline>,
+    /// The runtime every channel hands its messages to: the pipeline (and the current rules,
+    /// whose teams name each team's Discord channel and agent role), the flood limit, the
+    /// metrics, the in-flight bound and the handlers shutdown waits for.
+    state: AppState,
     settings: DiscordSettings,
-    /// Teams from settings: their Discord channel and agent role.
-    teams: BTreeMap<String, Team>,
-    flood: Mutex<FloodGate>,
     seen: Mutex<RecentIds<u64>>,
     /// Parent channel of guild channels seen (None: not a thread), to recognise customer
     /// threads under support channels.
     parents: Mutex<HashMap<u64, Option<u64>>>,
-    /// Message and interaction handlers running: shutdown waits for them to answer.
-    in_flight: Arc<Handlers>,
 }
 
 struct Handler {
@@ -351,7 +347,7 @@ impl DiscordHandle {
         self.shard_manager.shutdown_all().await;
         // A pause first: handlers of the last events may be spawned but not yet counted.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let running = self.shared.in_flight.wait_idle(IN_FLIGHT_WAIT).await;
+        let running = self.shared.state.handlers.wait_idle(IN_FLIGHT_WAIT).await;
         if running > 0 {
             tracing::warn!(
                 running,
@@ -363,9 +359,10 @@ impl DiscordHandle {
     }
 }
 
-/// Connects to Discord and starts handling messages, interactions and ticket events.
-pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHandle, DiscordError> {
-    let (settings, limits) = (&all.discord, &all.limits);
+/// Connects to Discord and starts handling messages, interactions and ticket events; messages
+/// go through `state` like every other channel's.
+pub async fn start(state: &AppState) -> Result<DiscordHandle, DiscordError> {
+    let settings = &state.settings.discord;
     let token = settings.token.clone().ok_or(DiscordError::NoToken)?;
     let mut http = HttpBuilder::new(&token);
     if let Some(base) = settings.api_base.as_deref().filter(|b| !b.is_empty()) {
@@ -382,18 +379,12 @@ pub async fn start(pipeline: Arc<Pipeline>, all: &Settings) -> Result<DiscordHan
         | GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
     let shared = Arc::new(Shared {
-        pipeline: pipeline.clone(),
+        state: state.clone(),
         settings: settings.clone(),
-        teams: all.teams.clone(),
-        flood: Mutex::new(FloodGate::new(
-            limits.flood_messages,
-            Duration::from_secs(u64::from(limits.flood_window_secs)),
-        )),
         seen: Mutex::new(RecentIds::new(SEEN_IDS)),
         parents: Mutex::new(HashMap::new()),
-        in_flight: Default::default(),
     });
-    let events = pipeline.subscribe();
+    let events = state.pipeline.subscribe();
     let mut client = ClientBuilder::new_with_http(http, intents)
         .event_handler(Handler {
             shared: shared.clone(),
@@ -481,9 +472,13 @@ fn link_key_thread(thread: u64) -> String {
 }
 
 impl Shared {
-    /// Is `user` (with `roles`) an agent of `team`?
+    /// Is `user` (with `roles`) an agent of `team`? Read from the current rules, so a reloaded
+    /// `discord_role` applies at once.
     fn is_agent(&self, team: &str, roles: &[RoleId]) -> bool {
-        self.teams
+        self.state
+            .pipeline
+            .catalog()
+            .teams
             .get(team)
             .and_then(|t| t.discord_role)
             .is_some_and(|role| roles.iter().any(|r| r.get() == role))
@@ -520,7 +515,8 @@ impl Shared {
     }
 
     fn ticket_of_thread(&self, thread: u64) -> Option<u64> {
-        self.pipeline
+        self.state
+            .pipeline
             .store()
             .link(&link_key_thread(thread))
             .ok()
@@ -533,7 +529,7 @@ impl Shared {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "Discord connected");
-        let commands = slash_commands(&self.shared.pipeline.catalog());
+        let commands = slash_commands(&self.shared.state.pipeline.catalog());
         let result = match self.shared.settings.guild_id {
             Some(guild) => GuildId::new(guild)
                 .set_commands(&ctx.http, commands)
@@ -549,7 +545,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
-        let _in_flight = self.shared.in_flight.enter();
+        let _in_flight = self.shared.state.handlers.enter();
         if msg.author.bot || msg.webhook_id.is_some() {
             return; // other bots, webhooks and ourselves
         }
@@ -582,16 +578,10 @@ impl EventHandler for Handler {
             Some(_) => return,
         };
         let user = msg.author.id.get();
-        let verdict = s
-            .flood
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .check(&user.to_string(), Instant::now());
-        match verdict {
-            FloodVerdict::Allow => {}
-            FloodVerdict::Drop => return,
-            FloodVerdict::Notify => {
-                let notice = s.flood.lock().unwrap_or_else(|p| p.into_inner()).notice();
+        match s.state.admit(CHANNEL, &user.to_string()) {
+            Admission::Allow => {}
+            Admission::Drop => return,
+            Admission::Notify(notice) => {
                 let reply = CreateMessage::new()
                     .content(notice)
                     .reference_message(&msg)
@@ -606,7 +596,7 @@ impl EventHandler for Handler {
             user: user.to_string(),
             text: msg.content.clone(),
         };
-        let result = s.pipeline.handle_async(&inbound, Mode::Route).await;
+        let result = s.state.handle(inbound, Mode::Route).await;
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -633,7 +623,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let _in_flight = self.shared.in_flight.enter();
+        let _in_flight = self.shared.state.handlers.enter();
         match interaction {
             Interaction::Command(c) => on_command(self.shared.clone(), &ctx, &c).await,
             Interaction::Component(c) => on_component(self.shared.clone(), &ctx, &c).await,
@@ -666,7 +656,7 @@ async fn deliver(
     }
     let (result, attempts) = send(http, channel, message).await;
     if let Some(id) = outcome.interaction {
-        let pipeline = s.pipeline.clone();
+        let pipeline = s.state.pipeline.clone();
         blocking(move || pipeline.record_delivery(id, &result, attempts)).await;
     }
 }
@@ -683,7 +673,7 @@ async fn relay_agent_message(s: Arc<Shared>, msg: &Message, ticket: u64) {
         .as_ref()
         .map(|m| m.roles.clone())
         .unwrap_or_default();
-    let pipeline = s.pipeline.clone();
+    let pipeline = s.state.pipeline.clone();
     let Some(Ok(Some(t))) = blocking(move || pipeline.store().ticket(ticket)).await else {
         return;
     };
@@ -692,7 +682,7 @@ async fn relay_agent_message(s: Arc<Shared>, msg: &Message, ticket: u64) {
     }
     let agent = msg.author.name.clone();
     let text = text.to_string();
-    let pipeline = s.pipeline.clone();
+    let pipeline = s.state.pipeline.clone();
     if let Some(Err(e)) = blocking(move || pipeline.agent_reply(ticket, &agent, &text)).await {
         tracing::error!(error = %e, ticket, "agent reply failed");
     }
@@ -838,7 +828,7 @@ async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInteraction) {
             } else {
                 Mode::Ticket
             };
-            let reply = match s.pipeline.handle_async(&inbound, mode).await {
+            let reply = match s.state.handle(inbound, mode).await {
                 Ok(o) => o.reply.unwrap_or_else(|| {
                     "An agent has this conversation and will reply here.".into()
                 }),
@@ -883,7 +873,7 @@ async fn agent_action(
     agent: &str,
     action: AgentAction,
 ) -> String {
-    let pipeline = s.pipeline.clone();
+    let pipeline = s.state.pipeline.clone();
     let found = blocking(move || pipeline.store().ticket(ticket)).await;
     let t = match found {
         Some(Ok(Some(t))) => t,
@@ -891,10 +881,10 @@ async fn agent_action(
         _ => return "Sorry, something went wrong.".into(),
     };
     if !s.is_agent(&t.team, roles) {
-        let team = s.pipeline.catalog().team_name(&t.team).to_string();
+        let team = s.state.pipeline.catalog().team_name(&t.team).to_string();
         return format!("Only members of the {team} team's role can work on ticket #{ticket}.");
     }
-    let pipeline = s.pipeline.clone();
+    let pipeline = s.state.pipeline.clone();
     let agent = agent.to_string();
     let result = blocking(move || match action {
         AgentAction::Claim => pipeline.claim(ticket, &agent).map(|_| format!("You claimed ticket #{ticket}; the bot stays quiet in that conversation until it is resolved.")),
@@ -939,7 +929,7 @@ async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInteraction) {
             let conversation =
                 interaction_conversation(&s, &ctx.http, c.channel_id, user, c.guild_id.is_some())
                     .await;
-            let pipeline = s.pipeline.clone();
+            let pipeline = s.state.pipeline.clone();
             let result = blocking(move || {
                 pipeline.feedback(CHANNEL, &conversation, &user.to_string(), helped)
             })
@@ -1035,7 +1025,12 @@ async fn ticket_events(
                     continue;
                 }
                 if let Some(channel) = delivery_channel(&ticket.conversation) {
-                    let team = s.pipeline.catalog().team_name(&ticket.team).to_string();
+                    let team = s
+                        .state
+                        .pipeline
+                        .catalog()
+                        .team_name(&ticket.team)
+                        .to_string();
                     let m = CreateMessage::new()
                         .content(fit(
                             &format!("**{team} ({}):** {}", neutralise(&agent), neutralise(&text)),
@@ -1054,7 +1049,7 @@ async fn ticket_events(
 
 /// (team channel, ticket message, thread) of a posted ticket.
 async fn ticket_link(s: &Arc<Shared>, ticket: u64) -> Option<(u64, u64, Option<u64>)> {
-    let pipeline = s.pipeline.clone();
+    let pipeline = s.state.pipeline.clone();
     let value = blocking(move || pipeline.store().link(&link_key_ticket(ticket)))
         .await?
         .ok()??;
@@ -1066,8 +1061,12 @@ async fn ticket_link(s: &Arc<Shared>, ticket: u64) -> Option<(u64, u64, Option<u
 }
 
 async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
-    let catalog = s.pipeline.catalog();
-    let Some(channel) = s.teams.get(&t.team).and_then(|team| team.discord_channel) else {
+    let catalog = s.state.pipeline.catalog();
+    let Some(channel) = catalog
+        .teams
+        .get(&t.team)
+        .and_then(|team| team.discord_channel)
+    else {
         return; // this team does not work from Discord
     };
     let message = CreateMessage::new()
@@ -1104,7 +1103,7 @@ async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
         Some(th) => format!("{channel}/{}/{th}", posted.id.get()),
         None => format!("{channel}/{}", posted.id.get()),
     };
-    let pipeline = s.pipeline.clone();
+    let pipeline = s.state.pipeline.clone();
     let ticket = t.id;
     blocking(move || {
         let store = pipeline.store();
@@ -1123,7 +1122,7 @@ async fn update_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
     let Some((channel, message, _)) = ticket_link(s, t.id).await else {
         return;
     };
-    let catalog = s.pipeline.catalog();
+    let catalog = s.state.pipeline.catalog();
     let edit = EditMessage::new()
         .content(render_ticket(&catalog, t))
         .components(ticket_components(&catalog, t))

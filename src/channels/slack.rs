@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use crate::dedupe::RecentIds;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -35,9 +35,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
-use crate::flood::FloodGate;
 use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::server::{ApiError, AppState};
+use crate::server::{Admission, ApiError, AppState};
 use crate::settings::SlackSettings;
 
 /// The channel name recorded with each interaction.
@@ -74,8 +73,6 @@ const SEND_ATTEMPTS: u32 = 4;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Timeout of one Web API call.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-/// Event ids and message keys remembered to drop repeats.
-const SEEN: usize = 10_000;
 /// Conversation queues kept before finished ones are swept.
 const SWEEP_CHAINS_AT: usize = 1024;
 
@@ -753,27 +750,9 @@ impl Chains {
 struct Shared {
     seen: Mutex<RecentIds<String>>,
     chains: Chains,
-    /// When each flooding user was last told to slow down.
-    notified: Mutex<HashMap<String, Instant>>,
 }
 
-impl Shared {
-    /// Whether a user over the flood limit should get the notice now (once per window).
-    fn first_notice(&self, user: &str, window: Duration) -> bool {
-        let now = Instant::now();
-        let mut notified = lock(&self.notified);
-        if notified.len() > SEEN {
-            notified.retain(|_, at| now.duration_since(*at) < window);
-        }
-        match notified.get(user) {
-            Some(at) if now.duration_since(*at) < window => false,
-            _ => {
-                notified.insert(user.to_string(), now);
-                true
-            }
-        }
-    }
-}
+impl Shared {}
 
 fn unix_now() -> i64 {
     SystemTime::now()
@@ -851,25 +830,23 @@ async fn events(
         return Ok(StatusCode::OK.into_response());
     }
     let key = message.conversation();
-    let shared2 = shared.clone();
     let running = state.handlers.enter();
     shared.chains.in_order(key, async move {
         let _running = running;
-        on_message(&shared2, &state, &api, message).await;
+        on_message(&state, &api, message).await;
     });
     Ok(StatusCode::OK.into_response())
 }
 
 /// Counts a message against the flood limit; over it, the user gets one notice per window.
-async fn allowed(shared: &Shared, state: &AppState, api: &Api, m: &SlackMessage) -> bool {
-    if state.allow(CHANNEL, &m.user) {
-        return true;
-    }
+async fn allowed(state: &AppState, api: &Api, m: &SlackMessage) -> bool {
+    let notice = match state.admit(CHANNEL, &m.user) {
+        Admission::Allow => return true,
+        Admission::Notify(notice) => Some(notice),
+        Admission::Drop => None,
+    };
     state.metrics.refused(EVENTS_PATH, 429);
-    let limits = &state.settings.limits;
-    let window = Duration::from_secs(u64::from(limits.flood_window_secs));
-    if shared.first_notice(&m.user, window) {
-        let notice = FloodGate::new(limits.flood_messages, window).notice();
+    if let Some(notice) = notice {
         let _ = api
             .post(&m.channel, &m.thread_ts, &escape(&notice), None)
             .await;
@@ -877,8 +854,8 @@ async fn allowed(shared: &Shared, state: &AppState, api: &Api, m: &SlackMessage)
     false
 }
 
-async fn on_message(shared: &Shared, state: &AppState, api: &Api, m: SlackMessage) {
-    if !allowed(shared, state, api, &m).await {
+async fn on_message(state: &AppState, api: &Api, m: SlackMessage) {
+    if !allowed(state, api, &m).await {
         return;
     }
     let inbound = Inbound {

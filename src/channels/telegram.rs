@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use crate::dedupe::RecentIds;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -37,9 +37,8 @@ use teloxide::types::{
 use teloxide::{ApiError as BotApiError, Bot, RequestError};
 use tokio::task::JoinHandle;
 
-use crate::flood::FloodGate;
 use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::server::{ApiError, AppState};
+use crate::server::{Admission, ApiError, AppState};
 use crate::settings::TelegramSettings;
 
 /// The channel name recorded with each interaction.
@@ -479,8 +478,6 @@ struct Telegram {
     /// The last task of each conversation: work on one conversation runs in arrival order,
     /// different conversations run in parallel.
     chains: Mutex<HashMap<String, JoinHandle<()>>>,
-    /// When each flooding user was last told to slow down.
-    notified: Mutex<HashMap<u64, Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -509,7 +506,6 @@ impl Telegram {
             token,
             seen: Mutex::new(RecentIds::new(SEEN_UPDATES)),
             chains: Mutex::new(HashMap::new()),
-            notified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -535,22 +531,6 @@ impl Telegram {
         chains.insert(key, task);
         if chains.len() > SWEEP_CHAINS_AT {
             chains.retain(|_, t| !t.is_finished());
-        }
-    }
-
-    /// Whether a user over the flood limit should get the notice now (once per window).
-    fn first_notice(&self, user: u64, window: Duration) -> bool {
-        let now = Instant::now();
-        let mut notified = lock(&self.notified);
-        if notified.len() > SEEN_UPDATES {
-            notified.retain(|_, at| now.duration_since(*at) < window);
-        }
-        match notified.get(&user) {
-            Some(at) if now.duration_since(*at) < window => false,
-            _ => {
-                notified.insert(user, now);
-                true
-            }
         }
     }
 
@@ -656,17 +636,14 @@ fn dispatch(tg: &Arc<Telegram>, state: &AppState, update: Update) {
 
 /// Counts a message against the flood limit; over it, the user gets one notice per window.
 async fn allowed(tg: &Telegram, state: &AppState, m: &TextMessage) -> bool {
-    if state.allow(CHANNEL, &m.user.to_string()) {
-        return true;
-    }
-    let limits = &state.settings.limits;
-    let window = Duration::from_secs(u64::from(limits.flood_window_secs));
-    if tg.first_notice(m.user, window) {
-        let notice = FloodGate::new(limits.flood_messages, window).notice();
-        let _ = tg
-            .send(m.chat, m.topic, Some(m.message), &notice, None)
-            .await;
-    }
+    let notice = match state.admit(CHANNEL, &m.user.to_string()) {
+        Admission::Allow => return true,
+        Admission::Notify(notice) => notice,
+        Admission::Drop => return false,
+    };
+    let _ = tg
+        .send(m.chat, m.topic, Some(m.message), &notice, None)
+        .await;
     false
 }
 

@@ -46,6 +46,17 @@ pub fn pipeline_on(store: Store) -> Pipeline {
     Pipeline::new(s.catalog.clone(), s.classifier.clone(), &s.settings, store)
 }
 
+/// A pipeline over the shipped catalog on `store`, with `settings` and their teams (each team's
+/// Discord channel and role are read from the current rules, as `serve` loads them).
+pub fn pipeline_with_settings(settings: &Settings, store: Store) -> Pipeline {
+    let s = shipped();
+    let catalog = Catalog {
+        teams: settings.teams.clone(),
+        ..(*s.catalog).clone()
+    };
+    Pipeline::new(Arc::new(catalog), s.classifier.clone(), settings, store)
+}
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_personabot");
 
