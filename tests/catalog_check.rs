@@ -12,13 +12,12 @@ use std::path::Path;
 use support::{fixtures, run_in, Run};
 
 fn check(catalog: &str) -> Run {
+    check_with(&["--catalog", catalog, "check"])
+}
+
+fn check_with(args: &[&str]) -> Run {
     let data = tempfile::tempdir().expect("tempdir");
-    run_in(
-        &fixtures(),
-        data.path(),
-        &["--catalog", catalog, "check"],
-        None,
-    )
+    run_in(&fixtures(), data.path(), args, None)
 }
 
 /// Splits `path:line:col: message`.
@@ -62,7 +61,13 @@ fn text_from(path: &str, row: usize, col: usize) -> String {
 /// Asserts that `check` fails with exactly `expected` on stdout (in order) and the error count
 /// on stderr, and that each position points at its anchor.
 fn assert_check_fails(catalog: &str, expected: &[(&str, &str)]) {
-    let run = check(catalog);
+    assert_fails_with(&["--catalog", catalog, "check"], expected);
+}
+
+/// [`assert_check_fails`] for any arguments (e.g. with `--config`).
+fn assert_fails_with(args: &[&str], expected: &[(&str, &str)]) {
+    let catalog = args.join(" ");
+    let run = check_with(args);
     run.expect_code(1);
     // The tool prints files in the order it reads them and, within a file, by position.
     let mut want: Vec<&str> = expected.iter().map(|(line, _)| *line).collect();
@@ -167,6 +172,28 @@ fn bad_regex_and_unknown_teams_personas_and_intents() {
             ("broken-refs/intents/pricing.toml:27:10: `examples[0].intent`: unknown intent `pricng`", "\"pricng\""),
             ("broken-refs/intents/pricing.toml:28:11: `examples[0].persona`: unknown persona `ceo`", "\"ceo\""),
             (&example_team, "\"finance\""),
+        ],
+    );
+}
+
+#[test]
+fn settings_errors_and_catalog_errors_are_reported_together() {
+    assert_fails_with(
+        &["--config", "broken-settings.toml", "--catalog", "broken-refs", "check"],
+        &[
+            ("broken-settings.toml:2:2: unknown key `clasify` (expected one of: classify, limits, store, privacy, teams, http, discord, slack, telegram)", "clasify]"),
+            ("broken-settings.toml:6:1: unknown key `classify.intent_treshold` (expected one of: intent_threshold, persona_threshold, margin, max_misses)", "intent_treshold"),
+            ("broken-settings.toml:7:10: `classify.margin` must be between 0 and 1, found 1.5", "1.5"),
+            ("broken-settings.toml:11:16: `teams.sales.discord_role` `sales-agents` is not a numeric id", "\"sales-agents\""),
+            ("broken-refs/intents/pricing.toml:7:9: `patterns[0].regex` is not a valid regex: regex parse error: \\bhow (much|many\\b ^ error: unclosed group", "'\\bhow (much|many\\b'"),
+            ("broken-refs/intents/pricing.toml:10:1: `patterns[1]` is missing `regex`", "[[patterns]]"),
+            ("broken-refs/intents/pricing.toml:23:1: `answers.cfo`: unknown persona `cfo` (answers are keyed by persona id or `default`)", "cfo"),
+            ("broken-refs/intents/pricing.toml:15:8: `route.team`: unknown team `marketing` (teams in settings: billing, investors, people, press, sales, security, support)", "\"marketing\""),
+            ("broken-refs/intents/pricing.toml:18:37: `route.personas.founder.team`: unknown team `growth` (teams in settings: billing, investors, people, press, sales, security, support)", "\"growth\""),
+            ("broken-refs/intents/pricing.toml:19:1: `route.personas.investor`: unknown persona `investor`", "investor"),
+            ("broken-refs/intents/pricing.toml:27:10: `examples[0].intent`: unknown intent `pricng`", "\"pricng\""),
+            ("broken-refs/intents/pricing.toml:28:11: `examples[0].persona`: unknown persona `ceo`", "\"ceo\""),
+            ("broken-refs/intents/pricing.toml:29:8: `examples[0].team`: unknown team `finance` (teams in settings: billing, investors, people, press, sales, security, support)", "\"finance\""),
         ],
     );
 }

@@ -98,6 +98,22 @@ impl<'a> Fields<'a> {
         Some(item)
     }
 
+    /// The raw item under `key`, marked read (for values of a shape no reader here knows).
+    pub fn item(&mut self, key: &str) -> Option<&'a Item> {
+        self.take(key)
+    }
+
+    pub fn boolean(&mut self, key: &str, diags: &mut Diagnostics) -> Option<bool> {
+        let item = self.take(key)?;
+        match item.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.type_error(key, "true or false", item, diags);
+                None
+            }
+        }
+    }
+
     fn type_error(&self, key: &str, expected: &str, item: &Item, diags: &mut Diagnostics) {
         diags.push(self.src.at(
             self.value_span(key),

@@ -4,7 +4,7 @@
 //! [`load`] validates everything and reports every problem at once.
 
 mod diagnostics;
-mod fields;
+pub(crate) mod fields;
 mod load;
 
 use std::collections::BTreeMap;
@@ -197,7 +197,7 @@ impl Intent {
 }
 
 /// A human team that receives tickets (defined in settings).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     /// Display name, e.g. "Billing".

@@ -6,12 +6,17 @@ use std::path::Path;
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
+use toml_edit::Item;
 
-use crate::catalog::{is_valid_team_id, Team};
+use crate::catalog::{is_valid_team_id, Diagnostics, SourceText, Team};
 use crate::route::Thresholds;
 
+mod check;
+
+pub use check::{check as check_file, SECRETS, SECTIONS};
+
 /// The defaults, compiled in.
-pub const DEFAULT_SETTINGS: &str = include_str!("../personabot.toml");
+pub const DEFAULT_SETTINGS: &str = include_str!("../../personabot.toml");
 
 /// The environment variable holding the Discord bot token (`DISCORD_TOKEN` also works).
 pub const DISCORD_TOKEN_ENV: &str = "PERSONABOT__DISCORD__TOKEN";
@@ -22,12 +27,13 @@ pub const USER_HASH_KEY_ENV: &str = "PERSONABOT__PRIVACY__USER_HASH_KEY";
 /// Problems with the settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// Every problem in the settings file, each at its `path:line:col`.
+    #[error("{0}")]
+    File(Diagnostics),
     #[error("{0}")]
     Config(#[from] config::ConfigError),
     #[error("invalid team id `{0}`: use lowercase letters, digits and `_`")]
     TeamId(String),
-    #[error("`{key}` is a secret: set it only through the environment variable {env}")]
-    SecretInFile { key: String, env: String },
     #[error("`{key}` {problem}")]
     Invalid { key: String, problem: String },
 }
@@ -281,9 +287,9 @@ impl std::fmt::Debug for PrivacySettings {
     }
 }
 
-/// All settings. Sections this version does not know (for other channels) are ignored.
+/// All settings. An unknown section or key, in the file or the environment, is an error.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub classify: Thresholds,
     pub limits: Limits,
@@ -319,33 +325,9 @@ impl Settings {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 config::ConfigError::Message(format!("cannot read {}: {e}", path.display()))
             })?;
-            let file_only: toml_edit::DocumentMut = text
-                .parse()
-                .map_err(|e| config::ConfigError::Message(format!("{}: {e}", path.display())))?;
-            for (section, key, env) in [
-                ("privacy", "user_hash_key", USER_HASH_KEY_ENV),
-                ("discord", "token", DISCORD_TOKEN_ENV),
-                ("http", "agent_token", "PERSONABOT__HTTP__AGENT_TOKEN"),
-                ("http", "owner_token", "PERSONABOT__HTTP__OWNER_TOKEN"),
-                (
-                    "slack",
-                    "signing_secret",
-                    "PERSONABOT__SLACK__SIGNING_SECRET",
-                ),
-                ("slack", "bot_token", "PERSONABOT__SLACK__BOT_TOKEN"),
-                ("telegram", "token", "PERSONABOT__TELEGRAM__TOKEN"),
-                (
-                    "telegram",
-                    "webhook_secret",
-                    "PERSONABOT__TELEGRAM__WEBHOOK_SECRET",
-                ),
-            ] {
-                if file_only.get(section).and_then(|p| p.get(key)).is_some() {
-                    return Err(SettingsError::SecretInFile {
-                        key: format!("{section}.{key}"),
-                        env: env.into(),
-                    });
-                }
+            let problems = check::check(&SourceText::new(path, text.clone()));
+            if !problems.is_empty() {
+                return Err(SettingsError::File(problems));
             }
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
         }
@@ -367,6 +349,27 @@ impl Settings {
         }
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The teams a catalog can be checked against when the settings are invalid: the built-in
+    /// ones plus every `[teams.<id>]` the file at `file` names (so a broken settings file does
+    /// not also make every intent's team look unknown).
+    pub fn teams_despite_errors(file: Option<&Path>) -> BTreeMap<String, Team> {
+        let mut teams = Self::built_in().teams;
+        let named = file
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|text| text.parse::<toml_edit::DocumentMut>().ok());
+        if let Some(doc) = named {
+            if let Some(table) = doc.get("teams").and_then(Item::as_table_like) {
+                for (id, _) in table.iter() {
+                    teams.entry(id.to_string()).or_insert_with(|| Team {
+                        name: id.to_string(),
+                        ..Team::default()
+                    });
+                }
+            }
+        }
+        teams
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
