@@ -10,7 +10,7 @@ use personabot::channels::terminal::{self, TerminalOptions};
 use personabot::pipeline::Pipeline;
 
 #[derive(Args, Debug)]
-pub struct ChatArgs {
+pub(crate) struct ChatArgs {
     /// Print each turn as one JSON line (the classify shape plus `reply` and `ticket`).
     #[arg(long)]
     json: bool,
@@ -22,7 +22,7 @@ pub struct ChatArgs {
     user: Option<String>,
 }
 
-pub fn run(pipeline: &Pipeline, args: &ChatArgs) -> Result<ExitCode> {
+pub(crate) fn run(pipeline: &Pipeline, args: &ChatArgs) -> Result<ExitCode> {
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal() && !args.json;
     let conversation = args.conversation.clone().unwrap_or_else(|| {

@@ -1,6 +1,8 @@
-//! `personabot serve`: runs the channels that are configured, plus the retention task and the
-//! catalog reloader (file changes and SIGHUP), until Ctrl-C or SIGTERM, then shuts down cleanly.
+//! `personabot serve`: runs the channels that are configured, plus the retention task, the
+//! catalog reloader (file changes and SIGHUP) and the control socket the store commands use
+//! beside it, until Ctrl-C or SIGTERM, then shuts down cleanly.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,18 +16,27 @@ use personabot::server::{self, AppState};
 use personabot::settings::Settings;
 use personabot::store::now_ms;
 
-pub fn run(pipeline: Arc<Pipeline>, settings: Settings, source: ReloadSource) -> Result<ExitCode> {
+use super::control::ControlSocket;
+
+/// Serves until stopped; `data` is the store's folder, where the control socket goes.
+pub(crate) fn run(
+    pipeline: Arc<Pipeline>,
+    settings: Settings,
+    source: ReloadSource,
+    data: PathBuf,
+) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(pipeline, Arc::new(settings), source))
+    runtime.block_on(serve(pipeline, Arc::new(settings), source, data))
 }
 
 async fn serve(
     pipeline: Arc<Pipeline>,
     settings: Arc<Settings>,
     source: ReloadSource,
+    data: PathBuf,
 ) -> Result<ExitCode> {
     let stop = shutdown_signal()?;
     let hangup = Hangup::install()?;
@@ -57,7 +68,7 @@ async fn serve(
         );
     }
     let discord = if settings.discord.token.is_some() {
-        let handle = discord::start(pipeline.clone(), &settings)
+        let handle = discord::start(&state)
             .await
             .context("cannot start the Discord channel")?;
         eprintln!("personabot: Discord channel on");
@@ -82,6 +93,16 @@ async fn serve(
         hangup,
     ));
     let channel_tasks = personabot::channels::start_all(state.clone()).await;
+    // Without the socket the bot still serves; the store commands then wait for it to stop.
+    let control = match ControlSocket::listen(&data, pipeline.clone(), state.handlers.clone()) {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            eprintln!(
+                "personabot: no control socket ({e:#}): store commands cannot run beside this serve"
+            );
+            None
+        }
+    };
     eprintln!("personabot: serving; Ctrl-C to stop");
     stop.await;
     eprintln!("personabot: shutting down (a second Ctrl-C or SIGTERM stops at once)");
@@ -95,6 +116,9 @@ async fn serve(
     });
     retention.abort();
     reloader.abort();
+    if let Some(socket) = control {
+        socket.stop();
+    }
     for task in &channel_tasks {
         task.abort();
     }

@@ -158,7 +158,8 @@ pub struct Ticket {
 }
 
 /// Which interactions a query returns; unset parts match everything.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct InteractionFilter {
     pub since_ms: Option<u64>,
     pub until_ms: Option<u64>,

@@ -1,0 +1,135 @@
+//! `personabot evidence`: export, forget, purge and compact the logged evidence.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use personabot::settings::Settings;
+use personabot::store::{now_ms, InteractionFilter};
+
+use super::since_ms;
+use super::store_access::StoreAccess;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum EvidenceCommand {
+    /// Write interactions as JSON Lines.
+    Export {
+        /// Only the last DURATION (e.g. 30d, 12h).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        #[arg(long)]
+        persona: Option<String>,
+        #[arg(long)]
+        intent: Option<String>,
+        /// answer | ticket | clarify | fallback | helped | not-helped
+        #[arg(long)]
+        outcome: Option<String>,
+        /// File to write [default: stdout].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Delete every interaction, ticket and conversation of a user.
+    Forget {
+        /// The user's id on its channel (as the channel reported it).
+        #[arg(long)]
+        user: String,
+    },
+    /// Delete interactions, resolved tickets and idle conversations older than the retention
+    /// window (store.retention_days).
+    Purge,
+    /// Rewrite the store with only its live records, so deleted ones leave the files too.
+    Compact,
+}
+
+pub(crate) fn evidence(
+    store: &dyn StoreAccess,
+    settings: &Settings,
+    cmd: &EvidenceCommand,
+) -> Result<ExitCode> {
+    match cmd {
+        EvidenceCommand::Export {
+            since,
+            persona,
+            intent,
+            outcome,
+            out,
+        } => {
+            let since_ms = since_ms(since.as_deref())?;
+            if let Some(o) = outcome {
+                const OUTCOMES: [&str; 6] = [
+                    "answer",
+                    "ticket",
+                    "clarify",
+                    "fallback",
+                    "helped",
+                    "not-helped",
+                ];
+                if !OUTCOMES.contains(&o.as_str()) {
+                    bail!(
+                        "unknown --outcome `{o}`: use one of {}",
+                        OUTCOMES.join(", ")
+                    );
+                }
+            }
+            let filter = InteractionFilter {
+                since_ms,
+                until_ms: None,
+                persona: persona.clone(),
+                intent: intent.clone(),
+                outcome: outcome.clone(),
+            };
+            let n = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    let n = store.export(&filter, &mut w)?;
+                    w.flush()?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    let n = store.export(&filter, &mut w)?;
+                    w.flush()?;
+                    n
+                }
+            };
+            eprintln!("exported {n} interaction(s)");
+        }
+        EvidenceCommand::Forget { user } => {
+            let r = store.forget_user(user)?;
+            println!(
+                "forgot user: {} interaction(s), {} ticket(s), {} conversation(s) deleted",
+                r.interactions, r.tickets, r.conversations
+            );
+            eprintln!(
+                "store compacted: {} records kept, the deleted ones are gone from its files",
+                r.records_kept
+            );
+        }
+        EvidenceCommand::Compact => {
+            let c = store.compact()?;
+            println!(
+                "compacted: {} records kept; {} -> {} bytes",
+                c.records, c.bytes_before, c.bytes_after
+            );
+        }
+        EvidenceCommand::Purge => {
+            let days = settings.store.retention_days;
+            if days == 0 {
+                println!("retention is off (store.retention_days = 0): nothing purged");
+            } else {
+                let p = store.purge(now_ms(), days)?;
+                println!(
+                    "purged {} interaction(s), {} resolved ticket(s) and {} idle conversation(s) older than {days} days",
+                    p.interactions, p.tickets, p.conversations
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,230 @@
+//! `personabot tickets`: list, show, claim, resolve and relabel tickets.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use personabot::catalog::Catalog;
+use personabot::store::{format_time, now_ms, Ticket, TicketStatus};
+
+use super::store_access::StoreAccess;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        #[arg(long)]
+        team: Option<String>,
+        /// open | claimed | resolved
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its transcript and evidence.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Claim a ticket: the bot goes silent in its conversation.
+    Claim {
+        id: u64,
+        #[arg(long)]
+        agent: String,
+    },
+    /// Resolve a ticket: the conversation returns to the bot.
+    Resolve {
+        id: u64,
+        #[arg(long)]
+        agent: String,
+    },
+    /// Correct the intent and/or persona; stored as ground truth.
+    Relabel {
+        id: u64,
+        #[arg(long)]
+        intent: Option<String>,
+        #[arg(long)]
+        persona: Option<String>,
+        #[arg(long)]
+        agent: String,
+    },
+}
+
+pub(crate) fn age(ms: u64) -> String {
+    let secs = now_ms().saturating_sub(ms) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+pub(crate) fn print_ticket(t: &Ticket) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "ticket #{} [{}] team {}",
+        t.id,
+        t.status.as_str(),
+        t.team
+    );
+    let _ = writeln!(
+        s,
+        "opened:   {} via {} (conversation {})",
+        format_time(t.created_ms),
+        t.channel,
+        t.conversation
+    );
+    let scored = |x: &Option<personabot::store::ScoredId>| {
+        x.as_ref()
+            .map_or("none".into(), |x| format!("{} ({:.2})", x.id, x.confidence))
+    };
+    let _ = writeln!(s, "persona:  {}", scored(&t.persona));
+    let _ = writeln!(s, "intent:   {}", scored(&t.intent));
+    let _ = writeln!(s, "reason:   {}", t.reason);
+    if let Some(by) = &t.claimed_by {
+        let _ = writeln!(s, "claimed:  {by}");
+    }
+    if let Some(by) = &t.resolved_by {
+        let _ = writeln!(s, "resolved: {by}");
+    }
+    for l in &t.relabels {
+        let _ = writeln!(
+            s,
+            "relabel:  intent={} persona={} by {} at {}",
+            l.intent.as_deref().unwrap_or("-"),
+            l.persona.as_deref().unwrap_or("-"),
+            l.by,
+            format_time(l.at_ms)
+        );
+    }
+    let _ = writeln!(s, "evidence:");
+    for e in &t.evidence {
+        let _ = writeln!(
+            s,
+            "  {:<30} {:+.2}  {}",
+            format!("{:?}", e.term),
+            e.weight,
+            e.target
+        );
+    }
+    let _ = writeln!(s, "transcript:");
+    for line in &t.transcript {
+        let who = match &line.from {
+            personabot::store::Actor::Customer => "customer".to_string(),
+            personabot::store::Actor::Bot => "bot".to_string(),
+            personabot::store::Actor::Agent(a) => format!("agent {a}"),
+        };
+        for (n, text_line) in line.text.lines().enumerate() {
+            if n == 0 {
+                let _ = writeln!(s, "  [{}] {who}: {text_line}", format_time(line.at_ms));
+            } else {
+                let _ = writeln!(s, "      {text_line}");
+            }
+        }
+    }
+    s
+}
+
+pub(crate) fn tickets(
+    store: &dyn StoreAccess,
+    catalog: &Catalog,
+    cmd: &TicketsCommand,
+) -> Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    match cmd {
+        TicketsCommand::List { team, status, json } => {
+            let status = match status {
+                Some(s) => Some(TicketStatus::parse(s).with_context(|| {
+                    format!("unknown status `{s}`: use open, claimed or resolved")
+                })?),
+                None => None,
+            };
+            let list = store.tickets(team.as_deref(), status)?;
+            if *json {
+                for t in &list {
+                    serde_json::to_writer(&mut *out, t)?;
+                    writeln!(out)?;
+                }
+            } else {
+                writeln!(
+                    out,
+                    "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message",
+                    "id", "status", "team", "persona", "intent", "age"
+                )?;
+                for t in &list {
+                    let first = t
+                        .transcript
+                        .iter()
+                        .find(|l| l.from == personabot::store::Actor::Customer)
+                        .map(|l| l.text.chars().take(50).collect::<String>())
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  {}",
+                        t.id,
+                        t.status.as_str(),
+                        t.team,
+                        t.persona.as_ref().map_or("-", |p| p.id.as_str()),
+                        t.intent.as_ref().map_or("-", |p| p.id.as_str()),
+                        age(t.created_ms),
+                        first.replace('\n', " ")
+                    )?;
+                }
+                if list.is_empty() {
+                    writeln!(out, "(no tickets)")?;
+                }
+            }
+        }
+        TicketsCommand::Show { id, json } => {
+            let t = store
+                .ticket(*id)?
+                .with_context(|| format!("ticket #{id} not found"))?;
+            if *json {
+                serde_json::to_writer_pretty(&mut *out, &t)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print_ticket(&t))?;
+            }
+        }
+        TicketsCommand::Claim { id, agent } => {
+            let t = store.claim_ticket(*id, agent)?;
+            writeln!(out, "ticket #{} claimed by {agent}", t.id)?;
+        }
+        TicketsCommand::Resolve { id, agent } => {
+            let t = store.resolve_ticket(*id, agent)?;
+            writeln!(out, "ticket #{} resolved by {agent}", t.id)?;
+        }
+        TicketsCommand::Relabel {
+            id,
+            intent,
+            persona,
+            agent,
+        } => {
+            if let Some(i) = intent {
+                if catalog.intent(i).is_none() {
+                    bail!("unknown intent `{i}`");
+                }
+            }
+            if let Some(p) = persona {
+                if catalog.persona(p).is_none() {
+                    bail!("unknown persona `{p}`");
+                }
+            }
+            let t = store.relabel_ticket(*id, intent.as_deref(), persona.as_deref(), agent)?;
+            writeln!(
+                out,
+                "ticket #{} relabelled (intent={} persona={}) by {agent}",
+                t.id,
+                intent.as_deref().unwrap_or("-"),
+                persona.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
