@@ -1,0 +1,124 @@
+//! Forgetting and purging: everything about one user, interactions past their retention, and
+//! stale tickets and conversation state.
+
+use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
+use crate::conversation::ConversationState;
+use crate::store::records::{Ticket, TicketStatus};
+
+/// What `forget_user` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ForgetReport {
+    pub interactions: usize,
+    pub tickets: usize,
+    pub conversations: usize,
+}
+
+impl OpenDb {
+    fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
+        let hashed = self.hash_user(user);
+        let mut report = ForgetReport::default();
+        let mut conversations = std::collections::BTreeSet::new();
+        for entry in self.by_user.scan_prefix(hashed.as_bytes()) {
+            let (key, _) = entry?;
+            let id = id_suffix(&key);
+            if let Some(i) = self.interaction(id)? {
+                conversations.insert(conversation_key(&i.channel, &i.conversation));
+                self.by_time.remove(pair_key(&i.at_ms.to_be_bytes(), id))?;
+                self.interactions.remove(id.to_be_bytes())?;
+                report.interactions += 1;
+            }
+            self.by_user.remove(key)?;
+        }
+        for entry in self.tickets.iter() {
+            let (key, bytes) = entry?;
+            let t: Ticket = serde_json::from_slice(&bytes)?;
+            if t.user == hashed {
+                self.tickets.remove(key)?;
+                report.tickets += 1;
+                self.release_conversation(&t)?;
+            }
+        }
+        for key in conversations {
+            if self.conversations.remove(key)?.is_some() {
+                report.conversations += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok(report)
+    }
+
+    /// Clears a conversation's ownership by `ticket` (the ticket is gone).
+    fn release_conversation(&self, ticket: &Ticket) -> Result<(), StoreError> {
+        let key = conversation_key(&ticket.channel, &ticket.conversation);
+        if let Some(bytes) = self.conversations.get(&key)? {
+            let mut state: ConversationState = serde_json::from_slice(&bytes)?;
+            if state
+                .open_ticket
+                .as_ref()
+                .is_some_and(|o| o.id == ticket.id)
+            {
+                state.open_ticket = None;
+                self.conversations
+                    .insert(key, serde_json::to_vec(&state)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in self.by_time.range(..cutoff_ms.to_be_bytes().as_slice()) {
+            let (key, _) = entry?;
+            let id = id_suffix(&key);
+            if let Some(i) = self.interaction(id)? {
+                self.by_user.remove(pair_key(i.user.as_bytes(), id))?;
+                self.interactions.remove(id.to_be_bytes())?;
+                n += 1;
+            }
+            self.by_time.remove(key)?;
+        }
+        self.db.flush()?;
+        Ok(n)
+    }
+
+    fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
+        let mut tickets = 0;
+        for entry in self.tickets.iter() {
+            let (key, bytes) = entry?;
+            let t: Ticket = serde_json::from_slice(&bytes)?;
+            if t.status == TicketStatus::Resolved && t.updated_ms < cutoff_ms {
+                self.tickets.remove(key)?;
+                tickets += 1;
+            }
+        }
+        let mut conversations = 0;
+        for entry in self.conversations.iter() {
+            let (key, bytes) = entry?;
+            let state: ConversationState = serde_json::from_slice(&bytes)?;
+            if state.open_ticket.is_none() && state.updated_ms < cutoff_ms {
+                self.conversations.remove(key)?;
+                conversations += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok((tickets, conversations))
+    }
+}
+
+impl Store {
+    /// Deletes everything about a user: interactions, tickets, conversation state.
+    pub fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
+        self.current()?.forget_user(user)
+    }
+
+    /// Deletes interactions older than `cutoff_ms`; returns how many.
+    pub fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        self.current()?.purge_before(cutoff_ms)
+    }
+
+    /// Deletes resolved tickets last updated before `cutoff_ms`, and the state of conversations
+    /// idle since then that no open ticket owns; returns (tickets, conversations) deleted.
+    pub fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
+        self.current()?.purge_stale_before(cutoff_ms)
+    }
+}

@@ -1,0 +1,117 @@
+//! Interactions: reading them (one, by time, all as JSON Lines), counting them, and recording a
+//! delivery or the customer's feedback on one.
+
+use std::io::Write;
+
+use super::{abort, id_suffix, OpenDb, Store, StoreError};
+use crate::store::now_ms;
+use crate::store::records::{Delivery, Feedback, Interaction, InteractionFilter};
+
+impl OpenDb {
+    pub(super) fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
+        match self.interactions.get(id.to_be_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
+        let start = filter.since_ms.unwrap_or(0).to_be_bytes();
+        let end = filter.until_ms.unwrap_or(u64::MAX).to_be_bytes();
+        let mut out = Vec::new();
+        for entry in self.by_time.range(start.as_slice()..end.as_slice()) {
+            let (key, _) = entry?;
+            if let Some(i) = self.interaction(id_suffix(&key))? {
+                if filter.matches(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn interaction_count(&self) -> usize {
+        self.interactions.len()
+    }
+
+    fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
+        self.update_interaction(id, |i| i.delivery = Some(delivery.clone()))?;
+        Ok(())
+    }
+
+    fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
+        let updated = self.update_interaction(id, |i| {
+            i.feedback = Some(Feedback {
+                helped,
+                at_ms: now_ms(),
+            });
+        })?;
+        Ok(updated)
+    }
+
+    fn update_interaction(
+        &self,
+        id: u64,
+        change: impl Fn(&mut Interaction),
+    ) -> Result<Interaction, StoreError> {
+        let result = self.interactions.transaction(|tree| {
+            let bytes = tree.get(id.to_be_bytes())?.ok_or_else(|| {
+                abort(StoreError::NotFound {
+                    what: "interaction",
+                    id,
+                })
+            })?;
+            let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+            change(&mut i);
+            tree.insert(&id.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
+            Ok(i)
+        })?;
+        self.db.flush()?;
+        Ok(result)
+    }
+
+    fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for i in self.interactions(filter)? {
+            serde_json::to_writer(&mut *out, &i)?;
+            out.write_all(b"\n")?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl Store {
+    pub fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
+        self.current()?.interaction(id)
+    }
+
+    /// Interactions matching `filter`, oldest first.
+    pub fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
+        self.current()?.interactions(filter)
+    }
+
+    /// Number of interactions stored.
+    pub fn interaction_count(&self) -> usize {
+        self.current().map_or(0, |open| open.interaction_count())
+    }
+
+    /// Records whether an interaction's reply was delivered.
+    pub fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
+        self.current()?.record_delivery(id, delivery)
+    }
+
+    /// Records "That helped" (true) or "did not help" (false) on an interaction.
+    pub fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
+        self.current()?.set_feedback(id, helped)
+    }
+
+    /// Writes every interaction as JSON Lines, oldest first; returns how many.
+    pub fn export(
+        &self,
+        filter: &InteractionFilter,
+        out: &mut dyn Write,
+    ) -> Result<usize, StoreError> {
+        self.current()?.export(filter, out)
+    }
+}

@@ -1,0 +1,297 @@
+//! The sled implementation of the evidence store.
+//!
+//! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
+//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`.
+//! Multi-tree writes are sled transactions, and every write is flushed before it returns.
+//!
+//! By what each part owns: this file opens the database and holds the handles; [`writer`]
+//! writes turns; [`interactions`], [`tickets`] and [`conversations`] (with channel links) read
+//! and change those records; [`forget`] deletes; [`compact`] rewrites the files and recovers an
+//! interrupted compaction.
+
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Tree;
+
+mod compact;
+mod conversations;
+mod forget;
+mod interactions;
+mod tickets;
+mod writer;
+
+pub use compact::Compacted;
+pub use forget::ForgetReport;
+pub use writer::{CommitStats, TicketChange, TurnReceipt, TurnWrite};
+
+use compact::finish_interrupted_compaction;
+use writer::{TurnTrees, TurnWriter};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: u64 },
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot write export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+const SCHEMA_VERSION: &[u8] = b"1";
+
+/// The `meta` key of [`OpenDb::id_floor`].
+const ID_FLOOR: &str = "interaction_id_floor";
+
+/// How long [`Store::open`] waits for sled's file lock: a store closed a moment ago (by this
+/// process or one that just exited) releases it from sled's background threads.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database in `dir`, waiting up to [`LOCK_WAIT`] for its lock.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .open();
+        match opened {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                return Err(StoreError::Refused(format!(
+                    "the store in {} is in use by another process (a running `personabot \
+                     serve`?): {e}",
+                    dir.display()
+                )))
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// One open sled database: its trees and its turn writer. [`Store::compact`] replaces it whole.
+struct OpenDb {
+    db: sled::Db,
+    interactions: Tree,
+    by_time: Tree,
+    by_user: Tree,
+    tickets: Tree,
+    conversations: Tree,
+    meta: Tree,
+    /// Channel bookkeeping: e.g. which Discord message and thread show a ticket.
+    links: Tree,
+    hash_key: Vec<u8>,
+    writer: std::sync::Arc<TurnWriter>,
+    /// Added to sled's id generator, so interaction ids stay above those of the database this
+    /// one was compacted from.
+    id_floor: u64,
+}
+
+impl Drop for OpenDb {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+/// The error of an operation on a store a failed compaction could not reopen.
+fn store_closed() -> StoreError {
+    StoreError::Refused(
+        "the evidence store is closed: a compaction could not reopen it; restart personabot".into(),
+    )
+}
+
+/// The evidence store: a cheap handle on one open database, shared by all clones.
+#[derive(Clone)]
+pub struct Store {
+    shared: std::sync::Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    hash_key: Vec<u8>,
+    /// `None` only while a compaction swaps databases (every reader waits on the lock then),
+    /// or after a compaction failed to reopen the store.
+    open: std::sync::RwLock<Option<std::sync::Arc<OpenDb>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn conversation_key(channel: &str, conversation: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(channel.len() + conversation.len() + 1);
+    key.extend_from_slice(channel.as_bytes());
+    key.push(0);
+    key.extend_from_slice(conversation.as_bytes());
+    key
+}
+
+fn pair_key(prefix: &[u8], id: u64) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn id_suffix(key: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&key[key.len() - 8..]);
+    u64::from_be_bytes(buf)
+}
+
+fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e.into())
+}
+
+impl OpenDb {
+    /// Opens (or creates) the database in `dir` and starts its writer. `hash_key` keys the
+    /// user-id hash; `None`: the key kept in the store (generated once).
+    fn open(dir: &Path, hash_key: Option<&[u8]>) -> Result<OpenDb, StoreError> {
+        let db = open_db(dir)?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            None => {
+                meta.insert("schema", SCHEMA_VERSION)?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(StoreError::Refused(format!(
+                    "the store at {} has schema {}, this personabot reads {}",
+                    dir.display(),
+                    String::from_utf8_lossy(&v),
+                    String::from_utf8_lossy(SCHEMA_VERSION)
+                )))
+            }
+        }
+        let hash_key = match hash_key {
+            Some(k) if !k.is_empty() => k.to_vec(),
+            _ => match meta.get("user_hash_key")? {
+                Some(k) => k.to_vec(),
+                None => {
+                    let mut key = [0u8; 32];
+                    getrandom::fill(&mut key).map_err(|e| {
+                        StoreError::Refused(format!("no randomness for the user-hash key: {e}"))
+                    })?;
+                    meta.insert("user_hash_key", &key)?;
+                    key.to_vec()
+                }
+            },
+        };
+        let trees = TurnTrees {
+            interactions: db.open_tree("interactions")?,
+            by_time: db.open_tree("by_time")?,
+            by_user: db.open_tree("by_user")?,
+            conversations: db.open_tree("conversations")?,
+            tickets: db.open_tree("tickets")?,
+        };
+        let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
+        let open = OpenDb {
+            interactions: trees.interactions.clone(),
+            by_time: trees.by_time.clone(),
+            by_user: trees.by_user.clone(),
+            tickets: trees.tickets.clone(),
+            conversations: trees.conversations.clone(),
+            links: db.open_tree("links")?,
+            writer: TurnWriter::start(db.clone(), trees),
+            meta,
+            db,
+            hash_key,
+            id_floor,
+        };
+        open.db.flush()?;
+        Ok(open)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn hash_user(&self, user: &str) -> String {
+        hash_user(&self.hash_key, user)
+    }
+
+    fn next_interaction_id(&self) -> Result<u64, StoreError> {
+        Ok(self.id_floor + self.db.generate_id()? + 1)
+    }
+}
+
+/// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex, `u_` first).
+fn hash_user(key: &[u8], user: &str) -> String {
+    {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+        mac.update(user.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(34);
+        out.push_str("u_");
+        for b in &digest[..16] {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. `user_hash_key` keys the user-id hash; without one,
+    /// a random key is generated once and kept in the store. Finishes a compaction that a crash
+    /// interrupted.
+    pub fn open(dir: &Path, user_hash_key: Option<&str>) -> Result<Store, StoreError> {
+        finish_interrupted_compaction(dir)?;
+        let open = OpenDb::open(dir, user_hash_key.map(str::as_bytes))?;
+        Ok(Store {
+            shared: std::sync::Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                hash_key: open.hash_key.clone(),
+                open: std::sync::RwLock::new(Some(std::sync::Arc::new(open))),
+            }),
+        })
+    }
+
+    /// The open database (a handle kept for one operation).
+    fn current(&self) -> Result<std::sync::Arc<OpenDb>, StoreError> {
+        self.shared
+            .open
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(store_closed)
+    }
+
+    /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex): stable, not reversible without
+    /// the key.
+    pub fn hash_user(&self, user: &str) -> String {
+        hash_user(&self.shared.hash_key, user)
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.current()?.flush()
+    }
+
+    /// A new interaction id (monotonic; gaps after a crash are possible).
+    pub fn next_interaction_id(&self) -> Result<u64, StoreError> {
+        self.current()?.next_interaction_id()
+    }
+}

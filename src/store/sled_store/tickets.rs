@@ -1,0 +1,251 @@
+//! Tickets: ids, reading and listing them, and the agent actions (claim, resolve, transcript,
+//! relabel), each changing the ticket and what it owns atomically.
+
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
+use crate::conversation::{ConversationState, OpenTicket};
+use crate::store::now_ms;
+use crate::store::records::{Interaction, Label, Ticket, TicketStatus, TranscriptLine};
+
+impl OpenDb {
+    fn next_ticket_id(&self) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch("next_ticket", |old| {
+            let n = old.map_or(0, |b| {
+                let mut buf = [0u8; 8];
+                buf.copy_from_slice(&b[..8]);
+                u64::from_be_bytes(buf)
+            });
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        let bytes = next.expect("update_and_fetch always stores a value");
+        Ok(id_suffix(&bytes))
+    }
+
+    fn save_ticket_and_conversation(
+        &self,
+        ticket: &Ticket,
+        channel: &str,
+        conversation: &str,
+        state: &ConversationState,
+    ) -> Result<(), StoreError> {
+        let ticket_bytes = serde_json::to_vec(ticket)?;
+        let state_bytes = serde_json::to_vec(state)?;
+        let key = conversation_key(channel, conversation);
+        (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
+            tickets.insert(&ticket.id.to_be_bytes(), ticket_bytes.as_slice())?;
+            conversations.insert(key.as_slice(), state_bytes.as_slice())?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        })?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
+        match self.tickets.get(id.to_be_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn tickets(
+        &self,
+        team: Option<&str>,
+        status: Option<TicketStatus>,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.tickets.iter().rev() {
+            let (_, bytes) = entry?;
+            let t: Ticket = serde_json::from_slice(&bytes)?;
+            if team.is_none_or(|want| t.team == want) && status.is_none_or(|s| t.status == s) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes a ticket and its conversation's ownership atomically.
+    fn update_ticket(
+        &self,
+        id: u64,
+        change: impl Fn(&mut Ticket) -> Result<(), StoreError>,
+    ) -> Result<Ticket, StoreError> {
+        let ticket =
+            (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
+                let bytes = tickets
+                    .get(id.to_be_bytes())?
+                    .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
+                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                change(&mut t).map_err(abort)?;
+                t.updated_ms = now_ms();
+                tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                let key = conversation_key(&t.channel, &t.conversation);
+                if let Some(bytes) = conversations.get(&key)? {
+                    let mut state: ConversationState =
+                        serde_json::from_slice(&bytes).map_err(abort)?;
+                    if state.open_ticket.as_ref().is_some_and(|o| o.id == t.id) {
+                        state.open_ticket = match t.status {
+                            TicketStatus::Resolved => None,
+                            _ => Some(OpenTicket {
+                                id: t.id,
+                                team: t.team.clone(),
+                                claimed_by: t.claimed_by.clone(),
+                            }),
+                        };
+                        conversations.insert(key, serde_json::to_vec(&state).map_err(abort)?)?;
+                    }
+                }
+                Ok(t)
+            })?;
+        self.db.flush()?;
+        Ok(ticket)
+    }
+
+    fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, |t| match (&t.status, &t.claimed_by) {
+            (TicketStatus::Resolved, _) => {
+                Err(StoreError::Refused(format!("ticket #{id} is resolved")))
+            }
+            (TicketStatus::Claimed, Some(by)) if by != agent => Err(StoreError::Refused(format!(
+                "ticket #{id} is already claimed by {by}"
+            ))),
+            _ => {
+                t.status = TicketStatus::Claimed;
+                t.claimed_by = Some(agent.to_string());
+                Ok(())
+            }
+        })
+    }
+
+    fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, |t| {
+            if t.status == TicketStatus::Resolved {
+                return Err(StoreError::Refused(format!(
+                    "ticket #{id} is already resolved"
+                )));
+            }
+            t.status = TicketStatus::Resolved;
+            t.resolved_by = Some(agent.to_string());
+            Ok(())
+        })
+    }
+
+    fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, |t| {
+            t.transcript.push(line.clone());
+            Ok(())
+        })
+    }
+
+    fn relabel_ticket(
+        &self,
+        id: u64,
+        intent: Option<&str>,
+        persona: Option<&str>,
+        agent: &str,
+    ) -> Result<Ticket, StoreError> {
+        if intent.is_none() && persona.is_none() {
+            return Err(StoreError::Refused(
+                "a relabel needs an intent, a persona, or both".into(),
+            ));
+        }
+        let label = Label {
+            intent: intent.map(str::to_string),
+            persona: persona.map(str::to_string),
+            by: agent.to_string(),
+            at_ms: now_ms(),
+        };
+        let ticket =
+            (&self.tickets, &self.interactions).transaction(|(tickets, interactions)| {
+                let bytes = tickets
+                    .get(id.to_be_bytes())?
+                    .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
+                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                t.relabels.push(label.clone());
+                t.updated_ms = label.at_ms;
+                tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                if let Some(bytes) = interactions.get(t.interaction.to_be_bytes())? {
+                    let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+                    let previous = i.label.take();
+                    i.label = Some(Label {
+                        intent: label
+                            .intent
+                            .clone()
+                            .or_else(|| previous.as_ref().and_then(|p| p.intent.clone())),
+                        persona: label
+                            .persona
+                            .clone()
+                            .or_else(|| previous.as_ref().and_then(|p| p.persona.clone())),
+                        by: label.by.clone(),
+                        at_ms: label.at_ms,
+                    });
+                    interactions.insert(
+                        &t.interaction.to_be_bytes(),
+                        serde_json::to_vec(&i).map_err(abort)?,
+                    )?;
+                }
+                Ok(t)
+            })?;
+        self.db.flush()?;
+        Ok(ticket)
+    }
+}
+
+impl Store {
+    /// A new ticket id: 1, 2, 3...
+    pub fn next_ticket_id(&self) -> Result<u64, StoreError> {
+        self.current()?.next_ticket_id()
+    }
+
+    /// Saves a new ticket and the conversation state that points at it, atomically.
+    pub fn save_ticket_and_conversation(
+        &self,
+        ticket: &Ticket,
+        channel: &str,
+        conversation: &str,
+        state: &ConversationState,
+    ) -> Result<(), StoreError> {
+        self.current()?
+            .save_ticket_and_conversation(ticket, channel, conversation, state)
+    }
+
+    pub fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
+        self.current()?.ticket(id)
+    }
+
+    /// Tickets, newest first, optionally by team and status.
+    pub fn tickets(
+        &self,
+        team: Option<&str>,
+        status: Option<TicketStatus>,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        self.current()?.tickets(team, status)
+    }
+
+    /// An agent takes the ticket; the bot stays silent in the conversation until it is resolved.
+    pub fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.current()?.claim_ticket(id, agent)
+    }
+
+    /// Closes the ticket; the conversation goes back to the bot.
+    pub fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
+        self.current()?.resolve_ticket(id, agent)
+    }
+
+    /// Adds a transcript line (already redacted) to a ticket.
+    pub fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+        self.current()?.append_transcript(id, line)
+    }
+
+    /// An agent corrects the intent and/or persona. Stored on the ticket and, as ground truth
+    /// for learning, on the interaction that opened it (when there is one), atomically.
+    pub fn relabel_ticket(
+        &self,
+        id: u64,
+        intent: Option<&str>,
+        persona: Option<&str>,
+        agent: &str,
+    ) -> Result<Ticket, StoreError> {
+        self.current()?.relabel_ticket(id, intent, persona, agent)
+    }
+}
