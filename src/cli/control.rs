@@ -20,12 +20,11 @@ use serde_json::Value;
 
 use personabot::pipeline::Pipeline;
 use personabot::server::Handlers;
-use personabot::store::{Interaction, InteractionFilter, Ticket, TicketStatus};
+use personabot::store::{
+    Interaction, InteractionFilter, Ticket, TicketStatus, CONTROL_SOCKET as SOCKET,
+};
 
 use super::store_access::{self, Compaction, Forgotten, Purge, StoreAccess};
-
-/// The socket's file name in the data folder.
-pub(crate) const SOCKET: &str = "control.sock";
 
 /// The longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;

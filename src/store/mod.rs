@@ -15,6 +15,10 @@ pub use sled_store::{
     CommitStats, Compacted, ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite,
 };
 
+/// The control socket a running `serve` listens on, in the store's folder (kept there across
+/// compactions), through which the store commands reach the store it holds.
+pub const CONTROL_SOCKET: &str = "control.sock";
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -84,9 +84,22 @@ fn swap_in_compacted(dir: &Path) -> Result<(), StoreError> {
     std::fs::rename(dir, &retired)?;
     std::fs::rename(&copy, dir)?;
     std::fs::remove_file(dir.join(COMPACT_DONE))?;
+    // A running serve's control socket moves with the folder's name: renamed, not recreated,
+    // it keeps answering on the same listener.
+    for name in KEPT_ACROSS_COMPACTION {
+        if let Err(e) = std::fs::rename(retired.join(name), dir.join(name)) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(error = %e, file = name, "not carried over by the compaction");
+            }
+        }
+    }
     std::fs::remove_dir_all(&retired)?;
     Ok(())
 }
+
+/// Files that other parts put in the store's folder and a compaction carries over: the control
+/// socket of a running `serve`.
+const KEPT_ACROSS_COMPACTION: &[&str] = &[super::super::CONTROL_SOCKET];
 
 /// After a crash during [`Store::compact`]: a complete copy whose swap did not finish is put in
 /// place; an incomplete one is discarded (the old folder is still whole).
