@@ -63,7 +63,7 @@ enum Request {
     Forget {
         user: String,
     },
-    Compact,
+    Compact {},
     Purge {
         now_ms: u64,
         days: u32,
@@ -214,7 +214,7 @@ impl StoreAccess for Remote {
     }
 
     fn compact(&self) -> Result<Compaction> {
-        self.value(&Request::Compact)
+        self.value(&Request::Compact {})
     }
 
     fn purge(&self, now_ms: u64, days: u32) -> Result<Purge> {
@@ -372,7 +372,7 @@ fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Val
             Value::from(n)
         }
         Request::Forget { user } => serde_json::to_value(store_access::forget(store, &user)?)?,
-        Request::Compact => serde_json::to_value(store_access::compact(store)?)?,
+        Request::Compact {} => serde_json::to_value(store_access::compact(store)?)?,
         Request::Purge { now_ms, days } => {
             serde_json::to_value(store_access::purge(store, now_ms, days)?)?
         }
