@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::{self, Catalog, CatalogSources};
-use personabot::classify::Classifier;
-use personabot::settings::Settings;
+use personabot::core::classify::Classifier;
 
 /// xorshift64*: deterministic, dependency-free.
 struct Rng(u64);

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::{self, CatalogSources};
-use personabot::classify::Classifier;
-use personabot::pipeline::{Inbound, Pipeline};
-use personabot::settings::Settings;
+use personabot::core::classify::Classifier;
+use personabot::engine::pipeline::{Inbound, Pipeline};
 use personabot::store::Store;
 
 fn bench_turns(c: &mut Criterion) {

@@ -1,30 +1,29 @@
 //! personabot: classify who is asking (persona) and what they want (intent), then answer with
 //! self-help tailored to the persona or hand a ticket to the right team, logging every
 //! interaction as persona evidence.
+//!
+//! The modules are layers; each imports only the layers listed before it:
+//!
+//! - [`core`]: message text, the catalog's model, classification, conversation state and the
+//!   routing decision. Pure: no I/O.
+//! - [`catalog`]: loading the catalog and settings files, every error as `path:line:col`, and
+//!   running the catalog's examples. [`store`]: the sled evidence store, redaction.
+//! - [`engine`]: the pipeline (one message in, a decision, reply and records out) and the
+//!   runtime every channel hands its messages to (flood limit, in-flight bound, metrics).
+//! - The edges: [`http`] (errors, auth, the agent desk and owner pages), [`channels`] (web, Slack,
+//!   Telegram, Discord, terminal), [`ops`] (hot reload, retention), [`owner`] (eval, learn,
+//!   replay, review, suggest); [`app`] composes the HTTP application from them.
 
-pub mod agent;
+pub mod core;
+
 pub mod catalog;
-pub mod channels;
-pub mod check;
-pub mod classify;
-pub mod conversation;
-pub mod dataset;
-pub mod dedupe;
-pub mod eval;
-pub mod flood;
-pub mod hours;
-pub mod learn;
-pub mod metrics;
-pub mod output;
-pub mod owner;
-pub mod pipeline;
-pub mod reload;
-pub mod replay;
-pub mod retention;
-pub mod review;
-pub mod route;
-pub mod server;
-pub mod settings;
 pub mod store;
-pub mod suggest;
-pub mod text;
+
+pub mod engine;
+
+pub mod channels;
+pub mod http;
+pub mod ops;
+pub mod owner;
+
+pub mod app;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use personabot::pipeline::Pipeline;
+use personabot::engine::pipeline::Pipeline;
 
 use cli::{
     chat, check, classify, eval, evidence, learn, replay, review, serve, store_access, suggest,
@@ -128,7 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(addr) = listen {
                 settings.http.listen = addr.clone();
             }
-            let source = personabot::reload::ReloadSource {
+            let source = personabot::ops::reload::ReloadSource {
                 catalog_dir: cli::catalog_dir(&cli),
                 settings_file: cli::settings_file(&cli),
                 listen: listen.clone(),

@@ -23,10 +23,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use personabot::app;
+use personabot::catalog::settings::Settings;
 use personabot::channels::{discord, slack, telegram};
-use personabot::pipeline::Pipeline;
-use personabot::server::{self, AppState};
-use personabot::settings::Settings;
+use personabot::engine::pipeline::Pipeline;
+use personabot::engine::AppState;
 use personabot::store::{Actor, InteractionFilter, Store, TicketStatus};
 
 // ----------------------------------------------------------------------------------------------
@@ -534,7 +535,7 @@ fn quiet_logs_and_no_proxy() {
     std::env::set_var("no_proxy", "127.0.0.1,localhost");
 }
 
-/// A server (`server::app`) on a loopback port over a fresh store, as `serve` runs it.
+/// A server (`app::app`) on a loopback port over a fresh store, as `serve` runs it.
 struct Served {
     url: String,
     state: AppState,
@@ -552,7 +553,7 @@ impl Served {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = server::app(state.clone());
+        let app = app::app(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -1489,7 +1490,7 @@ async fn discord_column(cases: &[Case]) -> Vec<Result<String, String>> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), Some("bad-input-key")).expect("store");
     let pipeline = Arc::new(pipeline_with(store, &settings));
-    let state = personabot::server::AppState::new(pipeline.clone(), Arc::new(settings));
+    let state = personabot::engine::AppState::new(pipeline.clone(), Arc::new(settings));
     let handle = discord::start(&state).await.expect("discord starts");
     fake.wait_ready(Duration::from_secs(20)).await;
     let mut channels = vec![DISCORD_SUPPORT];

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use fake_discord::{FakeDiscord, Request, User, GUILD_ID};
 use serde_json::Value;
 
+use personabot::catalog::settings::Settings;
 use personabot::channels::discord::{self, DiscordHandle, HELPED_LABEL, HUMAN_LABEL};
-use personabot::pipeline::{Pipeline, Rules};
-use personabot::server::AppState;
-use personabot::settings::Settings;
+use personabot::engine::pipeline::{Pipeline, Rules};
+use personabot::engine::AppState;
 use personabot::store::{InteractionFilter, Store, TicketStatus};
 
 const T: Duration = Duration::from_secs(30);

@@ -7,8 +7,9 @@ mod support;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use personabot::server::{app, AppState};
-use personabot::settings::Settings;
+use personabot::app::app;
+use personabot::catalog::settings::Settings;
+use personabot::engine::AppState;
 use personabot::store::Store;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use personabot::pipeline::{Inbound, Outcome, Pipeline, PipelineError};
+use personabot::engine::pipeline::{Inbound, Outcome, Pipeline, PipelineError};
 use personabot::store::{InteractionFilter, Store, TicketStatus};
 
 const CHANNEL: &str = "test";
@@ -716,7 +716,10 @@ fn concurrent_turns_of_one_conversation_are_all_stored() {
         state.turns as usize, total,
         "no turn was lost to a concurrent state update"
     );
-    assert_eq!(state.recent.len(), personabot::conversation::RECENT_LINES);
+    assert_eq!(
+        state.recent.len(),
+        personabot::core::conversation::RECENT_LINES
+    );
 }
 
 #[test]

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use personabot::pipeline::{Inbound, Pipeline};
-use personabot::server::{app, AppState};
-use personabot::settings::Settings;
+use personabot::app::app;
+use personabot::catalog::settings::Settings;
+use personabot::engine::pipeline::{Inbound, Pipeline};
+use personabot::engine::AppState;
 use personabot::store::{now_ms, Store};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -33,7 +34,12 @@ fn found_in_raw_files(dir: &Path, needles: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn say(p: &Pipeline, user: &str, conversation: &str, text: &str) -> personabot::pipeline::Outcome {
+fn say(
+    p: &Pipeline,
+    user: &str,
+    conversation: &str,
+    text: &str,
+) -> personabot::engine::pipeline::Outcome {
     p.handle(&Inbound {
         channel: "http".into(),
         conversation: conversation.into(),
@@ -272,7 +278,7 @@ async fn the_retention_task_purges_on_the_clock_it_is_given() {
     };
     // A clock 30 days after `between`: with a 30-day window, only the older messages go.
     let clock = Arc::new(AtomicU64::new(between + 30 * DAY_MS));
-    let task = tokio::spawn(personabot::retention::run(
+    let task = tokio::spawn(personabot::ops::retention::run(
         pipeline.clone(),
         30,
         Duration::from_millis(20),

@@ -11,17 +11,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::{self, Catalog, CatalogSources, Diagnostics, Team};
 use personabot::channels::{discord, slack};
-use personabot::classify::{
+use personabot::core::classify::{
     compile_pattern, confidence, Classification, Classifier, PatternRules, Target,
 };
-use personabot::output::decision_json;
-use personabot::route;
-use personabot::settings::Settings;
+use personabot::core::route;
+use personabot::core::text::{is_word_char, normalise, normalise_lower, words};
+use personabot::engine::output::decision_json;
 use personabot::store::redact::{redact, CARD_MARK, EMAIL_MARK, PHONE_MARK};
 use personabot::store::{Actor, EvidenceRecord, Label, Ticket, TicketStatus, TranscriptLine};
-use personabot::text::{is_word_char, normalise, normalise_lower, words};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 

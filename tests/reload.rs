@@ -11,10 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::{self, CatalogSources};
-use personabot::classify::Classifier;
-use personabot::pipeline::{Inbound, Pipeline, Rules};
-use personabot::settings::Settings;
+use personabot::core::classify::Classifier;
+use personabot::engine::pipeline::{Inbound, Pipeline, Rules};
 use personabot::store::Store;
 use serde_json::{json, Value};
 
@@ -357,7 +357,8 @@ fn turns_in_flight_finish_on_the_catalog_they_started_with() {
                 let at = intent.index as usize;
                 assert_eq!(catalog.intents[at].id, intent.id, "{text}");
             }
-            let json = personabot::output::decision_json(catalog, &o.decision, &o.classification);
+            let json =
+                personabot::engine::output::decision_json(catalog, &o.decision, &o.classification);
             for e in &json.evidence {
                 let (kind, id) = e.target.split_once(':').unwrap();
                 let known = match kind {

@@ -7,12 +7,12 @@ mod support;
 
 use std::path::Path;
 
-use personabot::pipeline::{Inbound, Outcome};
+use personabot::engine::pipeline::{Inbound, Outcome};
 use personabot::store::Store;
 use serde_json::Value;
 use support::{repo_root, run_in};
 
-fn say(p: &personabot::pipeline::Pipeline, conversation: &str, text: &str) -> Outcome {
+fn say(p: &personabot::engine::pipeline::Pipeline, conversation: &str, text: &str) -> Outcome {
     p.handle(&Inbound {
         channel: "http".into(),
         conversation: conversation.into(),

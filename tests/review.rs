@@ -8,8 +8,8 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use personabot::pipeline::{Inbound, Outcome, Pipeline};
-use personabot::review::{self, ReviewOptions};
+use personabot::engine::pipeline::{Inbound, Outcome, Pipeline};
+use personabot::owner::review::{self, ReviewOptions};
 use personabot::store::{now_ms, Store};
 use serde_json::Value;
 use support::run_in;
@@ -26,7 +26,7 @@ fn say(p: &Pipeline, conversation: &str, text: &str) -> Outcome {
     .expect("the turn is stored")
 }
 
-fn id(pick: &Option<personabot::route::Pick>) -> String {
+fn id(pick: &Option<personabot::core::route::Pick>) -> String {
     pick.as_ref().map_or_else(|| "-".into(), |p| p.id.clone())
 }
 
@@ -438,8 +438,10 @@ mod served {
     use std::collections::HashMap;
     use std::sync::Arc;
 
-    use personabot::server::{app, session_value, AppState};
-    use personabot::settings::Settings;
+    use personabot::app::app;
+    use personabot::catalog::settings::Settings;
+    use personabot::engine::AppState;
+    use personabot::http::session_value;
     use personabot::store::Store;
     use reqwest::StatusCode;
 

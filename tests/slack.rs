@@ -1,4 +1,4 @@
-//! The Slack channel end to end: the real HTTP server (`server::app`) with the Slack routes, the
+//! The Slack channel end to end: the real HTTP server (`app::app`) with the Slack routes, the
 //! real pipeline over the shipped catalog and sled in a temporary directory, and the channel's
 //! own Web API client talking to a fake Slack Web API on 127.0.0.1
 //! (`tests/support/fake_slack.rs`). Requests are signed here with an HMAC computed in this file,
@@ -15,10 +15,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use fake_slack::{Call, Failure, FakeSlack, TOKEN};
+use personabot::app;
+use personabot::catalog::settings::Settings;
 use personabot::channels::slack;
-use personabot::pipeline::Pipeline;
-use personabot::server::{self, AppState};
-use personabot::settings::Settings;
+use personabot::engine::pipeline::Pipeline;
+use personabot::engine::AppState;
 use personabot::store::{Delivery, InteractionFilter, Store, TicketStatus};
 
 const SECRET: &str = "slack-signing-secret-for-tests";
@@ -154,7 +155,7 @@ impl Bot {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = server::app(state.clone());
+        let app = app::app(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("server runs");
         });

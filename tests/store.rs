@@ -12,8 +12,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use personabot::pipeline::{Inbound, Outcome, Pipeline};
-use personabot::settings::USER_HASH_KEY_ENV;
+use personabot::catalog::settings::USER_HASH_KEY_ENV;
+use personabot::engine::pipeline::{Inbound, Outcome, Pipeline};
 use personabot::store::{now_ms, Interaction, InteractionFilter, Store, StoreError, TicketStatus};
 use serde_json::Value;
 

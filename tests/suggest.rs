@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use personabot::pipeline::{Inbound, Outcome, Pipeline};
+use personabot::core::text;
+use personabot::engine::pipeline::{Inbound, Outcome, Pipeline};
+use personabot::owner::suggest::{self, Action, ProfileKind, SuggestOptions, Suggestion};
 use personabot::store::{Interaction, Store};
-use personabot::suggest::{self, Action, ProfileKind, SuggestOptions, Suggestion};
-use personabot::text;
 use serde_json::Value;
 use support::{repo_root, run_in, shipped, Run};
 

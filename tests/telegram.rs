@@ -1,4 +1,4 @@
-//! The Telegram channel end to end: the real HTTP server (`server::app`) and the channel's own
+//! The Telegram channel end to end: the real HTTP server (`app::app`) and the channel's own
 //! teloxide client against a fake Bot API (tests/support/fake_telegram.rs) on 127.0.0.1, with
 //! the shipped catalog and sled in a temporary directory. Both ways of getting updates are
 //! covered: long polling (the fake answers getUpdates) and the webhook (updates POSTed to
@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use fake_telegram::{Call, FakeTelegram, TgUser};
 use serde_json::{json, Value};
 
+use personabot::app;
+use personabot::catalog::settings::Settings;
 use personabot::channels::telegram::{self, HELPED_LABEL, HUMAN_LABEL, MAX_TEXT, OFF};
-use personabot::pipeline::Pipeline;
-use personabot::server::{self, AppState};
-use personabot::settings::Settings;
+use personabot::engine::pipeline::Pipeline;
+use personabot::engine::AppState;
 use personabot::store::{Delivery, InteractionFilter, Store, TicketStatus};
 
 const TOKEN: &str = "123456:TEST-token-abc";
@@ -102,7 +103,7 @@ impl Bot {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = server::app(state.clone());
+        let app = app::app(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use personabot::catalog::{self, Catalog, CatalogSources};
-use personabot::classify::Classifier;
-use personabot::settings::Settings;
+use personabot::core::classify::Classifier;
+use personabot::catalog::settings::Settings;
 
 pub struct Shipped {
     pub settings: Settings,

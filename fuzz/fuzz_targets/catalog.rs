@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use personabot::catalog::{self, CatalogSources};
-use personabot::classify::Classifier;
-use personabot::settings::Settings;
+use personabot::core::classify::Classifier;
+use personabot::catalog::settings::Settings;
 
 fn settings() -> &'static Settings {
     static SETTINGS: OnceLock<Settings> = OnceLock::new();

@@ -8,10 +8,10 @@
 mod shipped;
 
 use libfuzzer_sys::fuzz_target;
-use personabot::output::decision_json;
-use personabot::route;
+use personabot::engine::output::decision_json;
+use personabot::core::route;
 use personabot::store::redact::redact;
-use personabot::text::{normalise, words};
+use personabot::core::text::{normalise, words};
 use shipped::shipped;
 
 fuzz_target!(|data: &[u8]| {

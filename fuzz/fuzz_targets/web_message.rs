@@ -8,9 +8,9 @@ mod shipped;
 
 use libfuzzer_sys::fuzz_target;
 use personabot::channels::web::{ClassifyRequest, FeedbackRequest, MessageRequest};
-use personabot::output::decision_json;
-use personabot::pipeline::truncate_chars;
-use personabot::route;
+use personabot::engine::output::decision_json;
+use personabot::engine::pipeline::truncate_chars;
+use personabot::core::route;
 use personabot::store::redact::redact;
 use shipped::shipped;
 

@@ -12,7 +12,7 @@ use super::{
     is_valid_id, Catalog, Example, Expected, Intent, Keyword, Pattern, Persona, PersonaKind,
     RouteKind, RouteOverride, RouteRule, Team, DEFAULT_ANSWER,
 };
-use crate::text;
+use crate::core::text;
 
 /// The raw files of a catalog: `(path, text)` per persona and per intent.
 #[derive(Debug, Clone, Default)]
@@ -437,7 +437,7 @@ fn read_patterns(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Vec<Pattern> {
                     .at(p.table_span(), format!("`{}` is missing `regex`", p.name())),
             ),
             None => {}
-            Some(regex) => match crate::classify::compile_pattern(&regex) {
+            Some(regex) => match crate::core::classify::compile_pattern(&regex) {
                 Ok(_) => out.push(Pattern { regex, weight }),
                 Err(e) => diags.push(p.src.at(
                     p.value_span("regex"),

@@ -22,11 +22,11 @@ use serenity::all::{
 use serenity::async_trait;
 use serenity::http::{Http, HttpError};
 
+use crate::catalog::settings::DiscordSettings;
 use crate::catalog::Catalog;
-use crate::dedupe::RecentIds;
-use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::server::{Admission, AppState};
-use crate::settings::DiscordSettings;
+use crate::channels::dedupe::RecentIds;
+use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
+use crate::engine::{Admission, AppState};
 use crate::store::{Ticket, TicketStatus};
 
 /// The channel name recorded with each interaction.
@@ -397,7 +397,7 @@ pub async fn start(state: &AppState) -> Result<DiscordHandle, DiscordError> {
         .shards
         .as_deref()
         .filter(|s| !s.trim().is_empty())
-        .and_then(|s| crate::settings::ShardRange::parse(s).ok());
+        .and_then(|s| crate::catalog::settings::ShardRange::parse(s).ok());
     let client_task = tokio::spawn(async move {
         let started = match shards {
             // serenity's range end is inclusive (it starts `end - start + 1` shards).
@@ -1001,7 +1001,7 @@ async fn ticket_events(
     s: Arc<Shared>,
     mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
-    while let Some(event) = crate::pipeline::next_event(&mut events, CHANNEL).await {
+    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
         match event {
             PipelineEvent::TicketOpened(t) => post_ticket(&http, &s, &t).await,
             PipelineEvent::TicketUpdated(t) => update_ticket(&http, &s, &t).await,

@@ -1,6 +1,7 @@
-//! Channel adapters: each turns its platform's messages into [`Inbound`](crate::pipeline::Inbound)
+//! Channel adapters: each turns its platform's messages into [`Inbound`](crate::engine::pipeline::Inbound)
 //! and sends the pipeline's replies back. One file per channel.
 
+pub mod dedupe;
 pub mod discord;
 pub mod slack;
 pub mod telegram;
@@ -9,7 +10,7 @@ pub mod web;
 
 use axum::Router;
 
-use crate::server::AppState;
+use crate::engine::AppState;
 
 /// The HTTP routes of every channel that has any (one line per channel).
 pub fn routes() -> Router<AppState> {

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use crate::dedupe::RecentIds;
+use crate::channels::dedupe::RecentIds;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,9 +35,10 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
-use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::server::{Admission, ApiError, AppState};
-use crate::settings::SlackSettings;
+use crate::catalog::settings::SlackSettings;
+use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
+use crate::engine::{Admission, AppState};
+use crate::http::ApiError;
 
 /// The channel name recorded with each interaction.
 pub const CHANNEL: &str = "slack";
@@ -1020,7 +1021,7 @@ async fn agent_replies(
     mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
     let chains = Chains::default();
-    while let Some(event) = crate::pipeline::next_event(&mut events, CHANNEL).await {
+    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
         let PipelineEvent::AgentReply {
             ticket,
             agent,

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use crate::dedupe::RecentIds;
+use crate::channels::dedupe::RecentIds;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -37,9 +37,10 @@ use teloxide::types::{
 use teloxide::{ApiError as BotApiError, Bot, RequestError};
 use tokio::task::JoinHandle;
 
-use crate::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::server::{Admission, ApiError, AppState};
-use crate::settings::TelegramSettings;
+use crate::catalog::settings::TelegramSettings;
+use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
+use crate::engine::{Admission, AppState};
+use crate::http::ApiError;
 
 /// The channel name recorded with each interaction.
 pub const CHANNEL: &str = "telegram";
@@ -751,7 +752,7 @@ async fn agent_replies(
     state: AppState,
     mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
-    while let Some(event) = crate::pipeline::next_event(&mut events, CHANNEL).await {
+    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
         let PipelineEvent::AgentReply {
             ticket,
             agent,

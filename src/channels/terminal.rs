@@ -3,8 +3,8 @@
 
 use std::io::{BufRead, Write};
 
-use crate::output::{decision_json, ticket_json, TurnJson};
-use crate::pipeline::{Inbound, Outcome, Pipeline};
+use crate::engine::output::{decision_json, ticket_json, TurnJson};
+use crate::engine::pipeline::{Inbound, Outcome, Pipeline};
 
 /// The channel name recorded with each interaction.
 pub const CHANNEL: &str = "terminal";
@@ -41,7 +41,7 @@ fn turn_json(outcome: &Outcome) -> TurnJson {
 /// One line saying how the message was routed, for the person trying the bot.
 fn routing_note(outcome: &Outcome) -> String {
     let d = &outcome.decision;
-    let pick = |p: &Option<crate::route::Pick>| {
+    let pick = |p: &Option<crate::core::route::Pick>| {
         p.as_ref().map_or("none".to_string(), |p| {
             format!("{} {:.2}", p.id, p.confidence)
         })
@@ -160,7 +160,7 @@ pub fn run(
                 }
             }
             Err(e) => {
-                if let crate::pipeline::PipelineError::Store(inner) = &e {
+                if let crate::engine::pipeline::PipelineError::Store(inner) = &e {
                     tracing::error!(error = %inner, "terminal message failed");
                 }
                 if options.json {

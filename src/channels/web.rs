@@ -12,9 +12,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::output::{decision_json, ticket_json, TurnJson};
-use crate::pipeline::{Inbound, Mode, Outcome};
-use crate::server::{ApiError, AppState, JsonBody};
+use crate::engine::output::{decision_json, ticket_json, TurnJson};
+use crate::engine::pipeline::{Inbound, Mode, Outcome};
+use crate::engine::AppState;
+use crate::http::{ApiError, JsonBody};
 use crate::store::Actor;
 
 /// The channel name recorded for messages without their own `channel`.
@@ -23,7 +24,7 @@ pub const CHANNEL: &str = "http";
 /// Longest conversation, user or channel id accepted.
 const MAX_ID: usize = 200;
 
-const CHAT_PAGE: &str = include_str!("../web/chat.html");
+const CHAT_PAGE: &str = include_str!("../http/pages/chat.html");
 
 /// `POST /v1/messages`
 #[derive(Debug, Deserialize)]
@@ -148,8 +149,10 @@ async fn classify(
     JsonBody(req): JsonBody<ClassifyRequest>,
 ) -> Result<Response, ApiError> {
     let p = &state.pipeline;
-    let (text, _) =
-        crate::pipeline::truncate_chars(req.text.trim(), state.settings.limits.max_message_chars);
+    let (text, _) = crate::engine::pipeline::truncate_chars(
+        req.text.trim(),
+        state.settings.limits.max_message_chars,
+    );
     let (decision, classification) = p.classify_only(text);
     Ok(Json(decision_json(&p.catalog(), &decision, &classification)).into_response())
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use personabot::channels::terminal::{self, TerminalOptions};
-use personabot::pipeline::Pipeline;
+use personabot::engine::pipeline::Pipeline;
 
 #[derive(Args, Debug)]
 pub(crate) struct ChatArgs {

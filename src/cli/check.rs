@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 
 use personabot::catalog;
-use personabot::check::run_examples;
-use personabot::settings::{Settings, SettingsError};
+use personabot::catalog::examples::run_examples;
+use personabot::catalog::settings::{Settings, SettingsError};
 
 use super::{catalog_sources, compile, load_settings, settings_file};
 use crate::Cli;

@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::Catalog;
-use personabot::output::{decision_json, explain};
-use personabot::route;
-use personabot::settings::Settings;
+use personabot::core::route;
+use personabot::engine::output::{decision_json, explain};
 
 use super::compile;
 

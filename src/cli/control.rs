@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use personabot::pipeline::Pipeline;
-use personabot::server::Handlers;
+use personabot::engine::pipeline::Pipeline;
+use personabot::engine::Handlers;
 use personabot::store::{
     Interaction, InteractionFilter, Ticket, TicketStatus, CONTROL_SOCKET as SOCKET,
 };

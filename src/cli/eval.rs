@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::Catalog;
-use personabot::settings::Settings;
 
 use super::compile;
 
@@ -26,9 +26,10 @@ pub(crate) struct EvalArgs {
 }
 
 pub(crate) fn eval(catalog: &Catalog, settings: &Settings, args: &EvalArgs) -> Result<ExitCode> {
-    use personabot::eval;
+    use personabot::owner::eval;
     // The message already names the path, line and cause: print it once, not as a chain.
-    let rows = personabot::dataset::read_csv(&args.data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rows =
+        personabot::owner::dataset::read_csv(&args.data).map_err(|e| anyhow::anyhow!("{e}"))?;
     let classifier = compile(catalog)?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::new(rows.len() as u64).with_style(

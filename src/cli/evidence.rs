@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 
-use personabot::settings::Settings;
+use personabot::catalog::settings::Settings;
 use personabot::store::{now_ms, InteractionFilter};
 
 use super::since_ms;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 
-use personabot::settings::Settings;
+use personabot::catalog::settings::Settings;
 
 #[derive(Args, Debug)]
 pub(crate) struct LearnArgs {
@@ -31,19 +31,20 @@ pub(crate) fn learn(settings: &Settings, args: &LearnArgs) -> Result<ExitCode> {
     let started = Instant::now();
     // The messages already name the path and cause: print them once, not as a chain.
     let once = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
-    let rows = personabot::dataset::read_csv(&args.data).map_err(|e| once(&e))?;
-    let options = personabot::learn::LearnOptions {
+    let rows = personabot::owner::dataset::read_csv(&args.data).map_err(|e| once(&e))?;
+    let options = personabot::owner::learn::LearnOptions {
         none_label: args.none_label.clone(),
         ..Default::default()
     };
     let profiles =
-        personabot::learn::learn(&rows, &options, &settings.teams).map_err(|e| once(&e))?;
+        personabot::owner::learn::learn(&rows, &options, &settings.teams).map_err(|e| once(&e))?;
     let source = args.data.file_name().map_or_else(
         || args.data.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let written = personabot::learn::write_profiles(&args.out, &profiles, &source, args.replace)
-        .map_err(|e| once(&e))?;
+    let written =
+        personabot::owner::learn::write_profiles(&args.out, &profiles, &source, args.replace)
+            .map_err(|e| once(&e))?;
     let terms: usize = profiles.intents.iter().map(|i| i.keywords.len()).sum();
     let mut out = std::io::stdout().lock();
     writeln!(

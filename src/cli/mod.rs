@@ -21,9 +21,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use personabot::catalog::settings::{Settings, USER_HASH_KEY_ENV};
 use personabot::catalog::{self, Catalog, CatalogSources};
-use personabot::classify::Classifier;
-use personabot::settings::{Settings, USER_HASH_KEY_ENV};
+use personabot::core::classify::Classifier;
 use personabot::store::{now_ms, Store};
 
 use crate::Cli;
@@ -99,7 +99,7 @@ pub(crate) fn compile(catalog: &Catalog) -> Result<Classifier> {
 /// The cutoff (ms since the epoch) of a `--since` age such as `30d` or `12h`.
 pub(crate) fn since_ms(since: Option<&str>) -> Result<Option<u64>> {
     Ok(since
-        .map(|s| personabot::review::since_cutoff(s, now_ms()))
+        .map(|s| personabot::owner::review::since_cutoff(s, now_ms()))
         .transpose()?)
 }
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::Catalog;
-use personabot::settings::Settings;
 
 use super::store_access::StoreAccess;
 use super::{compile, since_ms};
@@ -38,7 +38,7 @@ pub(crate) fn replay(
     };
     let interactions = store.interactions(&filter)?;
     let classifier = compile(catalog)?;
-    let report = personabot::replay::replay(
+    let report = personabot::owner::replay::replay(
         catalog,
         &classifier,
         &settings.classify,
@@ -50,7 +50,7 @@ pub(crate) fn replay(
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        write!(out, "{}", personabot::replay::render(&report))?;
+        write!(out, "{}", personabot::owner::replay::render(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }

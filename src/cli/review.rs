@@ -39,7 +39,7 @@ pub(crate) fn review(
     catalog: &Catalog,
     args: &ReviewArgs,
 ) -> Result<ExitCode> {
-    use personabot::review;
+    use personabot::owner::review;
     let now = now_ms();
     let options = review::ReviewOptions {
         since_ms: since_ms(args.since.as_deref())?,

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use personabot::app;
+use personabot::catalog::settings::Settings;
 use personabot::channels::discord;
-use personabot::pipeline::Pipeline;
-use personabot::reload::{self, ReloadSource, ReloadState};
-use personabot::server::{self, AppState};
-use personabot::settings::Settings;
+use personabot::engine::pipeline::Pipeline;
+use personabot::engine::AppState;
+use personabot::ops::reload::{self, ReloadSource, ReloadState};
 use personabot::store::now_ms;
 
 use super::control::ControlSocket;
@@ -40,12 +41,20 @@ async fn serve(
 ) -> Result<ExitCode> {
     let stop = shutdown_signal()?;
     let hangup = Hangup::install()?;
+    // Watching starts before the server answers, so a change made once it is up is never missed.
+    let watching = match reload::watch(&source) {
+        Ok((watcher, changes)) => (Some(watcher), changes),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the catalog files; SIGHUP still reloads");
+            (None, tokio::sync::mpsc::channel(1).1)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
     let address = listener.local_addr().context("no local address")?;
     let state = AppState::new(pipeline.clone(), settings.clone());
-    let app = server::app(state.clone());
+    let app = app::app(state.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -79,10 +88,10 @@ async fn serve(
         );
         None
     };
-    let retention = tokio::spawn(personabot::retention::run(
+    let retention = tokio::spawn(personabot::ops::retention::run(
         pipeline.clone(),
         settings.store.retention_days,
-        personabot::retention::EVERY,
+        personabot::ops::retention::EVERY,
         now_ms,
     ));
     let reloader = tokio::spawn(reload_on_change(
@@ -91,6 +100,7 @@ async fn serve(
         source,
         state.reload.clone(),
         hangup,
+        watching,
     ));
     let channel_tasks = personabot::channels::start_all(state.clone()).await;
     // Without the socket the bot still serves; the store commands then wait for it to stop.
@@ -163,15 +173,13 @@ async fn reload_on_change(
     source: ReloadSource,
     state: Arc<ReloadState>,
     mut hangup: Hangup,
+    watching: (
+        Option<notify::RecommendedWatcher>,
+        tokio::sync::mpsc::Receiver<()>,
+    ),
 ) {
     // The watcher stops when dropped: keep it for the life of this task.
-    let (_watcher, mut changes) = match reload::watch(&source) {
-        Ok((watcher, changes)) => (Some(watcher), changes),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch the catalog files; SIGHUP still reloads");
-            (None, tokio::sync::mpsc::channel(1).1)
-        }
-    };
+    let (_watcher, mut changes) = watching;
     let source = Arc::new(source);
     loop {
         tokio::select! {

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use personabot::settings::USER_HASH_KEY_ENV;
+use personabot::catalog::settings::USER_HASH_KEY_ENV;
 use personabot::store::{Interaction, InteractionFilter, Store, Ticket, TicketStatus};
 
 use super::control;
@@ -151,7 +151,7 @@ pub(crate) fn compact(store: &Store) -> Result<Compaction> {
 }
 
 pub(crate) fn purge(store: &Store, now_ms: u64, days: u32) -> Result<Purge> {
-    let p = personabot::retention::purge(store, now_ms, days)?;
+    let p = personabot::ops::retention::purge(store, now_ms, days)?;
     Ok(Purge {
         interactions: p.interactions,
         tickets: p.tickets,

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::Catalog;
-use personabot::settings::Settings;
 use personabot::store::InteractionFilter;
 
 use super::store_access::StoreAccess;
@@ -49,7 +49,7 @@ pub(crate) fn suggest(
     settings: &Settings,
     args: &SuggestArgs,
 ) -> Result<ExitCode> {
-    use personabot::suggest;
+    use personabot::owner::suggest;
     let dir = catalog_dir(cli);
     if args.apply && dir.is_none() {
         bail!(

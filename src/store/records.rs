@@ -87,22 +87,7 @@ pub struct Delivery {
     pub at_ms: u64,
 }
 
-/// Who wrote a transcript line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "name")]
-pub enum Actor {
-    Customer,
-    Bot,
-    Agent(String),
-}
-
-/// One line of a ticket transcript (redacted).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TranscriptLine {
-    pub at_ms: u64,
-    pub from: Actor,
-    pub text: String,
-}
+pub use crate::core::conversation::{Actor, TranscriptLine};
 
 /// Where a ticket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

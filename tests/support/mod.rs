@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
+use personabot::catalog::settings::Settings;
 use personabot::catalog::{self, Catalog};
-use personabot::classify::Classifier;
-use personabot::pipeline::Pipeline;
-use personabot::settings::Settings;
+use personabot::core::classify::Classifier;
+use personabot::engine::pipeline::Pipeline;
 use personabot::store::Store;
 
 /// The shipped catalog, compiled, with the built-in settings: loaded once per test binary.

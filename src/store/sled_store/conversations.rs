@@ -2,7 +2,7 @@
 //! channels' bookkeeping values (`links`).
 
 use super::{conversation_key, OpenDb, Store, StoreError};
-use crate::conversation::ConversationState;
+use crate::core::conversation::ConversationState;
 
 impl OpenDb {
     fn conversation(

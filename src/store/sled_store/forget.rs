@@ -2,7 +2,7 @@
 //! stale tickets and conversation state.
 
 use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
-use crate::conversation::ConversationState;
+use crate::core::conversation::ConversationState;
 use crate::store::records::{Ticket, TicketStatus};
 
 /// What `forget_user` removed.

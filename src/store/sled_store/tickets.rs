@@ -4,7 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
-use crate::conversation::{ConversationState, OpenTicket};
+use crate::core::conversation::{ConversationState, OpenTicket};
 use crate::store::now_ms;
 use crate::store::records::{Interaction, Label, Ticket, TicketStatus, TranscriptLine};
 

@@ -6,7 +6,7 @@ use sled::transaction::{ConflictableTransactionError, Transactional};
 use sled::Tree;
 
 use super::{abort, conversation_key, pair_key, OpenDb, Store, StoreError};
-use crate::conversation::ConversationState;
+use crate::core::conversation::ConversationState;
 use crate::store::records::{Feedback, Interaction, Ticket, TranscriptLine};
 
 /// What a turn does to tickets.

@@ -1,0 +1,344 @@
+//! The settings file checked like the catalog: every syntax error, unknown section or key, wrong
+//! type, value out of range and secret written into the file, all at once, as `path:line:col`.
+//!
+//! Loading still merges defaults, the file and the environment with `config`; this pass runs on
+//! the file's own text first, so each problem points at the line that causes it.
+
+use toml_edit::{Document, Item};
+
+use crate::catalog::fields::{item_span, item_type_name, Fields};
+use crate::catalog::{is_valid_team_id, Diagnostics, SourceText};
+use crate::core::hours::BusinessHours;
+
+use super::{ShardRange, DISCORD_TOKEN_ENV, USER_HASH_KEY_ENV};
+
+/// The sections of the settings file, in the order they are documented.
+pub const SECTIONS: &[&str] = &[
+    "classify", "limits", "store", "privacy", "teams", "http", "discord", "slack", "telegram",
+];
+
+/// Keys that hold secrets, and the only environment variable each may come from.
+pub const SECRETS: &[(&str, &str, &str)] = &[
+    ("privacy", "user_hash_key", USER_HASH_KEY_ENV),
+    ("discord", "token", DISCORD_TOKEN_ENV),
+    ("http", "agent_token", "PERSONABOT__HTTP__AGENT_TOKEN"),
+    ("http", "owner_token", "PERSONABOT__HTTP__OWNER_TOKEN"),
+    (
+        "slack",
+        "signing_secret",
+        "PERSONABOT__SLACK__SIGNING_SECRET",
+    ),
+    ("slack", "bot_token", "PERSONABOT__SLACK__BOT_TOKEN"),
+    ("telegram", "token", "PERSONABOT__TELEGRAM__TOKEN"),
+    (
+        "telegram",
+        "webhook_secret",
+        "PERSONABOT__TELEGRAM__WEBHOOK_SECRET",
+    ),
+];
+
+const TEAM_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "response_time",
+    "hours",
+    "timezone",
+    "discord_channel",
+    "discord_role",
+];
+
+/// Every problem in one settings file (`src` holds its path and text).
+pub fn check(src: &SourceText) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let doc = match Document::parse(src.text.clone()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let message = e.message().trim().replace('\n', " ");
+            diags.push(src.at(e.span(), format!("invalid TOML: {message}")));
+            return diags;
+        }
+    };
+    let mut root = Fields::new(src, doc.as_table(), None, String::new());
+    for section in SECTIONS {
+        let Some(mut t) = root.table(section, &mut diags) else {
+            continue;
+        };
+        for (s, key, env) in SECRETS.iter().filter(|(s, ..)| s == section) {
+            if t.item(key).is_some() {
+                diags.push(src.at(
+                    t.key_span(key),
+                    format!(
+                        "`{s}.{key}` is a secret: set it only through the environment variable {env}"
+                    ),
+                ));
+            }
+        }
+        let allowed = match *section {
+            "classify" => classify(&mut t, &mut diags),
+            "limits" => limits(&mut t, &mut diags),
+            "store" => {
+                at_least(&mut t, "retention_days", 0, &mut diags);
+                &["retention_days"][..]
+            }
+            "privacy" => &["user_hash_key"],
+            "teams" => {
+                teams(&mut t, &mut diags);
+                &[]
+            }
+            "http" => {
+                t.string("listen", &mut diags);
+                at_least(&mut t, "max_body_bytes", 1, &mut diags);
+                &["listen", "max_body_bytes", "agent_token", "owner_token"]
+            }
+            "discord" => discord(&mut t, &mut diags),
+            "slack" => {
+                t.string("api_base", &mut diags);
+                &["api_base", "signing_secret", "bot_token"]
+            }
+            _ => {
+                t.string("api_url", &mut diags);
+                &["api_url", "token", "webhook_secret"]
+            }
+        };
+        t.finish(allowed, &mut diags);
+    }
+    root.finish(SECTIONS, &mut diags);
+    diags.0.sort_by_key(|d| (d.line, d.col));
+    diags
+}
+
+fn classify(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
+    for key in ["intent_threshold", "persona_threshold", "margin"] {
+        t.number(key, 0.0..=1.0, diags);
+    }
+    at_least(t, "max_misses", 1, diags);
+    &[
+        "intent_threshold",
+        "persona_threshold",
+        "margin",
+        "max_misses",
+    ]
+}
+
+fn limits(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
+    at_least(t, "max_message_chars", 16, diags);
+    at_least(t, "flood_messages", 1, diags);
+    at_least(t, "flood_window_secs", 1, diags);
+    &["max_message_chars", "flood_messages", "flood_window_secs"]
+}
+
+fn discord(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
+    discord_id(t, "guild_id", diags);
+    ids(t, "support_channels", diags);
+    t.boolean("dms", diags);
+    t.string("api_base", diags);
+    if let Some(shards) = t.string("shards", diags) {
+        if !shards.trim().is_empty() {
+            if let Err(problem) = ShardRange::parse(&shards) {
+                diags.push(t.src.at(
+                    t.value_span("shards"),
+                    format!("`discord.shards` {problem}"),
+                ));
+            }
+        }
+    }
+    &[
+        "guild_id",
+        "support_channels",
+        "dms",
+        "api_base",
+        "shards",
+        "token",
+    ]
+}
+
+fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
+    for (id, item) in t.entries() {
+        let path = format!("teams.{id}");
+        let span = || t.key_span(id);
+        if !is_valid_team_id(id) {
+            diags.push(t.src.at(
+                span(),
+                format!("invalid team id `{id}`: use lowercase letters, digits and `_`"),
+            ));
+        }
+        let Some(table) = item.as_table_like() else {
+            diags.push(t.src.at(
+                item_span(item).or_else(span),
+                format!("`{path}` must be a table, found {}", item_type_name(item)),
+            ));
+            continue;
+        };
+        let mut team = Fields::new(t.src, table, item_span(item).or_else(span), path.clone());
+        for key in ["name", "description", "response_time"] {
+            team.string(key, diags);
+        }
+        let hours = team.string("hours", diags).unwrap_or_default();
+        let timezone = team.string("timezone", diags).unwrap_or_default();
+        if let Err(problem) = BusinessHours::parse(&hours, &timezone) {
+            let at = match team.has("hours") {
+                true => team.value_span("hours"),
+                false => team.value_span("timezone"),
+            };
+            diags.push(t.src.at(at, format!("`{path}.hours` {problem}")));
+        }
+        discord_id(&mut team, "discord_channel", diags);
+        discord_id(&mut team, "discord_role", diags);
+        team.finish(TEAM_KEYS, diags);
+    }
+}
+
+/// An integer of at least `min`.
+fn at_least(t: &mut Fields<'_>, key: &str, min: i64, diags: &mut Diagnostics) {
+    if let Some(v) = t.integer(key, diags) {
+        if v < min {
+            diags.push(t.src.at(
+                t.value_span(key),
+                format!("`{}` must be at least {min}, found {v}", t.path(key)),
+            ));
+        }
+    }
+}
+
+/// A Discord id: an integer or a numeric string (`""`: none).
+fn discord_id(t: &mut Fields<'_>, key: &str, diags: &mut Diagnostics) {
+    let Some(item) = t.item(key) else {
+        return;
+    };
+    if let Err(problem) = id_value(item) {
+        diags.push(
+            t.src
+                .at(t.value_span(key), format!("`{}` {problem}", t.path(key))),
+        );
+    }
+}
+
+fn id_value(item: &Item) -> Result<(), String> {
+    if let Some(i) = item.as_integer() {
+        return match i >= 0 {
+            true => Ok(()),
+            false => Err(format!("must be a numeric id, found {i}")),
+        };
+    }
+    match item.as_str() {
+        Some(s) if s.trim().is_empty() || s.trim().parse::<u64>().is_ok() => Ok(()),
+        Some(s) => Err(format!("`{s}` is not a numeric id")),
+        None => Err(format!(
+            "must be a numeric id, found {}",
+            item_type_name(item)
+        )),
+    }
+}
+
+/// A list of Discord ids: an array, or one comma-separated string.
+fn ids(t: &mut Fields<'_>, key: &str, diags: &mut Diagnostics) {
+    let Some(item) = t.item(key) else {
+        return;
+    };
+    let problems: Vec<String> = match (item.as_array(), item.as_str()) {
+        (Some(array), _) => array
+            .iter()
+            .filter_map(|v| id_value(&Item::Value(v.clone())).err())
+            .collect(),
+        (None, Some(s)) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .filter_map(|p| id_value(&Item::Value(p.into())).err())
+            .collect(),
+        (None, None) => id_value(item).err().into_iter().collect(),
+    };
+    for problem in problems {
+        diags.push(
+            t.src
+                .at(t.value_span(key), format!("`{}` {problem}", t.path(key))),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn messages(text: &str) -> Vec<String> {
+        let src = SourceText::new(Path::new("personabot.toml"), text.to_string());
+        check(&src).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_shipped_settings_are_clean() {
+        assert_eq!(
+            messages(super::super::DEFAULT_SETTINGS),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn every_problem_at_its_position() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[clasify]\nmargin = 0.2\n",
+                &["personabot.toml:1:2: unknown key `clasify` (expected one of: classify,"],
+            ),
+            (
+                "[classify]\nmargn = 0.2\nmargin = 2.0\n",
+                &[
+                    "personabot.toml:2:1: unknown key `classify.margn`",
+                    "personabot.toml:3:10: `classify.margin` must be between 0 and 1, found 2",
+                ],
+            ),
+            (
+                "[privacy]\nuser_hash_key = \"x\"\n",
+                &["personabot.toml:2:1: `privacy.user_hash_key` is a secret: set it only through the environment variable PERSONABOT__PRIVACY__USER_HASH_KEY"],
+            ),
+            (
+                "[teams.Sales]\nname = \"S\"\n",
+                &["personabot.toml:1:8: invalid team id `Sales`"],
+            ),
+            (
+                "[teams.sales]\nhours = \"Mon-Fri 9-5\"\ncolour = 1\n",
+                &[
+                    "personabot.toml:2:9: `teams.sales.hours`",
+                    "personabot.toml:3:1: unknown key `teams.sales.colour`",
+                ],
+            ),
+            (
+                "[teams.sales]\ntimezone = \"Mars/Olympus\"\n",
+                &["personabot.toml:2:12: `teams.sales.hours` unknown time zone `Mars/Olympus`"],
+            ),
+            (
+                "[discord]\nsupport_channels = [\"abc\"]\ndms = \"yes\"\nshards = \"3/2\"\n",
+                &[
+                    "personabot.toml:2:20: `discord.support_channels` `abc` is not a numeric id",
+                    "personabot.toml:3:7: `discord.dms` must be true or false, found a string",
+                    "personabot.toml:4:10: `discord.shards` needs FIRST <= LAST < TOTAL",
+                ],
+            ),
+            (
+                "[limits]\nflood_messages = 0\nmax_message_chars = \"many\"\n",
+                &[
+                    "personabot.toml:2:18: `limits.flood_messages` must be at least 1, found 0",
+                    "personabot.toml:3:21: `limits.max_message_chars` must be an integer, found a string",
+                ],
+            ),
+            (
+                "[http]\nlisten = 8080\n[telegram]\napi_url = \"http://x\"\nwebhook = 1\n",
+                &[
+                    "personabot.toml:2:10: `http.listen` must be a string, found an integer",
+                    "personabot.toml:5:1: unknown key `telegram.webhook`",
+                ],
+            ),
+            (
+                "[classify\n",
+                &["personabot.toml:1:10: invalid TOML:"],
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = messages(text);
+            assert_eq!(got.len(), expected.len(), "{text:?}: {got:#?}");
+            for (g, e) in got.iter().zip(expected.iter()) {
+                assert!(g.starts_with(e), "{text:?}:\n got {g}\nwant {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! Typed settings: built-in defaults (the shipped `personabot.toml`), then a settings file, then
+//! `PERSONABOT__SECTION__KEY` environment variables. Secrets are read only from the environment.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use toml_edit::Item;
+
+use crate::catalog::{is_valid_team_id, Diagnostics, SourceText, Team};
+use crate::core::route::Thresholds;
+
+mod check;
+
+pub use check::{check as check_file, SECRETS, SECTIONS};
+
+/// The defaults, compiled in.
+pub const DEFAULT_SETTINGS: &str = include_str!("../../../personabot.toml");
+
+/// The environment variable holding the Discord bot token (`DISCORD_TOKEN` also works).
+pub const DISCORD_TOKEN_ENV: &str = "PERSONABOT__DISCORD__TOKEN";
+
+/// The environment variable holding the key for hashing user ids.
+pub const USER_HASH_KEY_ENV: &str = "PERSONABOT__PRIVACY__USER_HASH_KEY";
+
+/// Problems with the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Every problem in the settings file, each at its `path:line:col`.
+    #[error("{0}")]
+    File(Diagnostics),
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("invalid team id `{0}`: use lowercase letters, digits and `_`")]
+    TeamId(String),
+    #[error("`{key}` {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+/// Message limits.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Longer messages are cut to this many characters.
+    pub max_message_chars: usize,
+    /// Messages one user may send per `flood_window_secs` before getting a polite notice.
+    pub flood_messages: u32,
+    pub flood_window_secs: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_chars: 4000,
+            flood_messages: 8,
+            flood_window_secs: 10,
+        }
+    }
+}
+
+/// The Discord channel.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordSettings {
+    /// The guild whose slash commands are registered (unset: global commands).
+    #[serde(deserialize_with = "crate::core::model::de_opt_id")]
+    pub guild_id: Option<u64>,
+    /// Channels where customers ask for help.
+    #[serde(deserialize_with = "crate::core::model::de_ids")]
+    pub support_channels: Vec<u64>,
+    /// Whether to answer direct messages.
+    pub dms: bool,
+    /// Base URL of the Discord REST API (an HTTP proxy for Discord's API, or a test fake).
+    pub api_base: Option<String>,
+    /// The bot token: environment only (PERSONABOT__DISCORD__TOKEN or DISCORD_TOKEN).
+    pub token: Option<String>,
+    /// The gateway shards this process runs, `"FIRST-LAST/TOTAL"` (e.g. `"0-3/8"`: shards 0 to
+    /// 3 of 8); unset or empty: one process runs them all (see docs/scaling.md).
+    pub shards: Option<String>,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        DiscordSettings {
+            guild_id: None,
+            support_channels: Vec::new(),
+            dms: true,
+            api_base: None,
+            token: None,
+            shards: None,
+        }
+    }
+}
+
+/// A contiguous range of Discord gateway shards, out of a total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    /// Inclusive.
+    pub last: u32,
+    pub total: u32,
+}
+
+impl ShardRange {
+    /// Parses `"FIRST-LAST/TOTAL"` (or `"N/TOTAL"` for one shard).
+    pub fn parse(text: &str) -> Result<ShardRange, String> {
+        let bad = || format!("expected FIRST-LAST/TOTAL such as \"0-3/8\", found {text:?}");
+        let (range, total) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| bad());
+        let range = ShardRange {
+            first: number(first)?,
+            last: number(last)?,
+            total: number(total)?,
+        };
+        if range.first > range.last || range.last >= range.total {
+            return Err(format!(
+                "needs FIRST <= LAST < TOTAL (shards are numbered from 0), found {text:?}"
+            ));
+        }
+        Ok(range)
+    }
+}
+
+impl std::fmt::Debug for DiscordSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordSettings")
+            .field("guild_id", &self.guild_id)
+            .field("support_channels", &self.support_channels)
+            .field("dms", &self.dms)
+            .field("api_base", &self.api_base)
+            .field("shards", &self.shards)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The HTTP server (API, web chat, agent queue, webhooks).
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address to listen on (`serve --listen` overrides it).
+    pub listen: String,
+    /// Bearer token for the agent queue and `/v1/tickets` (environment only).
+    pub agent_token: Option<String>,
+    /// Bearer token for the persona-owner review (environment only; falls back to the agent token).
+    pub owner_token: Option<String>,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "127.0.0.1:8080".into(),
+            agent_token: None,
+            owner_token: None,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The Slack channel (Events API).
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackSettings {
+    /// Verifies request signatures (environment only).
+    pub signing_secret: Option<String>,
+    /// Bot token for the Web API (environment only).
+    pub bot_token: Option<String>,
+    /// Base URL of the Slack Web API (default https://slack.com/api).
+    pub api_base: Option<String>,
+}
+
+/// The Telegram channel.
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSettings {
+    /// Bot token (environment only).
+    pub token: Option<String>,
+    /// Base URL of the Bot API (default https://api.telegram.org).
+    pub api_url: Option<String>,
+    /// Secret checked in the X-Telegram-Bot-Api-Secret-Token header of webhook calls
+    /// (environment only). With it, updates come by webhook at /telegram/webhook; without it,
+    /// by long polling.
+    pub webhook_secret: Option<String>,
+}
+
+macro_rules! redacted_debug {
+    ($ty:ident { $($field:ident),* } secrets { $($secret:ident),* }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &self.$secret.as_ref().map(|_| "<redacted>")))*
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(HttpSettings { listen, max_body_bytes } secrets { agent_token, owner_token });
+redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
+redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
+
+/// Evidence store settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Interactions older than this many days are purged; 0 keeps them.
+    pub retention_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            retention_days: 180,
+        }
+    }
+}
+
+/// Privacy settings (secrets: environment only).
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySettings {
+    /// Key for the keyed hash of user ids (`PERSONABOT__PRIVACY__USER_HASH_KEY`).
+    pub user_hash_key: Option<String>,
+}
+
+impl std::fmt::Debug for PrivacySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivacySettings")
+            .field(
+                "user_hash_key",
+                &self.user_hash_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// All settings. An unknown section or key, in the file or the environment, is an error.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub classify: Thresholds,
+    pub limits: Limits,
+    pub store: StoreSettings,
+    pub privacy: PrivacySettings,
+    pub discord: DiscordSettings,
+    pub http: HttpSettings,
+    pub slack: SlackSettings,
+    pub telegram: TelegramSettings,
+    pub teams: BTreeMap<String, Team>,
+}
+
+impl Settings {
+    /// The built-in defaults alone (no file, no environment).
+    pub fn built_in() -> Settings {
+        Self::load_with_env(None, Some(HashMap::new()))
+            .expect("the embedded personabot.toml is valid")
+    }
+
+    /// Loads defaults, then `file` (if given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// As [`load`](Self::load), with an explicit environment (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                config::ConfigError::Message(format!("cannot read {}: {e}", path.display()))
+            })?;
+            let problems = check::check(&SourceText::new(path, text.clone()));
+            if !problems.is_empty() {
+                return Err(SettingsError::File(problems));
+            }
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        let environment = Environment::with_prefix("PERSONABOT")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("discord.support_channels")
+            .source(env.clone());
+        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        if settings.discord.token.as_deref().is_none_or(str::is_empty) {
+            // The conventional name, when the PERSONABOT__ one is not set.
+            settings.discord.token = match &env {
+                Some(map) => map.get("DISCORD_TOKEN").cloned(),
+                None => std::env::var("DISCORD_TOKEN").ok(),
+            }
+            .filter(|t| !t.is_empty());
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The teams a catalog can be checked against when the settings are invalid: the built-in
+    /// ones plus every `[teams.<id>]` the file at `file` names (so a broken settings file does
+    /// not also make every intent's team look unknown).
+    pub fn teams_despite_errors(file: Option<&Path>) -> BTreeMap<String, Team> {
+        let mut teams = Self::built_in().teams;
+        let named = file
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|text| text.parse::<toml_edit::DocumentMut>().ok());
+        if let Some(doc) = named {
+            if let Some(table) = doc.get("teams").and_then(Item::as_table_like) {
+                for (id, _) in table.iter() {
+                    teams.entry(id.to_string()).or_insert_with(|| Team {
+                        name: id.to_string(),
+                        ..Team::default()
+                    });
+                }
+            }
+        }
+        teams
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        for id in self.teams.keys() {
+            if !is_valid_team_id(id) {
+                return Err(SettingsError::TeamId(id.clone()));
+            }
+        }
+        let t = &self.classify;
+        for (key, v) in [
+            ("classify.intent_threshold", t.intent_threshold),
+            ("classify.persona_threshold", t.persona_threshold),
+            ("classify.margin", t.margin),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(SettingsError::Invalid {
+                    key: key.into(),
+                    problem: format!("must be between 0 and 1, found {v}"),
+                });
+            }
+        }
+        if t.max_misses == 0 {
+            return Err(SettingsError::Invalid {
+                key: "classify.max_misses".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        for (id, team) in &self.teams {
+            if let Err(problem) =
+                crate::core::hours::BusinessHours::parse(&team.hours, &team.timezone)
+            {
+                return Err(SettingsError::Invalid {
+                    key: format!("teams.{id}.hours"),
+                    problem,
+                });
+            }
+        }
+        if self.limits.flood_messages == 0 || self.limits.flood_window_secs == 0 {
+            return Err(SettingsError::Invalid {
+                key: "limits.flood_messages".into(),
+                problem: "flood_messages and flood_window_secs must be at least 1".into(),
+            });
+        }
+        if let Some(shards) = self
+            .discord
+            .shards
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            ShardRange::parse(shards).map_err(|problem| SettingsError::Invalid {
+                key: "discord.shards".into(),
+                problem,
+            })?;
+        }
+        if self.limits.max_message_chars < 16 {
+            return Err(SettingsError::Invalid {
+                key: "limits.max_message_chars".into(),
+                problem: "must be at least 16".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ranges_parse_or_say_why_not() {
+        let ok = |first, last, total| Ok(ShardRange { first, last, total });
+        let table = [
+            ("0-3/8", ok(0, 3, 8)),
+            (" 4-7 / 8 ", ok(4, 7, 8)),
+            ("2/4", ok(2, 2, 4)),
+            ("0-0/1", ok(0, 0, 1)),
+        ];
+        for (text, want) in table {
+            assert_eq!(ShardRange::parse(text), want, "{text}");
+        }
+        for bad in ["", "0-3", "3-1/8", "0-8/8", "a-b/c", "-1/4"] {
+            assert!(ShardRange::parse(bad).is_err(), "{bad}");
+        }
+        let e = Settings::load_with_env(None, env(&[("PERSONABOT__DISCORD__SHARDS", "5-9/8")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("discord.shards"), "{e}");
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_have_the_seven_teams() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        let teams: Vec<&str> = s.teams.keys().map(String::as_str).collect();
+        assert_eq!(
+            teams,
+            [
+                "billing",
+                "investors",
+                "people",
+                "press",
+                "sales",
+                "security",
+                "support"
+            ]
+        );
+        assert_eq!(s.classify.intent_threshold, 0.5);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("PERSONABOT__CLASSIFY__MARGIN", "0.3"),
+                ("PERSONABOT__TEAMS__SALES__RESPONSE_TIME", "within 2 hours"),
+                ("PERSONABOT__PRIVACY__USER_HASH_KEY", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.classify.margin, 0.3);
+        assert_eq!(s.teams["sales"].response_time, "within 2 hours");
+        assert_eq!(s.privacy.user_hash_key.as_deref(), Some("s3cret"));
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "secrets never reach Debug output"
+        );
+    }
+
+    #[test]
+    fn discord_settings_from_the_environment() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("PERSONABOT__DISCORD__GUILD_ID", "3001"),
+                ("PERSONABOT__DISCORD__SUPPORT_CHANNELS", "2001,2002"),
+                ("PERSONABOT__DISCORD__DMS", "false"),
+                ("PERSONABOT__DISCORD__API_BASE", "http://127.0.0.1:9"),
+                ("PERSONABOT__TEAMS__SALES__DISCORD_CHANNEL", "4001"),
+                ("PERSONABOT__TEAMS__SALES__DISCORD_ROLE", "5001"),
+                ("PERSONABOT__TEAMS__SALES__HOURS", "Mon-Fri 09:00-17:00"),
+                ("PERSONABOT__TEAMS__SALES__TIMEZONE", "Europe/Berlin"),
+                ("DISCORD_TOKEN", "tok-123"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.discord.guild_id, Some(3001));
+        assert_eq!(s.discord.support_channels, vec![2001, 2002]);
+        assert!(!s.discord.dms);
+        assert_eq!(s.discord.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(s.discord.token.as_deref(), Some("tok-123"));
+        assert!(
+            !format!("{s:?}").contains("tok-123"),
+            "the token never reaches Debug output"
+        );
+        let sales = &s.teams["sales"];
+        assert_eq!(
+            (sales.discord_channel, sales.discord_role),
+            (Some(4001), Some(5001))
+        );
+        assert_eq!(sales.timezone, "Europe/Berlin");
+        // The PERSONABOT__ name wins over DISCORD_TOKEN.
+        let s = Settings::load_with_env(
+            None,
+            env(&[("PERSONABOT__DISCORD__TOKEN", "a"), ("DISCORD_TOKEN", "b")]),
+        )
+        .unwrap();
+        assert_eq!(s.discord.token.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn file_errors_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: &[(&str, &str)] = &[
+            (
+                "[privacy]\nuser_hash_key = \"x\"\n",
+                "only through the environment",
+            ),
+            ("[classify]\nmargin = 2.0\n", "classify.margin"),
+            ("[classify]\nmargn = 0.2\n", "margn"),
+            ("[teams.Sales]\nname = \"S\"\n", "invalid team id `Sales`"),
+            ("[discord]\ntoken = \"x\"\n", "PERSONABOT__DISCORD__TOKEN"),
+            (
+                "[teams.sales]\nhours = \"Mon-Fri 9-5\"\n",
+                "teams.sales.hours",
+            ),
+            (
+                "[teams.sales]\ntimezone = \"Mars/Olympus\"\n",
+                "teams.sales.hours",
+            ),
+            (
+                "[discord]\nsupport_channels = [\"abc\"]\n",
+                "not a numeric id",
+            ),
+        ];
+        for (i, (text, needle)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("s{i}.toml"));
+            std::fs::write(&path, text).unwrap();
+            let err = Settings::load_with_env(Some(&path), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "case {i}: {err}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The core: what a message says and what to do about it, with no I/O. Text normalisation, the
+//! catalog's model, classification, conversation state, business hours and the routing decision.
+
+pub mod classify;
+pub mod conversation;
+pub mod hours;
+pub mod model;
+pub mod route;
+pub mod text;

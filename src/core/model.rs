@@ -1,0 +1,310 @@
+//! The catalog's model: personas (who is asking), intents (what they want), their keywords,
+//! patterns, routes and answers, and the teams tickets go to. Plain data; loading and
+//! validating it from TOML files is [`crate::catalog`]'s job.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a persona describes a buyer, a product user, or a website visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PersonaKind {
+    Buyer,
+    #[default]
+    User,
+    Website,
+}
+
+impl PersonaKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "buyer" => Some(Self::Buyer),
+            "user" => Some(Self::User),
+            "website" => Some(Self::Website),
+            _ => None,
+        }
+    }
+}
+
+/// One weighted term of a keyword profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyword {
+    /// The term as written in the file.
+    pub term: String,
+    /// Its normalised words.
+    pub words: Vec<String>,
+    /// Added to the score on each hit (negative counts against).
+    pub weight: f32,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    pub id: String,
+    pub name: String,
+    pub kind: PersonaKind,
+    /// Who reviews this persona's evidence.
+    pub owner: String,
+    pub who: String,
+    pub age: String,
+    pub location: String,
+    pub goals: Vec<String>,
+    pub challenges: Vec<String>,
+    /// Minimum confidence; `None` means the settings default.
+    pub threshold: Option<f64>,
+    pub keywords: Vec<Keyword>,
+    pub path: PathBuf,
+}
+
+/// A weighted regular expression rule of an intent.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub regex: String,
+    pub weight: f32,
+}
+
+/// How an intent (or one persona's view of it) is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// A self-help answer; a ticket for the team if it did not help.
+    Answer,
+    /// A ticket for the team (any answer text is shown first).
+    Ticket,
+    /// A ticket for the team of the conversation's intent, else for the rule's team.
+    Escalate,
+}
+
+impl RouteKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "answer" => Some(Self::Answer),
+            "ticket" => Some(Self::Ticket),
+            "escalate" => Some(Self::Escalate),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Answer => "answer",
+            Self::Ticket => "ticket",
+            Self::Escalate => "escalate",
+        })
+    }
+}
+
+/// The resolved route of an intent for one persona.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    pub kind: RouteKind,
+    pub team: String,
+}
+
+/// A per-persona override; unset parts inherit the intent's rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteOverride {
+    pub kind: Option<RouteKind>,
+    pub team: Option<String>,
+}
+
+/// What an example expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// An id.
+    Id(String),
+    /// `"none"`: no intent / no persona.
+    Nothing,
+}
+
+/// An `[[examples]]` entry, run by `personabot check`.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub context: Vec<String>,
+    pub intent: Option<Expected>,
+    pub persona: Option<Expected>,
+    pub route: Option<String>,
+    pub team: Option<String>,
+    /// Where the example starts, for reporting failures.
+    pub line: usize,
+    pub col: usize,
+}
+
+/// What the customer wants.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The label this intent stands for in a labelled dataset (e.g. banking77's
+    /// `reverted_card_payment?`, which is not a valid id); `eval` compares with it. Defaults to
+    /// the id.
+    pub label: Option<String>,
+    pub threshold: Option<f64>,
+    pub priority: i32,
+    pub exclude: Vec<String>,
+    pub keywords: Vec<Keyword>,
+    pub patterns: Vec<Pattern>,
+    pub route: RouteRule,
+    pub route_overrides: BTreeMap<String, RouteOverride>,
+    /// Answer texts by persona id, plus `"default"`.
+    pub answers: BTreeMap<String, String>,
+    pub examples: Vec<Example>,
+    pub path: PathBuf,
+}
+
+/// The key of the fallback answer text.
+pub const DEFAULT_ANSWER: &str = "default";
+
+impl Intent {
+    /// The dataset label this intent predicts: its `label`, else its id.
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The route rule as seen by `persona`.
+    pub fn route_for(&self, persona: Option<&str>) -> RouteRule {
+        let over = persona.and_then(|p| self.route_overrides.get(p));
+        RouteRule {
+            kind: over.and_then(|o| o.kind).unwrap_or(self.route.kind),
+            team: over
+                .and_then(|o| o.team.clone())
+                .unwrap_or_else(|| self.route.team.clone()),
+        }
+    }
+
+    /// The answer variant key (`persona` or `default`) and text for `persona`, if any.
+    pub fn answer_for(&self, persona: Option<&str>) -> Option<(&str, &str)> {
+        persona
+            .and_then(|p| self.answers.get_key_value(p))
+            .or_else(|| self.answers.get_key_value(DEFAULT_ANSWER))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// A human team that receives tickets (defined in settings).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    /// Display name, e.g. "Billing".
+    #[serde(default)]
+    pub name: String,
+    /// What the team handles.
+    #[serde(default)]
+    pub description: String,
+    /// Expected first response, told to the customer on handoff ("within 4 business hours").
+    #[serde(default)]
+    pub response_time: String,
+    /// Business hours, e.g. "Mon-Fri 09:00-17:00" (empty: always open).
+    #[serde(default)]
+    pub hours: String,
+    /// IANA time zone of `hours`, e.g. "Europe/Berlin" (default UTC).
+    #[serde(default)]
+    pub timezone: String,
+    /// Discord channel that receives this team's tickets.
+    #[serde(default, deserialize_with = "de_opt_id")]
+    pub discord_channel: Option<u64>,
+    /// Discord role whose members may claim, resolve and relabel this team's tickets.
+    #[serde(default, deserialize_with = "de_opt_id")]
+    pub discord_role: Option<u64>,
+}
+
+/// A validated catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Sorted by id.
+    pub personas: Vec<Persona>,
+    /// Sorted by id.
+    pub intents: Vec<Intent>,
+    pub teams: BTreeMap<String, Team>,
+}
+
+impl Catalog {
+    pub fn persona(&self, id: &str) -> Option<&Persona> {
+        self.personas.iter().find(|p| p.id == id)
+    }
+
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.id == id)
+    }
+
+    /// The team's display name, or its id.
+    pub fn team_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.teams
+            .get(id)
+            .map(|t| t.name.as_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(id)
+    }
+}
+
+/// True for a valid persona or intent id: lowercase ASCII letters, digits and `-`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// True for a valid team id: lowercase ASCII letters, digits and `_`.
+pub fn is_valid_team_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A Discord snowflake written as an integer or a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdRepr {
+    Int(u64),
+    Text(String),
+}
+
+impl IdRepr {
+    fn id<E: serde::de::Error>(self) -> Result<u64, E> {
+        match self {
+            IdRepr::Int(i) => Ok(i),
+            IdRepr::Text(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| E::custom(format!("`{s}` is not a numeric id"))),
+        }
+    }
+}
+
+/// Deserialises an optional id from an integer or a numeric string ("" means none).
+pub fn de_opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<IdRepr>::deserialize(d)? {
+        None => Ok(None),
+        Some(IdRepr::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(repr) => repr.id().map(Some),
+    }
+}
+
+/// Deserialises a list of ids: an array, or one comma-separated string.
+pub fn de_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        List(Vec<IdRepr>),
+        One(IdRepr),
+    }
+    match Ids::deserialize(d)? {
+        Ids::List(list) => list.into_iter().map(IdRepr::id).collect(),
+        Ids::One(IdRepr::Text(s)) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| IdRepr::Text(p.to_string()).id())
+            .collect(),
+        Ids::One(one) => Ok(vec![one.id()?]),
+    }
+}

@@ -1,0 +1,319 @@
+//! The pure decision: the persona for a turn, the route for a message (answer, ticket,
+//! clarifying question or fallback), and the conversation state after it.
+
+use super::{Decision, DecisionKind, Pick, Thresholds, FALLBACK_TEAM};
+use crate::core::classify::{confidence, Classification, Score};
+use crate::core::conversation::{AwaitingFeedback, ConversationState, OpenTicket};
+use crate::core::model::{Catalog, RouteKind};
+use crate::core::text;
+
+fn pick(scores: &[Score], ids: impl Fn(u32) -> String) -> Option<Pick> {
+    let top = scores.first()?;
+    let margin = match scores.get(1) {
+        Some(second) if top.score > 0.0 => f64::from((top.score - second.score) / top.score),
+        _ => 1.0,
+    };
+    Some(Pick {
+        index: top.index,
+        id: ids(top.index),
+        confidence: confidence(top.score),
+        margin,
+    })
+}
+
+/// The persona for this turn, from the conversation's accumulated evidence plus this message.
+pub fn choose_persona(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    classification: &Classification,
+    state: &ConversationState,
+) -> Option<Pick> {
+    let mut totals: Vec<Score> = catalog
+        .personas
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let past = state.persona_scores.get(&p.id).copied().unwrap_or(0.0);
+            let now: f32 = classification
+                .personas
+                .iter()
+                .filter(|s| s.index as usize == i)
+                .map(|s| s.score)
+                .sum();
+            Score {
+                index: i as u32,
+                score: past + now,
+            }
+        })
+        .filter(|s| s.score > 0.0)
+        .collect();
+    totals.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    let best = pick(&totals, |i| catalog.personas[i as usize].id.clone())?;
+    let threshold = catalog.personas[best.index as usize]
+        .threshold
+        .unwrap_or(thresholds.persona_threshold);
+    (best.confidence >= threshold && best.margin >= thresholds.margin).then_some(best)
+}
+
+/// A customer's answer to a clarifying question: "2", "second", or the intent's name or id.
+fn chosen_option(catalog: &Catalog, text_in: &str, choices: &[String]) -> Option<u32> {
+    let said = text::words(text_in).join(" ");
+    let ordinal = [
+        ["1", "first", "one"],
+        ["2", "second", "two"],
+        ["3", "third", "three"],
+    ];
+    for (n, choice) in choices.iter().enumerate() {
+        let index = catalog.intents.iter().position(|i| &i.id == choice)?;
+        let intent = &catalog.intents[index];
+        let by_number = ordinal.get(n).is_some_and(|words| {
+            words.contains(&said.as_str()) || said == format!("the {}", words[1])
+        });
+        let by_name = said == text::words(&intent.name).join(" ")
+            || said == text::words(&intent.id).join(" ");
+        if by_number || by_name {
+            return Some(index as u32);
+        }
+    }
+    None
+}
+
+/// Decides the route for one message. Pure: the caller applies the result with [`advance`].
+pub fn decide(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    text_in: &str,
+    classification: &Classification,
+    state: &ConversationState,
+) -> Decision {
+    let persona = choose_persona(catalog, thresholds, classification, state);
+    let persona_id = persona.as_ref().map(|p| p.id.as_str());
+    let mut decision = Decision {
+        persona: persona.clone(),
+        intent: None,
+        kind: DecisionKind::Fallback,
+        team: None,
+        answer: None,
+        answer_text: None,
+        choices: Vec::new(),
+        reason: String::new(),
+        subject_intent: None,
+        joins_ticket: None,
+        persona_only: false,
+    };
+
+    // Candidates past their threshold, best first.
+    let candidates: Vec<Score> = classification
+        .intents
+        .iter()
+        .copied()
+        .filter(|s| {
+            let intent = &catalog.intents[s.index as usize];
+            confidence(s.score) >= intent.threshold.unwrap_or(thresholds.intent_threshold)
+        })
+        .collect();
+    let intent_id = |i: u32| catalog.intents[i as usize].id.clone();
+
+    // A ticket owns the conversation: the message joins it.
+    if let Some(open) = &state.open_ticket {
+        decision.intent = pick(&candidates, intent_id);
+        decision.kind = DecisionKind::Ticket;
+        decision.team = Some(open.team.clone());
+        decision.reason = format!("follow-up on open ticket #{}", open.id);
+        decision.joins_ticket = Some(open.clone());
+        return decision;
+    }
+
+    // An answer to a clarifying question.
+    let chosen = (!state.pending_choices.is_empty())
+        .then(|| chosen_option(catalog, text_in, &state.pending_choices))
+        .flatten();
+    let top = if let Some(index) = chosen {
+        decision.reason = "chosen from a clarifying question".into();
+        Some(Pick {
+            index,
+            id: intent_id(index),
+            confidence: 1.0,
+            margin: 1.0,
+        })
+    } else {
+        let top_priority = candidates
+            .iter()
+            .map(|s| catalog.intents[s.index as usize].priority)
+            .max();
+        let tier: Vec<Score> = candidates
+            .iter()
+            .copied()
+            .filter(|s| Some(catalog.intents[s.index as usize].priority) == top_priority)
+            .collect();
+        let best = pick(&tier, intent_id);
+        if let (Some(best), Some(second)) = (&best, tier.get(1)) {
+            if best.margin < thresholds.margin {
+                decision.intent = Some(best.clone());
+                decision.kind = DecisionKind::Clarify;
+                decision.choices = vec![best.id.clone(), intent_id(second.index)];
+                decision.reason = format!(
+                    "ambiguous between {} and {} (lead {:.2} < margin {:.2})",
+                    best.id,
+                    intent_id(second.index),
+                    best.margin,
+                    thresholds.margin
+                );
+                return decision;
+            }
+        }
+        best
+    };
+
+    let Some(top) = top else {
+        // Nothing past its threshold.
+        let says_who = classification.personas.first().is_some_and(|top| {
+            let persona = &catalog.personas[top.index as usize];
+            confidence(top.score) >= persona.threshold.unwrap_or(thresholds.persona_threshold)
+        });
+        if says_who {
+            decision.kind = DecisionKind::Fallback;
+            decision.reason = "told us who they are, not yet what they need".into();
+            decision.persona_only = true;
+            return decision;
+        }
+        if state.misses + 1 >= thresholds.max_misses {
+            decision.kind = DecisionKind::Ticket;
+            decision.team = Some(FALLBACK_TEAM.into());
+            decision.reason = format!(
+                "no intent recognised in {} messages in a row",
+                state.misses + 1
+            );
+        } else {
+            decision.kind = DecisionKind::Fallback;
+            decision.reason = "no intent recognised; asked to rephrase".into();
+        }
+        return decision;
+    };
+
+    let intent = &catalog.intents[top.index as usize];
+    let rule = intent.route_for(persona_id);
+    decision.intent = Some(top.clone());
+    let variant = intent.answer_for(persona_id);
+    match rule.kind {
+        RouteKind::Answer => {
+            decision.kind = DecisionKind::Answer;
+            decision.subject_intent = Some(intent.id.clone());
+            if decision.reason.is_empty() {
+                decision.reason = format!("self-help answer for {}", intent.id);
+            }
+        }
+        RouteKind::Ticket => {
+            decision.kind = DecisionKind::Ticket;
+            decision.team = Some(rule.team.clone());
+            decision.subject_intent = Some(intent.id.clone());
+            decision.reason = match persona_id {
+                Some(p) if intent.route_overrides.contains_key(p) => {
+                    format!("{} from {p} goes to {}", intent.id, rule.team)
+                }
+                _ => format!("{} goes to {}", intent.id, rule.team),
+            };
+        }
+        RouteKind::Escalate => {
+            // The team of the conversation's intent: another intent in this message, else the
+            // answer being rated, else the last intent; else the rule's own team.
+            let other = candidates
+                .iter()
+                .map(|s| &catalog.intents[s.index as usize])
+                .find(|i| i.route_for(persona_id).kind != RouteKind::Escalate);
+            let subject = other
+                .map(|i| i.id.clone())
+                .or_else(|| state.awaiting_feedback.as_ref().map(|a| a.intent.clone()))
+                .or_else(|| state.last_intent.clone())
+                .filter(|id| catalog.intent(id).is_some());
+            let team = subject
+                .as_deref()
+                .and_then(|id| catalog.intent(id))
+                .map(|i| i.route_for(persona_id).team)
+                .unwrap_or_else(|| rule.team.clone());
+            decision.kind = DecisionKind::Ticket;
+            decision.reason = match (&subject, &state.awaiting_feedback) {
+                (Some(s), Some(a)) if *s == a.intent => {
+                    format!(
+                        "{} after the self-help answer {} for {s}",
+                        intent.id, a.variant
+                    )
+                }
+                (Some(s), _) => format!("{} about {s}", intent.id),
+                (None, _) => format!("{} with no earlier topic", intent.id),
+            };
+            decision.team = Some(team);
+            decision.subject_intent = subject;
+            return decision; // an escalation shows no answer text
+        }
+    }
+    if let Some((key, answer_text)) = variant {
+        decision.answer = Some(format!("{}/{key}", intent.id));
+        decision.answer_text = Some(answer_text.to_string());
+    }
+    decision
+}
+
+/// Turns a decision into a ticket (the customer asked for a person outright): the team of its
+/// intent for the persona, else `support`. A message joining an open ticket stays as it is.
+pub fn force_ticket(catalog: &Catalog, decision: &mut Decision) {
+    if decision.kind == DecisionKind::Ticket || decision.joins_ticket.is_some() {
+        return;
+    }
+    let persona = decision.persona.as_ref().map(|p| p.id.as_str());
+    let intent = decision.intent.as_ref().and_then(|i| catalog.intent(&i.id));
+    decision.team =
+        Some(intent.map_or_else(|| FALLBACK_TEAM.to_string(), |i| i.route_for(persona).team));
+    decision.subject_intent = intent.map(|i| i.id.clone());
+    decision.reason = match intent {
+        Some(i) => format!("customer asked for a person about {}", i.id),
+        None => "customer asked for a person".into(),
+    };
+    decision.kind = DecisionKind::Ticket;
+    decision.choices.clear();
+    decision.answer = None;
+    decision.answer_text = None;
+    decision.persona_only = false;
+}
+
+/// The state after `decision`, given the interaction id it was stored under and the ticket it
+/// opened, if any.
+pub fn advance(
+    state: &ConversationState,
+    catalog: &Catalog,
+    classification: &Classification,
+    decision: &Decision,
+    interaction: u64,
+    opened_ticket: Option<OpenTicket>,
+) -> ConversationState {
+    let mut next = state.clone();
+    next.turns += 1;
+    next.accumulate_personas(
+        classification
+            .personas
+            .iter()
+            .map(|s| (catalog.personas[s.index as usize].id.as_str(), s.score)),
+    );
+    next.misses = match decision.kind {
+        DecisionKind::Fallback if decision.persona_only => state.misses,
+        DecisionKind::Fallback => state.misses + 1,
+        _ => 0,
+    };
+    next.pending_choices = decision.choices.clone();
+    next.awaiting_feedback = match (decision.kind, &decision.answer, &decision.intent) {
+        (DecisionKind::Answer, Some(variant), Some(intent)) => Some(AwaitingFeedback {
+            interaction,
+            intent: intent.id.clone(),
+            variant: variant.clone(),
+        }),
+        _ => None,
+    };
+    if let Some(subject) = &decision.subject_intent {
+        next.last_intent = Some(subject.clone());
+    }
+    if let Some(ticket) = opened_ticket {
+        next.last_ticket = Some(ticket.id);
+        next.open_ticket = Some(ticket);
+    }
+    next
+}

@@ -1,0 +1,127 @@
+//! The routing decision, pure: from a message's scores, the conversation so far and the catalog,
+//! choose a self-help answer, a ticket for a team, a clarifying question or a fallback.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::classify::Classification;
+use crate::core::conversation::{ConversationState, OpenTicket};
+use crate::core::model::Catalog;
+
+mod decision;
+mod reply;
+#[cfg(test)]
+mod tests;
+
+pub use decision::{advance, choose_persona, decide, force_ticket};
+pub use reply::reply_text;
+
+/// Thresholds and limits for picking persona and intent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Minimum intent confidence, unless the intent sets its own.
+    pub intent_threshold: f64,
+    /// Minimum persona confidence, unless the persona sets its own.
+    pub persona_threshold: f64,
+    /// Minimum relative lead of the best candidate over the runner-up, (s1 - s2) / s1. Below it,
+    /// two intents are ambiguous (clarify) and two personas are undecided (no persona).
+    pub margin: f64,
+    /// Consecutive misses before a fallback becomes a ticket for `support`.
+    pub max_misses: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            intent_threshold: 0.5,
+            persona_threshold: 0.5,
+            margin: 0.15,
+            max_misses: 2,
+        }
+    }
+}
+
+/// The team that receives tickets nothing else claims.
+pub const FALLBACK_TEAM: &str = "support";
+
+/// The route kinds of the decision JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionKind {
+    Answer,
+    Ticket,
+    Clarify,
+    Fallback,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::Ticket => "ticket",
+            Self::Clarify => "clarify",
+            Self::Fallback => "fallback",
+        }
+    }
+}
+
+/// A chosen persona or intent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick {
+    pub index: u32,
+    pub id: String,
+    pub confidence: f64,
+    /// Relative lead over the runner-up, in 0..=1 (1 when there is none).
+    pub margin: f64,
+}
+
+/// What to do with one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub persona: Option<Pick>,
+    pub intent: Option<Pick>,
+    pub kind: DecisionKind,
+    pub team: Option<String>,
+    /// The answer variant, `<intent>/<persona|default>`.
+    pub answer: Option<String>,
+    /// The answer text for the variant.
+    pub answer_text: Option<String>,
+    /// Intent ids offered when clarifying.
+    pub choices: Vec<String>,
+    /// Why this route, in words an agent reads on the ticket.
+    pub reason: String,
+    /// The intent a ticket is about (for an escalation: the conversation's intent).
+    pub subject_intent: Option<String>,
+    /// A ticket already owns the conversation: the message joins it instead of opening one.
+    pub joins_ticket: Option<OpenTicket>,
+    /// The message said who the customer is but not what they want: a fallback that is not a
+    /// miss.
+    pub persona_only: bool,
+}
+
+impl Decision {
+    /// A self-help answer the customer can rate: it gets the "That helped" / "Talk to a human"
+    /// buttons on every channel.
+    pub fn offers_feedback(&self) -> bool {
+        self.kind == DecisionKind::Answer && self.answer_text.is_some()
+    }
+}
+
+/// Classifies and routes one message as the first of a new conversation (no logging):
+/// what `personabot classify` shows.
+pub fn run_single(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    classifier: &crate::core::classify::Classifier,
+    text_in: &str,
+) -> (Decision, Classification) {
+    let classification = classifier.classify(text_in);
+    let decision = decide(
+        catalog,
+        thresholds,
+        text_in,
+        &classification,
+        &ConversationState::default(),
+    );
+    (decision, classification)
+}

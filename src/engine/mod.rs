@@ -1,0 +1,10 @@
+//! The engine: the pipeline that turns one inbound message into a decision, a reply and the
+//! records to store, and the runtime every channel hands its messages to.
+
+pub mod flood;
+pub mod metrics;
+pub mod output;
+pub mod pipeline;
+pub mod runtime;
+
+pub use runtime::{Admission, AppState, HandlerGuard, Handlers};

@@ -1,0 +1,765 @@
+//! `personabot review`: what the logged evidence says about each persona and about the catalog,
+//! for the people who own the personas.
+//!
+//! [`build`] is pure: it reads interactions and tickets already loaded from the store and
+//! returns a [`Review`]. [`render_text`] prints it as terminal tables, [`render_html`] as a
+//! self-contained page with SVG charts (also served at `/review`), and the JSON form is the
+//! `Review` itself, serialised.
+//!
+//! Definitions (also in the README):
+//! - a persona's *messages* are the logged messages the bot gave that persona (`-` for none);
+//! - *decided* messages leave out those a conversation added to its already open ticket: those
+//!   were not the bot's decision;
+//! - *resolution rate*: answers the customer marked "That helped", over answers shown;
+//! - *escalation rate*: tickets opened for the persona (by a message, "Talk to a human" or "that
+//!   didn't help"), over its decided messages;
+//! - *clarify* and *fallback rates*: decided messages routed so, over decided messages;
+//! - *unclear* messages: decided messages with no intent, a clarifying question, or an intent
+//!   below the low-confidence line.
+
+mod html;
+mod text;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+
+pub use html::{esc as escape_html, render_html, HtmlTarget};
+pub use text::render_text;
+
+use crate::catalog::Catalog;
+use crate::store::{Interaction, ScoredId, Ticket};
+
+/// The id shown for messages without a persona or intent.
+pub const NONE_ID: &str = "-";
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Why a review cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("unknown persona `{0}`: not in the catalog (use `-` for messages without a persona)")]
+    UnknownPersona(String),
+    #[error("invalid --since `{0}`: give an age such as 30d, 12h or 2weeks")]
+    InvalidSince(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What to review.
+#[derive(Debug, Clone)]
+pub struct ReviewOptions {
+    /// Only messages at or after this time (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// Only this persona (`-`: messages without one).
+    pub persona: Option<String>,
+    /// The review's "now" (ms since the epoch): the end of the window and of the weekly trend.
+    pub now_ms: u64,
+    /// An intent below this confidence counts as low-confidence.
+    pub low_confidence: f64,
+    /// Rows kept in each ranked list (intents per persona, terms, shared keywords, relabels).
+    pub top: usize,
+    /// Example messages kept per item.
+    pub examples: usize,
+}
+
+impl Default for ReviewOptions {
+    fn default() -> Self {
+        ReviewOptions {
+            since_ms: None,
+            persona: None,
+            now_ms: crate::store::now_ms(),
+            low_confidence: 0.65,
+            top: 10,
+            examples: 3,
+        }
+    }
+}
+
+/// The cutoff (ms since the epoch) of an age such as `30d` before `now_ms`.
+pub fn since_cutoff(age: &str, now_ms: u64) -> Result<u64, ReviewError> {
+    let d = humantime::parse_duration(age.trim())
+        .map_err(|_| ReviewError::InvalidSince(age.to_string()))?;
+    Ok(now_ms.saturating_sub(d.as_millis() as u64))
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Review {
+    pub generated_ms: u64,
+    /// The window: `since_ms` (None: all the evidence kept) to `until_ms`.
+    pub since_ms: Option<u64>,
+    pub until_ms: u64,
+    /// The persona filter, if any.
+    pub persona_filter: Option<String>,
+    /// Messages in the window (all personas; the denominator of each persona's share).
+    pub messages: usize,
+    /// Start dates (Mondays, UTC, `YYYY-MM-DD`) of the weeks in `PersonaReview::weekly`.
+    pub weeks: Vec<String>,
+    /// Busiest first; `-` holds the messages without a persona.
+    pub personas: Vec<PersonaReview>,
+    pub unclear: UnclearMessages,
+    pub silent_keywords: SilentKeywords,
+    /// Persona keywords that fired for more than one persona, most messages first.
+    pub shared_keywords: Vec<SharedKeyword>,
+    pub relabels: Relabels,
+}
+
+/// One persona's share of the traffic and how it was served.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PersonaReview {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub messages: usize,
+    /// `messages` over all messages in the window.
+    pub share: f64,
+    /// Messages per week, aligned with `Review::weeks`.
+    pub weekly: Vec<usize>,
+    /// Messages the bot decided (not added to an already open ticket).
+    pub decided: usize,
+    pub answers: usize,
+    pub helped: usize,
+    pub not_helped: usize,
+    /// Tickets opened for this persona.
+    pub tickets: usize,
+    pub clarify: usize,
+    pub fallback: usize,
+    /// `helped / answers` (None without answers).
+    pub resolution_rate: Option<f64>,
+    /// `tickets / decided`.
+    pub escalation_rate: Option<f64>,
+    pub clarify_rate: Option<f64>,
+    pub fallback_rate: Option<f64>,
+    /// Most frequent intents of the persona's decided messages (`-`: no intent).
+    pub top_intents: Vec<Count>,
+    /// The answer variants shown to this persona, most shown first.
+    pub variants: Vec<VariantReview>,
+}
+
+/// An id (or term) and how many messages had it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Count {
+    pub id: String,
+    pub messages: usize,
+    /// Of the messages it is counted among.
+    pub share: f64,
+}
+
+/// How one answer variant (`<intent>/<persona|default>`) performed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantReview {
+    pub variant: String,
+    pub shown: usize,
+    pub helped: usize,
+    pub not_helped: usize,
+    /// Shown and not rated.
+    pub unrated: usize,
+    /// `helped / shown`.
+    pub resolution_rate: f64,
+    /// `helped / (helped + not_helped)` (None when nobody rated it).
+    pub rated_help_rate: Option<f64>,
+}
+
+/// The messages the catalog did not understand well, and the words in them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UnclearMessages {
+    /// Decided messages in the window (the denominator).
+    pub decided: usize,
+    /// No intent, routed to the fallback (or its ticket after repeated misses).
+    pub unmatched: usize,
+    /// A clarifying question (two intents too close).
+    pub clarify: usize,
+    /// An intent below the low-confidence line.
+    pub low_confidence: usize,
+    pub low_confidence_line: f64,
+    /// Most frequent words and two-word phrases (stopwords left out), with the profiles that
+    /// already have the term.
+    pub terms: Vec<UnclearTerm>,
+    /// A few of the messages, newest first.
+    pub examples: Vec<String>,
+}
+
+/// A term of the unclear messages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnclearTerm {
+    pub term: String,
+    pub messages: usize,
+    /// Profiles (`persona:ID` / `intent:ID`) that already list it as a keyword.
+    pub in_profiles: Vec<String>,
+    pub examples: Vec<String>,
+}
+
+/// Keywords with no hit in the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SilentKeywords {
+    /// Keywords looked at.
+    pub keywords: usize,
+    /// Of those, how many never fired.
+    pub silent: usize,
+    /// Per profile (`persona:ID` / `intent:ID`), in catalog order.
+    pub profiles: Vec<SilentProfile>,
+}
+
+/// One profile's silent keywords.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SilentProfile {
+    pub profile: String,
+    pub keywords: usize,
+    pub silent: Vec<String>,
+}
+
+/// A term that fired for several personas.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SharedKeyword {
+    pub term: String,
+    /// Messages it fired in, per persona.
+    pub personas: BTreeMap<String, usize>,
+    /// Messages it fired in (any persona).
+    pub messages: usize,
+}
+
+/// Agent corrections, from what the bot said to what the agent said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Relabels {
+    /// Messages carrying an agent label.
+    pub labelled: usize,
+    /// Labels that agreed with the bot on the labelled axes.
+    pub confirmed: usize,
+    /// Intent corrections, most frequent first.
+    pub intent: Vec<Relabel>,
+    /// Persona corrections, most frequent first.
+    pub persona: Vec<Relabel>,
+}
+
+/// One kind of correction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Relabel {
+    pub from: String,
+    pub to: String,
+    pub messages: usize,
+    pub examples: Vec<String>,
+}
+
+/// The Monday (days since the epoch) starting the week of `ms` (UTC).
+fn week_start_day(ms: u64) -> i64 {
+    let day = (ms / DAY_MS) as i64;
+    // 1970-01-01 was a Thursday: Monday is three days earlier.
+    (day + 3).div_euclid(7) * 7 - 3
+}
+
+fn date_of_day(day: i64) -> String {
+    jiff::Timestamp::from_second(day * 86_400)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        .unwrap_or_else(|_| day.to_string())
+}
+
+/// Longest weekly trend kept (two years).
+const MAX_WEEKS: usize = 104;
+
+fn id_of(scored: &Option<ScoredId>) -> &str {
+    scored.as_ref().map_or(NONE_ID, |s| s.id.as_str())
+}
+
+fn ratio(n: usize, of: usize) -> Option<f64> {
+    (of > 0).then(|| n as f64 / of as f64)
+}
+
+fn ranked(counts: HashMap<String, usize>, total: usize, top: usize) -> Vec<Count> {
+    let mut list: Vec<Count> = counts
+        .into_iter()
+        .map(|(id, messages)| Count {
+            share: ratio(messages, total).unwrap_or(0.0),
+            id,
+            messages,
+        })
+        .collect();
+    list.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.id.cmp(&b.id)));
+    list.truncate(top);
+    list
+}
+
+/// The first `n` different texts of `messages`.
+fn distinct_texts<'a>(messages: impl Iterator<Item = &'a Interaction>, n: usize) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    for i in messages {
+        if texts.len() == n {
+            break;
+        }
+        if !texts.contains(&i.text) {
+            texts.push(i.text.clone());
+        }
+    }
+    texts
+}
+
+/// Messages that joined a ticket already open in their conversation (ids).
+fn joined_open_ticket(interactions: &[&Interaction]) -> HashSet<u64> {
+    let mut by_conversation: BTreeMap<(&str, &str), Vec<&Interaction>> = BTreeMap::new();
+    for i in interactions {
+        by_conversation
+            .entry((&i.channel, &i.conversation))
+            .or_default()
+            .push(i);
+    }
+    let mut joined = HashSet::new();
+    for (_, mut turns) in by_conversation {
+        turns.sort_by_key(|i| i.id);
+        let mut seen = HashSet::new();
+        for i in turns {
+            if let Some(t) = i.ticket {
+                if !seen.insert(t) {
+                    joined.insert(i.id);
+                }
+            }
+        }
+    }
+    joined
+}
+
+#[derive(Default)]
+struct PersonaTally {
+    messages: usize,
+    weekly: Vec<usize>,
+    decided: usize,
+    answers: usize,
+    helped: usize,
+    not_helped: usize,
+    tickets: usize,
+    clarify: usize,
+    fallback: usize,
+    intents: HashMap<String, usize>,
+    /// variant -> (shown, helped, not helped)
+    variants: BTreeMap<String, (usize, usize, usize)>,
+}
+
+/// Builds the review of `interactions` and `tickets` (any order; those outside the window are
+/// skipped) against `catalog`.
+pub fn build(
+    catalog: &Catalog,
+    interactions: &[Interaction],
+    tickets: &[Ticket],
+    options: &ReviewOptions,
+) -> Result<Review, ReviewError> {
+    if let Some(p) = &options.persona {
+        if p != NONE_ID && catalog.persona(p).is_none() {
+            return Err(ReviewError::UnknownPersona(p.clone()));
+        }
+    }
+    let in_window = |at: u64| options.since_ms.is_none_or(|s| at >= s) && at <= options.now_ms;
+    let all: Vec<&Interaction> = interactions.iter().filter(|i| in_window(i.at_ms)).collect();
+    let joined = joined_open_ticket(&all);
+    let wanted = |persona: &str| options.persona.as_deref().is_none_or(|p| p == persona);
+    let selected: Vec<&Interaction> = all
+        .iter()
+        .copied()
+        .filter(|i| wanted(id_of(&i.persona)))
+        .collect();
+
+    // Weeks: from the window's start (or the oldest message) to now.
+    let first_ms = options
+        .since_ms
+        .or_else(|| all.iter().map(|i| i.at_ms).min())
+        .unwrap_or(options.now_ms);
+    let last_week = week_start_day(options.now_ms);
+    let first_week = week_start_day(first_ms).max(last_week - 7 * (MAX_WEEKS as i64 - 1));
+    let week_count = ((last_week - first_week) / 7 + 1) as usize;
+    let weeks: Vec<String> = (0..week_count)
+        .map(|w| date_of_day(first_week + 7 * w as i64))
+        .collect();
+
+    let mut tallies: BTreeMap<String, PersonaTally> = BTreeMap::new();
+    let new_tally = || PersonaTally {
+        weekly: vec![0; week_count],
+        ..Default::default()
+    };
+    for i in &selected {
+        let t = tallies
+            .entry(id_of(&i.persona).to_string())
+            .or_insert_with(new_tally);
+        t.messages += 1;
+        let week = (week_start_day(i.at_ms) - first_week).div_euclid(7);
+        if let Some(slot) = usize::try_from(week).ok().and_then(|w| t.weekly.get_mut(w)) {
+            *slot += 1;
+        }
+        if joined.contains(&i.id) {
+            continue;
+        }
+        t.decided += 1;
+        *t.intents.entry(id_of(&i.intent).to_string()).or_insert(0) += 1;
+        match i.route.kind.as_str() {
+            "answer" => {
+                t.answers += 1;
+                let helped = i.feedback.as_ref().map(|f| f.helped);
+                t.helped += usize::from(helped == Some(true));
+                t.not_helped += usize::from(helped == Some(false));
+                if let Some(variant) = &i.route.answer {
+                    let v = t.variants.entry(variant.clone()).or_insert((0, 0, 0));
+                    v.0 += 1;
+                    v.1 += usize::from(helped == Some(true));
+                    v.2 += usize::from(helped == Some(false));
+                }
+            }
+            "clarify" => t.clarify += 1,
+            "fallback" => t.fallback += 1,
+            _ => {}
+        }
+    }
+    for ticket in tickets
+        .iter()
+        .filter(|t| in_window(t.created_ms) && wanted(id_of(&t.persona)))
+    {
+        tallies
+            .entry(id_of(&ticket.persona).to_string())
+            .or_insert_with(new_tally)
+            .tickets += 1;
+    }
+
+    let mut personas: Vec<PersonaReview> = tallies
+        .into_iter()
+        .map(|(id, t)| {
+            let persona = catalog.persona(&id);
+            let mut variants: Vec<VariantReview> = t
+                .variants
+                .into_iter()
+                .map(|(variant, (shown, helped, not_helped))| VariantReview {
+                    variant,
+                    shown,
+                    helped,
+                    not_helped,
+                    unrated: shown - helped - not_helped,
+                    resolution_rate: ratio(helped, shown).unwrap_or(0.0),
+                    rated_help_rate: ratio(helped, helped + not_helped),
+                })
+                .collect();
+            variants.sort_by(|a, b| b.shown.cmp(&a.shown).then(a.variant.cmp(&b.variant)));
+            PersonaReview {
+                name: persona.map_or_else(
+                    || {
+                        if id == NONE_ID {
+                            "(no persona)".to_string()
+                        } else {
+                            format!("{id} (not in the catalog)")
+                        }
+                    },
+                    |p| p.name.clone(),
+                ),
+                owner: persona.map(|p| p.owner.clone()).unwrap_or_default(),
+                share: ratio(t.messages, all.len()).unwrap_or(0.0),
+                weekly: t.weekly,
+                resolution_rate: ratio(t.helped, t.answers),
+                escalation_rate: ratio(t.tickets, t.decided),
+                clarify_rate: ratio(t.clarify, t.decided),
+                fallback_rate: ratio(t.fallback, t.decided),
+                top_intents: ranked(t.intents, t.decided, options.top),
+                variants,
+                messages: t.messages,
+                decided: t.decided,
+                answers: t.answers,
+                helped: t.helped,
+                not_helped: t.not_helped,
+                tickets: t.tickets,
+                clarify: t.clarify,
+                fallback: t.fallback,
+                id,
+            }
+        })
+        .collect();
+    personas.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.id.cmp(&b.id)));
+
+    let decided: Vec<&Interaction> = selected
+        .iter()
+        .copied()
+        .filter(|i| !joined.contains(&i.id))
+        .collect();
+    Ok(Review {
+        generated_ms: options.now_ms,
+        since_ms: options.since_ms,
+        until_ms: options.now_ms,
+        persona_filter: options.persona.clone(),
+        messages: all.len(),
+        weeks,
+        personas,
+        unclear: unclear_messages(catalog, &decided, options),
+        silent_keywords: silent_keywords(catalog, &selected, options.persona.as_deref()),
+        shared_keywords: shared_keywords(&selected, options.top),
+        relabels: relabels(&selected, options),
+    })
+}
+
+/// Reads the window's interactions and tickets from `store` and [`build`]s their review.
+pub fn from_store(
+    store: &crate::store::Store,
+    catalog: &Catalog,
+    options: &ReviewOptions,
+) -> Result<Review, ReviewError> {
+    from_stores(&[store], catalog, options)
+}
+
+/// One review of several stores, e.g. those of shard processes that partition conversations
+/// (a conversation lives in one store, so each is replayed whole).
+pub fn from_stores(
+    stores: &[&crate::store::Store],
+    catalog: &Catalog,
+    options: &ReviewOptions,
+) -> Result<Review, ReviewError> {
+    let filter = crate::store::InteractionFilter {
+        since_ms: options.since_ms,
+        ..Default::default()
+    };
+    let (mut interactions, mut tickets) = (Vec::new(), Vec::new());
+    for store in stores {
+        interactions.extend(store.interactions(&filter)?);
+        tickets.extend(store.tickets(None, None)?);
+    }
+    build(catalog, &interactions, &tickets, options)
+}
+
+/// Where each term of the catalog is a keyword: normalised term -> profiles.
+fn keyword_owners(catalog: &Catalog) -> HashMap<String, Vec<String>> {
+    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
+    let profiles = catalog
+        .personas
+        .iter()
+        .map(|p| (format!("persona:{}", p.id), &p.keywords))
+        .chain(
+            catalog
+                .intents
+                .iter()
+                .map(|i| (format!("intent:{}", i.id), &i.keywords)),
+        );
+    for (profile, keywords) in profiles {
+        for k in keywords.iter().filter(|k| k.weight > 0.0) {
+            owners
+                .entry(k.words.join(" "))
+                .or_default()
+                .push(profile.clone());
+        }
+    }
+    owners
+}
+
+fn is_unclear(i: &Interaction, low_confidence: f64) -> bool {
+    match &i.intent {
+        None => true,
+        Some(intent) => i.route.kind == "clarify" || intent.confidence < low_confidence,
+    }
+}
+
+fn unclear_messages(
+    catalog: &Catalog,
+    decided: &[&Interaction],
+    options: &ReviewOptions,
+) -> UnclearMessages {
+    let mut report = UnclearMessages {
+        decided: decided.len(),
+        low_confidence_line: options.low_confidence,
+        ..Default::default()
+    };
+    let mut unclear: Vec<&Interaction> = decided
+        .iter()
+        .copied()
+        .filter(|i| is_unclear(i, options.low_confidence))
+        .collect();
+    unclear.sort_by_key(|i| std::cmp::Reverse(i.id));
+    let mut counts: HashMap<String, (usize, Vec<String>)> = HashMap::new();
+    for i in &unclear {
+        match (&i.intent, i.route.kind.as_str()) {
+            (_, "clarify") => report.clarify += 1,
+            (None, _) => report.unmatched += 1,
+            _ => report.low_confidence += 1,
+        }
+        for term in crate::owner::suggest::candidate_terms(&i.text) {
+            let entry = counts.entry(term).or_default();
+            entry.0 += 1;
+            if entry.1.len() < options.examples && !entry.1.contains(&i.text) {
+                entry.1.push(i.text.clone());
+            }
+        }
+    }
+    report.examples = distinct_texts(unclear.iter().copied(), options.examples);
+    let owners = keyword_owners(catalog);
+    let mut terms: Vec<UnclearTerm> = counts
+        .into_iter()
+        // A term seen once says little; a phrase only counts when it adds to its words.
+        .filter(|(_, (n, _))| *n >= 2)
+        .map(|(term, (messages, examples))| UnclearTerm {
+            in_profiles: owners.get(&term).cloned().unwrap_or_default(),
+            term,
+            messages,
+            examples,
+        })
+        .collect();
+    terms.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.term.cmp(&b.term)));
+    // Drop a word when a phrase holding it is as frequent: the phrase says more.
+    let phrases: Vec<(String, usize)> = terms
+        .iter()
+        .filter(|t| t.term.contains(' '))
+        .map(|t| (t.term.clone(), t.messages))
+        .collect();
+    terms.retain(|t| {
+        t.term.contains(' ')
+            || !phrases
+                .iter()
+                .any(|(p, n)| *n >= t.messages && p.split(' ').any(|w| w == t.term.as_str()))
+    });
+    terms.truncate(options.top * 2);
+    report.terms = terms;
+    report
+}
+
+fn silent_keywords(
+    catalog: &Catalog,
+    messages: &[&Interaction],
+    persona: Option<&str>,
+) -> SilentKeywords {
+    let mut fired: HashSet<(&str, &str)> = HashSet::new();
+    for i in messages {
+        for e in &i.evidence {
+            fired.insert((e.target.as_str(), e.term.as_str()));
+        }
+    }
+    let personas = catalog
+        .personas
+        .iter()
+        .filter(|p| persona.is_none_or(|want| want == p.id))
+        .map(|p| (format!("persona:{}", p.id), &p.keywords));
+    // With a persona filter, intents are judged on other traffic too: leave them out.
+    let intents = catalog
+        .intents
+        .iter()
+        .filter(|_| persona.is_none())
+        .map(|i| (format!("intent:{}", i.id), &i.keywords));
+    let mut report = SilentKeywords::default();
+    for (profile, keywords) in personas.chain(intents) {
+        // Negative weights count against a profile: their silence is not news.
+        let positive: Vec<&str> = keywords
+            .iter()
+            .filter(|k| k.weight > 0.0)
+            .map(|k| k.term.as_str())
+            .collect();
+        let silent: Vec<String> = positive
+            .iter()
+            .filter(|term| !fired.contains(&(profile.as_str(), **term)))
+            .map(|t| t.to_string())
+            .collect();
+        report.keywords += positive.len();
+        report.silent += silent.len();
+        if !silent.is_empty() {
+            report.profiles.push(SilentProfile {
+                profile,
+                keywords: positive.len(),
+                silent,
+            });
+        }
+    }
+    report
+}
+
+fn shared_keywords(messages: &[&Interaction], top: usize) -> Vec<SharedKeyword> {
+    let mut by_term: BTreeMap<&str, (BTreeMap<String, usize>, usize)> = BTreeMap::new();
+    for i in messages {
+        let mut personas_here: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for e in i.evidence.iter().filter(|e| e.weight > 0.0) {
+            if let Some(p) = e.target.strip_prefix("persona:") {
+                personas_here.entry(e.term.as_str()).or_default().insert(p);
+            }
+        }
+        for (term, personas) in personas_here {
+            let entry = by_term.entry(term).or_default();
+            entry.1 += 1;
+            for p in personas {
+                *entry.0.entry(p.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut shared: Vec<SharedKeyword> = by_term
+        .into_iter()
+        .filter(|(_, (personas, _))| personas.len() > 1)
+        .map(|(term, (personas, messages))| SharedKeyword {
+            term: term.to_string(),
+            personas,
+            messages,
+        })
+        .collect();
+    shared.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.term.cmp(&b.term)));
+    shared.truncate(top);
+    shared
+}
+
+fn relabels(messages: &[&Interaction], options: &ReviewOptions) -> Relabels {
+    let mut report = Relabels::default();
+    let mut intent: BTreeMap<(String, String), Vec<&Interaction>> = BTreeMap::new();
+    let mut persona: BTreeMap<(String, String), Vec<&Interaction>> = BTreeMap::new();
+    for i in messages {
+        let Some(label) = &i.label else { continue };
+        report.labelled += 1;
+        let mut agreed = true;
+        for (want, said, pairs) in [
+            (&label.intent, id_of(&i.intent), &mut intent),
+            (&label.persona, id_of(&i.persona), &mut persona),
+        ] {
+            if let Some(want) = want.as_deref().filter(|w| *w != said) {
+                agreed = false;
+                pairs
+                    .entry((said.to_string(), want.to_string()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        report.confirmed += usize::from(agreed);
+    }
+    let list = |pairs: BTreeMap<(String, String), Vec<&Interaction>>| {
+        let mut list: Vec<Relabel> = pairs
+            .into_iter()
+            .map(|((from, to), found)| Relabel {
+                from,
+                to,
+                messages: found.len(),
+                examples: distinct_texts(found.iter().rev().copied(), options.examples),
+            })
+            .collect();
+        list.sort_by(|a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then(a.from.cmp(&b.from))
+                .then(a.to.cmp(&b.to))
+        });
+        list
+    };
+    report.intent = list(intent);
+    report.persona = list(persona);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_start_on_monday_utc() {
+        // (date, Monday of its week)
+        let table = [
+            ("1970-01-01T12:00:00Z", "1969-12-29"),
+            ("2026-11-29T23:59:59Z", "2026-11-23"), // a Sunday
+            ("2026-11-30T00:00:00Z", "2026-11-30"), // a Monday
+            ("2026-11-25T08:00:00Z", "2026-11-23"),
+        ];
+        for (at, monday) in table {
+            let ms = at.parse::<jiff::Timestamp>().unwrap().as_millisecond() as u64;
+            assert_eq!(date_of_day(week_start_day(ms)), monday, "{at}");
+        }
+    }
+
+    #[test]
+    fn since_cutoff_parses_ages_and_refuses_nonsense() {
+        let now = 100 * DAY_MS;
+        assert_eq!(since_cutoff("30d", now).unwrap(), 70 * DAY_MS);
+        assert_eq!(since_cutoff("1week", now).unwrap(), 93 * DAY_MS);
+        assert_eq!(since_cutoff("1000d", now).unwrap(), 0);
+        assert!(matches!(
+            since_cutoff("soon", now),
+            Err(ReviewError::InvalidSince(_))
+        ));
+    }
+}
