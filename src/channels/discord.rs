@@ -22,6 +22,7 @@ use serenity::all::{
 use serenity::async_trait;
 use serenity::http::{Http, HttpError};
 
+use super::kit::{self, Failure};
 use crate::catalog::settings::DiscordSettings;
 use crate::catalog::Catalog;
 use crate::channels::dedupe::RecentIds;
@@ -34,16 +35,13 @@ pub const CHANNEL: &str = "discord";
 
 /// Discord's message length limit, in characters.
 const MAX_CONTENT: usize = 2000;
-/// Send attempts for one reply before giving up.
-const SEND_ATTEMPTS: u32 = 4;
 /// Message ids remembered to drop duplicates (e.g. a dispatch replayed after a resume).
 const SEEN_IDS: usize = 10_000;
 /// How long [`DiscordHandle::shutdown`] waits for messages and interactions in flight.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
 /// The button labels: a contract with deployments and their docs.
-pub const HELPED_LABEL: &str = "That helped";
-pub const HUMAN_LABEL: &str = "Talk to a human";
+pub use super::kit::{HELPED_LABEL, HUMAN_LABEL};
 
 /// Errors starting the Discord channel.
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +357,38 @@ impl DiscordHandle {
     }
 }
 
+/// Discord in the list of channels: on when its token is set.
+pub struct DiscordChannel;
+
+impl super::Channel for DiscordChannel {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn start(
+        &self,
+        state: AppState,
+    ) -> super::BoxFuture<Result<super::Running, super::StartError>> {
+        Box::pin(async move {
+            if state.settings.discord.token.is_none() {
+                eprintln!(
+                    "personabot: Discord is off: set PERSONABOT__DISCORD__TOKEN (or DISCORD_TOKEN) to connect"
+                );
+                return Ok(super::Running::default());
+            }
+            let handle = start(&state).await.map_err(|e| super::StartError {
+                channel: CHANNEL,
+                message: e.to_string(),
+            })?;
+            eprintln!("personabot: Discord channel on");
+            Ok(super::Running {
+                tasks: Vec::new(),
+                stop: Some(Box::pin(handle.shutdown())),
+            })
+        })
+    }
+}
+
 /// Connects to Discord and starts handling messages, interactions and ticket events; messages
 /// go through `state` like every other channel's.
 pub async fn start(state: &AppState) -> Result<DiscordHandle, DiscordError> {
@@ -417,39 +447,39 @@ pub async fn start(state: &AppState) -> Result<DiscordHandle, DiscordError> {
     })
 }
 
-/// Sends a message, retrying 429s and server errors with backoff. Returns the message or the
-/// last error, and the attempts made.
+/// How a failed Discord call is retried ([`kit::retry_wait`]). serenity keeps no `Retry-After`
+/// of a 429 it passes on (its own rate limiter, on unless a proxy base URL is set, honours
+/// them before a request is sent; behind a proxy, the proxy does), so a 429 waits the policy's
+/// default.
+pub fn failure(e: &serenity::Error) -> Failure {
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => match r.status_code.as_u16() {
+            429 => Failure::RateLimited(None),
+            s if s >= 500 => Failure::Server,
+            _ => Failure::Final,
+        },
+        serenity::Error::Http(HttpError::Request(e)) if e.is_connect() => Failure::Unreachable,
+        _ => Failure::Final,
+    }
+}
+
+/// Sends a message, retrying as [`failure`] says. Returns the message or the last error, and
+/// the attempts made.
 async fn send(
     http: &Http,
     channel: ChannelId,
     message: CreateMessage,
 ) -> (Result<Message, String>, u32) {
-    let mut last = String::new();
-    for attempt in 1..=SEND_ATTEMPTS {
-        match channel.send_message(http, message.clone()).await {
-            Ok(m) => return (Ok(m), attempt),
-            Err(e) => {
-                let (retry, wait) = match &e {
-                    serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-                        let status = r.status_code.as_u16();
-                        (
-                            status == 429 || status >= 500,
-                            if status == 429 { 1000 } else { 200 },
-                        )
-                    }
-                    serenity::Error::Http(HttpError::Request(_)) => (true, 200),
-                    _ => (false, 0),
-                };
-                last = e.to_string();
-                tracing::warn!(attempt, error = %last, channel = %channel, "Discord send failed");
-                if !retry || attempt == SEND_ATTEMPTS {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(wait << (attempt - 1))).await;
-            }
+    kit::with_retries("Discord send", || {
+        let message = message.clone();
+        async move {
+            channel
+                .send_message(http, message)
+                .await
+                .map_err(|e| (failure(&e), format!("channel {channel}: {e}")))
         }
-    }
-    (Err(last), SEND_ATTEMPTS)
+    })
+    .await
 }
 
 /// Runs blocking pipeline work (sled) off the async threads.

@@ -17,10 +17,7 @@
 //! plain text, escaping, blocks, button values, form decoding, retry rules) are pure functions
 //! tested below; the adapter runs against a fake Slack Web API in `tests/slack.rs`.
 
-use std::collections::HashMap;
-
 use crate::channels::dedupe::RecentIds;
-use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,8 +32,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
+use super::kit::{self, AgentReply, Failure, Ordered};
 use crate::catalog::settings::SlackSettings;
-use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
+use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError};
 use crate::engine::{Admission, AppState};
 use crate::http::ApiError;
 
@@ -44,8 +42,7 @@ use crate::http::ApiError;
 pub const CHANNEL: &str = "slack";
 
 /// The button labels: a contract with deployments and their docs.
-pub const HELPED_LABEL: &str = "That helped";
-pub const HUMAN_LABEL: &str = "Talk to a human";
+pub use super::kit::{HELPED_LABEL, HUMAN_LABEL};
 
 /// The buttons' `action_id`s.
 pub const ACTION_HELPED: &str = "pb_helped";
@@ -68,14 +65,8 @@ pub const MAX_SKEW_SECS: u64 = 5 * 60;
 /// Longest text of a section block (Slack's limit).
 pub const MAX_SECTION: usize = 3000;
 
-/// Calls tried for one Web API request before giving up.
-const SEND_ATTEMPTS: u32 = 4;
-/// Longest `Retry-After` honoured; a longer one fails the send (it is recorded).
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Timeout of one Web API call.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-/// Conversation queues kept before finished ones are swept.
-const SWEEP_CHAINS_AT: usize = 1024;
 
 const REFUSAL: &str = "These buttons are for the person who asked.";
 const ASKED_FOR_HUMAN: &str = "_You asked to talk to a human._";
@@ -565,32 +556,18 @@ fn percent_decode(raw: &[u8]) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// What to do after a failed Web API call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    After(Duration),
-    No,
-}
-
-/// The retry rule: 429 waits its `Retry-After` (1 s if absent; longer than a minute fails),
-/// 5xx and a connection that was never made (`None`) back off 0.25 s doubling, anything else
-/// is not repeated.
-pub fn retry_rule(status: Option<u16>, retry_after: Option<&str>, attempt: u32) -> Retry {
-    let backoff = Duration::from_millis(250u64 << attempt.saturating_sub(1).min(6));
+/// How a failed Web API call is retried ([`kit::retry_wait`]): a 429 with its `Retry-After`
+/// (seconds), a 5xx, or a connection never made (`None`); anything else is final.
+pub fn failure(status: Option<u16>, retry_after: Option<&str>) -> Failure {
     match status {
-        Some(429) => {
-            let wait = retry_after
+        Some(429) => Failure::RateLimited(
+            retry_after
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(Duration::from_secs(1), Duration::from_secs);
-            if wait <= MAX_RETRY_AFTER {
-                Retry::After(wait)
-            } else {
-                Retry::No
-            }
-        }
-        Some(s) if s >= 500 => Retry::After(backoff),
-        None => Retry::After(backoff),
-        Some(_) => Retry::No,
+                .map(Duration::from_secs),
+        ),
+        Some(s) if s >= 500 => Failure::Server,
+        None => Failure::Unreachable,
+        Some(_) => Failure::Final,
     }
 }
 
@@ -619,62 +596,60 @@ enum Target<'a> {
     ResponseUrl(&'a str),
 }
 
-/// Posts JSON, retrying as [`retry_rule`] says. Returns Slack's answer or the last error (never
-/// a URL or the token), and the attempts made.
+/// Posts JSON, retrying as [`failure`] and [`kit::retry_wait`] say. Returns Slack's answer or
+/// the last error (never a URL or the token), and the attempts made.
 async fn call(target: Target<'_>, body: &Value) -> (Result<Value, String>, u32) {
     let (url, what) = match &target {
         Target::Method { base, method, .. } => (format!("{base}/{method}"), (*method).to_string()),
         Target::ResponseUrl(url) => (url.to_string(), "response_url".to_string()),
     };
-    let mut last = String::new();
-    for attempt in 1..=SEND_ATTEMPTS {
+    kit::with_retries("Slack call", || {
         let mut request = client().post(&url).json(body);
         if let Target::Method { token, .. } = &target {
             request = request.bearer_auth(token);
         }
-        let (status, retry_after) = match request.send().await {
-            Ok(response) => {
-                let status = response.status();
+        let what = what.clone();
+        async move {
+            let response = match request.send().await {
+                Ok(response) => response,
+                // A timeout is final: the message may have arrived, so it is not sent twice.
+                Err(e) => {
+                    let failure = if e.is_connect() {
+                        Failure::Unreachable
+                    } else {
+                        Failure::Final
+                    };
+                    return Err((failure, format!("{what}: {}", e.without_url())));
+                }
+            };
+            let status = response.status();
+            if !status.is_success() {
                 let retry_after = response
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .map(String::from);
-                if status.is_success() {
-                    let text = response.text().await.unwrap_or_default();
-                    match serde_json::from_str::<Value>(&text) {
-                        Ok(v) if v["ok"] == false => {
-                            let error = v["error"].as_str().unwrap_or("unknown error");
-                            last = format!("{what}: Slack answered ok=false: {error}");
-                            tracing::warn!(attempt, error = %last, "Slack call failed");
-                            return (Err(last), attempt);
-                        }
-                        Ok(v) => return (Ok(v), attempt),
-                        // A response_url answers plain `ok`.
-                        Err(_) => return (Ok(Value::Null), attempt),
-                    }
-                }
-                last = format!("{what}: HTTP {}", status.as_u16());
-                (Some(status.as_u16()), retry_after)
+                return Err((
+                    failure(Some(status.as_u16()), retry_after.as_deref()),
+                    format!("{what}: HTTP {}", status.as_u16()),
+                ));
             }
-            Err(e) => {
-                let connect = e.is_connect();
-                last = format!("{what}: {}", e.without_url());
-                if !connect {
-                    // e.g. a timeout: the message may have arrived, so it is not sent twice.
-                    tracing::warn!(attempt, error = %last, "Slack call failed");
-                    return (Err(last), attempt);
+            let text = response.text().await.unwrap_or_default();
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) if v["ok"] == false => {
+                    let error = v["error"].as_str().unwrap_or("unknown error");
+                    Err((
+                        Failure::Final,
+                        format!("{what}: Slack answered ok=false: {error}"),
+                    ))
                 }
-                (None, None)
+                Ok(v) => Ok(v),
+                // A response_url answers plain `ok`.
+                Err(_) => Ok(Value::Null),
             }
-        };
-        tracing::warn!(attempt, error = %last, "Slack call failed");
-        match retry_rule(status, retry_after.as_deref(), attempt) {
-            Retry::After(wait) if attempt < SEND_ATTEMPTS => tokio::time::sleep(wait).await,
-            _ => return (Err(last), attempt),
         }
-    }
-    (Err(last), SEND_ATTEMPTS)
+    })
+    .await
 }
 
 /// The Web API, as configured.
@@ -723,34 +698,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs work on one conversation in arrival order; different conversations run in parallel.
-#[derive(Default)]
-struct Chains {
-    last: Mutex<HashMap<String, JoinHandle<()>>>,
-}
-
-impl Chains {
-    fn in_order(&self, key: String, work: impl Future<Output = ()> + Send + 'static) {
-        let mut chains = lock(&self.last);
-        let previous = chains.remove(&key);
-        let task = tokio::spawn(async move {
-            if let Some(previous) = previous {
-                let _ = previous.await;
-            }
-            work.await;
-        });
-        chains.insert(key, task);
-        if chains.len() > SWEEP_CHAINS_AT {
-            chains.retain(|_, t| !t.is_finished());
-        }
-    }
-}
-
 /// The routes' bookkeeping, one per router (server).
 #[derive(Default)]
 struct Shared {
     seen: Mutex<RecentIds<String>>,
-    chains: Chains,
+    chains: Ordered,
 }
 
 impl Shared {}
@@ -1014,44 +966,19 @@ async fn on_press(state: &AppState, api: &Api, p: Press) {
     }
 }
 
-/// Delivers agents' replies to Slack tickets into the customer's thread.
-async fn agent_replies(
-    state: AppState,
-    api: Api,
-    mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
-) {
-    let chains = Chains::default();
-    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
-        let PipelineEvent::AgentReply {
-            ticket,
-            agent,
-            text,
-        } = event
-        else {
-            continue;
-        };
-        if ticket.channel != CHANNEL {
-            continue;
-        }
-        let Some((channel, thread)) = parse_conversation(&ticket.conversation) else {
-            tracing::warn!(
-                ticket = ticket.id,
-                "Slack ticket without a channel and thread"
-            );
-            continue;
-        };
-        let (channel, thread) = (channel.to_string(), thread.to_string());
-        let team = state.pipeline.catalog().team_name(&ticket.team).to_string();
-        let mrkdwn = agent_reply_text(&team, &agent, &text);
-        let api = api.clone();
-        let running = state.handlers.enter();
-        chains.in_order(ticket.conversation.clone(), async move {
-            let _running = running;
-            let (sent, attempts) = api.post(&channel, &thread, &mrkdwn, None).await;
-            if let Err(e) = sent {
-                tracing::error!(error = %e, attempts, ticket = ticket.id, "agent reply not delivered");
-            }
-        });
+/// Delivers an agent's reply into the customer's thread.
+async fn deliver_agent_reply(api: Api, reply: AgentReply) {
+    let Some((channel, thread)) = parse_conversation(&reply.ticket.conversation) else {
+        tracing::warn!(
+            ticket = reply.ticket.id,
+            "Slack ticket without a channel and thread"
+        );
+        return;
+    };
+    let mrkdwn = agent_reply_text(&reply.team, &reply.agent, &reply.text);
+    let (sent, attempts) = api.post(channel, thread, &mrkdwn, None).await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, attempts, ticket = reply.ticket.id, "agent reply not delivered");
     }
 }
 
@@ -1065,6 +992,31 @@ pub fn routes() -> Router<AppState> {
 
 /// Starts background work (delivery of agent replies, polling) when the channel's secrets are
 /// set; says once why it stays off otherwise.
+/// Slack in the list of channels.
+pub struct SlackChannel;
+
+impl super::Channel for SlackChannel {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn start(
+        &self,
+        state: AppState,
+    ) -> super::BoxFuture<Result<super::Running, super::StartError>> {
+        Box::pin(async move {
+            Ok(super::Running {
+                tasks: start(state).await.into_iter().collect(),
+                stop: None,
+            })
+        })
+    }
+}
+
 pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
     let Some(api) = Api::from_settings(&state.settings.slack) else {
         eprintln!(
@@ -1074,7 +1026,13 @@ pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
     };
     let events = state.pipeline.subscribe();
     eprintln!("personabot: Slack channel on: events at {EVENTS_PATH}, interactivity at {INTERACTIONS_PATH}");
-    Some(tokio::spawn(agent_replies(state, api, events)))
+    Some(tokio::spawn(kit::relay_agent_replies(
+        state,
+        CHANNEL,
+        Arc::default(),
+        events,
+        move |reply| deliver_agent_reply(api.clone(), reply),
+    )))
 }
 
 #[cfg(test)]
@@ -1585,26 +1543,24 @@ mod tests {
     }
 
     #[test]
-    fn retry_table() {
+    fn failures_table() {
         let s = Duration::from_secs;
-        let ms = Duration::from_millis;
         let cases = [
-            (Some(429), Some("3"), 1, Retry::After(s(3))),
-            (Some(429), None, 1, Retry::After(s(1))),
-            (Some(429), Some("3600"), 1, Retry::No),
-            (Some(500), None, 1, Retry::After(ms(250))),
-            (Some(503), None, 2, Retry::After(ms(500))),
-            (None, None, 3, Retry::After(ms(1000))),
-            (Some(400), None, 1, Retry::No),
-            (Some(404), None, 1, Retry::No),
+            (Some(429), Some("3"), Failure::RateLimited(Some(s(3)))),
+            (Some(429), None, Failure::RateLimited(None)),
+            (Some(429), Some("soon"), Failure::RateLimited(None)),
+            (Some(429), Some("3600"), Failure::RateLimited(Some(s(3600)))),
+            (Some(500), None, Failure::Server),
+            (Some(503), None, Failure::Server),
+            (None, None, Failure::Unreachable),
+            (Some(400), None, Failure::Final),
+            (Some(404), None, Failure::Final),
         ];
-        for (status, after, attempt, want) in cases {
-            assert_eq!(
-                retry_rule(status, after, attempt),
-                want,
-                "{status:?} {after:?}"
-            );
+        for (status, after, want) in cases {
+            assert_eq!(failure(status, after), want, "{status:?} {after:?}");
         }
+        // An hour's Retry-After is more than the policy waits: the send fails.
+        assert_eq!(kit::retry_wait(failure(Some(429), Some("3600")), 1), None);
     }
 
     #[test]

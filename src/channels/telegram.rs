@@ -12,10 +12,7 @@
 //! text cutting, what to retry) are pure functions tested below; the adapter runs against a fake
 //! Bot API in `tests/telegram.rs`.
 
-use std::collections::HashMap;
-
 use crate::channels::dedupe::RecentIds;
-use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -37,6 +34,7 @@ use teloxide::types::{
 use teloxide::{ApiError as BotApiError, Bot, RequestError};
 use tokio::task::JoinHandle;
 
+use super::kit::{self, AgentReply, Failure, Ordered};
 use crate::catalog::settings::TelegramSettings;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
 use crate::engine::{Admission, AppState};
@@ -46,8 +44,7 @@ use crate::http::ApiError;
 pub const CHANNEL: &str = "telegram";
 
 /// The button labels: a contract with deployments and their docs.
-pub const HELPED_LABEL: &str = "That helped";
-pub const HUMAN_LABEL: &str = "Talk to a human";
+pub use super::kit::{HELPED_LABEL, HUMAN_LABEL};
 
 /// The header Telegram puts the webhook's `secret_token` in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -69,14 +66,8 @@ const POLL_TIMEOUT_SECS: u32 = 25;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(POLL_TIMEOUT_SECS as u64 + 15);
 /// Longest pause between failed `getUpdates` calls.
 const MAX_POLL_BACKOFF: Duration = Duration::from_secs(30);
-/// Send attempts for one message before giving up.
-const SEND_ATTEMPTS: u32 = 4;
-/// Longest `retry_after` honoured; a longer one fails the send (it is recorded).
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Update ids remembered to drop duplicates (a webhook call Telegram retries).
 const SEEN_UPDATES: usize = 10_000;
-/// Conversation queues kept before finished ones are swept.
-const SWEEP_CHAINS_AT: usize = 1024;
 
 const BAD_TOKEN: &str = "Telegram refused the bot token: check PERSONABOT__TELEGRAM__TOKEN (and telegram.api_url, if set)";
 const REFUSAL: &str = "These buttons are for the person who asked.";
@@ -334,41 +325,31 @@ pub fn poll_backoff(errors: u32) -> Duration {
     Duration::from_secs(secs).min(MAX_POLL_BACKOFF)
 }
 
-/// Pause before send attempt `attempt + 1` after a server error: 0.5 s doubling.
-fn send_backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64 << attempt.saturating_sub(1).min(6))
-}
-
-/// Whether a failed call is worth repeating, and after how long. Flood control (429) waits
-/// what Telegram asks (up to a minute); server errors (5xx) and a proxy's non-JSON error page
-/// back off; a connection that was never made is retried. Anything else (bad request, blocked
-/// by the user, a timeout after which the message may have arrived) is not repeated.
-pub fn retry_delay(err: &RequestError, attempt: u32) -> Option<Duration> {
+/// How a failed call is retried ([`kit::retry_wait`]). Flood control (429) waits what Telegram
+/// asks; server errors (5xx) and a proxy's non-JSON error page back off; a connection that was
+/// never made is retried. Anything else (bad request, blocked by the user, a timeout after
+/// which the message may have arrived) is final.
+pub fn failure(err: &RequestError) -> Failure {
     match err {
-        RequestError::RetryAfter(s) => Some(s.duration()).filter(|d| *d <= MAX_RETRY_AFTER),
-        RequestError::Api(BotApiError::Unknown(description)) => {
-            retry_delay_for_description(description, attempt)
-        }
+        RequestError::RetryAfter(s) => Failure::RateLimited(Some(s.duration())),
+        RequestError::Api(BotApiError::Unknown(description)) => failure_of_description(description),
         RequestError::InvalidJson { raw, .. } if !raw.trim_start().starts_with('{') => {
-            Some(send_backoff(attempt))
+            Failure::Server
         }
-        RequestError::Network(e) if e.is_connect() => Some(send_backoff(attempt)),
-        _ => None,
+        RequestError::Network(e) if e.is_connect() => Failure::Unreachable,
+        _ => Failure::Final,
     }
 }
 
-/// The retry rule for an error Telegram described only in words (teloxide keeps no status).
-pub fn retry_delay_for_description(description: &str, attempt: u32) -> Option<Duration> {
+/// The failure of an error Telegram described only in words (teloxide keeps no status).
+pub fn failure_of_description(description: &str) -> Failure {
     let lower = description.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("too many requests") {
         let secs = rest
             .rsplit(' ')
             .next()
             .and_then(|n| n.trim().parse::<u64>().ok());
-        return match secs {
-            Some(s) => Some(Duration::from_secs(s)).filter(|d| *d <= MAX_RETRY_AFTER),
-            None => Some(send_backoff(attempt)),
-        };
+        return Failure::RateLimited(secs.map(Duration::from_secs));
     }
     let server_error = [
         "internal server error",
@@ -378,7 +359,10 @@ pub fn retry_delay_for_description(description: &str, attempt: u32) -> Option<Du
     ]
     .iter()
     .any(|s| lower.contains(s));
-    server_error.then(|| send_backoff(attempt))
+    match server_error {
+        true => Failure::Server,
+        false => Failure::Final,
+    }
 }
 
 /// Why `getUpdates` keeps failing, when the operator has to act.
@@ -478,7 +462,7 @@ struct Telegram {
     seen: Mutex<RecentIds<u32>>,
     /// The last task of each conversation: work on one conversation runs in arrival order,
     /// different conversations run in parallel.
-    chains: Mutex<HashMap<String, JoinHandle<()>>>,
+    chains: Arc<Ordered>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -506,7 +490,7 @@ impl Telegram {
             bot,
             token,
             seen: Mutex::new(RecentIds::new(SEEN_UPDATES)),
-            chains: Mutex::new(HashMap::new()),
+            chains: Arc::default(),
         })
     }
 
@@ -520,19 +504,8 @@ impl Telegram {
     }
 
     /// Runs `work` after everything queued before it for conversation `key`.
-    fn in_order(&self, key: String, work: impl Future<Output = ()> + Send + 'static) {
-        let mut chains = lock(&self.chains);
-        let previous = chains.remove(&key);
-        let task = tokio::spawn(async move {
-            if let Some(previous) = previous {
-                let _ = previous.await;
-            }
-            work.await;
-        });
-        chains.insert(key, task);
-        if chains.len() > SWEEP_CHAINS_AT {
-            chains.retain(|_, t| !t.is_finished());
-        }
+    fn in_order(&self, key: String, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.chains.in_order(key, work);
     }
 
     /// Sends a plain-text message (no parse mode: nothing in it is interpreted), cut to
@@ -547,8 +520,7 @@ impl Telegram {
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> (Result<Message, String>, u32) {
         let text = fit(text, MAX_TEXT);
-        let mut last = String::new();
-        for attempt in 1..=SEND_ATTEMPTS {
+        kit::with_retries("Telegram sendMessage", || {
             let mut request = self.bot.send_message(ChatId(chat), text.clone());
             if let Some(t) = topic {
                 request = request.message_thread_id(ThreadId(MessageId(t)));
@@ -561,20 +533,13 @@ impl Telegram {
             if let Some(k) = &keyboard {
                 request = request.reply_markup(k.clone());
             }
-            match request.await {
-                Ok(m) => return (Ok(m), attempt),
-                Err(e) => {
-                    last = self.describe(&e);
-                    let wait = retry_delay(&e, attempt);
-                    tracing::warn!(attempt, error = %last, chat, "Telegram sendMessage failed");
-                    match wait {
-                        Some(wait) if attempt < SEND_ATTEMPTS => tokio::time::sleep(wait).await,
-                        _ => return (Err(last), attempt),
-                    }
-                }
+            async move {
+                request
+                    .await
+                    .map_err(|e| (failure(&e), format!("chat {chat}: {}", self.describe(&e))))
             }
-        }
-        (Err(last), SEND_ATTEMPTS)
+        })
+        .await
     }
 
     /// Answers a button press (stops the client's spinner), with an optional notice.
@@ -746,37 +711,19 @@ async fn on_press(tg: &Telegram, state: &AppState, p: Press) {
     }
 }
 
-/// Delivers agents' replies to Telegram tickets as "Team (agent): text".
-async fn agent_replies(
-    tg: Arc<Telegram>,
-    state: AppState,
-    mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
-) {
-    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
-        let PipelineEvent::AgentReply {
-            ticket,
-            agent,
-            text,
-        } = event
-        else {
-            continue;
-        };
-        if ticket.channel != CHANNEL {
-            continue;
-        }
-        let Some((chat, topic)) = parse_conversation(&ticket.conversation) else {
-            tracing::warn!(ticket = ticket.id, "Telegram ticket without a chat id");
-            continue;
-        };
-        let team = state.pipeline.catalog().team_name(&ticket.team).to_string();
-        let body = format!("{team} ({agent}): {text}");
-        let tg2 = tg.clone();
-        tg.in_order(ticket.conversation.clone(), async move {
-            let (sent, attempts) = tg2.send(chat, topic, None, &body, None).await;
-            if let Err(e) = sent {
-                tracing::error!(error = %e, attempts, ticket = ticket.id, "agent reply not delivered");
-            }
-        });
+/// Delivers an agent's reply to a Telegram ticket as "Team (agent): text".
+async fn deliver_agent_reply(tg: Arc<Telegram>, reply: AgentReply) {
+    let Some((chat, topic)) = parse_conversation(&reply.ticket.conversation) else {
+        tracing::warn!(
+            ticket = reply.ticket.id,
+            "Telegram ticket without a chat id"
+        );
+        return;
+    };
+    let body = format!("{} ({}): {}", reply.team, reply.agent, reply.text);
+    let (sent, attempts) = tg.send(chat, topic, None, &body, None).await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, attempts, ticket = reply.ticket.id, "agent reply not delivered");
     }
 }
 
@@ -866,7 +813,14 @@ async fn run(
     source: Source,
     events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
-    let replies = agent_replies(tg.clone(), state.clone(), events);
+    let relay = tg.clone();
+    let replies = kit::relay_agent_replies(
+        state.clone(),
+        CHANNEL,
+        tg.chains.clone(),
+        events,
+        move |reply| deliver_agent_reply(relay.clone(), reply),
+    );
     match source {
         Source::Polling => {
             tokio::join!(introduce(&tg, source), replies, poll(tg.clone(), state));
@@ -942,6 +896,31 @@ pub fn routes() -> Router<AppState> {
 
 /// Starts the channel when its token is set: long polling (without a webhook secret) and the
 /// delivery of agent replies. Says once why it stays off otherwise.
+/// Telegram in the list of channels.
+pub struct TelegramChannel;
+
+impl super::Channel for TelegramChannel {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn start(
+        &self,
+        state: AppState,
+    ) -> super::BoxFuture<Result<super::Running, super::StartError>> {
+        Box::pin(async move {
+            Ok(super::Running {
+                tasks: start(state).await.into_iter().collect(),
+                stop: None,
+            })
+        })
+    }
+}
+
 pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
     let settings = &state.settings.telegram;
     let Some(source) = source(settings) else {
@@ -1254,64 +1233,59 @@ mod tests {
     }
 
     #[test]
-    fn retry_table() {
+    fn failures_table() {
         use teloxide::types::Seconds;
-        let ms = |n| Some(Duration::from_millis(n));
-        let cases: Vec<(RequestError, u32, Option<Duration>)> = vec![
-            (
-                RequestError::RetryAfter(Seconds::from_seconds(3)),
-                1,
-                Some(Duration::from_secs(3)),
-            ),
+        let secs = |n| Failure::RateLimited(Some(Duration::from_secs(n)));
+        let cases: Vec<(RequestError, Failure)> = vec![
+            (RequestError::RetryAfter(Seconds::from_seconds(3)), secs(3)),
             (
                 RequestError::RetryAfter(Seconds::from_seconds(3600)),
-                1,
-                None,
+                secs(3600),
             ),
             (
                 RequestError::Api(BotApiError::Unknown("Internal Server Error".into())),
-                1,
-                ms(500),
+                Failure::Server,
             ),
             (
                 RequestError::Api(BotApiError::Unknown("Bad Gateway".into())),
-                2,
-                ms(1000),
+                Failure::Server,
             ),
             (
                 RequestError::Api(BotApiError::Unknown(
                     "Too Many Requests: retry after 7".into(),
                 )),
-                1,
-                Some(Duration::from_secs(7)),
+                secs(7),
+            ),
+            (
+                RequestError::Api(BotApiError::Unknown("Too Many Requests".into())),
+                Failure::RateLimited(None),
             ),
             (
                 RequestError::Api(BotApiError::Unknown("Bad Request: can't parse".into())),
-                1,
-                None,
+                Failure::Final,
             ),
-            (RequestError::Api(BotApiError::BotBlocked), 1, None),
-            (RequestError::Api(BotApiError::ChatNotFound), 1, None),
+            (RequestError::Api(BotApiError::BotBlocked), Failure::Final),
+            (RequestError::Api(BotApiError::ChatNotFound), Failure::Final),
             (
                 RequestError::InvalidJson {
                     source: Arc::new(serde_json::from_str::<u8>("<").unwrap_err()),
                     raw: "<html>502 Bad Gateway</html>".into(),
                 },
-                3,
-                ms(2000),
+                Failure::Server,
             ),
             (
                 RequestError::InvalidJson {
                     source: Arc::new(serde_json::from_str::<u8>("<").unwrap_err()),
                     raw: "{\"ok\":true,\"result\":{}}".into(),
                 },
-                1,
-                None,
+                Failure::Final,
             ),
         ];
-        for (n, (err, attempt, want)) in cases.iter().enumerate() {
-            assert_eq!(retry_delay(err, *attempt), *want, "case {n}: {err}");
+        for (n, (err, want)) in cases.iter().enumerate() {
+            assert_eq!(failure(err), *want, "case {n}: {err}");
         }
+        // An hour of flood control is more than the policy waits: the send fails.
+        assert_eq!(kit::retry_wait(failure(&cases[1].0), 1), None);
     }
 
     #[test]

@@ -212,6 +212,19 @@ async fn chat_page() -> Html<&'static str> {
     Html(CHAT_PAGE)
 }
 
+/// The web chat page and the generic HTTP chat API (chat bridges post here).
+pub struct WebChannel;
+
+impl super::Channel for WebChannel {
+    fn name(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(chat_page))

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 
 use personabot::app;
 use personabot::catalog::settings::Settings;
-use personabot::channels::discord;
+use personabot::channels;
 use personabot::engine::pipeline::Pipeline;
 use personabot::engine::AppState;
 use personabot::ops::reload::{self, ReloadSource, ReloadState};
@@ -76,18 +76,6 @@ async fn serve(
             "personabot: agent queue is off: set PERSONABOT__HTTP__AGENT_TOKEN to turn it on"
         );
     }
-    let discord = if settings.discord.token.is_some() {
-        let handle = discord::start(&state)
-            .await
-            .context("cannot start the Discord channel")?;
-        eprintln!("personabot: Discord channel on");
-        Some(handle)
-    } else {
-        eprintln!(
-            "personabot: Discord is off: set PERSONABOT__DISCORD__TOKEN (or DISCORD_TOKEN) to connect"
-        );
-        None
-    };
     let retention = tokio::spawn(personabot::ops::retention::run(
         pipeline.clone(),
         settings.store.retention_days,
@@ -102,7 +90,7 @@ async fn serve(
         hangup,
         watching,
     ));
-    let channel_tasks = personabot::channels::start_all(state.clone()).await;
+    let channels = channels::start_all(state.clone()).await?;
     // Without the socket the bot still serves; the store commands then wait for it to stop.
     let control = match ControlSocket::listen(&data, pipeline.clone(), state.handlers.clone()) {
         Ok(socket) => Some(socket),
@@ -129,9 +117,6 @@ async fn serve(
     if let Some(socket) = control {
         socket.stop();
     }
-    for task in &channel_tasks {
-        task.abort();
-    }
     // Stop taking requests and messages on every channel at once, and let those in flight
     // finish (bounded).
     let _ = stop_http.send(());
@@ -143,12 +128,7 @@ async fn serve(
             Err(_) => tracing::warn!("HTTP requests still running after 10 s; stopping anyway"),
         }
     };
-    let discord_closed = async {
-        if let Some(handle) = discord {
-            handle.shutdown().await;
-        }
-    };
-    tokio::join!(http_drained, discord_closed);
+    tokio::join!(http_drained, channels::stop_all(channels));
     // Slack and Telegram updates answered (200) before the signal may still be running.
     let still = state.handlers.wait_idle(Duration::from_secs(10)).await;
     if still > 0 {
