@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, Write};
 
-use crate::engine::output::{decision_json, ticket_json, TurnJson};
+use crate::engine::output::turn_json;
 use crate::engine::pipeline::{Inbound, Outcome, Pipeline};
 
 /// The channel name recorded with each interaction.
@@ -29,14 +29,6 @@ const HELP: &str = "Type a message and press Enter. Commands:
 /// The answer to an input line that is not valid UTF-8 (the line is not processed).
 pub const NOT_UTF8: &str =
     "That line is not valid UTF-8 text, so it was not read. Please type it again.";
-
-fn turn_json(outcome: &Outcome) -> TurnJson {
-    TurnJson {
-        decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
-        reply: outcome.reply.clone(),
-        ticket: outcome.ticket.as_ref().map(ticket_json),
-    }
-}
 
 /// One line saying how the message was routed, for the person trying the bot.
 fn routing_note(outcome: &Outcome) -> String {

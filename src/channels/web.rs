@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::engine::output::{decision_json, ticket_json, TurnJson};
-use crate::engine::pipeline::{Inbound, Mode, Outcome};
+use crate::engine::output::{decision_json, turn_json};
+use crate::engine::pipeline::{Inbound, Mode};
 use crate::engine::AppState;
 use crate::http::{ApiError, JsonBody};
 use crate::store::Actor;
@@ -69,15 +69,6 @@ fn channel_of(requested: &Option<String>) -> Result<String, ApiError> {
     Ok(channel)
 }
 
-/// The turn as the API answers it: the classify shape plus `reply` and `ticket`.
-pub fn turn(outcome: &Outcome) -> TurnJson {
-    TurnJson {
-        decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
-        reply: outcome.reply.clone(),
-        ticket: outcome.ticket.as_ref().map(ticket_json),
-    }
-}
-
 async fn messages(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<MessageRequest>,
@@ -105,7 +96,7 @@ async fn messages(
         text: req.text,
     };
     let outcome = state.handle(inbound, Mode::Route).await?;
-    Ok(Json(turn(&outcome)).into_response())
+    Ok(Json(turn_json(&outcome)).into_response())
 }
 
 async fn feedback(
@@ -134,7 +125,7 @@ async fn feedback(
     let outcome = state
         .blocking(move |p| p.feedback(&channel, &conversation, &user, helped))
         .await??;
-    Ok(Json(turn(&outcome)).into_response())
+    Ok(Json(turn_json(&outcome)).into_response())
 }
 
 /// `POST /v1/classify`: classify without logging (a fresh conversation, nothing stored).

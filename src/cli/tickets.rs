@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 
 use personabot::catalog::Catalog;
-use personabot::store::{format_time, now_ms, Ticket, TicketStatus};
+use personabot::engine::output;
+use personabot::store::{now_ms, TicketStatus};
 
 use super::store_access::StoreAccess;
 
@@ -53,84 +54,6 @@ pub(crate) enum TicketsCommand {
     },
 }
 
-pub(crate) fn age(ms: u64) -> String {
-    let secs = now_ms().saturating_sub(ms) / 1000;
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86_399 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    }
-}
-
-pub(crate) fn print_ticket(t: &Ticket) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "ticket #{} [{}] team {}",
-        t.id,
-        t.status.as_str(),
-        t.team
-    );
-    let _ = writeln!(
-        s,
-        "opened:   {} via {} (conversation {})",
-        format_time(t.created_ms),
-        t.channel,
-        t.conversation
-    );
-    let scored = |x: &Option<personabot::store::ScoredId>| {
-        x.as_ref()
-            .map_or("none".into(), |x| format!("{} ({:.2})", x.id, x.confidence))
-    };
-    let _ = writeln!(s, "persona:  {}", scored(&t.persona));
-    let _ = writeln!(s, "intent:   {}", scored(&t.intent));
-    let _ = writeln!(s, "reason:   {}", t.reason);
-    if let Some(by) = &t.claimed_by {
-        let _ = writeln!(s, "claimed:  {by}");
-    }
-    if let Some(by) = &t.resolved_by {
-        let _ = writeln!(s, "resolved: {by}");
-    }
-    for l in &t.relabels {
-        let _ = writeln!(
-            s,
-            "relabel:  intent={} persona={} by {} at {}",
-            l.intent.as_deref().unwrap_or("-"),
-            l.persona.as_deref().unwrap_or("-"),
-            l.by,
-            format_time(l.at_ms)
-        );
-    }
-    let _ = writeln!(s, "evidence:");
-    for e in &t.evidence {
-        let _ = writeln!(
-            s,
-            "  {:<30} {:+.2}  {}",
-            format!("{:?}", e.term),
-            e.weight,
-            e.target
-        );
-    }
-    let _ = writeln!(s, "transcript:");
-    for line in &t.transcript {
-        let who = match &line.from {
-            personabot::store::Actor::Customer => "customer".to_string(),
-            personabot::store::Actor::Bot => "bot".to_string(),
-            personabot::store::Actor::Agent(a) => format!("agent {a}"),
-        };
-        for (n, text_line) in line.text.lines().enumerate() {
-            if n == 0 {
-                let _ = writeln!(s, "  [{}] {who}: {text_line}", format_time(line.at_ms));
-            } else {
-                let _ = writeln!(s, "      {text_line}");
-            }
-        }
-    }
-    s
-}
-
 pub(crate) fn tickets(
     store: &dyn StoreAccess,
     catalog: &Catalog,
@@ -158,11 +81,8 @@ pub(crate) fn tickets(
                     "id", "status", "team", "persona", "intent", "age"
                 )?;
                 for t in &list {
-                    let first = t
-                        .transcript
-                        .iter()
-                        .find(|l| l.from == personabot::store::Actor::Customer)
-                        .map(|l| l.text.chars().take(50).collect::<String>())
+                    let first = output::first_customer_message(t)
+                        .map(|text| text.chars().take(50).collect::<String>())
                         .unwrap_or_default();
                     writeln!(
                         out,
@@ -172,7 +92,7 @@ pub(crate) fn tickets(
                         t.team,
                         t.persona.as_ref().map_or("-", |p| p.id.as_str()),
                         t.intent.as_ref().map_or("-", |p| p.id.as_str()),
-                        age(t.created_ms),
+                        output::age(now_ms(), t.created_ms),
                         first.replace('\n', " ")
                     )?;
                 }
@@ -189,7 +109,7 @@ pub(crate) fn tickets(
                 serde_json::to_writer_pretty(&mut *out, &t)?;
                 writeln!(out)?;
             } else {
-                write!(out, "{}", print_ticket(&t))?;
+                write!(out, "{}", output::ticket_text(&t))?;
             }
         }
         TicketsCommand::Claim { id, agent } => {

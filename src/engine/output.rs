@@ -1,13 +1,15 @@
-//! The decision as the CLI and HTTP API print it: the `classify --json` shape, and a readable
-//! explanation of the evidence.
+//! The shapes the CLI and the HTTP API print, in one place: the decision (`classify --json`), the
+//! turn (decision, reply and ticket), tickets (the agent list's JSON, `tickets show`'s text), and
+//! a readable explanation of the evidence. Platforms' own formats (Discord's ticket post, Slack
+//! blocks) stay with their channel.
 
 use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::core::classify::{Classification, Target};
 use crate::core::route::{Decision, Pick};
-use crate::engine::pipeline::target_name;
-use crate::store::Ticket;
+use crate::engine::pipeline::{target_name, Outcome};
+use crate::store::{format_time, Actor, ScoredId, Ticket};
 
 /// `{"id":..,"confidence":..}`
 #[derive(Debug, Serialize)]
@@ -162,4 +164,136 @@ pub fn explain(catalog: &Catalog, decision: &Decision, classification: &Classifi
         );
     }
     out
+}
+
+/// The turn as the API and `chat --json` answer it: the decision plus `reply` and `ticket`.
+pub fn turn_json(outcome: &Outcome) -> TurnJson {
+    TurnJson {
+        decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
+        reply: outcome.reply.clone(),
+        ticket: outcome.ticket.as_ref().map(ticket_json),
+    }
+}
+
+/// A ticket in the agent queue's list (`GET /v1/tickets`).
+#[derive(Debug, Serialize)]
+pub struct TicketSummary<'a> {
+    pub id: u64,
+    pub team: &'a str,
+    pub team_name: &'a str,
+    pub status: &'static str,
+    pub channel: &'a str,
+    pub persona: &'a Option<ScoredId>,
+    pub intent: &'a Option<ScoredId>,
+    pub reason: &'a str,
+    pub claimed_by: &'a Option<String>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub first_message: Option<&'a str>,
+}
+
+/// The agent list's entry for `t`, with its team's display name from `catalog`.
+pub fn ticket_summary<'a>(catalog: &'a Catalog, t: &'a Ticket) -> TicketSummary<'a> {
+    TicketSummary {
+        id: t.id,
+        team: &t.team,
+        team_name: catalog.team_name(&t.team),
+        status: t.status.as_str(),
+        channel: &t.channel,
+        persona: &t.persona,
+        intent: &t.intent,
+        reason: &t.reason,
+        claimed_by: &t.claimed_by,
+        created_ms: t.created_ms,
+        updated_ms: t.updated_ms,
+        first_message: first_customer_message(t),
+    }
+}
+
+/// What the customer wrote first in a ticket's transcript.
+pub fn first_customer_message(t: &Ticket) -> Option<&str> {
+    t.transcript
+        .iter()
+        .find(|l| l.from == Actor::Customer)
+        .map(|l| l.text.as_str())
+}
+
+/// How long ago `ms` was at `now_ms`, in one unit: `42s`, `5m`, `3h`, `2d`.
+pub fn age(now_ms: u64, ms: u64) -> String {
+    let secs = now_ms.saturating_sub(ms) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+/// A ticket as `personabot tickets show` prints it: header, evidence and transcript.
+pub fn ticket_text(t: &Ticket) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "ticket #{} [{}] team {}",
+        t.id,
+        t.status.as_str(),
+        t.team
+    );
+    let _ = writeln!(
+        s,
+        "opened:   {} via {} (conversation {})",
+        format_time(t.created_ms),
+        t.channel,
+        t.conversation
+    );
+    let scored = |x: &Option<crate::store::ScoredId>| {
+        x.as_ref()
+            .map_or("none".into(), |x| format!("{} ({:.2})", x.id, x.confidence))
+    };
+    let _ = writeln!(s, "persona:  {}", scored(&t.persona));
+    let _ = writeln!(s, "intent:   {}", scored(&t.intent));
+    let _ = writeln!(s, "reason:   {}", t.reason);
+    if let Some(by) = &t.claimed_by {
+        let _ = writeln!(s, "claimed:  {by}");
+    }
+    if let Some(by) = &t.resolved_by {
+        let _ = writeln!(s, "resolved: {by}");
+    }
+    for l in &t.relabels {
+        let _ = writeln!(
+            s,
+            "relabel:  intent={} persona={} by {} at {}",
+            l.intent.as_deref().unwrap_or("-"),
+            l.persona.as_deref().unwrap_or("-"),
+            l.by,
+            format_time(l.at_ms)
+        );
+    }
+    let _ = writeln!(s, "evidence:");
+    for e in &t.evidence {
+        let _ = writeln!(
+            s,
+            "  {:<30} {:+.2}  {}",
+            format!("{:?}", e.term),
+            e.weight,
+            e.target
+        );
+    }
+    let _ = writeln!(s, "transcript:");
+    for line in &t.transcript {
+        let who = match &line.from {
+            crate::store::Actor::Customer => "customer".to_string(),
+            crate::store::Actor::Bot => "bot".to_string(),
+            crate::store::Actor::Agent(a) => format!("agent {a}"),
+        };
+        for (n, text_line) in line.text.lines().enumerate() {
+            if n == 0 {
+                let _ = writeln!(s, "  [{}] {who}: {text_line}", format_time(line.at_ms));
+            } else {
+                let _ = writeln!(s, "      {text_line}");
+            }
+        }
+    }
+    s
 }

@@ -44,24 +44,9 @@ async fn list(
         .blocking(move |p| p.store().tickets(team.as_deref(), status))
         .await??;
     let catalog = state.pipeline.catalog();
-    let list: Vec<serde_json::Value> = tickets
+    let list: Vec<_> = tickets
         .iter()
-        .map(|t| {
-            json!({
-                "id": t.id,
-                "team": t.team,
-                "team_name": catalog.team_name(&t.team),
-                "status": t.status.as_str(),
-                "channel": t.channel,
-                "persona": t.persona,
-                "intent": t.intent,
-                "reason": t.reason,
-                "claimed_by": t.claimed_by,
-                "created_ms": t.created_ms,
-                "updated_ms": t.updated_ms,
-                "first_message": t.transcript.iter().find(|l| l.from == crate::store::Actor::Customer).map(|l| l.text.clone()),
-            })
-        })
+        .map(|t| crate::engine::output::ticket_summary(&catalog, t))
         .collect();
     Ok(Json(json!({ "tickets": list })).into_response())
 }
