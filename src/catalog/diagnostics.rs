@@ -89,7 +89,7 @@ impl SourceText {
     }
 
     /// 1-based (line, column) of a byte offset; the column counts characters.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = match self.line_starts.binary_search(&offset) {
             Ok(i) => i,

@@ -15,7 +15,7 @@ pub struct ExampleFailure {
 
 /// Runs a conversation of `context` then `text` through the pure router, returning the last
 /// decision.
-pub fn run_conversation(
+pub(crate) fn run_conversation(
     catalog: &Catalog,
     classifier: &Classifier,
     thresholds: &Thresholds,

@@ -9,7 +9,7 @@ use toml_edit::{Item, TableLike, Value};
 use super::diagnostics::{Diagnostics, SourceText};
 
 /// Dotted key path for messages: `route.personas.startup-founder`, `keywords."how much"`.
-pub fn key_path(prefix: &str, key: &str) -> String {
+pub(crate) fn key_path(prefix: &str, key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .chars()
@@ -27,7 +27,7 @@ pub fn key_path(prefix: &str, key: &str) -> String {
 }
 
 /// Reads typed fields out of one table, collecting problems into `diags`.
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     pub src: &'a SourceText,
     table: &'a dyn TableLike,
     span: Option<Range<usize>>,
@@ -72,7 +72,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Span of the key itself (falls back to the value, then to the table).
-    pub fn key_span(&self, key: &str) -> Option<Range<usize>> {
+    pub(crate) fn key_span(&self, key: &str) -> Option<Range<usize>> {
         self.table
             .get_key_value(key)
             .and_then(|(k, item)| k.span().or_else(|| item.span()))
@@ -80,7 +80,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Span of the value (falls back to the key).
-    pub fn value_span(&self, key: &str) -> Option<Range<usize>> {
+    pub(crate) fn value_span(&self, key: &str) -> Option<Range<usize>> {
         self.table
             .get(key)
             .and_then(item_span)
@@ -88,7 +88,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Span of the whole table, for errors about a missing key.
-    pub fn table_span(&self) -> Option<Range<usize>> {
+    pub(crate) fn table_span(&self) -> Option<Range<usize>> {
         self.span.clone()
     }
 
@@ -103,7 +103,7 @@ impl<'a> Fields<'a> {
         self.take(key)
     }
 
-    pub fn boolean(&mut self, key: &str, diags: &mut Diagnostics) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, key: &str, diags: &mut Diagnostics) -> Option<bool> {
         let item = self.take(key)?;
         match item.as_bool() {
             Some(b) => Some(b),
@@ -302,7 +302,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The span of an item, whatever its shape.
-pub fn item_span(item: &Item) -> Option<Range<usize>> {
+pub(crate) fn item_span(item: &Item) -> Option<Range<usize>> {
     match item {
         Item::Value(v) => v.span(),
         Item::Table(t) => t.span(),
@@ -312,7 +312,7 @@ pub fn item_span(item: &Item) -> Option<Range<usize>> {
 }
 
 /// A user-facing type name for messages.
-pub fn item_type_name(item: &Item) -> &'static str {
+pub(crate) fn item_type_name(item: &Item) -> &'static str {
     match item {
         Item::Value(v) => value_type_name(v),
         Item::Table(_) => "a table",
@@ -322,7 +322,7 @@ pub fn item_type_name(item: &Item) -> &'static str {
 }
 
 /// A user-facing type name for a value.
-pub fn value_type_name(value: &Value) -> &'static str {
+pub(crate) fn value_type_name(value: &Value) -> &'static str {
     match value {
         Value::String(_) => "a string",
         Value::Integer(_) => "an integer",

@@ -6,14 +6,14 @@ use std::hash::Hash;
 
 /// The last `capacity` ids, oldest forgotten first.
 #[derive(Debug)]
-pub struct RecentIds<T> {
+pub(crate) struct RecentIds<T> {
     order: VecDeque<T>,
     set: HashSet<T>,
     capacity: usize,
 }
 
 /// How many ids are remembered by default: far more than a platform replays at once.
-pub const DEFAULT_CAPACITY: usize = 10_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
 impl<T: Hash + Eq + Clone> Default for RecentIds<T> {
     fn default() -> Self {

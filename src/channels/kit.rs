@@ -26,13 +26,13 @@ const SWEEP_AT: usize = 1024;
 
 /// Work on one conversation runs in arrival order; different conversations run in parallel.
 #[derive(Default)]
-pub struct Ordered {
+pub(crate) struct Ordered {
     last: Mutex<HashMap<String, JoinHandle<()>>>,
 }
 
 impl Ordered {
     /// Runs `work` after everything queued before it for conversation `key`.
-    pub fn in_order(&self, key: String, work: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn in_order(&self, key: String, work: impl Future<Output = ()> + Send + 'static) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let previous = last.remove(&key);
         let task = tokio::spawn(async move {
@@ -53,11 +53,11 @@ impl Ordered {
 // ----------------------------------------------------------------------------------------------
 
 /// Attempts at one send before it is given up (and recorded as not delivered).
-pub const SEND_ATTEMPTS: u32 = 4;
+pub(crate) const SEND_ATTEMPTS: u32 = 4;
 /// The longest wait a platform may ask for; a longer one fails the send.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The wait after a rate limit that did not say how long.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Why a send failed, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub enum Failure {
 /// give up: a rate limit waits what the platform asked (at most [`MAX_RETRY_AFTER`]); a server
 /// error or an unreachable platform backs off 250 ms doubling; nothing is tried more than
 /// [`SEND_ATTEMPTS`] times.
-pub fn retry_wait(failure: Failure, attempt: u32) -> Option<Duration> {
+pub(crate) fn retry_wait(failure: Failure, attempt: u32) -> Option<Duration> {
     if attempt >= SEND_ATTEMPTS {
         return None;
     }
@@ -93,7 +93,7 @@ pub fn retry_wait(failure: Failure, attempt: u32) -> Option<Duration> {
 /// Runs `attempt` until it succeeds or [`retry_wait`] gives up. Each failure comes with how to
 /// retry it and its description (logged, and returned for the last one). Returns the result and
 /// the attempts made.
-pub async fn with_retries<T, Fut>(
+pub(crate) async fn with_retries<T, Fut>(
     what: &str,
     mut attempt: impl FnMut() -> Fut,
 ) -> (Result<T, String>, u32)
@@ -122,7 +122,7 @@ where
 
 /// An agent's reply to deliver in the customer's conversation.
 #[derive(Debug, Clone)]
-pub struct AgentReply {
+pub(crate) struct AgentReply {
     pub ticket: Ticket,
     /// The team's display name, from the current rules.
     pub team: String,
@@ -133,7 +133,7 @@ pub struct AgentReply {
 /// Relays the agents' replies to tickets of `channel` until `events` closes: each is delivered
 /// by `deliver`, in order within its conversation (after the bot's own replies queued on
 /// `ordered`), and counted as running work so shutdown waits for it.
-pub async fn relay_agent_replies<F, Fut>(
+pub(crate) async fn relay_agent_replies<F, Fut>(
     state: AppState,
     channel: &'static str,
     ordered: Arc<Ordered>,

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use crate::engine::AppState;
 
 /// A boxed future, as channels return from [`Channel::start`].
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// One chat platform the bot serves on. Only [`name`](Channel::name) is required: a channel
 /// without webhooks keeps the default [`routes`](Channel::routes) (none), and one without
@@ -68,7 +68,7 @@ pub struct StartError {
 }
 
 /// Every channel `serve` runs, one line each.
-pub const ALL: &[&dyn Channel] = &[
+pub(crate) const ALL: &[&dyn Channel] = &[
     &web::WebChannel,
     &slack::SlackChannel,
     &telegram::TelegramChannel,

@@ -204,7 +204,7 @@ async fn chat_page() -> Html<&'static str> {
 }
 
 /// The web chat page and the generic HTTP chat API (chat bridges post here).
-pub struct WebChannel;
+pub(crate) struct WebChannel;
 
 impl super::Channel for WebChannel {
     fn name(&self) -> &'static str {

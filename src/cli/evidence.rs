@@ -44,7 +44,7 @@ pub(crate) enum EvidenceCommand {
     Compact,
 }
 
-pub(crate) fn evidence(
+pub fn evidence(
     store: &dyn StoreAccess,
     settings: &Settings,
     cmd: &EvidenceCommand,

@@ -69,11 +69,14 @@ pub const RECENT_LINES: usize = 20;
 
 /// Upper bound on an accumulated persona score, so one very long conversation cannot pin a
 /// persona forever.
-pub const MAX_PERSONA_SCORE: f32 = 20.0;
+pub(crate) const MAX_PERSONA_SCORE: f32 = 20.0;
 
 impl ConversationState {
     /// Adds one message's persona scores (by id) to the accumulated evidence.
-    pub fn accumulate_personas<'a>(&mut self, scores: impl IntoIterator<Item = (&'a str, f32)>) {
+    pub(crate) fn accumulate_personas<'a>(
+        &mut self,
+        scores: impl IntoIterator<Item = (&'a str, f32)>,
+    ) {
         for (id, score) in scores {
             let total = self.persona_scores.entry(id.to_string()).or_insert(0.0);
             *total = (*total + score).clamp(-MAX_PERSONA_SCORE, MAX_PERSONA_SCORE);
@@ -83,7 +86,7 @@ impl ConversationState {
 
 impl ConversationState {
     /// Appends a transcript line, keeping the last [`RECENT_LINES`].
-    pub fn remember(&mut self, line: TranscriptLine) {
+    pub(crate) fn remember(&mut self, line: TranscriptLine) {
         self.recent.push(line);
         if self.recent.len() > RECENT_LINES {
             let extra = self.recent.len() - RECENT_LINES;

@@ -25,7 +25,7 @@ struct Window {
 
 /// Parsed business hours in a time zone.
 #[derive(Debug, Clone)]
-pub struct BusinessHours {
+pub(crate) struct BusinessHours {
     windows: Vec<Window>,
     tz: TimeZone,
     tz_name: String,
@@ -125,7 +125,7 @@ impl BusinessHours {
     }
 
     /// True when `now` falls in a window.
-    pub fn is_open(&self, now: Timestamp) -> bool {
+    pub(crate) fn is_open(&self, now: Timestamp) -> bool {
         let local = now.to_zoned(self.tz.clone());
         let minute = u32::from(local.hour() as u8) * 60 + u32::from(local.minute() as u8);
         self.windows.iter().any(|w| {
@@ -134,7 +134,7 @@ impl BusinessHours {
     }
 
     /// When the team next opens after `now` (None if open now).
-    pub fn next_open(&self, now: Timestamp) -> Option<Zoned> {
+    pub(crate) fn next_open(&self, now: Timestamp) -> Option<Zoned> {
         if self.is_open(now) {
             return None;
         }
@@ -167,7 +167,7 @@ impl BusinessHours {
     }
 
     /// "Mon 09:00 Europe/Berlin" for the next opening, or None when open.
-    pub fn next_open_text(&self, now: Timestamp) -> Option<String> {
+    pub(crate) fn next_open_text(&self, now: Timestamp) -> Option<String> {
         self.next_open(now)
             .map(|z| format!("{} {}", z.strftime("%a %H:%M"), self.tz_name))
     }

@@ -160,7 +160,7 @@ pub struct Intent {
 }
 
 /// The key of the fallback answer text.
-pub const DEFAULT_ANSWER: &str = "default";
+pub(crate) const DEFAULT_ANSWER: &str = "default";
 
 impl Intent {
     /// The dataset label this intent predicts: its `label`, else its id.
@@ -169,7 +169,7 @@ impl Intent {
     }
 
     /// The route rule as seen by `persona`.
-    pub fn route_for(&self, persona: Option<&str>) -> RouteRule {
+    pub(crate) fn route_for(&self, persona: Option<&str>) -> RouteRule {
         let over = persona.and_then(|p| self.route_overrides.get(p));
         RouteRule {
             kind: over.and_then(|o| o.kind).unwrap_or(self.route.kind),
@@ -180,7 +180,7 @@ impl Intent {
     }
 
     /// The answer variant key (`persona` or `default`) and text for `persona`, if any.
-    pub fn answer_for(&self, persona: Option<&str>) -> Option<(&str, &str)> {
+    pub(crate) fn answer_for(&self, persona: Option<&str>) -> Option<(&str, &str)> {
         persona
             .and_then(|p| self.answers.get_key_value(p))
             .or_else(|| self.answers.get_key_value(DEFAULT_ANSWER))
@@ -245,7 +245,7 @@ impl Catalog {
 }
 
 /// True for a valid persona or intent id: lowercase ASCII letters, digits and `-`.
-pub fn is_valid_id(id: &str) -> bool {
+pub(crate) fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && id
@@ -254,7 +254,7 @@ pub fn is_valid_id(id: &str) -> bool {
 }
 
 /// True for a valid team id: lowercase ASCII letters, digits and `_`.
-pub fn is_valid_team_id(id: &str) -> bool {
+pub(crate) fn is_valid_team_id(id: &str) -> bool {
     !id.is_empty()
         && id
             .chars()
@@ -282,7 +282,7 @@ impl IdRepr {
 }
 
 /// Deserialises an optional id from an integer or a numeric string ("" means none).
-pub fn de_opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn de_opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match Option::<IdRepr>::deserialize(d)? {
         None => Ok(None),
         Some(IdRepr::Text(s)) if s.trim().is_empty() => Ok(None),
@@ -291,7 +291,7 @@ pub fn de_opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, 
 }
 
 /// Deserialises a list of ids: an array, or one comma-separated string.
-pub fn de_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+pub(crate) fn de_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Ids {

@@ -47,7 +47,7 @@ pub fn is_word_char(c: char) -> bool {
 ///
 /// ASCII uppercase letters are *not* lowercased here; compare words with
 /// [`eq_ignore_ascii_case`](str::eq_ignore_ascii_case) or hash them with [`word_hash`].
-pub struct Tokens<'a> {
+pub(crate) struct Tokens<'a> {
     text: &'a str,
     pos: usize,
 }
@@ -109,7 +109,7 @@ impl<'a> Iterator for Tokens<'a> {
 
 /// Function words, chat filler and the stems contractions leave ("didn't" is `didn` `t`): never
 /// a keyword on their own.
-pub const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are",
     "aren", "as", "at", "be", "been", "before", "being", "both", "but", "by", "can", "could",
     "couldn", "d", "did", "didn", "do", "does", "doesn", "doing", "don", "done", "down", "each",
@@ -128,7 +128,7 @@ pub const STOPWORDS: &[&str] = &[
 ];
 
 /// True for a function word or chat filler ([`STOPWORDS`]): never a keyword on its own.
-pub fn is_stopword(word: &str) -> bool {
+pub(crate) fn is_stopword(word: &str) -> bool {
     STOPWORDS.binary_search(&word).is_ok()
 }
 
@@ -144,7 +144,7 @@ pub fn words(text: &str) -> Vec<String> {
 ///
 /// Equal words (ignoring ASCII case) hash equally; the matcher verifies bytes on a hit.
 #[inline]
-pub fn word_hash(word: &str) -> u64 {
+pub(crate) fn word_hash(word: &str) -> u64 {
     const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
     const LOWER_MASK: u64 = 0x2020_2020_2020_2020;
     let bytes = word.as_bytes();

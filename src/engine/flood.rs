@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// What to do with one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloodVerdict {
+pub(crate) enum FloodVerdict {
     Allow,
     /// Over the limit for the first time this window: send a notice, do not process.
     Notify,
@@ -24,7 +24,7 @@ struct Window {
 
 /// Counts messages per user in fixed windows.
 #[derive(Debug)]
-pub struct FloodGate {
+pub(crate) struct FloodGate {
     limit: u32,
     window: Duration,
     users: HashMap<String, Window>,

@@ -45,7 +45,7 @@ pub struct DecisionJson {
 
 /// `{"id":..,"team":..,"status":..}`
 #[derive(Debug, Serialize)]
-pub struct TicketJson {
+pub(crate) struct TicketJson {
     pub id: u64,
     pub team: String,
     pub status: &'static str,
@@ -53,7 +53,7 @@ pub struct TicketJson {
 
 /// The `chat --json` line: the decision plus the reply and the ticket.
 #[derive(Debug, Serialize)]
-pub struct TurnJson {
+pub(crate) struct TurnJson {
     #[serde(flatten)]
     pub decision: DecisionJson,
     pub reply: Option<String>,
@@ -98,7 +98,7 @@ pub fn decision_json(
     }
 }
 
-pub fn ticket_json(ticket: &Ticket) -> TicketJson {
+pub(crate) fn ticket_json(ticket: &Ticket) -> TicketJson {
     TicketJson {
         id: ticket.id,
         team: ticket.team.clone(),
@@ -167,7 +167,7 @@ pub fn explain(catalog: &Catalog, decision: &Decision, classification: &Classifi
 }
 
 /// The turn as the API and `chat --json` answer it: the decision plus `reply` and `ticket`.
-pub fn turn_json(outcome: &Outcome) -> TurnJson {
+pub(crate) fn turn_json(outcome: &Outcome) -> TurnJson {
     TurnJson {
         decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
         reply: outcome.reply.clone(),
@@ -177,7 +177,7 @@ pub fn turn_json(outcome: &Outcome) -> TurnJson {
 
 /// A ticket in the agent queue's list (`GET /v1/tickets`).
 #[derive(Debug, Serialize)]
-pub struct TicketSummary<'a> {
+pub(crate) struct TicketSummary<'a> {
     pub id: u64,
     pub team: &'a str,
     pub team_name: &'a str,
@@ -193,7 +193,7 @@ pub struct TicketSummary<'a> {
 }
 
 /// The agent list's entry for `t`, with its team's display name from `catalog`.
-pub fn ticket_summary<'a>(catalog: &'a Catalog, t: &'a Ticket) -> TicketSummary<'a> {
+pub(crate) fn ticket_summary<'a>(catalog: &'a Catalog, t: &'a Ticket) -> TicketSummary<'a> {
     TicketSummary {
         id: t.id,
         team: &t.team,

@@ -109,7 +109,7 @@ impl AppState {
 
     /// Counts a message from `channel`/`user` against the per-user flood limit: the first message
     /// over it in a window gets the notice to send, the rest of the window is dropped.
-    pub fn admit(&self, channel: &str, user: &str) -> Admission {
+    pub(crate) fn admit(&self, channel: &str, user: &str) -> Admission {
         let key = format!("{channel}\u{0}{user}");
         let mut gate = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
         match gate.check(&key, Instant::now()) {
@@ -143,12 +143,12 @@ impl AppState {
     }
 
     /// How long this runtime has been up.
-    pub fn uptime(&self) -> Duration {
+    pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
 
     /// Runs blocking work (sled) off the async threads.
-    pub async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Pipeline) -> T + Send + 'static,
     ) -> Result<T, tokio::task::JoinError> {

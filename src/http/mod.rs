@@ -19,7 +19,7 @@ use crate::engine::AppState;
 
 /// An error answered as `{"error": "..."}` with a status.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub message: String,
 }
@@ -80,7 +80,7 @@ impl From<crate::store::StoreError> for ApiError {
 
 /// A JSON body: 413 over the size limit, 400 naming the problem for anything malformed
 /// (invalid UTF-8, syntax errors, missing or mistyped fields).
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -111,10 +111,10 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// The name of the cookie the agent login sets.
-pub const AGENT_COOKIE: &str = "pb_agent";
+pub(crate) const AGENT_COOKIE: &str = "pb_agent";
 
 /// The name of the cookie the persona owners' login (`/review`) sets.
-pub const OWNER_COOKIE: &str = "pb_owner";
+pub(crate) const OWNER_COOKIE: &str = "pb_owner";
 
 /// The login cookie's value for a token: a hash of it, so the cookie never holds the token.
 pub fn session_value(token: &str) -> String {
@@ -125,13 +125,13 @@ pub fn session_value(token: &str) -> String {
 
 /// What a request presents: a bearer token, or the login cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Presented {
+pub(crate) enum Presented {
     Bearer(String),
     Cookie(String),
 }
 
 /// The credential a request presents: `Authorization: Bearer ...`, else the login cookie.
-pub fn presented(headers: &HeaderMap) -> Option<Presented> {
+pub(crate) fn presented(headers: &HeaderMap) -> Option<Presented> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -165,7 +165,7 @@ pub enum Role {
 
 /// Checks a request's token: `Ok(())`, 401 without a valid one, or 404 when the routes are off
 /// because no token is configured.
-pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<(), ApiError> {
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<(), ApiError> {
     let http = &state.settings.http;
     let expected = match role {
         Role::Agent => http.agent_token.as_deref(),
@@ -219,7 +219,7 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<()
 
 /// A token sign-in: the role it admits, the cookie it sets and the page it leads to.
 #[derive(Debug, Clone, Copy)]
-pub struct SignIn {
+pub(crate) struct SignIn {
     pub role: Role,
     pub cookie: &'static str,
     pub home: &'static str,
@@ -227,7 +227,7 @@ pub struct SignIn {
 
 /// The sign-in form's body.
 #[derive(Debug, serde::Deserialize)]
-pub struct SignInForm {
+pub(crate) struct SignInForm {
     pub token: String,
 }
 
@@ -235,7 +235,12 @@ impl SignIn {
     /// `POST` of the sign-in form: a valid token sets the session cookie (a hash of the token,
     /// HttpOnly, SameSite=Strict) and goes home; any other gets the form `page` again with 401.
     /// `Err` when the routes are off.
-    pub fn sign_in(&self, state: &AppState, token: &str, page: &str) -> Result<Response, ApiError> {
+    pub(crate) fn sign_in(
+        &self,
+        state: &AppState,
+        token: &str,
+        page: &str,
+    ) -> Result<Response, ApiError> {
         let token = token.trim();
         let form_again = || {
             (
@@ -267,7 +272,7 @@ impl SignIn {
     }
 
     /// Clears the session cookie and goes home.
-    pub fn sign_out(&self) -> Response {
+    pub(crate) fn sign_out(&self) -> Response {
         let cookie = format!(
             "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
             self.cookie
@@ -283,7 +288,7 @@ impl SignIn {
 /// An extractor that admits only requests with the agent token (or the login cookie). As a
 /// request-parts extractor it runs before any body is read, so anonymous requests get 401 even
 /// when their body is malformed.
-pub struct AgentAuth;
+pub(crate) struct AgentAuth;
 
 impl axum::extract::FromRequestParts<AppState> for AgentAuth {
     type Rejection = ApiError;

@@ -42,7 +42,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<LabelledRow>, DatasetError> {
 }
 
 /// [`read_csv`] from any reader; `path` names it in errors.
-pub fn read_csv_from(
+pub(crate) fn read_csv_from(
     reader: impl std::io::Read,
     path: &Path,
 ) -> Result<Vec<LabelledRow>, DatasetError> {

@@ -14,13 +14,13 @@ use crate::core::route::Thresholds;
 use crate::owner::dataset::LabelledRow;
 
 /// How a row with no predicted intent is shown when no `--none-label` names it.
-pub const NO_INTENT: &str = "(none)";
+pub(crate) const NO_INTENT: &str = "(none)";
 
 /// Confused pairs shown in the terminal.
-pub const CONFUSED_SHOWN: usize = 10;
+pub(crate) const CONFUSED_SHOWN: usize = 10;
 
 /// Confused pairs in the JSON report.
-pub const CONFUSED_JSON: usize = 20;
+pub(crate) const CONFUSED_JSON: usize = 20;
 
 /// Why an evaluation cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +61,7 @@ pub fn top_intent(classifier: &Classifier, text: &str) -> Option<(usize, f64)> {
 
 /// The predictions for `rows` (indices into `catalog.intents`), and the seconds the loop took.
 /// `tick` is called after each row (a progress bar).
-pub fn predict_all(
+pub(crate) fn predict_all(
     catalog: &Catalog,
     classifier: &Classifier,
     thresholds: &Thresholds,
@@ -303,7 +303,7 @@ impl Report {
     }
 
     /// The per-label scores, worst F1 first (ties: most support first, then by label).
-    pub fn worst_first(&self) -> Vec<&LabelScore> {
+    pub(crate) fn worst_first(&self) -> Vec<&LabelScore> {
         let mut labels: Vec<&LabelScore> = self.per_label.iter().collect();
         labels.sort_by(|a, b| {
             a.f1.total_cmp(&b.f1)

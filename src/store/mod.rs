@@ -27,7 +27,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// RFC 3339 time (UTC, seconds) for a millisecond timestamp.
-pub fn format_time(ms: u64) -> String {
+pub(crate) fn format_time(ms: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
         .to_string()
 }

@@ -27,7 +27,7 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The placeholders written instead of personal data.
 pub const EMAIL_MARK: &str = "[email]";
-pub const IBAN_MARK: &str = "[iban]";
+pub(crate) const IBAN_MARK: &str = "[iban]";
 pub const CARD_MARK: &str = "[card]";
 pub const PHONE_MARK: &str = "[phone]";
 

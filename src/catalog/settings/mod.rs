@@ -16,10 +16,10 @@ mod check;
 pub use check::{check as check_file, SECRETS, SECTIONS};
 
 /// The defaults, compiled in.
-pub const DEFAULT_SETTINGS: &str = include_str!("../../../personabot.toml");
+pub(crate) const DEFAULT_SETTINGS: &str = include_str!("../../../personabot.toml");
 
 /// The environment variable holding the Discord bot token (`DISCORD_TOKEN` also works).
-pub const DISCORD_TOKEN_ENV: &str = "PERSONABOT__DISCORD__TOKEN";
+pub(crate) const DISCORD_TOKEN_ENV: &str = "PERSONABOT__DISCORD__TOKEN";
 
 /// The environment variable holding the key for hashing user ids.
 pub const USER_HASH_KEY_ENV: &str = "PERSONABOT__PRIVACY__USER_HASH_KEY";
@@ -95,7 +95,7 @@ impl Default for DiscordSettings {
 
 /// A contiguous range of Discord gateway shards, out of a total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardRange {
+pub(crate) struct ShardRange {
     pub first: u32,
     /// Inclusive.
     pub last: u32,

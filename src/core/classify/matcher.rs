@@ -21,12 +21,12 @@ static ASCII_WORD: [bool; 256] = {
 };
 
 /// Marks "not a catalog word" in a tokenised message.
-pub const NO_WORD: u32 = u32::MAX;
+pub(crate) const NO_WORD: u32 = u32::MAX;
 const NO_TERM: u32 = u32::MAX;
 
 /// A multiply-rotate hasher for the trie's integer keys (the keys are already well mixed).
 #[derive(Default)]
-pub struct IntHasher(u64);
+pub(crate) struct IntHasher(u64);
 
 impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
@@ -159,13 +159,13 @@ impl TermMatcherBuilder {
 
 impl TermMatcher {
     /// Number of distinct terms (over all axes).
-    pub fn term_count(&self) -> usize {
+    pub(crate) fn term_count(&self) -> usize {
         self.term_len.len()
     }
 
     /// The catalog word id of `word` (any ASCII case), or `NO_WORD`.
     #[inline]
-    pub fn lookup(&self, word: &str) -> u32 {
+    pub(crate) fn lookup(&self, word: &str) -> u32 {
         if self.words.is_empty() {
             return NO_WORD;
         }
@@ -189,7 +189,7 @@ impl TermMatcher {
 
     /// Tokenises normalised `text` into word ids (`NO_WORD` for words not in the catalog).
     #[inline]
-    pub fn word_ids(&self, text: &str, out: &mut Vec<u32>) {
+    pub(crate) fn word_ids(&self, text: &str, out: &mut Vec<u32>) {
         out.clear();
         if !text.is_ascii() {
             out.extend(Tokens::new(text).map(|w| self.lookup(w)));
@@ -218,7 +218,7 @@ impl TermMatcher {
     /// Finds the terms of `axis` in a word-id sequence: at each word, the longest term starting
     /// there; the words it covers are consumed. Calls `on_term(term_id)` for each hit, in order.
     #[inline]
-    pub fn find_terms(&self, axis: usize, ids: &[u32], mut on_term: impl FnMut(u32)) {
+    pub(crate) fn find_terms(&self, axis: usize, ids: &[u32], mut on_term: impl FnMut(u32)) {
         let trie = &self.tries[axis];
         let n = ids.len();
         let mut i = 0;

@@ -42,7 +42,7 @@ impl Default for Thresholds {
 }
 
 /// The team that receives tickets nothing else claims.
-pub const FALLBACK_TEAM: &str = "support";
+pub(crate) const FALLBACK_TEAM: &str = "support";
 
 /// The route kinds of the decision JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +102,7 @@ pub struct Decision {
 impl Decision {
     /// A self-help answer the customer can rate: it gets the "That helped" / "Talk to a human"
     /// buttons on every channel.
-    pub fn offers_feedback(&self) -> bool {
+    pub(crate) fn offers_feedback(&self) -> bool {
         self.kind == DecisionKind::Answer && self.answer_text.is_some()
     }
 }

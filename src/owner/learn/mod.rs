@@ -133,7 +133,7 @@ const PRUNE_SHARE: f32 = 0.001;
 const TARGET_SCORE: f32 = 3.0;
 
 /// A readable, valid intent id for a dataset label: lowercase, `-` between words, unique.
-pub fn id_for_label(label: &str, taken: &mut std::collections::HashSet<String>) -> String {
+pub(crate) fn id_for_label(label: &str, taken: &mut std::collections::HashSet<String>) -> String {
     let mut id = String::new();
     for c in label.chars() {
         if c.is_ascii_alphanumeric() {
@@ -213,7 +213,7 @@ fn top_predictions<'a>(
 
 /// The threshold that maximises held-out accuracy (none rows are right when they fall back),
 /// with its accuracy. Ties go to the lower threshold.
-pub fn calibrate_threshold(
+pub(crate) fn calibrate_threshold(
     predictions: &[Option<(&str, f64)>],
     gold: &[&str],
     none_label: Option<&str>,

@@ -31,7 +31,7 @@ use crate::catalog::Catalog;
 use crate::store::{Interaction, ScoredId, Ticket};
 
 /// The id shown for messages without a persona or intent.
-pub const NONE_ID: &str = "-";
+pub(crate) const NONE_ID: &str = "-";
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -488,7 +488,7 @@ pub fn build(
 }
 
 /// Reads the window's interactions and tickets from `store` and [`build`]s their review.
-pub fn from_store(
+pub(crate) fn from_store(
     store: &crate::store::Store,
     catalog: &Catalog,
     options: &ReviewOptions,
@@ -498,7 +498,7 @@ pub fn from_store(
 
 /// One review of several stores, e.g. those of shard processes that partition conversations
 /// (a conversation lives in one store, so each is replayed whole).
-pub fn from_stores(
+pub(crate) fn from_stores(
     stores: &[&crate::store::Store],
     catalog: &Catalog,
     options: &ReviewOptions,

@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// Saves a conversation's state alone.
-    pub fn save_conversation(
+    pub(crate) fn save_conversation(
         &self,
         channel: &str,
         conversation: &str,
@@ -69,7 +69,7 @@ impl Store {
     }
 
     /// Stores a channel's bookkeeping value under `key` (durable when it returns).
-    pub fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    pub(crate) fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.current()?.set_link(key, value)
     }
 

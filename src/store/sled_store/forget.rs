@@ -118,7 +118,7 @@ impl Store {
 
     /// Deletes resolved tickets last updated before `cutoff_ms`, and the state of conversations
     /// idle since then that no open ticket owns; returns (tickets, conversations) deleted.
-    pub fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
+    pub(crate) fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {
         self.current()?.purge_stale_before(cutoff_ms)
     }
 }

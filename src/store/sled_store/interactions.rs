@@ -97,7 +97,7 @@ impl Store {
     }
 
     /// Records whether an interaction's reply was delivered.
-    pub fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
+    pub(crate) fn record_delivery(&self, id: u64, delivery: Delivery) -> Result<(), StoreError> {
         self.current()?.record_delivery(id, delivery)
     }
 

@@ -198,7 +198,7 @@ impl Store {
     }
 
     /// Saves a new ticket and the conversation state that points at it, atomically.
-    pub fn save_ticket_and_conversation(
+    pub(crate) fn save_ticket_and_conversation(
         &self,
         ticket: &Ticket,
         channel: &str,
@@ -233,7 +233,11 @@ impl Store {
     }
 
     /// Adds a transcript line (already redacted) to a ticket.
-    pub fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+    pub(crate) fn append_transcript(
+        &self,
+        id: u64,
+        line: TranscriptLine,
+    ) -> Result<Ticket, StoreError> {
         self.current()?.append_transcript(id, line)
     }
 

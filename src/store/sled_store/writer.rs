@@ -58,7 +58,7 @@ pub struct TurnReceipt(Result<tokio::sync::oneshot::Receiver<TurnResult>, StoreE
 
 impl TurnReceipt {
     /// Waits in a sync context (not inside an async task).
-    pub fn wait_blocking(self) -> TurnResult {
+    pub(crate) fn wait_blocking(self) -> TurnResult {
         self.0?
             .blocking_recv()
             .unwrap_or_else(|_| Err(writer_stopped()))
@@ -370,7 +370,7 @@ impl Store {
 
     /// Queues one turn for the writer (see [`record_turn`](Self::record_turn)); the receipt
     /// resolves once it is durable.
-    pub fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
+    pub(crate) fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
         match self.current() {
             Ok(open) => open.submit_turn(write),
             Err(e) => TurnReceipt(Err(e)),
