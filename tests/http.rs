@@ -480,7 +480,11 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
             Some(json!({"agent": "ann", "intent": "nonsense"})),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an unknown intent is invalid"
+    );
 
     let (status, t) = s
         .agent(

@@ -503,7 +503,7 @@ fn say(p: &Pipeline, conversation: &str, user: &str, text: &str) -> Outcome {
 
 fn refused(r: Result<impl std::fmt::Debug, StoreError>, what: &str) -> String {
     match r {
-        Err(StoreError::Refused(m)) => m,
+        Err(StoreError::Conflict(m) | StoreError::Invalid(m)) => m,
         other => panic!("{what}: expected a refusal, got {other:?}"),
     }
 }

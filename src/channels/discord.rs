@@ -932,7 +932,6 @@ async fn agent_action(
     .await;
     match result {
         Some(Ok(text)) => text,
-        Some(Err(PipelineError::Store(crate::store::StoreError::Refused(why)))) => why,
         Some(Err(e)) => e.user_message(),
         None => "Sorry, something went wrong.".into(),
     }

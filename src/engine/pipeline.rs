@@ -95,27 +95,7 @@ pub enum Mode {
     Ticket,
 }
 
-/// Pipeline failures. Channels show [`PipelineError::user_message`] to the customer and log
-/// the rest.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Refused(String),
-}
-
-impl PipelineError {
-    /// A polite text for the customer; internal details stay in the log.
-    pub fn user_message(&self) -> String {
-        match self {
-            PipelineError::Refused(m) => m.clone(),
-            PipelineError::Store(_) => {
-                "Sorry, something went wrong on our side and your message was not processed. Please try again in a moment.".into()
-            }
-        }
-    }
-}
+pub use super::error::{ErrorKind, PipelineError};
 
 const LOCK_STRIPES: usize = 64;
 
@@ -333,7 +313,7 @@ impl Pipeline {
         let (write, staged) = tokio::task::spawn_blocking(move || pipeline.stage(&owned, mode))
             .await
             .map_err(|e| {
-                PipelineError::Refused(format!("the message could not be handled: {e}"))
+                PipelineError::Internal(format!("the message could not be handled: {e}"))
             })??;
         let ticket = self.store.submit_turn(write).wait().await?;
         Ok(self.finish(staged, ticket))
@@ -846,10 +826,10 @@ impl Pipeline {
     ) -> Result<Ticket, PipelineError> {
         let catalog = self.catalog();
         if let Some(i) = intent.filter(|i| catalog.intent(i).is_none()) {
-            return Err(PipelineError::Refused(format!("unknown intent `{i}`")));
+            return Err(PipelineError::Invalid(format!("unknown intent `{i}`")));
         }
         if let Some(p) = persona.filter(|p| catalog.persona(p).is_none()) {
-            return Err(PipelineError::Refused(format!("unknown persona `{p}`")));
+            return Err(PipelineError::Invalid(format!("unknown persona `{p}`")));
         }
         self.ticket_action(ticket, |s| s.relabel_ticket(ticket, intent, persona, agent))
     }
@@ -864,7 +844,7 @@ impl Pipeline {
     ) -> Result<Ticket, PipelineError> {
         let (text, _) = truncate_chars(text.trim(), self.rules().max_chars);
         if text.is_empty() {
-            return Err(PipelineError::Refused("the reply is empty".into()));
+            return Err(PipelineError::Invalid("the reply is empty".into()));
         }
         let stored = self.store.append_transcript(
             ticket,

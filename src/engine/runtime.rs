@@ -127,7 +127,7 @@ impl AppState {
             .turns
             .acquire()
             .await
-            .map_err(|_| PipelineError::Refused("the server is shutting down".into()))?;
+            .map_err(|_| PipelineError::Unavailable("the server is shutting down".into()))?;
         let outcome = self.pipeline.handle_async(&inbound, mode).await?;
         if outcome.interaction.is_some() {
             let d = &outcome.decision;

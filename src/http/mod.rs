@@ -14,7 +14,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::engine::pipeline::PipelineError;
+use crate::engine::error::{ErrorKind, PipelineError};
 use crate::engine::AppState;
 
 /// An error answered as `{"error": "..."}` with a status.
@@ -52,16 +52,14 @@ impl IntoResponse for ApiError {
 }
 
 impl From<PipelineError> for ApiError {
+    /// The one mapping of the engine's errors to HTTP: the caller's mistakes and conflicts
+    /// with their reason, busy as 503, ours as 500 (logged, details never shown).
     fn from(e: PipelineError) -> Self {
-        match e {
-            PipelineError::Refused(m) => ApiError::new(StatusCode::CONFLICT, m),
-            PipelineError::Store(crate::store::StoreError::NotFound { what, id }) => {
-                ApiError::new(StatusCode::NOT_FOUND, format!("{what} {id} not found"))
-            }
-            PipelineError::Store(crate::store::StoreError::Refused(m)) => {
-                ApiError::new(StatusCode::CONFLICT, m)
-            }
-            PipelineError::Store(inner) => ApiError::internal(inner.to_string()),
+        let status =
+            StatusCode::from_u16(e.kind().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match e.kind() {
+            ErrorKind::Internal => ApiError::internal(e.to_string()),
+            _ => ApiError::new(status, e.to_string()),
         }
     }
 }

@@ -152,7 +152,7 @@ impl Store {
         while std::sync::Arc::strong_count(&current) > 1 {
             if std::time::Instant::now() > deadline {
                 *slot = Some(current);
-                return Err(StoreError::Refused(
+                return Err(StoreError::Unavailable(
                     "the store stayed busy; compaction skipped, try again".into(),
                 ));
             }

@@ -39,6 +39,16 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: u64 },
+    /// The request conflicts with the record's state (a resolved ticket, another agent's claim).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is incomplete or invalid (a relabel with nothing to set).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store cannot take requests now (its writer stopped, it is closed or busy compacting).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store cannot be opened (in use by another process, another schema).
     #[error("{0}")]
     Refused(String),
     #[error("cannot write export: {0}")]
@@ -116,7 +126,7 @@ impl Drop for OpenDb {
 
 /// The error of an operation on a store a failed compaction could not reopen.
 fn store_closed() -> StoreError {
-    StoreError::Refused(
+    StoreError::Unavailable(
         "the evidence store is closed: a compaction could not reopen it; restart personabot".into(),
     )
 }

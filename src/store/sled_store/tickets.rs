@@ -104,9 +104,9 @@ impl OpenDb {
     fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| match (&t.status, &t.claimed_by) {
             (TicketStatus::Resolved, _) => {
-                Err(StoreError::Refused(format!("ticket #{id} is resolved")))
+                Err(StoreError::Conflict(format!("ticket #{id} is resolved")))
             }
-            (TicketStatus::Claimed, Some(by)) if by != agent => Err(StoreError::Refused(format!(
+            (TicketStatus::Claimed, Some(by)) if by != agent => Err(StoreError::Conflict(format!(
                 "ticket #{id} is already claimed by {by}"
             ))),
             _ => {
@@ -120,7 +120,7 @@ impl OpenDb {
     fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
         self.update_ticket(id, |t| {
             if t.status == TicketStatus::Resolved {
-                return Err(StoreError::Refused(format!(
+                return Err(StoreError::Conflict(format!(
                     "ticket #{id} is already resolved"
                 )));
             }
@@ -145,7 +145,7 @@ impl OpenDb {
         agent: &str,
     ) -> Result<Ticket, StoreError> {
         if intent.is_none() && persona.is_none() {
-            return Err(StoreError::Refused(
+            return Err(StoreError::Invalid(
                 "a relabel needs an intent, a persona, or both".into(),
             ));
         }

@@ -71,7 +71,7 @@ impl TurnReceipt {
 }
 
 fn writer_stopped() -> StoreError {
-    StoreError::Refused("the store writer stopped".into())
+    StoreError::Unavailable("the store writer stopped".into())
 }
 
 /// The single writer of turns, with group commit: it takes every turn queued, applies each in
