@@ -1082,7 +1082,15 @@ async fn latency_from_message_to_reply_over_1000_messages() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(burst.len(), 1000, "every burst message answered");
+    assert_eq!(
+        burst.len(),
+        1000,
+        "every burst message answered (identifies {}, resumes {}, replayed {}, stored {})",
+        bot.fake.identify_count(),
+        bot.fake.resume_count(),
+        bot.fake.replayed_count(),
+        bot.pipeline.store().interaction_count()
+    );
     let elapsed = started.elapsed();
     burst.sort();
     println!(

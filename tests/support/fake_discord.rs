@@ -52,8 +52,10 @@ pub const GUILD_ID: u64 = 3001;
 /// The text channel of the default GUILD_CREATE.
 pub const CHANNEL_ID: u64 = 2001;
 pub const BOT_NAME: &str = "personabot";
-/// The heartbeat interval announced in HELLO, in milliseconds.
-pub const HEARTBEAT_INTERVAL_MS: u64 = 1000;
+/// The heartbeat interval announced in HELLO, in milliseconds: Discord's own. A client that
+/// misses an acknowledgement within one interval reconnects and loses the events in between,
+/// so a short interval makes a busy machine look like a dead connection.
+pub const HEARTBEAT_INTERVAL_MS: u64 = 41_250;
 
 /// Gateway intent bits the fake honours.
 const INTENT_GUILD_MESSAGES: u64 = 1 << 9;
@@ -160,8 +162,15 @@ impl Drop for FakeDiscord {
 }
 
 impl FakeDiscord {
-    /// Binds 127.0.0.1:0, serves REST under /api/v10 and the gateway websocket at /ws.
+    /// Binds 127.0.0.1:0, serves REST under /api/v10 and the gateway websocket at /ws, with
+    /// Discord's heartbeat interval.
     pub async fn start() -> FakeDiscord {
+        Self::start_with_heartbeat(HEARTBEAT_INTERVAL_MS).await
+    }
+
+    /// [`start`](Self::start) announcing `heartbeat_ms` in HELLO (a test of heartbeats uses a
+    /// short one).
+    pub async fn start_with_heartbeat(heartbeat_ms: u64) -> FakeDiscord {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("fake discord: bind");
@@ -169,7 +178,7 @@ impl FakeDiscord {
             .local_addr()
             .expect("fake discord: local addr")
             .port();
-        let inner = Arc::new(Inner::new(port));
+        let inner = Arc::new(Inner::new(port, heartbeat_ms));
         let app = Router::new()
             .route("/ws", get(ws_upgrade))
             .fallback(rest)
@@ -385,7 +394,7 @@ impl FakeDiscord {
     }
 
     /// Waits until at least `count` heartbeats have been received (serenity sends its first one
-    /// a full interval, [`HEARTBEAT_INTERVAL_MS`], after HELLO).
+    /// a full interval after HELLO: start the fake with a short one to see them).
     pub async fn wait_heartbeats(&self, count: usize, timeout: Duration) {
         self.inner
             .wait_until(timeout, "heartbeats", |st| {
@@ -425,7 +434,7 @@ pub fn interaction_token(interaction_id: u64) -> String {
 /// test that deserialises each with serenity's own types. Names start with `gateway:` (a whole
 /// gateway frame: `{"op":..,"s":..,"t":..,"d":..}`) or `rest:` (a REST response body).
 pub fn sample_payloads() -> Vec<(&'static str, Value)> {
-    let inner = Inner::new(1);
+    let inner = Inner::new(1, HEARTBEAT_INTERVAL_MS);
     let alice = User::new(1002, "alice").with_roles(&[4001]);
     let bob = User::new(1003, "bob");
     let dm_channel = 2901;
@@ -575,7 +584,7 @@ pub fn sample_payloads() -> Vec<(&'static str, Value)> {
 
     out.push((
         "gateway:HELLO",
-        serde_json::from_str(&hello_frame()).expect("hello"),
+        serde_json::from_str(&hello_frame(HEARTBEAT_INTERVAL_MS)).expect("hello"),
     ));
     out.push(("gateway:HEARTBEAT_ACK", json!({"op": 11})));
     out.push(("gateway:INVALID_SESSION", json!({"op": 9, "d": false})));
@@ -768,15 +777,17 @@ struct St {
 
 struct Inner {
     port: u16,
+    heartbeat_ms: u64,
     next_id: AtomicU64,
     state: Mutex<St>,
     changed: watch::Sender<u64>,
 }
 
 impl Inner {
-    fn new(port: u16) -> Inner {
+    fn new(port: u16, heartbeat_ms: u64) -> Inner {
         Inner {
             port,
+            heartbeat_ms,
             next_id: AtomicU64::new(100_001),
             state: Mutex::new(St {
                 requests: Vec::new(),
@@ -1415,9 +1426,8 @@ fn thread_json(id: u64, parent_id: u64, body: &Value, kind: u64) -> Value {
     })
 }
 
-fn hello_frame() -> String {
-    json!({"op": 10, "s": null, "t": null, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
-        .to_string()
+fn hello_frame(heartbeat_ms: u64) -> String {
+    json!({"op": 10, "s": null, "t": null, "d": {"heartbeat_interval": heartbeat_ms}}).to_string()
 }
 
 fn id_of(v: &Option<Value>) -> u64 {
@@ -1441,7 +1451,7 @@ async fn run_socket(inner: Arc<Inner>, mut socket: WebSocket) {
         let mut st = inner.lock();
         let id = st.next_conn_id;
         st.next_conn_id += 1;
-        let _ = tx.send(Outgoing::Text(hello_frame()));
+        let _ = tx.send(Outgoing::Text(hello_frame(inner.heartbeat_ms)));
         st.conn = Some(Conn {
             id,
             tx: tx.clone(),
