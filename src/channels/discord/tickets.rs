@@ -1,0 +1,157 @@
+//! Discord's ticket side: posting each new ticket to its team's channel with a thread, keeping
+//! the ticket message current, and relaying customer messages into the thread and agents'
+//! replies to Discord customers (the loop over the pipeline's events).
+
+use std::sync::Arc;
+
+use serenity::all::{ChannelId, CreateMessage, CreateThread, EditMessage, MessageId};
+use serenity::http::Http;
+
+use super::wire::{
+    delivery_channel, fit, link_key_thread, link_key_ticket, neutralise, no_pings, render_ticket,
+    ticket_components, MAX_CONTENT,
+};
+use super::{blocking, send, Shared, CHANNEL};
+use crate::engine::pipeline::PipelineEvent;
+use crate::store::Ticket;
+
+/// Posts tickets to team channels (with a thread), keeps their messages current, relays
+/// customer messages into ticket threads and agent replies to Discord customers.
+pub(super) async fn ticket_events(
+    http: Arc<Http>,
+    s: Arc<Shared>,
+    mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
+) {
+    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
+        match event {
+            PipelineEvent::TicketOpened(t) => post_ticket(&http, &s, &t).await,
+            PipelineEvent::TicketUpdated(t) => update_ticket(&http, &s, &t).await,
+            PipelineEvent::CustomerMessage { ticket, text } => {
+                if let Some((_, _, Some(thread))) = ticket_link(&s, ticket).await {
+                    let m = CreateMessage::new()
+                        .content(fit(
+                            &format!("**customer:** {}", neutralise(&text)),
+                            MAX_CONTENT,
+                        ))
+                        .allowed_mentions(no_pings());
+                    let _ = send(&http, ChannelId::new(thread), m).await;
+                }
+            }
+            PipelineEvent::AgentReply {
+                ticket,
+                agent,
+                text,
+            } => {
+                if ticket.channel != CHANNEL {
+                    continue;
+                }
+                if let Some(channel) = delivery_channel(&ticket.conversation) {
+                    let team = s
+                        .state
+                        .pipeline
+                        .catalog()
+                        .team_name(&ticket.team)
+                        .to_string();
+                    let m = CreateMessage::new()
+                        .content(fit(
+                            &format!("**{team} ({}):** {}", neutralise(&agent), neutralise(&text)),
+                            MAX_CONTENT,
+                        ))
+                        .allowed_mentions(no_pings());
+                    let (result, _) = send(&http, ChannelId::new(channel), m).await;
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, ticket = ticket.id, "agent reply not delivered");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// (team channel, ticket message, thread) of a posted ticket.
+async fn ticket_link(s: &Arc<Shared>, ticket: u64) -> Option<(u64, u64, Option<u64>)> {
+    let pipeline = s.state.pipeline.clone();
+    let value = blocking(move || pipeline.store().link(&link_key_ticket(ticket)))
+        .await?
+        .ok()??;
+    let mut parts = value.split('/');
+    let channel = parts.next()?.parse().ok()?;
+    let message = parts.next()?.parse().ok()?;
+    let thread = parts.next().and_then(|t| t.parse().ok());
+    Some((channel, message, thread))
+}
+
+async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
+    let catalog = s.state.pipeline.catalog();
+    let Some(channel) = catalog
+        .teams
+        .get(&t.team)
+        .and_then(|team| team.discord_channel)
+    else {
+        return; // this team does not work from Discord
+    };
+    let message = CreateMessage::new()
+        .content(render_ticket(&catalog, t))
+        .components(ticket_components(&catalog, t))
+        .allowed_mentions(no_pings());
+    let (posted, _) = send(http, ChannelId::new(channel), message).await;
+    let posted = match posted {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, ticket = t.id, team = %t.team, "posting the ticket failed");
+            return;
+        }
+    };
+    let name = fit(
+        &format!(
+            "Ticket #{} · {}",
+            t.id,
+            t.intent.as_ref().map_or("question", |i| i.id.as_str())
+        ),
+        100,
+    );
+    let thread = match ChannelId::new(channel)
+        .create_thread_from_message(http, posted.id, CreateThread::new(name))
+        .await
+    {
+        Ok(thread) => Some(thread.id.get()),
+        Err(e) => {
+            tracing::error!(error = %e, ticket = t.id, "creating the ticket thread failed");
+            None
+        }
+    };
+    let link = match thread {
+        Some(th) => format!("{channel}/{}/{th}", posted.id.get()),
+        None => format!("{channel}/{}", posted.id.get()),
+    };
+    let pipeline = s.state.pipeline.clone();
+    let ticket = t.id;
+    blocking(move || {
+        let store = pipeline.store();
+        let mut result = store.set_link(&link_key_ticket(ticket), &link);
+        if let (Ok(()), Some(th)) = (&result, thread) {
+            result = store.set_link(&link_key_thread(th), &ticket.to_string());
+        }
+        if let Err(e) = result {
+            tracing::error!(error = %e, ticket, "saving the ticket link failed");
+        }
+    })
+    .await;
+}
+
+async fn update_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
+    let Some((channel, message, _)) = ticket_link(s, t.id).await else {
+        return;
+    };
+    let catalog = s.state.pipeline.catalog();
+    let edit = EditMessage::new()
+        .content(render_ticket(&catalog, t))
+        .components(ticket_components(&catalog, t))
+        .allowed_mentions(no_pings());
+    if let Err(e) = ChannelId::new(channel)
+        .edit_message(http, MessageId::new(message), edit)
+        .await
+    {
+        tracing::error!(error = %e, ticket = t.id, "updating the ticket message failed");
+    }
+}

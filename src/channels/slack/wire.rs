@@ -1,0 +1,504 @@
+//! Slack's wire format, all pure: request signatures, conversation keys, which events to
+//! handle, Slack text to plain text, escaping, blocks and button values, button presses, form
+//! decoding, and how a failed Web API call is retried. Tested in `wire/tests.rs`.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::channels::kit::{Failure, HELPED_LABEL, HUMAN_LABEL};
+use crate::engine::pipeline::Outcome;
+
+/// The buttons' `action_id`s.
+pub const ACTION_HELPED: &str = "pb_helped";
+pub const ACTION_HUMAN: &str = "pb_human";
+
+/// Requests whose timestamp is further than this from now (either way) are refused.
+pub const MAX_SKEW_SECS: u64 = 5 * 60;
+
+/// Longest text of a section block (Slack's limit).
+pub const MAX_SECTION: usize = 3000;
+
+const ASKED_FOR_HUMAN: &str = "_You asked to talk to a human._";
+
+/// Why a request's signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureError {
+    /// No `X-Slack-Request-Timestamp` or `X-Slack-Signature` header.
+    Missing,
+    /// The timestamp is not a number.
+    BadTimestamp,
+    /// The timestamp is more than five minutes from now (a replay, or a wrong clock).
+    Stale,
+    /// The signature is not `v0=` and 64 hex digits.
+    Malformed,
+    /// The signature does not match the body.
+    Mismatch,
+}
+
+impl SignatureError {
+    pub fn message(self) -> &'static str {
+        match self {
+            SignatureError::Missing => {
+                "missing X-Slack-Request-Timestamp or X-Slack-Signature header"
+            }
+            SignatureError::BadTimestamp => "X-Slack-Request-Timestamp is not a number",
+            SignatureError::Stale => {
+                "X-Slack-Request-Timestamp is more than 5 minutes from now; refused as a possible replay"
+            }
+            SignatureError::Malformed | SignatureError::Mismatch => {
+                "the X-Slack-Signature does not match the request"
+            }
+        }
+    }
+}
+
+fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    mac
+}
+
+/// The `X-Slack-Signature` of `body` sent at `timestamp`: `v0=` and the hex HMAC-SHA256 of
+/// `v0:{timestamp}:{body}` keyed with the signing secret.
+pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let digest = mac(secret, timestamp, body).finalize().into_bytes();
+    let mut out = String::with_capacity(67);
+    out.push_str("v0=");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
+/// Checks a request's signature headers against its raw body, at `now` (Unix seconds). The
+/// comparison is constant-time.
+pub fn verify_signature(
+    secret: &str,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+        return Err(SignatureError::Missing);
+    };
+    let at: i64 = timestamp
+        .parse()
+        .map_err(|_| SignatureError::BadTimestamp)?;
+    if now.abs_diff(at) > MAX_SKEW_SECS {
+        return Err(SignatureError::Stale);
+    }
+    let expected = signature
+        .strip_prefix("v0=")
+        .and_then(decode_hex)
+        .filter(|d| d.len() == 32)
+        .ok_or(SignatureError::Malformed)?;
+    mac(secret, timestamp, body)
+        .verify_slice(&expected)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// The conversation of a Slack message: its channel and thread (the thread's first message, or
+/// the message itself when it starts one).
+pub fn conversation_key(channel: &str, thread_ts: &str) -> String {
+    format!("{channel}/{thread_ts}")
+}
+
+/// `true` for a Slack timestamp: digits, a dot, digits (`1700000000.000100`).
+fn is_ts(ts: &str) -> bool {
+    let Some((secs, micros)) = ts.split_once('.') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(secs) && digits(micros)
+}
+
+/// The channel and thread a conversation's messages go to.
+pub fn parse_conversation(key: &str) -> Option<(&str, &str)> {
+    let (channel, thread_ts) = key.split_once('/')?;
+    let channel_ok = !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_alphanumeric());
+    (channel_ok && is_ts(thread_ts)).then_some((channel, thread_ts))
+}
+
+/// Escapes Slack's control characters (`&`, `<`, `>`), so echoed text cannot mention, ping or
+/// link anything: `<!everyone>` shows as text.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cuts already-escaped mrkdwn to `max` characters, on a character boundary and never inside
+/// an `&...;` entity, marking the cut with an ellipsis.
+pub fn fit(mrkdwn: &str, max: usize) -> String {
+    if mrkdwn.chars().count() <= max {
+        return mrkdwn.to_string();
+    }
+    let mut out: String = mrkdwn.chars().take(max.saturating_sub(1)).collect();
+    if let Some(amp) = out.rfind('&') {
+        if !out[amp..].contains(';') {
+            out.truncate(amp);
+        }
+    }
+    out.push('…');
+    out
+}
+
+/// Slack's encoded message text as the customer wrote it: `<@U1|ann>` becomes `@ann`,
+/// `<#C1|general>` `#general`, `<!here>` `@here`, `<https://x|label>` `label`, `<https://x>`
+/// the URL, and `&lt;` `&gt;` `&amp;` their characters.
+pub fn plain_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let token = &after[..close];
+        let (target, label) = match token.split_once('|') {
+            Some((t, l)) => (t, Some(l)),
+            None => (token, None),
+        };
+        let shown = match (target.chars().next(), label) {
+            (Some('@'), Some(l)) => format!("@{}", l.trim_start_matches('@')),
+            (Some('#'), Some(l)) => format!("#{}", l.trim_start_matches('#')),
+            (Some('@' | '#'), None) => target.to_string(),
+            (Some('!'), Some(l)) => l.to_string(),
+            (Some('!'), None) => {
+                let word = target[1..].split('^').next().unwrap_or_default();
+                format!("@{word}")
+            }
+            (_, Some(l)) => l.to_string(),
+            (_, None) => target.to_string(),
+        };
+        out.push_str(&shown);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Drops a leading mention (`<@UBOT>` addressing the bot) from encoded text.
+fn strip_leading_mention<'a>(text: &'a str, bot_user: Option<&str>, any: bool) -> &'a str {
+    let trimmed = text.trim_start();
+    let Some(inner) = trimmed.strip_prefix("<@") else {
+        return text;
+    };
+    let Some(close) = inner.find('>') else {
+        return text;
+    };
+    let id = inner[..close].split('|').next().unwrap_or_default();
+    if any || bot_user == Some(id) {
+        inner[close + 1..].trim_start()
+    } else {
+        text
+    }
+}
+
+/// A customer's message to handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub user: String,
+    /// The text as the customer wrote it (see [`plain_text`]).
+    pub text: String,
+    pub ts: String,
+    /// The thread the message is in (its own `ts` when it starts one): replies go there.
+    pub thread_ts: String,
+}
+
+impl SlackMessage {
+    pub fn conversation(&self) -> String {
+        conversation_key(&self.channel, &self.thread_ts)
+    }
+}
+
+/// What to do with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventVerdict {
+    Handle(SlackMessage),
+    /// Not for the bot; the reason is for the debug log.
+    Ignore(&'static str),
+}
+
+/// Message subtypes that are still a person writing (a file with a comment, a thread reply
+/// also sent to the channel).
+const PERSON_SUBTYPES: [&str; 2] = ["file_share", "thread_broadcast"];
+
+/// Decides whether an Events API `event` is a customer's message: `message` and `app_mention`
+/// from people; not bots (`bot_id`, `bot_message`), not the bot itself, not edits, deletions,
+/// joins or other subtypes, not empty messages.
+pub fn classify_event(event: &Value, bot_user: Option<&str>) -> EventVerdict {
+    let kind = event["type"].as_str().unwrap_or_default();
+    if kind != "message" && kind != "app_mention" {
+        return EventVerdict::Ignore("not a message event");
+    }
+    let subtype = event["subtype"].as_str();
+    if !event["bot_id"].is_null()
+        || subtype == Some("bot_message")
+        || !event["bot_profile"].is_null()
+    {
+        return EventVerdict::Ignore("a bot's message");
+    }
+    if subtype.is_some_and(|s| !PERSON_SUBTYPES.contains(&s)) || event["hidden"] == true {
+        return EventVerdict::Ignore("an edit, deletion or other message subtype");
+    }
+    let field = |name: &str| {
+        event[name]
+            .as_str()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let Some(user) = field("user") else {
+        return EventVerdict::Ignore("a message without a user");
+    };
+    if bot_user == Some(user) {
+        return EventVerdict::Ignore("the bot's own message");
+    }
+    let (Some(channel), Some(ts)) = (field("channel"), field("ts")) else {
+        return EventVerdict::Ignore("a message without a channel or ts");
+    };
+    let raw = event["text"].as_str().unwrap_or_default();
+    let text = plain_text(strip_leading_mention(raw, bot_user, kind == "app_mention"));
+    if text.trim().is_empty() {
+        return EventVerdict::Ignore("a message without text");
+    }
+    EventVerdict::Handle(SlackMessage {
+        channel: channel.to_string(),
+        user: user.to_string(),
+        text,
+        ts: ts.to_string(),
+        thread_ts: field("thread_ts").unwrap_or(ts).to_string(),
+    })
+}
+
+/// The bot's own user id, from an `event_callback`'s `authorizations`.
+pub fn bot_user_of(callback: &Value) -> Option<&str> {
+    callback["authorizations"]
+        .as_array()?
+        .iter()
+        .find(|a| a["is_bot"] == true)
+        .and_then(|a| a["user_id"].as_str())
+}
+
+/// The value carried by the buttons under an answer: who asked, and in which conversation.
+pub fn button_value(user: &str, conversation: &str) -> String {
+    format!("{user}|{conversation}")
+}
+
+/// (user, conversation) from a button value.
+pub fn parse_button_value(value: &str) -> Option<(&str, &str)> {
+    let (user, conversation) = value.split_once('|')?;
+    (!user.is_empty() && parse_conversation(conversation).is_some()).then_some((user, conversation))
+}
+
+/// A section block of (already escaped) mrkdwn; `verbatim` keeps Slack from turning anything in
+/// it into links or mentions.
+pub fn section(mrkdwn: &str) -> Value {
+    json!({
+        "type": "section",
+        "text": { "type": "mrkdwn", "text": fit(mrkdwn, MAX_SECTION), "verbatim": true },
+    })
+}
+
+/// The customer's two buttons under a self-help answer.
+pub fn feedback_actions(value: &str) -> Value {
+    let button = |action: &str, label: &str| {
+        json!({
+            "type": "button",
+            "action_id": action,
+            "text": { "type": "plain_text", "text": label, "emoji": false },
+            "value": value,
+        })
+    };
+    let mut helped = button(ACTION_HELPED, HELPED_LABEL);
+    helped["style"] = json!("primary");
+    json!({
+        "type": "actions",
+        "block_id": "pb_feedback",
+        "elements": [helped, button(ACTION_HUMAN, HUMAN_LABEL)],
+    })
+}
+
+/// The blocks of a message: the text, and the buttons when `feedback` (their value) is given.
+pub fn blocks(mrkdwn: &str, feedback: Option<&str>) -> Vec<Value> {
+    let mut blocks = vec![section(mrkdwn)];
+    if let Some(value) = feedback {
+        blocks.push(feedback_actions(value));
+    }
+    blocks
+}
+
+/// The `chat.postMessage` body of a reply in a thread. Nothing in it links or pings: the text
+/// is escaped mrkdwn, `parse` is `none` and `link_names` is off.
+pub fn post_message_body(
+    channel: &str,
+    thread_ts: &str,
+    mrkdwn: &str,
+    feedback: Option<&str>,
+) -> Value {
+    json!({
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "text": fit(mrkdwn, MAX_SECTION),
+        "blocks": blocks(mrkdwn, feedback),
+        "link_names": false,
+        "parse": "none",
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// Whether a reply gets the two buttons: only a self-help answer (as on Discord).
+pub fn wants_buttons(outcome: &Outcome) -> bool {
+    outcome.decision.offers_feedback()
+}
+
+/// An agent's reply as the customer sees it: "*Team (agent):* text", escaped.
+pub fn agent_reply_text(team: &str, agent: &str, text: &str) -> String {
+    format!("*{} ({}):* {}", escape(team), escape(agent), escape(text))
+}
+
+/// The answer's text after a button press: the buttons go, the outcome is appended.
+pub fn pressed_text(original: &str, helped: bool, reply: Option<&str>) -> String {
+    let outcome = match (helped, reply) {
+        (true, Some(r)) => escape(r),
+        (true, None) => format!("_{HELPED_LABEL}_"),
+        (false, _) => ASKED_FOR_HUMAN.to_string(),
+    };
+    let room = MAX_SECTION.saturating_sub(outcome.chars().count() + 2);
+    if original.trim().is_empty() {
+        outcome
+    } else {
+        format!("{}\n\n{outcome}", fit(original, room))
+    }
+}
+
+/// A press on one of the answer's buttons, from a `block_actions` payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Press {
+    pub helped: bool,
+    /// The customer the buttons are for.
+    pub asker: String,
+    pub conversation: String,
+    /// Who pressed.
+    pub presser: String,
+    pub response_url: Option<String>,
+    /// Channel and ts of the message with the buttons (for `chat.update` without a
+    /// `response_url`).
+    pub channel: Option<String>,
+    pub message_ts: Option<String>,
+    /// The answer's text as posted (escaped mrkdwn).
+    pub original: String,
+}
+
+/// Reads a `block_actions` payload: `None` unless it is a press on one of our buttons.
+pub fn parse_press(payload: &Value) -> Option<Press> {
+    if payload["type"] != "block_actions" {
+        return None;
+    }
+    let action = payload["actions"]
+        .as_array()?
+        .iter()
+        .find(|a| matches!(a["action_id"].as_str(), Some(ACTION_HELPED | ACTION_HUMAN)))?;
+    let helped = action["action_id"] == ACTION_HELPED;
+    let (asker, conversation) = parse_button_value(action["value"].as_str()?)?;
+    let presser = payload["user"]["id"].as_str().filter(|u| !u.is_empty())?;
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(String::from);
+    let message = &payload["message"];
+    let original = message["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["type"] == "section"))
+        .and_then(|b| text(&b["text"]["text"]))
+        .or_else(|| text(&message["text"]))
+        .unwrap_or_default();
+    Some(Press {
+        helped,
+        asker: asker.to_string(),
+        conversation: conversation.to_string(),
+        presser: presser.to_string(),
+        response_url: text(&payload["response_url"]),
+        channel: text(&payload["container"]["channel_id"])
+            .or_else(|| text(&payload["channel"]["id"])),
+        message_ts: text(&payload["container"]["message_ts"]).or_else(|| text(&message["ts"])),
+        original,
+    })
+}
+
+/// The value of `key` in an `application/x-www-form-urlencoded` body.
+pub fn form_value(body: &[u8], key: &str) -> Option<String> {
+    body.split(|b| *b == b'&').find_map(|pair| {
+        let mut parts = pair.splitn(2, |b| *b == b'=');
+        let name = percent_decode(parts.next()?)?;
+        (name == key).then(|| percent_decode(parts.next().unwrap_or_default()))?
+    })
+}
+
+fn percent_decode(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3)?;
+                out.push(decode_hex(std::str::from_utf8(hex).ok()?)?[0]);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// How a failed Web API call is retried ([`kit::retry_wait`]): a 429 with its `Retry-After`
+/// (seconds), a 5xx, or a connection never made (`None`); anything else is final.
+///
+/// [`kit::retry_wait`]: crate::channels::kit::retry_wait
+pub fn failure(status: Option<u16>, retry_after: Option<&str>) -> Failure {
+    match status {
+        Some(429) => Failure::RateLimited(
+            retry_after
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
+        ),
+        Some(s) if s >= 500 => Failure::Server,
+        None => Failure::Unreachable,
+        Some(_) => Failure::Final,
+    }
+}
+
+#[cfg(test)]
+mod tests;
