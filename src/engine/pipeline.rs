@@ -253,10 +253,11 @@ impl Pipeline {
         outcome
     }
 
-    /// Records feedback on an answer; an answer purged meanwhile is skipped, not an error.
-    fn rate(&self, rated: turn::Rated) -> Result<(), PipelineError> {
+    /// Records feedback on an answer at `at_ms`; an answer purged meanwhile is skipped, not an
+    /// error.
+    fn rate(&self, rated: turn::Rated, at_ms: u64) -> Result<(), PipelineError> {
         let interaction = rated.interaction;
-        match self.store.set_feedback(interaction, rated.helped) {
+        match self.store.set_feedback_at(interaction, rated.helped, at_ms) {
             Ok(_) => Ok(()),
             Err(StoreError::NotFound { .. }) => {
                 tracing::warn!(
@@ -280,6 +281,7 @@ impl Pipeline {
     ) -> Result<Outcome, PipelineError> {
         let _guard = self.lock(channel, conversation);
         let rules = self.rules();
+        let now_ms = self.now();
         let input = turn::FeedbackInput {
             rules: &rules,
             channel,
@@ -287,11 +289,11 @@ impl Pipeline {
             user: self.store.hash_user(user),
             helped,
             state: self.store.conversation(channel, conversation)?,
-            now_ms: self.now(),
+            now_ms,
         };
         let steps = turn::plan_feedback(input).map_err(PipelineError::Refused)?;
         if let Some(rated) = steps.rate {
-            self.rate(rated)?;
+            self.rate(rated, now_ms)?;
         }
         let plan = match steps.then {
             FeedbackStep::Planned(plan) => *plan,
@@ -337,31 +339,31 @@ impl Pipeline {
         }
     }
 
-    /// Locks the conversation a ticket belongs to, then runs `action` on the store and tells
-    /// subscribers about the change.
+    /// Locks the conversation a ticket belongs to, then runs `action` on the store at the
+    /// clock's time and tells subscribers about the change.
     fn ticket_action(
         &self,
         id: u64,
-        action: impl FnOnce(&Store) -> Result<Ticket, StoreError>,
+        action: impl FnOnce(&Store, u64) -> Result<Ticket, StoreError>,
     ) -> Result<Ticket, PipelineError> {
         let current = self
             .store
             .ticket(id)?
             .ok_or(StoreError::NotFound { what: "ticket", id })?;
         let _guard = self.lock(&current.channel, &current.conversation);
-        let ticket = action(&self.store)?;
+        let ticket = action(&self.store, self.now())?;
         self.emit(PipelineEvent::TicketUpdated(ticket.clone()));
         Ok(ticket)
     }
 
     /// An agent claims a ticket: the bot goes silent in its conversation.
     pub fn claim(&self, ticket: u64, agent: &str) -> Result<Ticket, PipelineError> {
-        self.ticket_action(ticket, |s| s.claim_ticket(ticket, agent))
+        self.ticket_action(ticket, |s, at| s.claim_ticket_at(ticket, agent, at))
     }
 
     /// An agent resolves a ticket: the conversation returns to the bot.
     pub fn resolve(&self, ticket: u64, agent: &str) -> Result<Ticket, PipelineError> {
-        self.ticket_action(ticket, |s| s.resolve_ticket(ticket, agent))
+        self.ticket_action(ticket, |s, at| s.resolve_ticket_at(ticket, agent, at))
     }
 
     /// An agent corrects a ticket's intent and/or persona (ground truth for learning).
@@ -379,7 +381,9 @@ impl Pipeline {
         if let Some(p) = persona.filter(|p| catalog.persona(p).is_none()) {
             return Err(PipelineError::Refused(format!("unknown persona `{p}`")));
         }
-        self.ticket_action(ticket, |s| s.relabel_ticket(ticket, intent, persona, agent))
+        self.ticket_action(ticket, |s, at| {
+            s.relabel_ticket_at(ticket, intent, persona, agent, at)
+        })
     }
 
     /// A human agent's reply to the customer: stored (redacted) in the ticket transcript, and
@@ -394,14 +398,13 @@ impl Pipeline {
         if text.is_empty() {
             return Err(PipelineError::Refused("the reply is empty".into()));
         }
-        let stored = self.store.append_transcript(
-            ticket,
-            TranscriptLine {
-                at_ms: self.now(),
-                from: Actor::Agent(agent.into()),
-                text: redact(text).into_owned(),
-            },
-        )?;
+        let at_ms = self.now();
+        let line = TranscriptLine {
+            at_ms,
+            from: Actor::Agent(agent.into()),
+            text: redact(text).into_owned(),
+        };
+        let stored = self.store.append_transcript_at(ticket, line, at_ms)?;
         self.emit(PipelineEvent::AgentReply {
             ticket: stored.clone(),
             agent: agent.to_string(),
