@@ -17,7 +17,7 @@ pub use crate::engine::turn::{
 };
 
 /// The pipeline's clock: milliseconds since the Unix epoch.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The next ticket event for a channel's subscriber, skipping over any it fell behind on (they
 /// are logged, naming `channel`); `None` once the pipeline is gone.
