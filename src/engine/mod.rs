@@ -7,5 +7,6 @@ pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod runtime;
+mod turn;
 
 pub use runtime::{Admission, AppState, HandlerGuard, Handlers};

@@ -39,12 +39,9 @@ impl OpenDb {
         Ok(())
     }
 
-    fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
+    fn set_feedback(&self, id: u64, helped: bool, at_ms: u64) -> Result<Interaction, StoreError> {
         let updated = self.update_interaction(id, |i| {
-            i.feedback = Some(Feedback {
-                helped,
-                at_ms: now_ms(),
-            });
+            i.feedback = Some(Feedback { helped, at_ms });
         })?;
         Ok(updated)
     }
@@ -103,7 +100,17 @@ impl Store {
 
     /// Records "That helped" (true) or "did not help" (false) on an interaction.
     pub fn set_feedback(&self, id: u64, helped: bool) -> Result<Interaction, StoreError> {
-        self.current()?.set_feedback(id, helped)
+        self.set_feedback_at(id, helped, now_ms())
+    }
+
+    /// [`set_feedback`](Self::set_feedback) at a given time (ms since the epoch).
+    pub(crate) fn set_feedback_at(
+        &self,
+        id: u64,
+        helped: bool,
+        at_ms: u64,
+    ) -> Result<Interaction, StoreError> {
+        self.current()?.set_feedback(id, helped, at_ms)
     }
 
     /// Writes every interaction as JSON Lines, oldest first; returns how many.

@@ -68,6 +68,7 @@ impl OpenDb {
     fn update_ticket(
         &self,
         id: u64,
+        at_ms: u64,
         change: impl Fn(&mut Ticket) -> Result<(), StoreError>,
     ) -> Result<Ticket, StoreError> {
         let ticket =
@@ -77,7 +78,7 @@ impl OpenDb {
                     .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
                 let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
                 change(&mut t).map_err(abort)?;
-                t.updated_ms = now_ms();
+                t.updated_ms = at_ms;
                 tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
                 let key = conversation_key(&t.channel, &t.conversation);
                 if let Some(bytes) = conversations.get(&key)? {
@@ -101,8 +102,8 @@ impl OpenDb {
         Ok(ticket)
     }
 
-    fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, |t| match (&t.status, &t.claimed_by) {
+    fn claim_ticket(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, at_ms, |t| match (&t.status, &t.claimed_by) {
             (TicketStatus::Resolved, _) => {
                 Err(StoreError::Conflict(format!("ticket #{id} is resolved")))
             }
@@ -117,8 +118,8 @@ impl OpenDb {
         })
     }
 
-    fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, |t| {
+    fn resolve_ticket(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, at_ms, |t| {
             if t.status == TicketStatus::Resolved {
                 return Err(StoreError::Conflict(format!(
                     "ticket #{id} is already resolved"
@@ -130,8 +131,13 @@ impl OpenDb {
         })
     }
 
-    fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, |t| {
+    fn append_transcript(
+        &self,
+        id: u64,
+        line: TranscriptLine,
+        at_ms: u64,
+    ) -> Result<Ticket, StoreError> {
+        self.update_ticket(id, at_ms, |t| {
             t.transcript.push(line.clone());
             Ok(())
         })
@@ -143,6 +149,7 @@ impl OpenDb {
         intent: Option<&str>,
         persona: Option<&str>,
         agent: &str,
+        at_ms: u64,
     ) -> Result<Ticket, StoreError> {
         if intent.is_none() && persona.is_none() {
             return Err(StoreError::Invalid(
@@ -153,7 +160,7 @@ impl OpenDb {
             intent: intent.map(str::to_string),
             persona: persona.map(str::to_string),
             by: agent.to_string(),
-            at_ms: now_ms(),
+            at_ms,
         };
         let ticket =
             (&self.tickets, &self.interactions).transaction(|(tickets, interactions)| {
@@ -224,21 +231,48 @@ impl Store {
 
     /// An agent takes the ticket; the bot stays silent in the conversation until it is resolved.
     pub fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
-        self.current()?.claim_ticket(id, agent)
+        self.claim_ticket_at(id, agent, now_ms())
+    }
+
+    /// [`claim_ticket`](Self::claim_ticket) at a given time (ms since the epoch).
+    pub(crate) fn claim_ticket_at(
+        &self,
+        id: u64,
+        agent: &str,
+        at_ms: u64,
+    ) -> Result<Ticket, StoreError> {
+        self.current()?.claim_ticket(id, agent, at_ms)
     }
 
     /// Closes the ticket; the conversation goes back to the bot.
     pub fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket, StoreError> {
-        self.current()?.resolve_ticket(id, agent)
+        self.resolve_ticket_at(id, agent, now_ms())
+    }
+
+    /// [`resolve_ticket`](Self::resolve_ticket) at a given time (ms since the epoch).
+    pub(crate) fn resolve_ticket_at(
+        &self,
+        id: u64,
+        agent: &str,
+        at_ms: u64,
+    ) -> Result<Ticket, StoreError> {
+        self.current()?.resolve_ticket(id, agent, at_ms)
     }
 
     /// Adds a transcript line (already redacted) to a ticket.
-    pub(crate) fn append_transcript(
+    pub fn append_transcript(&self, id: u64, line: TranscriptLine) -> Result<Ticket, StoreError> {
+        self.append_transcript_at(id, line, now_ms())
+    }
+
+    /// [`append_transcript`](Self::append_transcript), the ticket updated at a given time (ms
+    /// since the epoch).
+    pub(crate) fn append_transcript_at(
         &self,
         id: u64,
         line: TranscriptLine,
+        at_ms: u64,
     ) -> Result<Ticket, StoreError> {
-        self.current()?.append_transcript(id, line)
+        self.current()?.append_transcript(id, line, at_ms)
     }
 
     /// An agent corrects the intent and/or persona. Stored on the ticket and, as ground truth
@@ -250,6 +284,19 @@ impl Store {
         persona: Option<&str>,
         agent: &str,
     ) -> Result<Ticket, StoreError> {
-        self.current()?.relabel_ticket(id, intent, persona, agent)
+        self.relabel_ticket_at(id, intent, persona, agent, now_ms())
+    }
+
+    /// [`relabel_ticket`](Self::relabel_ticket) at a given time (ms since the epoch).
+    pub(crate) fn relabel_ticket_at(
+        &self,
+        id: u64,
+        intent: Option<&str>,
+        persona: Option<&str>,
+        agent: &str,
+        at_ms: u64,
+    ) -> Result<Ticket, StoreError> {
+        self.current()?
+            .relabel_ticket(id, intent, persona, agent, at_ms)
     }
 }
