@@ -72,7 +72,7 @@ fn logged(i: &Interaction) -> Outcome {
     Outcome {
         persona: id_or_dash(&i.persona),
         intent: id_or_dash(&i.intent),
-        route: i.route.kind.clone(),
+        route: i.route.kind.as_str().into(),
     }
 }
 

@@ -24,7 +24,7 @@ pub struct EvidenceRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteRecord {
     /// answer | ticket | clarify | fallback
-    pub kind: String,
+    pub kind: DecisionKind,
     pub team: Option<String>,
     /// Answer variant, `<intent>/<persona|default>`.
     pub answer: Option<String>,
@@ -88,6 +88,7 @@ pub struct Delivery {
 }
 
 pub use crate::core::conversation::{Actor, TranscriptLine};
+use crate::core::route::DecisionKind;
 
 /// Where a ticket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,7 +170,7 @@ impl InteractionFilter {
                 None => true,
                 Some("helped") => i.feedback.as_ref().is_some_and(|f| f.helped),
                 Some("not-helped") => i.feedback.as_ref().is_some_and(|f| !f.helped),
-                Some(kind) => i.route.kind == kind,
+                Some(kind) => i.route.kind == *kind,
             }
     }
 }

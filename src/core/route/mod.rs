@@ -55,6 +55,19 @@ pub enum DecisionKind {
 }
 
 impl DecisionKind {
+    /// Every kind, in the order of the decision JSON's documentation.
+    pub const ALL: [DecisionKind; 4] = [
+        DecisionKind::Answer,
+        DecisionKind::Ticket,
+        DecisionKind::Clarify,
+        DecisionKind::Fallback,
+    ];
+
+    /// The kind named `answer`, `ticket`, `clarify` or `fallback`.
+    pub fn parse(name: &str) -> Option<DecisionKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Answer => "answer",
@@ -62,6 +75,31 @@ impl DecisionKind {
             Self::Clarify => "clarify",
             Self::Fallback => "fallback",
         }
+    }
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored route kind compares with its name, as logs and exports write it.
+impl PartialEq<str> for DecisionKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for DecisionKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for DecisionKind {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
     }
 }
 

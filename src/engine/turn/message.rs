@@ -324,7 +324,7 @@ impl Decided<'_> {
             }),
             evidence: evidence(&rules.catalog, &classification),
             route: RouteRecord {
-                kind: decision.kind.as_str().into(),
+                kind: decision.kind,
                 team: decision.team.clone(),
                 answer: decision.answer.clone(),
                 reason: decision.reason.clone(),

@@ -28,6 +28,7 @@ pub use html::{esc as escape_html, render_html, HtmlTarget};
 pub use text::render_text;
 
 use crate::catalog::Catalog;
+use crate::core::route::DecisionKind;
 use crate::store::{Interaction, ScoredId, Ticket};
 
 /// The id shown for messages without a persona or intent.
@@ -387,8 +388,8 @@ pub fn build(
         }
         t.decided += 1;
         *t.intents.entry(id_of(&i.intent).to_string()).or_insert(0) += 1;
-        match i.route.kind.as_str() {
-            "answer" => {
+        match i.route.kind {
+            DecisionKind::Answer => {
                 t.answers += 1;
                 let helped = i.feedback.as_ref().map(|f| f.helped);
                 t.helped += usize::from(helped == Some(true));
@@ -400,9 +401,9 @@ pub fn build(
                     v.2 += usize::from(helped == Some(false));
                 }
             }
-            "clarify" => t.clarify += 1,
-            "fallback" => t.fallback += 1,
-            _ => {}
+            DecisionKind::Clarify => t.clarify += 1,
+            DecisionKind::Fallback => t.fallback += 1,
+            DecisionKind::Ticket => {}
         }
     }
     for ticket in tickets
@@ -542,7 +543,7 @@ fn keyword_owners(catalog: &Catalog) -> HashMap<String, Vec<String>> {
 fn is_unclear(i: &Interaction, low_confidence: f64) -> bool {
     match &i.intent {
         None => true,
-        Some(intent) => i.route.kind == "clarify" || intent.confidence < low_confidence,
+        Some(intent) => i.route.kind == DecisionKind::Clarify || intent.confidence < low_confidence,
     }
 }
 
@@ -564,8 +565,8 @@ fn unclear_messages(
     unclear.sort_by_key(|i| std::cmp::Reverse(i.id));
     let mut counts: HashMap<String, (usize, Vec<String>)> = HashMap::new();
     for i in &unclear {
-        match (&i.intent, i.route.kind.as_str()) {
-            (_, "clarify") => report.clarify += 1,
+        match (&i.intent, i.route.kind) {
+            (_, DecisionKind::Clarify) => report.clarify += 1,
             (None, _) => report.unmatched += 1,
             _ => report.low_confidence += 1,
         }

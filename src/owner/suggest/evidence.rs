@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{ExampleMessage, TermCount, Unattributed};
 use crate::catalog::Catalog;
-use crate::core::route::Thresholds;
+use crate::core::route::{DecisionKind, Thresholds};
 use crate::core::text;
 use crate::store::redact::{CARD_MARK, EMAIL_MARK, IBAN_MARK, PHONE_MARK};
 use crate::store::Interaction;
@@ -106,7 +106,7 @@ fn intent_threshold(catalog: &Catalog, thresholds: &Thresholds, id: &str) -> f64
 /// A message that only told who the customer is (not a miss): no intent, and its top persona
 /// passed its threshold on this message alone.
 fn says_only_who(i: &Interaction, catalog: &Catalog, thresholds: &Thresholds) -> bool {
-    i.route.kind == "fallback"
+    i.route.kind == DecisionKind::Fallback
         && i.persona_scores.first().is_some_and(|top| {
             let threshold = catalog
                 .persona(&top.id)
@@ -155,7 +155,7 @@ pub(super) fn intent_docs(
         for (n, i) in decided.iter().enumerate() {
             let logged = i.intent.as_ref().map(|s| s.id.clone());
             let label = i.label.as_ref().and_then(|l| l.intent.clone());
-            let miss = (logged.is_none() || i.route.kind == "clarify")
+            let miss = (logged.is_none() || i.route.kind == DecisionKind::Clarify)
                 && !says_only_who(i, catalog, thresholds);
             let (truth, source) = if let Some(label) = label {
                 let source = if logged.as_ref() != Some(&label) {
@@ -174,7 +174,9 @@ pub(super) fn intent_docs(
                     Some(intent) => (Some(intent), Source::Rephrased),
                     None => (None, Source::Unattributed),
                 }
-            } else if logged.is_some() && matches!(i.route.kind.as_str(), "answer" | "ticket") {
+            } else if logged.is_some()
+                && matches!(i.route.kind, DecisionKind::Answer | DecisionKind::Ticket)
+            {
                 (logged.clone(), Source::Routine)
             } else {
                 (None, Source::Routine)
@@ -208,7 +210,7 @@ pub(super) fn intent_docs(
 fn rephrased_as(catalog: &Catalog, next: &Interaction) -> Option<String> {
     let intent = match next.label.as_ref().and_then(|l| l.intent.clone()) {
         Some(label) => label,
-        None if matches!(next.route.kind.as_str(), "answer" | "ticket") => {
+        None if matches!(next.route.kind, DecisionKind::Answer | DecisionKind::Ticket) => {
             next.intent.as_ref()?.id.clone()
         }
         None => return None,
@@ -387,7 +389,7 @@ mod tests {
                 .collect(),
             evidence: Vec::new(),
             route: RouteRecord {
-                kind: kind.into(),
+                kind: DecisionKind::parse(kind).expect("a route kind"),
                 team: None,
                 answer: None,
                 reason: String::new(),
