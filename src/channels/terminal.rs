@@ -27,8 +27,7 @@ const HELP: &str = "Type a message and press Enter. Commands:
   /quit     leave (or Ctrl-D)";
 
 /// The answer to an input line that is not valid UTF-8 (the line is not processed).
-pub const NOT_UTF8: &str =
-    "That line is not valid UTF-8 text, so it was not read. Please type it again.";
+pub use crate::core::wording::NOT_UTF8;
 
 /// One line saying how the message was routed, for the person trying the bot.
 fn routing_note(outcome: &Outcome) -> String {

@@ -7,3 +7,4 @@ pub mod hours;
 pub mod model;
 pub mod route;
 pub mod text;
+pub mod wording;

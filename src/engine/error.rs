@@ -83,7 +83,7 @@ impl PipelineError {
 }
 
 /// The sentence shown for an internal failure.
-pub const INTERNAL: &str = "Sorry, something went wrong on our side and your message was not processed. Please try again in a moment.";
+pub use crate::core::wording::INTERNAL;
 
 #[cfg(test)]
 mod tests {

@@ -82,10 +82,7 @@ impl FloodGate {
 
     /// The notice sent once per window to a user over the limit.
     pub fn notice(&self) -> String {
-        format!(
-            "You're sending messages faster than I can keep up with. I'll read new messages again in about {} seconds.",
-            self.window.as_secs().max(1)
-        )
+        crate::core::wording::slow_down(self.window.as_secs().max(1))
     }
 }
 

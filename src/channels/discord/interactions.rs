@@ -13,6 +13,7 @@ use serenity::http::Http;
 
 use super::wire::{conversation_key, fit, no_pings, text_response, Control, MAX_CONTENT};
 use super::{blocking, Shared, CHANNEL};
+use crate::core::wording;
 use crate::engine::pipeline::{Inbound, Mode};
 
 fn option_str(c: &CommandInteraction, name: &str) -> Option<String> {
@@ -98,16 +99,14 @@ pub(super) async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInterac
                 Mode::Ticket
             };
             let reply = match s.state.handle(inbound, mode).await {
-                Ok(o) => o.reply.unwrap_or_else(|| {
-                    "An agent has this conversation and will reply here.".into()
-                }),
+                Ok(o) => o.reply.unwrap_or_else(|| wording::AGENT_HAS_IT.into()),
                 Err(e) => e.user_message(),
             };
             respond(ctx, c, &reply, true).await;
         }
         "claim" | "resolve" | "relabel" => {
             let Some(ticket) = option_str(c, "ticket").and_then(|t| t.parse::<u64>().ok()) else {
-                respond(ctx, c, "Which ticket? Give its number.", true).await;
+                respond(ctx, c, wording::WHICH_TICKET, true).await;
                 return;
             };
             let agent = c.user.name.clone();
@@ -121,7 +120,7 @@ pub(super) async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInterac
             let text = agent_action(&s, ticket, &roles, &agent, action).await;
             respond(ctx, c, &text, true).await;
         }
-        _ => respond(ctx, c, "I don't know that command.", true).await,
+        _ => respond(ctx, c, wording::UNKNOWN_COMMAND, true).await,
     }
 }
 
@@ -146,33 +145,31 @@ async fn agent_action(
     let found = blocking(move || pipeline.store().ticket(ticket)).await;
     let t = match found {
         Some(Ok(Some(t))) => t,
-        Some(Ok(None)) => return format!("There is no ticket #{ticket}."),
-        _ => return "Sorry, something went wrong.".into(),
+        Some(Ok(None)) => return wording::no_such_ticket(ticket),
+        _ => return wording::SOMETHING_WRONG.into(),
     };
     if !s.is_agent(&t.team, roles) {
         let team = s.state.pipeline.catalog().team_name(&t.team).to_string();
-        return format!("Only members of the {team} team's role can work on ticket #{ticket}.");
+        return wording::team_members_only(&team, ticket);
     }
     let pipeline = s.state.pipeline.clone();
     let agent = agent.to_string();
     let result = blocking(move || match action {
-        AgentAction::Claim => pipeline.claim(ticket, &agent).map(|_| format!("You claimed ticket #{ticket}; the bot stays quiet in that conversation until it is resolved.")),
-        AgentAction::Resolve => pipeline.resolve(ticket, &agent).map(|_| format!("Ticket #{ticket} is resolved; the bot answers that conversation again.")),
+        AgentAction::Claim => pipeline
+            .claim(ticket, &agent)
+            .map(|_| wording::claimed(ticket)),
+        AgentAction::Resolve => pipeline
+            .resolve(ticket, &agent)
+            .map(|_| wording::resolved(ticket)),
         AgentAction::Relabel { intent, persona } => pipeline
             .relabel(ticket, intent.as_deref(), persona.as_deref(), &agent)
-            .map(|_| {
-                format!(
-                    "Ticket #{ticket} relabelled (intent {}, persona {}); stored as ground truth.",
-                    intent.as_deref().unwrap_or("unchanged"),
-                    persona.as_deref().unwrap_or("unchanged")
-                )
-            }),
+            .map(|_| wording::relabelled(ticket, intent.as_deref(), persona.as_deref())),
     })
     .await;
     match result {
         Some(Ok(text)) => text,
         Some(Err(e)) => e.user_message(),
-        None => "Sorry, something went wrong.".into(),
+        None => wording::SOMETHING_WRONG.into(),
     }
 }
 
@@ -189,8 +186,7 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
     match control {
         Control::Helped { user } | Control::Human { user } => {
             if user != presser {
-                respond_component(ctx, c, "These buttons are for the person who asked.", true)
-                    .await;
+                respond_component(ctx, c, wording::NOT_YOUR_BUTTONS, true).await;
                 return;
             }
             let helped = matches!(control, Control::Helped { .. });
@@ -224,7 +220,7 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
                     }
                 }
                 Some(Err(e)) => respond_component(ctx, c, &e.user_message(), true).await,
-                None => respond_component(ctx, c, "Sorry, something went wrong.", true).await,
+                None => respond_component(ctx, c, wording::SOMETHING_WRONG, true).await,
             }
         }
         Control::Claim { ticket } | Control::Resolve { ticket } => {
@@ -242,7 +238,7 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
                 _ => None,
             };
             let Some(value) = value else {
-                respond_component(ctx, c, "Pick a value from the menu.", true).await;
+                respond_component(ctx, c, wording::PICK_A_VALUE, true).await;
                 return;
             };
             let action = if matches!(control, Control::RelabelIntent { .. }) {

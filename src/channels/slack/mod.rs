@@ -63,8 +63,7 @@ pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 pub const OFF: &str =
     "the Slack channel is off: set PERSONABOT__SLACK__SIGNING_SECRET and PERSONABOT__SLACK__BOT_TOKEN";
 
-const REFUSAL: &str = "These buttons are for the person who asked.";
-const SOMETHING_WRONG: &str = "Sorry, something went wrong. Please try again in a moment.";
+use crate::core::wording::{NOT_YOUR_BUTTONS as REFUSAL, SOMETHING_WRONG};
 
 // ----------------------------------------------------------------------------------------------
 // The adapter

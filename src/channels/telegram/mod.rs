@@ -60,9 +60,8 @@ pub const WEBHOOK_PATH: &str = "/telegram/webhook";
 pub const OFF: &str = "the Telegram channel is off: set PERSONABOT__TELEGRAM__TOKEN";
 
 const BAD_TOKEN: &str = "Telegram refused the bot token: check PERSONABOT__TELEGRAM__TOKEN (and telegram.api_url, if set)";
-const REFUSAL: &str = "These buttons are for the person who asked.";
-const EXPIRED: &str = "This button has expired. Just type your question.";
-const WELCOME: &str = "Hi! What can I help you with today? Ask in your own words; I'll answer here or pass you to the right person on our team.";
+use crate::core::wording::WELCOME;
+use crate::core::wording::{EXPIRED_BUTTON as EXPIRED, NOT_YOUR_BUTTONS as REFUSAL};
 
 /// Queues an update's work on its conversation.
 fn dispatch(tg: &Arc<Telegram>, state: &AppState, update: Update) {
@@ -198,7 +197,7 @@ async fn on_press(tg: &Telegram, state: &AppState, p: Press) {
             tg.answer(&p.query, Some(&e.user_message())).await;
         }
         Err(_) => {
-            tg.answer(&p.query, Some("Sorry, something went wrong."))
+            tg.answer(&p.query, Some(crate::core::wording::SOMETHING_WRONG))
                 .await
         }
     }
@@ -213,7 +212,7 @@ async fn deliver_agent_reply(tg: Arc<Telegram>, reply: AgentReply) {
         );
         return;
     };
-    let body = format!("{} ({}): {}", reply.team, reply.agent, reply.text);
+    let body = crate::core::wording::agent_says(&reply.team, &reply.agent, &reply.text);
     let (sent, attempts) = tg.send(chat, topic, None, &body, None).await;
     if let Err(e) = sent {
         tracing::error!(error = %e, attempts, ticket = reply.ticket.id, "agent reply not delivered");

@@ -137,7 +137,7 @@ pub(crate) fn plan_feedback(input: FeedbackInput<'_>) -> Result<FeedbackSteps, S
     let awaiting = state.awaiting_feedback.clone();
     if helped {
         let Some(awaiting) = awaiting else {
-            return Err("There is no answer waiting for feedback in this conversation.".into());
+            return Err(crate::core::wording::NO_ANSWER_WAITING.into());
         };
         let mut next = state;
         next.awaiting_feedback = None;
@@ -147,7 +147,7 @@ pub(crate) fn plan_feedback(input: FeedbackInput<'_>) -> Result<FeedbackSteps, S
         decision.intent = Some(certain(&awaiting.intent));
         decision.answer = Some(awaiting.variant.clone());
         decision.reason = "customer said the answer helped".into();
-        let reply = "Great, glad that helped! Ask me anything else any time.".to_string();
+        let reply = crate::core::wording::GLAD_IT_HELPED.to_string();
         return Ok(FeedbackSteps {
             rate: Some(Rated {
                 interaction: awaiting.interaction,

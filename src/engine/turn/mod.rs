@@ -125,7 +125,7 @@ pub(crate) fn empty_message(rules: &Rules, text: &str) -> Option<Outcome> {
         return None;
     }
     Some(Outcome {
-        reply: Some("Your message looks empty. What can I help you with?".into()),
+        reply: Some(crate::core::wording::EMPTY_MESSAGE.into()),
         decision: empty_decision(),
         ticket: None,
         interaction: None,
