@@ -8,7 +8,7 @@
 //! is in the store (nothing lost), and that the channel still answers a normal message afterwards.
 //! `cargo test --test bad_input -- --nocapture` prints the matrix.
 
-#[path = "support/fake_discord.rs"]
+#[path = "support/fake_discord/mod.rs"]
 mod fake_discord;
 #[path = "support/fake_slack.rs"]
 mod fake_slack;

@@ -2,7 +2,7 @@
 //! Discord in tests/support (REST + gateway on 127.0.0.1), with the shipped catalog and sled in a
 //! temporary directory.
 
-#[path = "support/fake_discord.rs"]
+#[path = "support/fake_discord/mod.rs"]
 mod fake_discord;
 mod support;
 

@@ -5,7 +5,7 @@
 //! serenity ignores the proxy and goes to the real discord.com). See
 //! `/work/shared/notes/discord-offline-testing.md` for what serenity needs and why.
 //!
-//! Include it with `#[path = "support/fake_discord.rs"] mod fake_discord;`.
+//! Include it with `#[path = "support/fake_discord/mod.rs"] mod fake_discord;`.
 //!
 //! Behaviour worth knowing when writing tests:
 //! - After IDENTIFY the fake sends READY (the guild listed as unavailable) and then a GUILD_CREATE
