@@ -8,12 +8,13 @@
 //! is in the store (nothing lost), and that the channel still answers a normal message afterwards.
 //! `cargo test --test bad_input -- --nocapture` prints the matrix.
 
-#[path = "support/fake_discord/mod.rs"]
+#[path = "../support/fake_discord/mod.rs"]
 mod fake_discord;
-#[path = "support/fake_slack.rs"]
+#[path = "../support/fake_slack.rs"]
 mod fake_slack;
-#[path = "support/fake_telegram.rs"]
+#[path = "../support/fake_telegram.rs"]
 mod fake_telegram;
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
