@@ -2,6 +2,7 @@
 //! in the raw files, and the store API (tickets, queries, export, forget, purge, hashing,
 //! reopening). Real parts only: sled in a temporary directory and the built `personabot` binary.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
