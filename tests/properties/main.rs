@@ -23,7 +23,7 @@ use personabot::engine::output::decision_json;
 use personabot::store::redact::{redact, CARD_MARK, EMAIL_MARK, PHONE_MARK};
 use personabot::store::{Actor, EvidenceRecord, Label, Ticket, TicketStatus, TranscriptLine};
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 
 /// `PROPTEST_CASES` when set, else `default`.
 fn cases(default: u32) -> u32 {
@@ -33,11 +33,20 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// The persisted failing cases, replayed before new ones by every property. Named explicitly:
+/// proptest's default derives the file from the source file of each property, which in a test
+/// folder would be a new file per module under tests/proptest-regressions/.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/properties.proptest-regressions"
+);
+
 fn config(default_cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases: cases(default_cases),
         // Shrinking stays bounded so a failure is reported quickly in CI.
         max_shrink_iters: 2048,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
         ..ProptestConfig::default()
     }
 }
