@@ -11,7 +11,7 @@ use crate::table::{Case, Chan, Input, PROBE, PROBE_ANSWER};
 use crate::verdict::{check_concurrent, stored_in, verdict, Seen};
 
 /// Runs `personabot --data DATA chat --json` with `stdin`; returns (exit code, stdout, stderr).
-pub(crate) fn chat(
+fn chat(
     data: &Path,
     conversation: &str,
     user: &str,

@@ -29,7 +29,7 @@ fn manifest_dir() -> &'static Path {
 pub(crate) struct ChatProcess {
     child: Child,
     stdin: Option<ChildStdin>,
-    pub(crate) lines: Receiver<String>,
+    lines: Receiver<String>,
     reader: Option<JoinHandle<()>>,
 }
 

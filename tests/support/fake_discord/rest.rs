@@ -19,7 +19,7 @@ use super::state::{dispatch_message_create, Inner, St};
 use super::{Request, Upload, APP_ID, BOT_ID, GUILD_ID};
 
 pub(super) struct Reply {
-    pub(super) status: u16,
+    status: u16,
     /// None: no content.
     pub(super) body: Option<Value>,
     headers: Vec<(&'static str, String)>,
