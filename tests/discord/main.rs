@@ -2,8 +2,9 @@
 //! Discord in tests/support (REST + gateway on 127.0.0.1), with the shipped catalog and sled in a
 //! temporary directory.
 
-#[path = "support/fake_discord/mod.rs"]
+#[path = "../support/fake_discord/mod.rs"]
 mod fake_discord;
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
