@@ -3,6 +3,7 @@
 //! the shipped catalog explicitly with `--catalog <repo root>` (except where the test is about
 //! how the catalog is found).
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
