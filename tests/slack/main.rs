@@ -4,8 +4,9 @@
 //! (`tests/support/fake_slack.rs`). Requests are signed here with an HMAC computed in this file,
 //! independently of the channel's own signing code.
 
-#[path = "support/fake_slack.rs"]
+#[path = "../support/fake_slack.rs"]
 mod fake_slack;
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
