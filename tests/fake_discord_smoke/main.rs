@@ -2,7 +2,7 @@
 //! serenity client holds a conversation with it (messages, threads, buttons, selects, slash
 //! commands, gateway resume with replay, REST failures).
 
-#[path = "support/fake_discord/mod.rs"]
+#[path = "../support/fake_discord/mod.rs"]
 mod fake_discord;
 
 use std::sync::{Arc, Mutex};
