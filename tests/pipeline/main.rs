@@ -2,6 +2,7 @@
 //! conversations (persona, routing, tickets, feedback, clarifying questions), message limits and
 //! concurrent turns.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::BTreeSet;
