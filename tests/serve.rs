@@ -2,7 +2,7 @@
 //! with a token (and the API base pointing at the fake Discord) it connects; SIGTERM stops it
 //! cleanly with exit code 0.
 
-#[path = "support/fake_discord.rs"]
+#[path = "support/fake_discord/mod.rs"]
 mod fake_discord;
 
 use std::io::{BufRead, BufReader};

@@ -3,7 +3,7 @@
 //! and leaves a store that reopens. With Discord on (the fake Discord), it logs off the gateway
 //! with a Close frame, and replies in flight at the signal are still sent.
 
-#[path = "support/fake_discord.rs"]
+#[path = "support/fake_discord/mod.rs"]
 mod fake_discord;
 #[path = "support/fake_telegram.rs"]
 mod fake_telegram;

@@ -1,0 +1,135 @@
+//! The buttons: "That helped" and "Talk to a human", and agent replies reaching the thread.
+
+use personabot::store::{InteractionFilter, TicketStatus};
+
+use crate::bot::{message, press_payload, Bot, CH, QUIET};
+use crate::fake_slack::TOKEN;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn that_helped_marks_the_answer_and_removes_the_buttons_only_for_the_asker() {
+    let bot = Bot::start().await;
+    let ts = "1700000007.000100";
+    let since = bot.mark();
+    bot.event(
+        "Ev0007",
+        message("U0ALICE", "how much does the growth plan cost?", ts),
+    )
+    .await;
+    let reply = bot.reply_in(since, ts).await;
+    let answer = reply.body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Someone else cannot press alice's buttons.
+    let since = bot.mark();
+    let url = bot.fake.response_url("r1");
+    bot.press(&press_payload(&reply, "That helped", "U0MALLORY", &url))
+        .await;
+    let refusal = bot.response(since, "r1").await;
+    assert_eq!(
+        refusal.body["response_type"], "ephemeral",
+        "{}",
+        refusal.raw
+    );
+    assert_eq!(refusal.body["replace_original"], false);
+    assert_eq!(
+        refusal.text(),
+        "These buttons are for the person who asked."
+    );
+    let helped = InteractionFilter {
+        outcome: Some("helped".into()),
+        ..Default::default()
+    };
+    assert!(bot
+        .pipeline
+        .store()
+        .interactions(&helped)
+        .unwrap()
+        .is_empty());
+
+    // Alice's press marks the answer and replaces the buttons with the outcome.
+    let since = bot.mark();
+    let url = bot.fake.response_url("r2");
+    bot.press(&press_payload(&reply, "That helped", "U0ALICE", &url))
+        .await;
+    let update = bot.response(since, "r2").await;
+    assert_eq!(update.body["replace_original"], true, "{}", update.raw);
+    assert!(update.buttons().is_empty(), "no buttons: {}", update.raw);
+    let text = update.body["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(text.starts_with(&answer), "the answer stays: {text}");
+    assert!(text.contains("glad that helped"), "the outcome: {text}");
+    assert_eq!(
+        bot.pipeline.store().interactions(&helped).unwrap().len(),
+        1,
+        "the answer is marked helped"
+    );
+    tokio::time::sleep(QUIET).await;
+    assert!(
+        bot.fake
+            .matching(since, |c| c.method == "chat.postMessage")
+            .is_empty(),
+        "nothing else is posted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talk_to_a_human_opens_a_ticket_and_agent_replies_reach_the_thread() {
+    let bot = Bot::start().await;
+    let ts = "1700000008.000100";
+    let since = bot.mark();
+    bot.event(
+        "Ev0008",
+        message("U0ALICE", "what does the scale plan cost per seat?", ts),
+    )
+    .await;
+    let reply = bot.reply_in(since, ts).await;
+    let since = bot.mark();
+    let url = bot.fake.response_url("h1");
+    bot.press(&press_payload(&reply, "Talk to a human", "U0ALICE", &url))
+        .await;
+    let update = bot.response(since, "h1").await;
+    assert_eq!(update.body["replace_original"], true);
+    assert!(update.buttons().is_empty(), "no buttons: {}", update.raw);
+    assert!(
+        update.text().contains("You asked to talk to a human"),
+        "{}",
+        update.raw
+    );
+    let handoff = bot.reply_in(since, ts).await;
+    assert!(
+        handoff.text().contains("Sales team (ticket #1)"),
+        "the customer is told the team: {}",
+        handoff.text()
+    );
+    assert!(handoff.buttons().is_empty());
+    let ticket = bot.pipeline.store().ticket(1).unwrap().expect("ticket #1");
+    assert_eq!(
+        (ticket.team.as_str(), ticket.status),
+        ("sales", TicketStatus::Open)
+    );
+    assert_eq!(ticket.channel, "slack");
+    assert_eq!(ticket.conversation, format!("{CH}/{ts}"));
+    let not_helped = InteractionFilter {
+        outcome: Some("not-helped".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        bot.pipeline
+            .store()
+            .interactions(&not_helped)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An agent's reply is posted into the customer's thread.
+    let since = bot.mark();
+    bot.pipeline.agent_reply(1, "ann", "hello").unwrap();
+    let delivered = bot.reply_in(since, ts).await;
+    assert_eq!(delivered.text(), "*Sales (ann):* hello");
+    assert_eq!(
+        delivered.authorization.as_deref(),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+}
