@@ -1,6 +1,6 @@
 //! Fuzz target: any bytes (made text the way a channel would, lossily) through normalisation,
 //! classification, routing, the decision JSON and redaction. Besides "never panics" it checks
-//! the properties of tests/properties.rs on every input: normalisation is idempotent, the lean
+//! the properties of tests/properties/ on every input: normalisation is idempotent, the lean
 //! `top_intent` path agrees with `classify`, and the decision JSON parses back.
 #![no_main]
 

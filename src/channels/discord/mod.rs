@@ -7,7 +7,7 @@
 //! customers' messages and agents' thread messages); `interactions.rs` handles slash commands
 //! and button presses, `tickets.rs` the ticket posts and threads; the pure helpers
 //! (conversation keys, custom ids, mention neutralising, ticket rendering) are in `wire.rs`,
-//! tested there, and the whole adapter runs against a fake Discord in `tests/discord.rs`.
+//! tested there, and the whole adapter runs against a fake Discord in `tests/discord/`.
 
 mod interactions;
 mod tickets;

@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_ticket_cannot_mention_or_link_through_its_channel_or_conversation() {
-        // Found by tests/properties.rs: a ticket opened over the HTTP API carries the caller's
+        // Found by tests/properties/: a ticket opened over the HTTP API carries the caller's
         // `channel` and `conversation`, and both were shown raw on the team's ticket message.
         let ticket = Ticket {
             id: 1,

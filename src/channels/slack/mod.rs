@@ -16,7 +16,7 @@
 //! This file is the adapter (routes, handlers, `start`); the deciding parts (signature check,
 //! conversation keys, which events to handle, Slack text to plain text, escaping, blocks, button
 //! values, form decoding, retry rules) are pure functions in `wire.rs`, tested there; the Web API
-//! client is in `api.rs`. The adapter runs against a fake Slack Web API in `tests/slack.rs`.
+//! client is in `api.rs`. The adapter runs against a fake Slack Web API in `tests/slack/`.
 
 mod api;
 mod wire;

@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_leading_word_boundary_skips_only_literals_that_start_a_word() {
-        // Found by tests/properties.rs: `\b` before a non-word character, or on one alternative
+        // Found by tests/properties/: `\b` before a non-word character, or on one alternative
         // only, does not mean the match starts a word.
         let rules =
             PatternRules::build(&[r"\b€\d+", r"\bfoo|barbaz", r"\b(refund|money back)"]).unwrap();
