@@ -1,5 +1,5 @@
 """K-fold held-out accuracy of `personabot learn` on a TRAINING file: how learn's settings were
-chosen without looking at any test split (see src/learn.rs).
+chosen without looking at any test split (see src/owner/learn/).
 
     python3 benches/kfold.py ../shared/datasets/banking77/train.csv [--none-label none]
                              [--bin target/release/personabot] [--folds 5]
