@@ -59,6 +59,16 @@ pub struct Running {
     pub stop: Option<BoxFuture<()>>,
 }
 
+impl Running {
+    /// Background tasks only, no graceful stop.
+    pub fn tasks(tasks: impl IntoIterator<Item = JoinHandle<()>>) -> Running {
+        Running {
+            tasks: tasks.into_iter().collect(),
+            stop: None,
+        }
+    }
+}
+
 /// A channel that is configured but cannot start.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot start the {channel} channel: {message}")]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use personabot::catalog::Catalog;
-use personabot::store::{now_ms, InteractionFilter};
+use personabot::store::now_ms;
 
 use super::since_ms;
 use super::store_access::StoreAccess;
@@ -48,13 +48,9 @@ pub(crate) fn review(
         ..Default::default()
     };
     // Several stores (shards) merge: a conversation lives in one store, so each is read whole.
-    let filter = InteractionFilter {
-        since_ms: options.since_ms,
-        ..Default::default()
-    };
     let (mut interactions, mut tickets) = (Vec::new(), Vec::new());
     for store in stores {
-        interactions.extend(store.interactions(&filter)?);
+        interactions.extend(store.interactions(&options.window())?);
         tickets.extend(store.tickets(None, None)?);
     }
     let report = review::build(catalog, &interactions, &tickets, &options)?;

@@ -80,8 +80,6 @@ struct Shared {
     chains: Ordered,
 }
 
-impl Shared {}
-
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -365,8 +363,6 @@ pub fn routes() -> Router<AppState> {
         .layer(Extension(Arc::new(Shared::default())))
 }
 
-/// Starts background work (delivery of agent replies, polling) when the channel's secrets are
-/// set; says once why it stays off otherwise.
 /// Slack in the list of channels.
 pub struct SlackChannel;
 
@@ -383,15 +379,12 @@ impl super::Channel for SlackChannel {
         &self,
         state: AppState,
     ) -> super::BoxFuture<Result<super::Running, super::StartError>> {
-        Box::pin(async move {
-            Ok(super::Running {
-                tasks: start(state).await.into_iter().collect(),
-                stop: None,
-            })
-        })
+        Box::pin(async move { Ok(super::Running::tasks(start(state).await)) })
     }
 }
 
+/// Starts background work (delivery of agent replies) when the channel's secrets are set; says
+/// once why it stays off otherwise.
 pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
     let Some(api) = Api::from_settings(&state.settings.slack) else {
         eprintln!(

@@ -386,8 +386,6 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-/// Starts the channel when its token is set: long polling (without a webhook secret) and the
-/// delivery of agent replies. Says once why it stays off otherwise.
 /// Telegram in the list of channels.
 pub struct TelegramChannel;
 
@@ -404,15 +402,12 @@ impl super::Channel for TelegramChannel {
         &self,
         state: AppState,
     ) -> super::BoxFuture<Result<super::Running, super::StartError>> {
-        Box::pin(async move {
-            Ok(super::Running {
-                tasks: start(state).await.into_iter().collect(),
-                stop: None,
-            })
-        })
+        Box::pin(async move { Ok(super::Running::tasks(start(state).await)) })
     }
 }
 
+/// Starts the channel when its token is set: long polling (without a webhook secret) and the
+/// delivery of agent replies. Says once why it stays off otherwise.
 pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
     let settings = &state.settings.telegram;
     let Some(source) = source(settings) else {

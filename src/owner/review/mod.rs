@@ -64,6 +64,16 @@ pub struct ReviewOptions {
     pub examples: usize,
 }
 
+impl ReviewOptions {
+    /// The interactions a review reads: those since `since_ms` (tickets are read whole).
+    pub fn window(&self) -> crate::store::InteractionFilter {
+        crate::store::InteractionFilter {
+            since_ms: self.since_ms,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for ReviewOptions {
     fn default() -> Self {
         ReviewOptions {
@@ -489,30 +499,14 @@ pub fn build(
 }
 
 /// Reads the window's interactions and tickets from `store` and [`build`]s their review.
+/// (`personabot review --shard` merges several stores the same way, in the CLI.)
 pub(crate) fn from_store(
     store: &crate::store::Store,
     catalog: &Catalog,
     options: &ReviewOptions,
 ) -> Result<Review, ReviewError> {
-    from_stores(&[store], catalog, options)
-}
-
-/// One review of several stores, e.g. those of shard processes that partition conversations
-/// (a conversation lives in one store, so each is replayed whole).
-pub(crate) fn from_stores(
-    stores: &[&crate::store::Store],
-    catalog: &Catalog,
-    options: &ReviewOptions,
-) -> Result<Review, ReviewError> {
-    let filter = crate::store::InteractionFilter {
-        since_ms: options.since_ms,
-        ..Default::default()
-    };
-    let (mut interactions, mut tickets) = (Vec::new(), Vec::new());
-    for store in stores {
-        interactions.extend(store.interactions(&filter)?);
-        tickets.extend(store.tickets(None, None)?);
-    }
+    let interactions = store.interactions(&options.window())?;
+    let tickets = store.tickets(None, None)?;
     build(catalog, &interactions, &tickets, options)
 }
 
