@@ -136,7 +136,10 @@ fn store_commands_beside_serve_print_what_they_print_offline() {
 fn ticket_actions_beside_serve_go_through_the_live_bot() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let serve = ServeProcess::start(&data, &[("PERSONABOT__HTTP__AGENT_TOKEN", "agent-secret")]);
+    let serve = ServeProcess::start(
+        &data,
+        &[("PERSONABOT__HTTP__AGENT_TOKEN", "agent-secret-long-enough")],
+    );
     let body = json!({"user": "u1", "conversation": "c1", "text": SCRIPT[1].1});
     let (status, _) = post_json(serve.addr(), "/v1/messages", &body).expect("message");
     assert_eq!(status, 200);
@@ -159,7 +162,7 @@ fn ticket_actions_beside_serve_go_through_the_live_bot() {
         "GET",
         "/v1/tickets/1",
         None,
-        Some("agent-secret"),
+        Some("agent-secret-long-enough"),
     )
     .expect("ticket");
     assert_eq!(status, 200, "{body}");

@@ -14,7 +14,7 @@ use personabot::store::Store;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const TOKEN: &str = "agent-secret-1";
+const TOKEN: &str = "agent-secret-1-long-enough";
 
 struct Server {
     base: String,

@@ -19,7 +19,7 @@ use personabot::store::{now_ms, Store};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const TOKEN: &str = "privacy-agent-token";
+const TOKEN: &str = "privacy-agent-token-long";
 const KEY: &str = "privacy-test-key";
 const DAY_MS: u64 = 86_400_000;
 

@@ -445,8 +445,8 @@ mod served {
     use personabot::store::Store;
     use reqwest::StatusCode;
 
-    const OWNER: &str = "owner-secret-7";
-    const AGENT: &str = "agent-secret-7";
+    const OWNER: &str = "owner-secret-7-long-enough";
+    const AGENT: &str = "agent-secret-7-long-enough";
 
     struct Server {
         base: String,
