@@ -4,6 +4,7 @@
 //! composed in [`crate::app`].
 
 pub mod agent;
+pub mod client;
 pub mod owner;
 
 use axum::body::Bytes;
