@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "agent-secret-1-long-enough";
 
+/// The chat bridge these tests speak as (`channel: "test"`), with its own ids.
+const BRIDGE: &str = "test";
+const BRIDGE_TOKEN: &str = "test-bridge-token-0123456789";
+
 struct Server {
     base: String,
     client: reqwest::Client,
@@ -25,10 +29,14 @@ struct Server {
 
 impl Server {
     async fn start(env: &[(&str, &str)]) -> Server {
-        let env: HashMap<String, String> = env
+        let mut env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        env.insert(
+            "PERSONABOT__BRIDGES__TEST__TOKEN".into(),
+            BRIDGE_TOKEN.into(),
+        );
         let settings = Settings::load_with_env(None, Some(env)).expect("settings");
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Some("http-test-key")).unwrap();
@@ -50,10 +58,12 @@ impl Server {
         Self::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", TOKEN)]).await
     }
 
+    /// A POST as the test bridge.
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let r = self
             .client
             .post(format!("{}{path}", self.base))
+            .bearer_auth(BRIDGE_TOKEN)
             .json(&body)
             .send()
             .await
@@ -66,7 +76,7 @@ impl Server {
         let (status, body) = self
             .post(
                 "/v1/messages",
-                json!({"conversation": conversation, "user": user, "text": text}),
+                json!({"channel": BRIDGE, "conversation": conversation, "user": user, "text": text}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -131,21 +141,14 @@ async fn messages_answer_in_the_classify_shape_plus_reply_and_ticket() {
         json!({"id": 1, "team": "billing", "status": "open"})
     );
 
-    // An explicit channel is recorded as given.
-    let (status, _) = s
-        .post(
-            "/v1/messages",
-            json!({"conversation": "c3", "user": "u3", "text": "hi", "channel": "intercom-bridge"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    // The bridge's channel is recorded as given.
     let stored = s
         .state
         .pipeline
         .store()
         .interactions(&Default::default())
         .unwrap();
-    assert_eq!(stored.last().unwrap().channel, "intercom-bridge");
+    assert_eq!(stored.last().unwrap().channel, BRIDGE);
 }
 
 #[tokio::test]
@@ -155,7 +158,7 @@ async fn feedback_helped_and_talk_to_a_human() {
     let (status, body) = s
         .post(
             "/v1/feedback",
-            json!({"conversation": "f1", "user": "u1", "feedback": "helped"}),
+            json!({"channel": BRIDGE, "conversation": "f1", "user": "u1", "feedback": "helped"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -165,7 +168,7 @@ async fn feedback_helped_and_talk_to_a_human() {
     let (status, body) = s
         .post(
             "/v1/feedback",
-            json!({"conversation": "f1", "user": "u1", "feedback": "talk to a human"}),
+            json!({"channel": BRIDGE, "conversation": "f1", "user": "u1", "feedback": "talk to a human"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -173,7 +176,7 @@ async fn feedback_helped_and_talk_to_a_human() {
     let (status, body) = s
         .post(
             "/v1/feedback",
-            json!({"conversation": "f1", "user": "u1", "feedback": "meh"}),
+            json!({"channel": BRIDGE, "conversation": "f1", "user": "u1", "feedback": "meh"}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -182,7 +185,7 @@ async fn feedback_helped_and_talk_to_a_human() {
     let (status, body) = s
         .post(
             "/v1/feedback",
-            json!({"conversation": "new", "user": "u9", "helped": true}),
+            json!({"channel": BRIDGE, "conversation": "new", "user": "u9", "helped": true}),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -249,7 +252,7 @@ async fn oversized_bodies_get_413() {
     let (status, body) = s
         .post(
             "/v1/messages",
-            json!({"conversation": "c", "user": "u", "text": big}),
+            json!({"channel": BRIDGE, "conversation": "c", "user": "u", "text": big}),
         )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
@@ -266,7 +269,7 @@ async fn a_flood_from_one_user_gets_429_others_are_served() {
         let (status, _) = s
             .post(
                 "/v1/messages",
-                json!({"conversation": "fl", "user": "flooder", "text": format!("hi {n}")}),
+                json!({"channel": BRIDGE, "conversation": "fl", "user": "flooder", "text": format!("hi {n}")}),
             )
             .await;
         statuses.push(status.as_u16());
@@ -275,7 +278,8 @@ async fn a_flood_from_one_user_gets_429_others_are_served() {
     let r = s
         .client
         .post(format!("{}/v1/messages", s.base))
-        .json(&json!({"conversation": "fl", "user": "flooder", "text": "again"}))
+        .bearer_auth(BRIDGE_TOKEN)
+        .json(&json!({"channel": BRIDGE, "conversation": "fl", "user": "flooder", "text": "again"}))
         .send()
         .await
         .unwrap();
@@ -455,7 +459,11 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
     assert_eq!(status, StatusCode::OK);
     let r = s
         .client
-        .get(format!("{}/v1/conversations/web-1/updates?after=0", s.base))
+        .get(format!(
+            "{}/v1/conversations/web-1/updates?after=0&channel={BRIDGE}",
+            s.base
+        ))
+        .bearer_auth(BRIDGE_TOKEN)
         .send()
         .await
         .unwrap();
@@ -500,7 +508,11 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
     // After the ticket is resolved, the customer can still pick up the last reply.
     let r = s
         .client
-        .get(format!("{}/v1/conversations/web-1/updates?after=0", s.base))
+        .get(format!(
+            "{}/v1/conversations/web-1/updates?after=0&channel={BRIDGE}",
+            s.base
+        ))
+        .bearer_auth(BRIDGE_TOKEN)
         .send()
         .await
         .unwrap();
@@ -545,7 +557,7 @@ async fn metrics_and_health() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains("personabot_messages_total{channel=\"http\",route=\"answer\",persona=\"none\",intent=\"pricing\"} 1"), "{text}");
+    assert!(text.contains("personabot_messages_total{channel=\"test\",route=\"answer\",persona=\"none\",intent=\"pricing\"} 1"), "{text}");
     assert!(
         text.contains("personabot_message_seconds_count 2"),
         "{text}"

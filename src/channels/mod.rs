@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn every_channel_is_listed_once_with_its_recorded_name() {
         let names: Vec<&str> = ALL.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["http", "slack", "telegram", "discord"]);
+        assert_eq!(names, ["web", "slack", "telegram", "discord"]);
         assert_eq!(slack::CHANNEL, "slack");
         assert_eq!(telegram::CHANNEL, "telegram");
         assert_eq!(discord::CHANNEL, "discord");

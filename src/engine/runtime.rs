@@ -24,6 +24,8 @@ pub struct AppState {
     /// Channel work running in the background (see [`Handlers`]).
     pub handlers: Arc<Handlers>,
     limiter: Arc<Mutex<FloodGate>>,
+    /// The key web visitor tokens are signed with, read from the store at first use.
+    pub visitor_key: Arc<std::sync::OnceLock<[u8; 32]>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
@@ -97,6 +99,7 @@ impl AppState {
             reload: Arc::default(),
             handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
+            visitor_key: Arc::default(),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
         }

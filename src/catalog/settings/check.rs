@@ -15,6 +15,7 @@ use super::{ShardRange, DISCORD_TOKEN_ENV, USER_HASH_KEY_ENV};
 /// The sections of the settings file, in the order they are documented.
 pub const SECTIONS: &[&str] = &[
     "classify", "limits", "store", "privacy", "teams", "http", "discord", "slack", "telegram",
+    "bridges",
 ];
 
 /// Keys that hold secrets, and the only environment variable each may come from.
@@ -91,6 +92,10 @@ pub fn check(src: &SourceText) -> Diagnostics {
                 &["listen", "max_body_bytes", "agent_token", "owner_token"]
             }
             "discord" => discord(&mut t, &mut diags),
+            "bridges" => {
+                bridges(&mut t, &mut diags);
+                &[]
+            }
             "slack" => {
                 t.string("api_base", &mut diags);
                 &["api_base", "signing_secret", "bot_token"]
@@ -185,6 +190,33 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
         discord_id(&mut team, "discord_channel", diags);
         discord_id(&mut team, "discord_role", diags);
         team.finish(TEAM_KEYS, diags);
+    }
+}
+
+/// `[bridges.<name>]`: a bridge is declared by its token, which only the environment holds.
+fn bridges(t: &mut Fields<'_>, diags: &mut Diagnostics) {
+    for (name, item) in t.entries() {
+        let path = format!("bridges.{name}");
+        let span = || t.key_span(name);
+        let Some(table) = item.as_table_like() else {
+            diags.push(t.src.at(
+                item_span(item).or_else(span),
+                format!("`{path}` must be a table, found {}", item_type_name(item)),
+            ));
+            continue;
+        };
+        let mut bridge = Fields::new(t.src, table, item_span(item).or_else(span), path.clone());
+        if bridge.item("token").is_some() {
+            diags.push(t.src.at(
+                bridge.key_span("token"),
+                format!(
+                    "`{path}.token` is a secret: set it only through the environment variable \
+                     PERSONABOT__BRIDGES__{}__TOKEN",
+                    name.to_uppercase()
+                ),
+            ));
+        }
+        bridge.finish(&["token"], diags);
     }
 }
 
@@ -327,6 +359,10 @@ mod tests {
                     "personabot.toml:2:10: `http.listen` must be a string, found an integer",
                     "personabot.toml:5:1: unknown key `telegram.webhook`",
                 ],
+            ),
+            (
+                "[bridges.intercom]\ntoken = \"x\"\n",
+                &["personabot.toml:2:1: `bridges.intercom.token` is a secret: set it only through the environment variable PERSONABOT__BRIDGES__INTERCOM__TOKEN"],
             ),
             (
                 "[classify\n",

@@ -204,6 +204,26 @@ redacted_debug!(HttpSettings { listen, max_body_bytes } secrets { agent_token, o
 redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
 
+/// A chat bridge: a trusted service that posts customers' messages for its own channel
+/// (`"channel": "<name>"`) with its own conversation and user ids. Declared by its token,
+/// which comes only from the environment: `PERSONABOT__BRIDGES__<NAME>__TOKEN`.
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BridgeSettings {
+    /// The bridge's bearer token (environment only; at least [`MIN_TOKEN_CHARS`] characters).
+    pub token: Option<String>,
+}
+
+redacted_debug!(BridgeSettings {} secrets { token });
+
+/// The shortest token (agent, owner, bridge) accepted at start.
+pub const MIN_TOKEN_CHARS: usize = 20;
+
+/// Channel names a bridge may not take: the built-in channels, which never speak over the
+/// HTTP API, and `other`, the metrics label of unknown channels.
+pub const RESERVED_CHANNELS: &[&str] =
+    &["web", "discord", "slack", "telegram", "terminal", "other"];
+
 /// Evidence store settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -252,6 +272,8 @@ pub struct Settings {
     pub slack: SlackSettings,
     pub telegram: TelegramSettings,
     pub teams: BTreeMap<String, Team>,
+    /// Declared chat bridges, by channel name.
+    pub bridges: BTreeMap<String, BridgeSettings>,
 }
 
 impl Settings {
@@ -376,6 +398,14 @@ impl Settings {
                 problem,
             })?;
         }
+        for (name, bridge) in &self.bridges {
+            bridge_problem(name, bridge).map_or(Ok(()), |problem| {
+                Err(SettingsError::Invalid {
+                    key: format!("bridges.{name}"),
+                    problem,
+                })
+            })?;
+        }
         if self.limits.max_message_chars < 16 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_message_chars".into(),
@@ -386,9 +416,74 @@ impl Settings {
     }
 }
 
+/// What is wrong with a declared bridge, if anything: its name must be a valid id that is not
+/// a built-in channel, and its token long enough.
+fn bridge_problem(name: &str, bridge: &BridgeSettings) -> Option<String> {
+    if !is_valid_team_id(name) {
+        return Some("the bridge name must use lowercase letters, digits and `_`".into());
+    }
+    if RESERVED_CHANNELS.contains(&name) {
+        return Some(format!(
+            "`{name}` is a built-in channel and cannot be a bridge"
+        ));
+    }
+    match bridge.token.as_deref().map(str::trim) {
+        None | Some("") => Some(format!(
+            "needs a token: set PERSONABOT__BRIDGES__{}__TOKEN",
+            name.to_uppercase()
+        )),
+        Some(t) if t.chars().count() < MIN_TOKEN_CHARS => Some(format!(
+            "its token is shorter than {MIN_TOKEN_CHARS} characters: use a long random one"
+        )),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bridges_are_declared_by_a_long_token_under_a_free_name() {
+        let long = "b".repeat(MIN_TOKEN_CHARS);
+        let s = Settings::load_with_env(
+            None,
+            env(&[("PERSONABOT__BRIDGES__INTERCOM__TOKEN", long.as_str())]),
+        )
+        .unwrap();
+        assert_eq!(s.bridges["intercom"].token.as_deref(), Some(long.as_str()));
+        assert!(
+            !format!("{s:?}").contains(&long),
+            "the token never reaches Debug output"
+        );
+        let table = [
+            (
+                "PERSONABOT__BRIDGES__INTERCOM__TOKEN",
+                "short",
+                "shorter than 20",
+            ),
+            (
+                "PERSONABOT__BRIDGES__SLACK__TOKEN",
+                long.as_str(),
+                "built-in channel",
+            ),
+            (
+                "PERSONABOT__BRIDGES__WEB__TOKEN",
+                long.as_str(),
+                "built-in channel",
+            ),
+            ("PERSONABOT__BRIDGES__INTERCOM__TOKEN", "", "needs a token"),
+        ];
+        for (key, value, needle) in table {
+            let e = Settings::load_with_env(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(needle) && e.contains("bridges."),
+                "{key}={value}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn shard_ranges_parse_or_say_why_not() {

@@ -1,11 +1,13 @@
-//! The generic HTTP chat channel and the web chat page: `POST /v1/messages` runs the full
-//! pipeline for any chat bridge, `POST /v1/feedback` records "helped" / "talk to a human",
-//! `POST /v1/classify` classifies without logging, `GET /`
-//! serves the customer chat page, and `GET /v1/conversations/{id}/updates` lets it pick up agent
-//! replies.
+//! The web chat and the HTTP chat API. `POST /v1/messages` runs the full pipeline for web
+//! visitors (who get a server-issued conversation and its visitor token) and for declared chat
+//! bridges (see [`speaker`] for who may speak for whom); `POST /v1/feedback` records "helped" /
+//! "talk to a human"; `POST /v1/classify` classifies without logging; `GET /` serves the
+//! customer chat page, and `GET /v1/conversations/{id}/updates` lets it pick up agent replies.
+
+pub mod speaker;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,21 +19,28 @@ use crate::engine::pipeline::{Inbound, Mode};
 use crate::engine::AppState;
 use crate::http::{ApiError, JsonBody};
 use crate::store::Actor;
+use speaker::{Claim, Credentials, Purpose, Speaker, VisitorKey, VISITOR_HEADER, WEB};
 
-/// The channel name recorded for messages without their own `channel`.
-pub const CHANNEL: &str = "http";
+/// The channel name recorded for web chat conversations (the API's default channel).
+pub const CHANNEL: &str = WEB;
 
 /// Longest conversation, user or channel id accepted.
 const MAX_ID: usize = 200;
 
-const CHAT_PAGE: &str = include_str!("../http/pages/chat.html");
+const CHAT_PAGE: &str = include_str!("../../http/pages/chat.html");
 
-/// `POST /v1/messages`
+/// The store secret visitor tokens are signed with.
+const VISITOR_KEY: &str = "visitor-token-key";
+
+/// `POST /v1/messages`. Web visitors send only `text` to start, then `conversation` with the
+/// `X-Visitor-Token` header; bridges send `channel`, `conversation` and `user`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
-    pub conversation: String,
-    pub user: String,
+    #[serde(default)]
+    pub conversation: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
     pub text: String,
     #[serde(default)]
     pub channel: Option<String>,
@@ -42,7 +51,8 @@ pub struct MessageRequest {
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
     pub conversation: String,
-    pub user: String,
+    #[serde(default)]
+    pub user: Option<String>,
     #[serde(default)]
     pub feedback: Option<String>,
     #[serde(default)]
@@ -63,20 +73,121 @@ fn check_id(what: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn channel_of(requested: &Option<String>) -> Result<String, ApiError> {
-    let channel = requested.clone().unwrap_or_else(|| CHANNEL.to_string());
-    check_id("channel", &channel)?;
-    Ok(channel)
+/// The conversation a request may speak for, once its credentials are checked.
+struct Speaking {
+    channel: String,
+    conversation: String,
+    user: String,
+    /// The visitor token of a conversation this request started.
+    issued: Option<String>,
+}
+
+/// The visitor-token key, read from the store once.
+async fn visitor_key(state: &AppState) -> Result<VisitorKey, ApiError> {
+    if let Some(key) = state.visitor_key.get() {
+        return Ok(VisitorKey::new(*key));
+    }
+    let key = state.blocking(|p| p.store().secret(VISITOR_KEY)).await??;
+    let _ = state.visitor_key.set(key);
+    Ok(VisitorKey::new(key))
+}
+
+/// Checks who may speak for `claim` (see [`speaker::decide`]); refusals are counted on
+/// `endpoint` and nothing is stored.
+async fn speaking(
+    state: &AppState,
+    headers: &HeaderMap,
+    claim: Claim<'_>,
+    purpose: Purpose,
+    endpoint: &str,
+) -> Result<Speaking, ApiError> {
+    for (what, value) in [
+        ("channel", claim.channel),
+        ("conversation", claim.conversation),
+        ("user", claim.user),
+    ] {
+        if let Some(value) = value {
+            check_id(what, value)?;
+        }
+    }
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let bearer = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "));
+    let visitor = text(header::HeaderName::from_static(VISITOR_HEADER));
+    let key = visitor_key(state).await?;
+    let decided = speaker::decide(
+        claim,
+        Credentials { bearer, visitor },
+        purpose,
+        &state.settings.bridges,
+        |conversation, token| key.verify(conversation, token),
+    );
+    match decided {
+        Ok(Speaker::NewVisitor) => {
+            let (conversation, user) = speaker::new_conversation()
+                .map_err(|e| ApiError::internal(format!("no random bytes: {e}")))?;
+            Ok(Speaking {
+                channel: WEB.into(),
+                issued: Some(key.token(&conversation)),
+                conversation,
+                user,
+            })
+        }
+        Ok(Speaker::Visitor { conversation }) => Ok(Speaking {
+            channel: WEB.into(),
+            user: speaker::visitor_of(&conversation),
+            conversation,
+            issued: None,
+        }),
+        Ok(Speaker::Bridge {
+            channel,
+            conversation,
+            user,
+        }) => Ok(Speaking {
+            channel,
+            conversation,
+            user,
+            issued: None,
+        }),
+        Err(refusal) => {
+            let status = refusal.status();
+            state.metrics.refused(endpoint, status);
+            Err(ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+                refusal.to_string(),
+            ))
+        }
+    }
+}
+
+/// A turn's JSON; a web conversation's also names the conversation, and the one that started
+/// it carries its `visitor_token`.
+fn answer(outcome: &crate::engine::pipeline::Outcome, speaking: &Speaking) -> Response {
+    let turn = turn_json(outcome);
+    if speaking.channel != WEB {
+        return Json(turn).into_response();
+    }
+    let mut value = serde_json::to_value(turn).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("conversation".into(), json!(speaking.conversation));
+        if let Some(token) = &speaking.issued {
+            map.insert("visitor_token".into(), json!(token));
+        }
+    }
+    Json(value).into_response()
 }
 
 async fn messages(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<MessageRequest>,
 ) -> Result<Response, ApiError> {
-    check_id("conversation", &req.conversation)?;
-    check_id("user", &req.user)?;
-    let channel = channel_of(&req.channel)?;
-    if !state.allow(&channel, &req.user) {
+    let claim = Claim {
+        channel: req.channel.as_deref(),
+        conversation: req.conversation.as_deref(),
+        user: req.user.as_deref(),
+    };
+    let speaking = speaking(&state, &headers, claim, Purpose::Send, "/v1/messages").await?;
+    if !state.allow(&speaking.channel, &speaking.user) {
         state.metrics.refused("/v1/messages", 429);
         let limits = &state.settings.limits;
         return Ok((
@@ -90,22 +201,26 @@ async fn messages(
             .into_response());
     }
     let inbound = Inbound {
-        channel,
-        conversation: req.conversation,
-        user: req.user,
+        channel: speaking.channel.clone(),
+        conversation: speaking.conversation.clone(),
+        user: speaking.user.clone(),
         text: req.text,
     };
     let outcome = state.handle(inbound, Mode::Route).await?;
-    Ok(Json(turn_json(&outcome)).into_response())
+    Ok(answer(&outcome, &speaking))
 }
 
 async fn feedback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<FeedbackRequest>,
 ) -> Result<Response, ApiError> {
-    check_id("conversation", &req.conversation)?;
-    check_id("user", &req.user)?;
-    let channel = channel_of(&req.channel)?;
+    let claim = Claim {
+        channel: req.channel.as_deref(),
+        conversation: Some(&req.conversation),
+        user: req.user.as_deref(),
+    };
+    let speaking = speaking(&state, &headers, claim, Purpose::Act, "/v1/feedback").await?;
     let helped = match (
         req.feedback
             .as_deref()
@@ -121,11 +236,15 @@ async fn feedback(
             ))
         }
     };
-    let (conversation, user) = (req.conversation, req.user);
+    let (channel, conversation, user) = (
+        speaking.channel.clone(),
+        speaking.conversation.clone(),
+        speaking.user.clone(),
+    );
     let outcome = state
         .blocking(move |p| p.feedback(&channel, &conversation, &user, helped))
         .await??;
-    Ok(Json(turn_json(&outcome)).into_response())
+    Ok(answer(&outcome, &speaking))
 }
 
 /// `POST /v1/classify`: classify without logging (a fresh conversation, nothing stored).
@@ -160,11 +279,24 @@ struct UpdatesQuery {
 /// Agent replies (and the ticket's state) for a conversation, for the web chat to poll.
 async fn updates(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(conversation): Path<String>,
     Query(q): Query<UpdatesQuery>,
 ) -> Result<Response, ApiError> {
-    check_id("conversation", &conversation)?;
-    let channel = channel_of(&q.channel)?;
+    let claim = Claim {
+        channel: q.channel.as_deref(),
+        conversation: Some(&conversation),
+        user: None,
+    };
+    let speaking = speaking(
+        &state,
+        &headers,
+        claim,
+        Purpose::Read,
+        "/v1/conversations/updates",
+    )
+    .await?;
+    let (channel, conversation) = (speaking.channel, speaking.conversation);
     let result = state
         .blocking(
             move |p| -> Result<serde_json::Value, crate::store::StoreError> {
