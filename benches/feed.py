@@ -2,11 +2,13 @@
 over 8 HTTP connections: a quick way to fill an evidence store with real customer messages
 (e.g. ../shared/datasets/bitext/train.csv) for `review`, `suggest` and `replay`.
 
-    python3 benches/feed.py http://127.0.0.1:8080 FILE.csv [LIMIT] [PREFIX]
+    PERSONABOT__BRIDGES__FEED__TOKEN=<20+ chars> personabot serve   # declares the `feed` bridge
+    PERSONABOT__BRIDGES__FEED__TOKEN=<same> python3 benches/feed.py http://127.0.0.1:8080 FILE.csv [LIMIT] [PREFIX]
 
 PREFIX names the conversations (default `c`): feed a second file with another prefix so its
 messages do not continue the first file's conversations."""
-import csv, json, sys, threading, urllib.request, time
+import csv, json, os, sys, threading, urllib.request, time
+token = os.environ["PERSONABOT__BRIDGES__FEED__TOKEN"]
 base, path = sys.argv[1], sys.argv[2]
 limit = int(sys.argv[3]) if len(sys.argv) > 3 else 10**9
 prefix = sys.argv[4] if len(sys.argv) > 4 else "c"
@@ -17,8 +19,8 @@ def worker():
         with lock:
             i = idx[0]; idx[0] += 1
         if i >= len(rows): return
-        body = json.dumps({"conversation": f"{prefix}{i}", "user": f"{prefix}-user{i}", "text": rows[i]}).encode()
-        req = urllib.request.Request(base + "/v1/messages", body, {"content-type": "application/json"})
+        body = json.dumps({"channel": "feed", "conversation": f"{prefix}{i}", "user": f"{prefix}-user{i}", "text": rows[i]}).encode()
+        req = urllib.request.Request(base + "/v1/messages", body, {"content-type": "application/json", "authorization": "Bearer " + token})
         try:
             urllib.request.urlopen(req).read()
         except Exception as e:

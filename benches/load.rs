@@ -79,6 +79,7 @@ fn start_server() -> Server {
         .arg(dir.path().join("data"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("PERSONABOT__LIMITS__FLOOD_MESSAGES", "100000000")
+        .env("PERSONABOT__BRIDGES__BENCH__TOKEN", BRIDGE_TOKEN)
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -113,9 +114,12 @@ impl Drop for Server {
     }
 }
 
+/// The load comes through a chat bridge (`"channel": "bench"`) with its own ids.
+const BRIDGE_TOKEN: &str = "load-bench-bridge-token-0123";
+
 fn request(path: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {BRIDGE_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -126,7 +130,7 @@ fn body_for(path: &str, conn: usize, n: u64) -> String {
     if path == "/v1/classify" {
         format!("{{\"text\":\"{text}\"}}")
     } else {
-        format!("{{\"conversation\":\"c{conn}-{n}\",\"user\":\"u{conn}-{n}\",\"text\":\"{text}\"}}")
+        format!("{{\"channel\":\"bench\",\"conversation\":\"c{conn}-{n}\",\"user\":\"u{conn}-{n}\",\"text\":\"{text}\"}}")
     }
 }
 

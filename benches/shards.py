@@ -30,6 +30,9 @@ def free_port():
         return s.getsockname()[1]
 
 
+BRIDGE_TOKEN = "shards-bench-bridge-token-0123"
+
+
 def shard_of(conversation, shards):
     # Any stable hash works; the router and every client must agree on it.
     return zlib.crc32(conversation.encode()) % shards
@@ -56,12 +59,12 @@ def client(args):
     for i in range(first, len(rows), step):
         conversation = f"c{i}"
         port = ports[shard_of(conversation, len(ports))]
-        body = json.dumps({"conversation": conversation, "user": f"user{i}", "text": rows[i]})
+        body = json.dumps({"channel": "shards", "conversation": conversation, "user": f"user{i}", "text": rows[i]})
         for _attempt in range(3):
             try:
                 c = conns.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 conns[port] = c
-                c.request("POST", "/v1/messages", body, {"content-type": "application/json"})
+                c.request("POST", "/v1/messages", body, {"content-type": "application/json", "authorization": "Bearer " + BRIDGE_TOKEN})
                 r = c.getresponse()
                 r.read()
                 acked += r.status == 200
@@ -89,6 +92,8 @@ def run(binary, rows, shards, clients):
     work = tempfile.mkdtemp(prefix=f"personabot-shards{shards}-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONABOT")}
     env["PERSONABOT__PRIVACY__USER_HASH_KEY"] = "shards-bench"
+    # The messages come through a chat bridge (`"channel": "shards"`) with their own ids.
+    env["PERSONABOT__BRIDGES__SHARDS__TOKEN"] = BRIDGE_TOKEN
     procs, ports, dirs = [], [], []
     try:
         for n in range(shards):

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use serve_process::{post_json, ServeProcess};
+use serve_process::{bridge_post, ServeProcess};
 use support::{run_in, Run};
 
 /// Conversations that leave answers, a clarifying question, a miss and two tickets behind.
@@ -70,7 +70,7 @@ fn store_commands_beside_serve_print_what_they_print_offline() {
     let mut serve = ServeProcess::start(&data, &[]);
     for (conversation, text) in SCRIPT {
         let body = json!({"user": format!("u-{conversation}"), "conversation": conversation, "text": text});
-        let (status, reply) = post_json(serve.addr(), "/v1/messages", &body).expect("message");
+        let (status, reply) = bridge_post(serve.addr(), "/v1/messages", &body).expect("message");
         assert_eq!(status, 200, "{reply}");
     }
 
@@ -141,7 +141,7 @@ fn ticket_actions_beside_serve_go_through_the_live_bot() {
         &[("PERSONABOT__HTTP__AGENT_TOKEN", "agent-secret-long-enough")],
     );
     let body = json!({"user": "u1", "conversation": "c1", "text": SCRIPT[1].1});
-    let (status, _) = post_json(serve.addr(), "/v1/messages", &body).expect("message");
+    let (status, _) = bridge_post(serve.addr(), "/v1/messages", &body).expect("message");
     assert_eq!(status, 200);
 
     let cwd = dir.path();
@@ -154,7 +154,7 @@ fn ticket_actions_beside_serve_go_through_the_live_bot() {
     );
     // The running bot knows at once: the customer's next message goes to the agent, not the bot.
     let body = json!({"user": "u1", "conversation": "c1", "text": "any news?"});
-    let (status, reply) = post_json(serve.addr(), "/v1/messages", &body).expect("message");
+    let (status, reply) = bridge_post(serve.addr(), "/v1/messages", &body).expect("message");
     assert_eq!(status, 200);
     assert!(reply["reply"].is_null(), "the bot stays quiet: {reply}");
     let (status, body) = serve_process::request_as(
@@ -213,7 +213,7 @@ fn a_socket_left_by_a_killed_serve_does_not_get_in_the_way() {
     let mut serve = ServeProcess::start(&data, &[]);
     let body = json!({"user": "u1", "conversation": "c1", "text": SCRIPT[0].1});
     assert_eq!(
-        post_json(serve.addr(), "/v1/messages", &body).unwrap().0,
+        bridge_post(serve.addr(), "/v1/messages", &body).unwrap().0,
         200
     );
     serve.kill9();

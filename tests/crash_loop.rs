@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use personabot::store::{InteractionFilter, Store};
 use serde_json::json;
 use serve_process::{
-    check_store, command, drive_client, post_json, request_as, Acknowledged, ClientRun,
+    bridge_post, check_store, command, drive_client, request_as, Acknowledged, ClientRun,
     ServeProcess, XorShift,
 };
 
@@ -110,7 +110,7 @@ fn drive_forgetter(
             .enumerate()
         {
             let body = json!({"conversation": user, "user": user, "text": format!("{text} ({user} m{m})")});
-            match post_json(addr, "/v1/messages", &body) {
+            match bridge_post(addr, "/v1/messages", &body) {
                 Ok((200, _)) => {}
                 Ok((status, body)) => return Err(format!("message answered {status}: {body}")),
                 Err(_) => return Ok(forgotten),

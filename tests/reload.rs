@@ -44,6 +44,9 @@ fn save(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// The chat bridge this test posts a customer's message as.
+const BRIDGE_TOKEN: &str = "reload-test-bridge-token-01";
+
 struct Serve {
     child: Child,
     base: String,
@@ -78,7 +81,8 @@ impl Serve {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .env("PERSONABOT__BRIDGES__TEST__TOKEN", BRIDGE_TOKEN);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PERSONABOT") || key == "DISCORD_TOKEN" {
                 cmd.env_remove(key);
@@ -266,7 +270,9 @@ async fn serve_swaps_valid_changes_and_keeps_serving_through_broken_ones() {
     let turn: Value = serve
         .client
         .post(format!("{}/v1/messages", serve.base))
+        .bearer_auth(BRIDGE_TOKEN)
         .json(&json!({
+            "channel": "test",
             "conversation": "quote",
             "user": "u1",
             "text": "We need a quote for the Enterprise plan for our organisation; procurement needs it before the RFP deadline",

@@ -55,11 +55,13 @@ impl HeldConnection {
 
     /// A keep-alive `POST /v1/messages`: its head and its body.
     fn message(&self, conversation: &str, text: &str) -> (String, String) {
-        let body =
-            json!({"conversation": conversation, "user": "held-user", "text": text}).to_string();
+        let body = json!({"channel": serve_process::BRIDGE, "conversation": conversation,
+                          "user": "held-user", "text": text})
+        .to_string();
         let head = format!(
-            "POST /v1/messages HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST /v1/messages HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.addr,
+            serve_process::BRIDGE_TOKEN,
             body.len()
         );
         (head, body)

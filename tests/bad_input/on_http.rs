@@ -8,10 +8,15 @@ use crate::harness::{client, env, json_error, Served};
 use crate::table::{Case, Chan, Input, PROBE, PROBE_ANSWER};
 use crate::verdict::{check_concurrent, stored_in, verdict, with_raw_text, Seen};
 
-/// One `/v1/messages` request with a raw body; returns (status, body).
+/// The chat bridge the hostile messages come through (`"channel": "test"`, its own ids).
+const BRIDGE: &str = "test";
+const BRIDGE_TOKEN: &str = "bad-input-bridge-token-0123";
+
+/// One request with a raw body, as the test bridge; returns (status, body).
 pub(crate) async fn post_raw(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, String) {
     match client
         .post(url)
+        .bearer_auth(BRIDGE_TOKEN)
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -26,7 +31,7 @@ pub(crate) async fn post_raw(client: &reqwest::Client, url: &str, body: Vec<u8>)
 }
 
 fn message_body(conversation: &str, user: &str, text: &str) -> Vec<u8> {
-    json!({ "conversation": conversation, "user": user, "text": text })
+    json!({ "channel": BRIDGE, "conversation": conversation, "user": user, "text": text })
         .to_string()
         .into_bytes()
 }
@@ -122,15 +127,16 @@ async fn http_case(s: &Served, n: usize, case: &Case) -> Seen {
         seen.problem(format!("probe after the case: {status} {body:.100}"));
     }
     let store = s.pipeline().store();
-    seen.stored = stored_in(store, "http", &conversation);
+    seen.stored = stored_in(store, BRIDGE, &conversation);
     if matches!(case.input, Input::Concurrent { .. }) {
-        check_concurrent(store, "http", &conversation, &mut seen);
+        check_concurrent(store, BRIDGE, &conversation, &mut seen);
     }
     seen
 }
 
 pub(crate) async fn http_column(cases: &[Case]) -> Vec<Result<String, String>> {
-    let settings = Settings::load_with_env(None, Some(env(&[]))).expect("settings");
+    let bridge = [("PERSONABOT__BRIDGES__TEST__TOKEN", BRIDGE_TOKEN)];
+    let settings = Settings::load_with_env(None, Some(env(&bridge))).expect("settings");
     let s = Served::start(settings).await;
     let mut column = Vec::new();
     for (n, case) in cases.iter().enumerate() {

@@ -167,6 +167,11 @@ impl ServeProcess {
 /// The `personabot --data DATA --catalog <repo> serve --listen 127.0.0.1:0` command, with the
 /// shipped catalog, built-in settings (every `PERSONABOT*` variable of the test's environment
 /// removed) and `env`, its stderr piped.
+/// The chat bridge every served test process declares: tests post customers' messages as it
+/// (`"channel": "test"` with their own conversation and user ids), as a bridge would.
+pub const BRIDGE: &str = "test";
+pub const BRIDGE_TOKEN: &str = "serve-test-bridge-token-0123";
+
 pub fn command(data: &Path, env: &[(&str, &str)]) -> Command {
     let root = env!("CARGO_MANIFEST_DIR");
     std::fs::create_dir_all(data).expect("create the data folder");
@@ -186,6 +191,7 @@ pub fn command(data: &Path, env: &[(&str, &str)]) -> Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env("PERSONABOT__BRIDGES__TEST__TOKEN", BRIDGE_TOKEN);
     for (key, value) in env {
         cmd.env(key, value);
     }
@@ -281,6 +287,19 @@ pub fn request_as(
 /// `POST path` with a JSON body; the status and the body parsed as JSON.
 pub fn post_json(addr: SocketAddr, path: &str, json: &Value) -> Result<(u16, Value), String> {
     let (status, body) = request(addr, "POST", path, Some(json))?;
+    let value =
+        serde_json::from_str(&body).map_err(|e| format!("body is not JSON ({e}): {body}"))?;
+    Ok((status, value))
+}
+
+/// A POST as the test [`BRIDGE`]: `"channel": "test"` is added to the body when it names no
+/// channel, with the bridge's bearer token.
+pub fn bridge_post(addr: SocketAddr, path: &str, json: &Value) -> Result<(u16, Value), String> {
+    let mut json = json.clone();
+    if let Some(map) = json.as_object_mut() {
+        map.entry("channel").or_insert(Value::from(BRIDGE));
+    }
+    let (status, body) = request_as(addr, "POST", path, Some(&json), Some(BRIDGE_TOKEN))?;
     let value =
         serde_json::from_str(&body).map_err(|e| format!("body is not JSON ({e}): {body}"))?;
     Ok((status, value))
@@ -432,7 +451,7 @@ pub fn drive_client(
             "user": format!("{prefix}-user{client}"),
             "text": text,
         });
-        match post_json(addr, "/v1/messages", &body) {
+        match bridge_post(addr, "/v1/messages", &body) {
             Ok((200, reply)) => match Acknowledged::from_response(&conversation, &text, &reply) {
                 Ok(ack) => {
                     run.acknowledged.push(ack);
@@ -507,7 +526,7 @@ pub fn check_store(store: &personabot::store::Store, acks: &[Acknowledged]) -> S
         acknowledged: acks.len(),
         ..StoreCheck::default()
     };
-    for i in all.iter().filter(|i| i.channel == "http") {
+    for i in all.iter().filter(|i| i.channel == BRIDGE) {
         if !conversations.contains(i.conversation.as_str()) {
             continue;
         }
@@ -532,7 +551,7 @@ pub fn check_store(store: &personabot::store::Store, acks: &[Acknowledged]) -> S
     }
     for (conversation, stored) in &per_conversation {
         let state = store
-            .conversation("http", conversation)
+            .conversation(BRIDGE, conversation)
             .expect("read a conversation");
         if state.turns != *stored {
             check.torn.push(format!(

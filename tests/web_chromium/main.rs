@@ -130,18 +130,18 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
     b.click(&chat, "#messages [data-action=\"human\"]");
     let ids = b.wait_value(
         &chat,
-        "random conversation and user ids in sessionStorage",
-        "['conversation', 'user'].map(k => JSON.parse(sessionStorage.getItem('hearth.chat.' + k)))",
+        "the server-issued conversation and its visitor token in sessionStorage",
+        "['conversation', 'token'].map(k => JSON.parse(sessionStorage.getItem('hearth.chat.' + k)))",
         |v| {
             v.as_array().is_some_and(|a| {
-                a.iter()
-                    .all(|id| id.as_str().is_some_and(|s| s.len() >= 32))
-                    && a[0] != a[1]
+                a[0].as_str().is_some_and(|c| c.starts_with("web-") && c.len() == 36)
+                    && a[1].as_str().is_some_and(|t| t.len() == 64)
             })
         },
     );
     let conversation = ids[0].as_str().unwrap().to_string();
-    let updates = wait_for_ticket(&mut b, &server, &conversation);
+    let visitor_token = ids[1].as_str().unwrap().to_string();
+    let updates = wait_for_ticket(&mut b, &server, &conversation, &visitor_token);
     let ticket_id = updates["ticket"]["id"].as_u64().unwrap();
     let team = updates["ticket"]["team"].as_str().unwrap().to_string();
     let team_name = updates["ticket"]["team_name"].as_str().unwrap().to_string();
@@ -427,12 +427,12 @@ fn expected_reply(root: &Path, text: &str) -> String {
 }
 
 /// The conversation's ticket, as the updates endpoint shows it.
-fn wait_for_ticket(b: &mut Browser, server: &Server, conversation: &str) -> Value {
+fn wait_for_ticket(b: &mut Browser, server: &Server, conversation: &str, token: &str) -> Value {
     let deadline = Instant::now() + STEP;
     loop {
-        let v = server.get_json(
+        let v = server.get_visitor_json(
             &format!("/v1/conversations/{conversation}/updates?after=0"),
-            None,
+            token,
         );
         if v["ticket"].is_object() {
             return v;

@@ -75,8 +75,17 @@ impl Server {
     }
 
     pub(crate) fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        self.get_json_with(path, token.map(|t| format!("Authorization: Bearer {t}")))
+    }
+
+    /// A GET as the web visitor holding `visitor_token`.
+    pub(crate) fn get_visitor_json(&self, path: &str, visitor_token: &str) -> Value {
+        self.get_json_with(path, Some(format!("X-Visitor-Token: {visitor_token}")))
+    }
+
+    fn get_json_with(&self, path: &str, header: Option<String>) -> Value {
         let (status, body) =
-            http_get(self.port, path, token).unwrap_or_else(|| panic!("GET {path}: no answer"));
+            http_get(self.port, path, header).unwrap_or_else(|| panic!("GET {path}: no answer"));
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
@@ -114,15 +123,13 @@ impl Drop for Server {
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1: the status and the body.
-fn http_get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+fn http_get(port: u16, path: &str, header: Option<String>) -> Option<(u16, String)> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
+    let auth = header.map(|h| format!("{h}\r\n")).unwrap_or_default();
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
