@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod runtime;
+pub mod supervise;
 mod turn;
 
 pub use runtime::{Admission, AppState, HandlerGuard, Handlers};

@@ -133,3 +133,62 @@ async fn a_flood_gets_one_notice() {
     );
     bot.stop().await;
 }
+
+/// A ticket whose conversation names channel 0 (no Discord id is 0; serenity's `ChannelId::new`
+/// panics on it) once stopped the ticket-events task until a restart. Now that reply is
+/// skipped, and the next agent reply to a real customer still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reply_to_channel_zero_does_not_stop_the_ticket_relay() {
+    use personabot::engine::pipeline::{Inbound, Mode};
+    let bot = Bot::start().await;
+    let zero = bot
+        .state
+        .handle(
+            Inbound {
+                channel: "discord".into(),
+                conversation: "0".into(),
+                user: "7100".into(),
+                text: "I want a refund for last month".into(),
+            },
+            Mode::Route,
+        )
+        .await
+        .expect("the turn is handled");
+    let zero_ticket = zero.ticket.expect("a ticket").id;
+    bot.pipeline
+        .agent_reply(zero_ticket, "dana", "Refund on its way")
+        .expect("stored");
+    // A real customer, in the support channel, hands off and gets the agent's reply.
+    let hana = customer(7101, "hana");
+    let since = bot.mark();
+    bot.fake
+        .message(
+            SUPPORT,
+            &hana,
+            "I want a refund for my order",
+            Some(GUILD_ID),
+        )
+        .await;
+    bot.posted_in(since, BILLING_CHANNEL).await;
+    let ticket = bot
+        .pipeline
+        .store()
+        .tickets(None, None)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.conversation.starts_with(&SUPPORT.to_string()))
+        .expect("hana's ticket");
+    let since = bot.mark();
+    bot.pipeline
+        .agent_reply(ticket.id, "dana", "Hana, your refund is approved")
+        .expect("stored");
+    let path = format!("/channels/{SUPPORT}/messages");
+    let delivered = bot
+        .fake
+        .wait_request(since, T, |r| {
+            r.is("POST", &path) && r.content().contains("your refund is approved")
+        })
+        .await;
+    assert!(delivered.status < 300);
+    bot.stop().await;
+}

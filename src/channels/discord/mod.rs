@@ -28,6 +28,7 @@ use super::kit;
 use crate::catalog::settings::DiscordSettings;
 use crate::channels::dedupe::RecentIds;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError};
+use crate::engine::supervise::spawn_supervised;
 use crate::engine::{Admission, AppState};
 use interactions::{on_command, on_component};
 use tickets::ticket_events;
@@ -185,7 +186,14 @@ pub async fn start(state: &AppState) -> Result<DiscordHandle, DiscordError> {
             tracing::error!(error = %e, "Discord client stopped");
         }
     });
-    let events_task = tokio::spawn(ticket_events(http, shared.clone(), events));
+    let mut first = Some(events);
+    let relay = shared.clone();
+    let events_task = spawn_supervised("discord ticket events", move || {
+        let events = first
+            .take()
+            .unwrap_or_else(|| relay.state.pipeline.subscribe());
+        ticket_events(http.clone(), relay.clone(), events)
+    });
     Ok(DiscordHandle {
         shard_manager,
         shared,
@@ -283,11 +291,8 @@ impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "Discord connected");
         let commands = slash_commands(&self.shared.state.pipeline.catalog());
-        let result = match self.shared.settings.guild_id {
-            Some(guild) => GuildId::new(guild)
-                .set_commands(&ctx.http, commands)
-                .await
-                .map(|_| ()),
+        let result = match self.shared.settings.guild_id.and_then(wire::id::<GuildId>) {
+            Some(guild) => guild.set_commands(&ctx.http, commands).await.map(|_| ()),
             None => Command::set_global_commands(&ctx.http, commands)
                 .await
                 .map(|_| ()),

@@ -8,8 +8,8 @@ use serenity::all::{ChannelId, CreateMessage, CreateThread, EditMessage, Message
 use serenity::http::Http;
 
 use super::wire::{
-    delivery_channel, fit, link_key_thread, link_key_ticket, neutralise, no_pings, render_ticket,
-    ticket_components, MAX_CONTENT,
+    delivery_channel, fit, id, link_key_thread, link_key_ticket, neutralise, no_pings,
+    render_ticket, ticket_components, MAX_CONTENT,
 };
 use super::{blocking, send, Shared, CHANNEL};
 use crate::engine::pipeline::PipelineEvent;
@@ -27,14 +27,15 @@ pub(super) async fn ticket_events(
             PipelineEvent::TicketOpened(t) => post_ticket(&http, &s, &t).await,
             PipelineEvent::TicketUpdated(t) => update_ticket(&http, &s, &t).await,
             PipelineEvent::CustomerMessage { ticket, text } => {
-                if let Some((_, _, Some(thread))) = ticket_link(&s, ticket).await {
+                let thread = ticket_link(&s, ticket).await.and_then(|(_, _, t)| id(t?));
+                if let Some(thread) = thread {
                     let m = CreateMessage::new()
                         .content(fit(
                             &format!("**customer:** {}", neutralise(&text)),
                             MAX_CONTENT,
                         ))
                         .allowed_mentions(no_pings());
-                    let _ = send(&http, ChannelId::new(thread), m).await;
+                    let _ = send(&http, thread, m).await;
                 }
             }
             PipelineEvent::AgentReply {
@@ -45,7 +46,7 @@ pub(super) async fn ticket_events(
                 if ticket.channel != CHANNEL {
                     continue;
                 }
-                if let Some(channel) = delivery_channel(&ticket.conversation) {
+                if let Some(channel) = delivery_channel(&ticket.conversation).and_then(id) {
                     let team = s
                         .state
                         .pipeline
@@ -58,7 +59,7 @@ pub(super) async fn ticket_events(
                             MAX_CONTENT,
                         ))
                         .allowed_mentions(no_pings());
-                    let (result, _) = send(&http, ChannelId::new(channel), m).await;
+                    let (result, _) = send(&http, channel, m).await;
                     if let Err(e) = result {
                         tracing::error!(error = %e, ticket = ticket.id, "agent reply not delivered");
                     }
@@ -87,6 +88,7 @@ async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
         .teams
         .get(&t.team)
         .and_then(|team| team.discord_channel)
+        .and_then(id::<ChannelId>)
     else {
         return; // this team does not work from Discord
     };
@@ -94,7 +96,7 @@ async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
         .content(render_ticket(&catalog, t))
         .components(ticket_components(&catalog, t))
         .allowed_mentions(no_pings());
-    let (posted, _) = send(http, ChannelId::new(channel), message).await;
+    let (posted, _) = send(http, channel, message).await;
     let posted = match posted {
         Ok(m) => m,
         Err(e) => {
@@ -110,7 +112,7 @@ async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
         ),
         100,
     );
-    let thread = match ChannelId::new(channel)
+    let thread = match channel
         .create_thread_from_message(http, posted.id, CreateThread::new(name))
         .await
     {
@@ -143,15 +145,16 @@ async fn update_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
     let Some((channel, message, _)) = ticket_link(s, t.id).await else {
         return;
     };
+    let (Some(channel), Some(message)) = (id::<ChannelId>(channel), id::<MessageId>(message))
+    else {
+        return;
+    };
     let catalog = s.state.pipeline.catalog();
     let edit = EditMessage::new()
         .content(render_ticket(&catalog, t))
         .components(ticket_components(&catalog, t))
         .allowed_mentions(no_pings());
-    if let Err(e) = ChannelId::new(channel)
-        .edit_message(http, MessageId::new(message), edit)
-        .await
-    {
+    if let Err(e) = channel.edit_message(http, message, edit).await {
         tracing::error!(error = %e, ticket = t.id, "updating the ticket message failed");
     }
 }

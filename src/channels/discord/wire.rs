@@ -27,9 +27,20 @@ pub fn conversation_key(channel: u64, author: u64, shared_channel: bool) -> Stri
     }
 }
 
-/// The channel a conversation's replies go to.
+/// The channel a conversation's replies go to (never 0: no Discord id is).
 pub fn delivery_channel(conversation: &str) -> Option<u64> {
-    conversation.split('/').next()?.parse().ok()
+    conversation
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+        .filter(|id| *id != 0)
+}
+
+/// A Discord id (channel, message, guild) from a number; `None` for 0, which no Discord object
+/// has and on which serenity's `ChannelId::new` and friends panic.
+pub fn id<T: From<std::num::NonZeroU64>>(id: u64) -> Option<T> {
+    std::num::NonZeroU64::new(id).map(T::from)
 }
 
 /// A button or select menu the bot made, decoded from its custom id.

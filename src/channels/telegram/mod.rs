@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::kit::{self, AgentReply};
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
+use crate::engine::supervise::spawn_supervised;
 use crate::engine::{Admission, AppState};
 use crate::http::ApiError;
 use api::{Telegram, POLL_TIMEOUT_SECS};
@@ -433,6 +434,9 @@ pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
         );
     }
     // Subscribed before returning, so no agent reply after `start` is missed.
-    let events = state.pipeline.subscribe();
-    Some(tokio::spawn(run(tg, state, source, events)))
+    let mut first = Some(state.pipeline.subscribe());
+    Some(spawn_supervised("telegram", move || {
+        let events = first.take().unwrap_or_else(|| state.pipeline.subscribe());
+        run(tg.clone(), state.clone(), source, events)
+    }))
 }
