@@ -24,6 +24,8 @@ pub struct AppState {
     /// Channel work running in the background (see [`Handlers`]).
     pub handlers: Arc<Handlers>,
     limiter: Arc<Mutex<FloodGate>>,
+    /// Failed sign-ins per client address (see [`crate::http::auth`]).
+    pub(crate) sign_in_failures: Arc<Mutex<crate::engine::failures::FailureGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
@@ -97,6 +99,11 @@ impl AppState {
             reload: Arc::default(),
             handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
+            sign_in_failures: Arc::new(Mutex::new(crate::engine::failures::FailureGate::new(
+                5,
+                Duration::from_secs(60),
+                10_000,
+            ))),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
         }

@@ -148,7 +148,16 @@ pub struct HttpSettings {
     pub owner_token: Option<String>,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
+    /// How long a sign-in session lasts, in hours.
+    pub session_hours: u32,
+    /// The address people reach the server at (e.g. `https://support.example.com`): the only
+    /// origin cookie-signed requests may come from, and `https` marks the cookie `Secure`.
+    /// Unset: the request's `Host`.
+    pub public_url: Option<String>,
 }
+
+/// Agent and owner tokens shorter than this are refused at start.
+pub const MIN_TOKEN_CHARS: usize = 20;
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -157,6 +166,8 @@ impl Default for HttpSettings {
             agent_token: None,
             owner_token: None,
             max_body_bytes: 64 * 1024,
+            session_hours: 12,
+            public_url: None,
         }
     }
 }
@@ -200,9 +211,52 @@ macro_rules! redacted_debug {
     };
 }
 
-redacted_debug!(HttpSettings { listen, max_body_bytes } secrets { agent_token, owner_token });
+redacted_debug!(HttpSettings { listen, max_body_bytes, session_hours, public_url } secrets { agent_token, owner_token });
 redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
+
+impl HttpSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (key, env, token) in [
+            ("http.agent_token", "PERSONABOT__HTTP__AGENT_TOKEN", &self.agent_token),
+            ("http.owner_token", "PERSONABOT__HTTP__OWNER_TOKEN", &self.owner_token),
+        ] {
+            let chars = token.as_deref().map_or(0, |t| t.trim().chars().count());
+            if token.as_deref().is_some_and(|t| !t.is_empty()) && chars < MIN_TOKEN_CHARS {
+                return Err(SettingsError::Invalid {
+                    key: key.into(),
+                    problem: format!(
+                        "is too short: {env} needs at least {MIN_TOKEN_CHARS} characters \
+                         (found {chars}); use a long random value, or an account \
+                         (`personabot agents add`)"
+                    ),
+                });
+            }
+        }
+        if self.session_hours == 0 {
+            return Err(SettingsError::Invalid {
+                key: "http.session_hours".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        if let Some(url) = self.public_url.as_deref().filter(|u| !u.is_empty()) {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.split('/').next().unwrap_or_default());
+            if host.is_none_or(str::is_empty) {
+                return Err(SettingsError::Invalid {
+                    key: "http.public_url".into(),
+                    problem: format!(
+                        "must be an http:// or https:// address such as \
+                         \"https://support.example.com\", found {url:?}"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Evidence store settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -376,6 +430,7 @@ impl Settings {
                 problem,
             })?;
         }
+        self.http.validate()?;
         if self.limits.max_message_chars < 16 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_message_chars".into(),
