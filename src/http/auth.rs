@@ -364,6 +364,8 @@ fn failed(state: &AppState, store: &Store, addr: ClientAddr, who: &str, target: 
 /// What a credential resolved to.
 enum Resolved {
     Off,
+    /// The address is past its failed sign-ins: wait this long.
+    Blocked(std::time::Duration),
     Nobody,
     Somebody(Principal),
 }
@@ -394,8 +396,8 @@ pub(crate) async fn authorize(
             match credential {
                 Presented::Nothing => Ok(Resolved::Nobody),
                 Presented::Bearer(token) => {
-                    if blocked(&owned, addr).is_some() {
-                        return Ok(Resolved::Nobody);
+                    if let Some(wait) = blocked(&owned, addr) {
+                        return Ok(Resolved::Blocked(wait));
                     }
                     let found = principal_by_hash(&owned, store, &token_hash(&token))?;
                     if found.is_none() {
@@ -423,16 +425,10 @@ pub(crate) async fn authorize(
         .map_err(ApiError::from)?;
     match resolved {
         Resolved::Off => Err(Refused::off(role)),
+        Resolved::Blocked(wait) => Err(Refused::too_many(state, wait)),
         Resolved::Somebody(p) if p.admitted(role, &state.settings) => Ok(p),
-        _ => match (presented_bearer(headers), blocked(state, addr)) {
-            (true, Some(wait)) => Err(Refused::too_many(state, wait)),
-            _ => Err(Refused::unauthorized(state, role)),
-        },
+        _ => Err(Refused::unauthorized(state, role)),
     }
-}
-
-fn presented_bearer(headers: &HeaderMap) -> bool {
-    matches!(presented(headers, Role::Agent), Presented::Bearer(_))
 }
 
 /// The principal of a live session (its account still holding the token it signed in with).
