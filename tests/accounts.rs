@@ -152,7 +152,10 @@ async fn a_text_plain_form_with_the_cookie_is_refused_415_and_nothing_is_stored(
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let body: Value = r.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("application/json"));
-    for content_type in ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         let r = s
             .client
             .post(format!("{}/v1/tickets/{id}/claim", s.base))
@@ -162,9 +165,17 @@ async fn a_text_plain_form_with_the_cookie_is_refused_415_and_nothing_is_stored(
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+        assert_eq!(
+            r.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
     }
-    assert_eq!(s.store().ticket(id).unwrap().unwrap(), before, "nothing stored");
+    assert_eq!(
+        s.store().ticket(id).unwrap().unwrap(),
+        before,
+        "nothing stored"
+    );
     // The customer-facing API takes only JSON too.
     let r = s
         .client
@@ -253,7 +264,10 @@ async fn a_cookie_request_from_a_foreign_origin_is_refused_403() {
 async fn with_a_public_url_only_its_origin_counts_and_the_cookie_is_secure() {
     let s = Server::start(&[
         ("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN),
-        ("PERSONABOT__HTTP__PUBLIC_URL", "https://support.example.com"),
+        (
+            "PERSONABOT__HTTP__PUBLIC_URL",
+            "https://support.example.com",
+        ),
     ])
     .await;
     let r = s
@@ -287,7 +301,12 @@ async fn six_wrong_tokens_from_one_address_and_the_sixth_is_429() {
     let s = Server::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
     for n in 1..=5 {
         let (status, _) = s
-            .bearer(Method::GET, "/v1/tickets", &format!("wrong-token-number-{n}"), None)
+            .bearer(
+                Method::GET,
+                "/v1/tickets",
+                &format!("wrong-token-number-{n}"),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "try {n}");
     }
@@ -299,12 +318,21 @@ async fn six_wrong_tokens_from_one_address_and_the_sixth_is_429() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("too many failed sign-ins"));
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("too many failed sign-ins"));
     // Even the right token waits now, and so does the form.
-    let (status, _) = s.bearer(Method::GET, "/v1/tickets", AGENT_TOKEN, None).await;
+    let (status, _) = s
+        .bearer(Method::GET, "/v1/tickets", AGENT_TOKEN, None)
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let r = s
         .client
@@ -329,7 +357,10 @@ async fn sign_out_revokes_the_cookie_and_each_sign_in_gets_a_new_one() {
     let second = s.sign_in("/agent", AGENT_TOKEN).await;
     assert_ne!(first, second, "two sign-ins, two sessions");
     assert!(!first.contains(AGENT_TOKEN));
-    assert_eq!(s.with_cookie(Method::GET, "/v1/tickets", &first).await, StatusCode::OK);
+    assert_eq!(
+        s.with_cookie(Method::GET, "/v1/tickets", &first).await,
+        StatusCode::OK
+    );
     let r = s
         .client
         .post(format!("{}/agent/logout", s.base))
@@ -343,8 +374,14 @@ async fn sign_out_revokes_the_cookie_and_each_sign_in_gets_a_new_one() {
         s.with_cookie(Method::GET, "/v1/tickets", &first).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(s.with_cookie(Method::GET, "/agent", &first).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(s.with_cookie(Method::GET, "/v1/tickets", &second).await, StatusCode::OK);
+    assert_eq!(
+        s.with_cookie(Method::GET, "/agent", &first).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.with_cookie(Method::GET, "/v1/tickets", &second).await,
+        StatusCode::OK
+    );
     let actions: Vec<String> = s
         .store()
         .audit_log(None)
@@ -352,15 +389,23 @@ async fn sign_out_revokes_the_cookie_and_each_sign_in_gets_a_new_one() {
         .into_iter()
         .map(|e| format!("{} {}", e.who, e.action))
         .collect();
-    assert_eq!(actions, ["agent sign_in", "agent sign_in", "agent sign_out"]);
+    assert_eq!(
+        actions,
+        ["agent sign_in", "agent sign_in", "agent sign_out"]
+    );
 }
 
 #[tokio::test]
 async fn a_removed_or_rotated_account_is_refused_at_once() {
     let s = Server::start(&[]).await;
-    let off = s.bearer(Method::GET, "/v1/tickets", "any-token-at-all-here", None).await;
+    let off = s
+        .bearer(Method::GET, "/v1/tickets", "any-token-at-all-here", None)
+        .await;
     assert_eq!(off.0, StatusCode::NOT_FOUND, "no token, no account: off");
-    assert!(off.1["error"].as_str().unwrap().contains("PERSONABOT__HTTP__AGENT_TOKEN"));
+    assert!(off.1["error"]
+        .as_str()
+        .unwrap()
+        .contains("PERSONABOT__HTTP__AGENT_TOKEN"));
 
     let ann = s.account("ann", AccountRole::Agent, &[]);
     let (status, _) = s.bearer(Method::GET, "/v1/tickets", &ann, None).await;
@@ -379,12 +424,18 @@ async fn a_removed_or_rotated_account_is_refused_at_once() {
     let bob = s.account("bob", AccountRole::Agent, &[]);
     let cookie = s.sign_in("/agent", &bob).await;
     let rotated = s.store().rotate_account("bob").unwrap().token;
-    assert_eq!(s.bearer(Method::GET, "/v1/tickets", &bob, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.bearer(Method::GET, "/v1/tickets", &bob, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         s.with_cookie(Method::GET, "/v1/tickets", &cookie).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(s.bearer(Method::GET, "/v1/tickets", &rotated, None).await.0, StatusCode::OK);
+    assert_eq!(
+        s.bearer(Method::GET, "/v1/tickets", &rotated, None).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -398,12 +449,24 @@ async fn roles_open_their_own_routes() {
         (&owner, StatusCode::UNAUTHORIZED, StatusCode::OK),
         (&admin, StatusCode::OK, StatusCode::OK),
     ] {
-        assert_eq!(s.bearer(Method::GET, "/v1/tickets", token, None).await.0, tickets);
-        assert_eq!(s.bearer(Method::GET, "/v1/review", token, None).await.0, review);
+        assert_eq!(
+            s.bearer(Method::GET, "/v1/tickets", token, None).await.0,
+            tickets
+        );
+        assert_eq!(
+            s.bearer(Method::GET, "/v1/review", token, None).await.0,
+            review
+        );
     }
     let cookie = s.sign_in("/review", &owner).await;
-    assert_eq!(s.with_cookie(Method::GET, "/review", &cookie).await, StatusCode::OK);
-    assert_eq!(s.with_cookie(Method::GET, "/agent", &cookie).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.with_cookie(Method::GET, "/review", &cookie).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.with_cookie(Method::GET, "/agent", &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -412,7 +475,10 @@ async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
     let billing = s.say("b1", REFUND).await.expect("a billing ticket");
     let security = s.say("s1", SECURITY).await.expect("a security ticket");
     let teams = |id| s.store().ticket(id).unwrap().unwrap().team;
-    assert_eq!((teams(billing), teams(security)), ("billing".into(), "security".into()));
+    assert_eq!(
+        (teams(billing), teams(security)),
+        ("billing".into(), "security".into())
+    );
     let bea = s.account("bea", AccountRole::Agent, &["billing"]);
     let root = s.account("root", AccountRole::Admin, &["billing"]);
 
@@ -424,13 +490,18 @@ async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
         .map(|t| t["id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, [billing]);
-    let (_, list) = s.bearer(Method::GET, "/v1/tickets?team=security", &bea, None).await;
+    let (_, list) = s
+        .bearer(Method::GET, "/v1/tickets?team=security", &bea, None)
+        .await;
     assert_eq!(list["tickets"], json!([]));
     let (_, catalog) = s.bearer(Method::GET, "/v1/catalog", &bea, None).await;
     assert_eq!(catalog["teams"].as_array().unwrap().len(), 1);
 
     let path = format!("/v1/tickets/{security}");
-    assert_eq!(s.bearer(Method::GET, &path, &bea, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.bearer(Method::GET, &path, &bea, None).await.0,
+        StatusCode::NOT_FOUND
+    );
     for verb in ["claim", "resolve", "reply", "relabel"] {
         let body = json!({"text": "hello", "intent": "billing"});
         let (status, _) = s
@@ -442,12 +513,22 @@ async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
     assert_eq!(untouched.claimed_by, None);
     assert!(untouched.relabels.is_empty());
     let (status, _) = s
-        .bearer(Method::POST, "/v1/evidence/forget", &bea, Some(json!({"user": "u-s1"})))
+        .bearer(
+            Method::POST,
+            "/v1/evidence/forget",
+            &bea,
+            Some(json!({"user": "u-s1"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "forget spans every team");
     // Their own team's ticket, and an admin on any.
     let (status, _) = s
-        .bearer(Method::POST, &format!("/v1/tickets/{billing}/claim"), &bea, Some(json!({})))
+        .bearer(
+            Method::POST,
+            &format!("/v1/tickets/{billing}/claim"),
+            &bea,
+            Some(json!({})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = s.bearer(Method::GET, &path, &root, None).await;
@@ -461,19 +542,37 @@ async fn a_name_in_the_body_is_ignored_and_the_account_is_recorded() {
     let ann = s.account("ann", AccountRole::Agent, &[]);
     let path = format!("/v1/tickets/{id}");
     let claim = json!({"agent": "the-ceo"});
-    let (status, t) = s.bearer(Method::POST, &format!("{path}/claim"), &ann, Some(claim)).await;
+    let (status, t) = s
+        .bearer(Method::POST, &format!("{path}/claim"), &ann, Some(claim))
+        .await;
     assert_eq!(status, StatusCode::OK, "{t}");
     assert_eq!(t["claimed_by"], "ann");
     let reply = json!({"agent": "the-ceo", "text": "Refund on its way."});
-    let (status, t) = s.bearer(Method::POST, &format!("{path}/reply"), &ann, Some(reply)).await;
+    let (status, t) = s
+        .bearer(Method::POST, &format!("{path}/reply"), &ann, Some(reply))
+        .await;
     assert_eq!(status, StatusCode::OK, "{t}");
     let last = t["transcript"].as_array().unwrap().last().unwrap().clone();
     assert!(last.to_string().contains("\"ann\""), "{last}");
     assert!(!t.to_string().contains("the-ceo"), "{t}");
     let relabel = json!({"agent": "the-ceo", "intent": "billing"});
-    let (_, t) = s.bearer(Method::POST, &format!("{path}/relabel"), &ann, Some(relabel)).await;
+    let (_, t) = s
+        .bearer(
+            Method::POST,
+            &format!("{path}/relabel"),
+            &ann,
+            Some(relabel),
+        )
+        .await;
     assert_eq!(t["relabels"][0]["by"], "ann");
-    let (_, t) = s.bearer(Method::POST, &format!("{path}/resolve"), &ann, Some(json!({}))).await;
+    let (_, t) = s
+        .bearer(
+            Method::POST,
+            &format!("{path}/resolve"),
+            &ann,
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(t["resolved_by"], "ann");
 
     // The ticket's history: every action, by the account.
@@ -486,10 +585,16 @@ async fn a_name_in_the_body_is_ignored_and_the_account_is_recorded() {
         .map(|e| {
             assert_eq!(e["ticket"], id);
             assert!(e["at_ms"].as_u64().unwrap() > 0);
-            (e["who"].as_str().unwrap().into(), e["action"].as_str().unwrap().into())
+            (
+                e["who"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+            )
         })
         .collect();
     let want = ["claim", "reply", "relabel", "resolve"].map(|a| ("ann".to_string(), a.to_string()));
     assert_eq!(history, want);
-    assert!(!t["audit"].to_string().contains("Refund on its way"), "no customer text");
+    assert!(
+        !t["audit"].to_string().contains("Refund on its way"),
+        "no customer text"
+    );
 }

@@ -243,7 +243,11 @@ fn accounts_made_beside_serve_work_at_once_and_the_audit_log_lists_the_actions()
             .expect("tickets")
             .0
     };
-    assert_eq!(tickets("no-account-has-this-token"), 404, "off: no token, no account");
+    assert_eq!(
+        tickets("no-account-has-this-token"),
+        404,
+        "off: no token, no account"
+    );
     let cwd = support::repo_root();
 
     let add = cli(&cwd, &data, &["agents", "add", "ann", "--team", "billing"]);
@@ -256,9 +260,18 @@ fn accounts_made_beside_serve_work_at_once_and_the_audit_log_lists_the_actions()
     for (args, needle) in [
         (&["agents", "add", "ann"][..], "exists already"),
         (&["agents", "add", "Ann"][..], "invalid account name"),
-        (&["agents", "add", "zed", "--team", "nope"][..], "unknown team `nope`"),
-        (&["agents", "add", "zed", "--role", "root"][..], "unknown role"),
-        (&["agents", "remove", "nobody"][..], "no account named `nobody`"),
+        (
+            &["agents", "add", "zed", "--team", "nope"][..],
+            "unknown team `nope`",
+        ),
+        (
+            &["agents", "add", "zed", "--role", "root"][..],
+            "unknown role",
+        ),
+        (
+            &["agents", "remove", "nobody"][..],
+            "no account named `nobody`",
+        ),
     ] {
         let run = cli(&cwd, &data, args);
         assert_eq!(run.code, Some(1), "{args:?}");
@@ -273,7 +286,10 @@ fn accounts_made_beside_serve_work_at_once_and_the_audit_log_lists_the_actions()
 
     // A billing ticket, claimed as ann over HTTP.
     let body = json!({"user": "u5", "conversation": "c5", "text": SCRIPT[5].1});
-    assert_eq!(post_json(serve.addr(), "/v1/messages", &body).unwrap().0, 200);
+    assert_eq!(
+        post_json(serve.addr(), "/v1/messages", &body).unwrap().0,
+        200
+    );
     let (status, _) = serve_process::request_as(
         serve.addr(),
         "POST",
@@ -320,22 +336,34 @@ fn accounts_made_beside_serve_work_at_once_and_the_audit_log_lists_the_actions()
     ];
     assert_eq!(actions(&live), want);
     let claim = &live.json_lines()[2];
-    assert_eq!((claim["who"].as_str(), claim["via"].as_str()), (Some("ann"), Some("http")));
+    assert_eq!(
+        (claim["who"].as_str(), claim["via"].as_str()),
+        (Some("ann"), Some("http"))
+    );
 
     serve.signal("TERM");
-    let status = serve.wait_exit(Duration::from_secs(30)).expect("serve exits");
+    let status = serve
+        .wait_exit(Duration::from_secs(30))
+        .expect("serve exits");
     assert_eq!(status.code(), Some(0), "{}", serve.stderr());
     let offline = cli(&cwd, &data, &["audit", "--json"]);
     assert_eq!(actions(&offline), want, "the same log offline");
     let text = cli(&cwd, &data, &["audit"]);
-    assert!(text.stdout.contains("claim") && text.stdout.contains("ticket #1"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("claim") && text.stdout.contains("ticket #1"),
+        "{}",
+        text.stdout
+    );
 }
 
 /// An agent or owner token shorter than 20 characters: `serve` refuses to start, saying why.
 #[test]
 fn a_short_env_token_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for key in ["PERSONABOT__HTTP__AGENT_TOKEN", "PERSONABOT__HTTP__OWNER_TOKEN"] {
+    for key in [
+        "PERSONABOT__HTTP__AGENT_TOKEN",
+        "PERSONABOT__HTTP__OWNER_TOKEN",
+    ] {
         let data = dir.path().join(key);
         let mut child = serve_process::command(&data, &[(key, "short-token-123")])
             .spawn()

@@ -96,7 +96,11 @@ pub(crate) fn agents(
                     writeln!(out)?;
                 }
             } else {
-                writeln!(out, "{:<24} {:<6} {:<20} {:<20}", "name", "role", "created", "teams")?;
+                writeln!(
+                    out,
+                    "{:<24} {:<6} {:<20} {:<20}",
+                    "name", "role", "created", "teams"
+                )?;
                 for a in &list {
                     writeln!(
                         out,
@@ -114,7 +118,10 @@ pub(crate) fn agents(
         }
         AgentsCommand::Remove { name } => {
             store.remove_account(name, &cli_user())?;
-            writeln!(out, "account {name} removed; its token and sessions no longer work")?;
+            writeln!(
+                out,
+                "account {name} removed; its token and sessions no longer work"
+            )?;
         }
         AgentsCommand::Rotate { name } => {
             let token = store.rotate_account(name, &cli_user())?;
@@ -142,14 +149,19 @@ mod tests {
         };
         let teams = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let ok = new_account("ann", "agent", &teams(&["billing", "billing"]), &catalog).unwrap();
-        assert_eq!((ok.role, ok.teams), (AccountRole::Agent, teams(&["billing"])));
+        assert_eq!(
+            (ok.role, ok.teams),
+            (AccountRole::Agent, teams(&["billing"]))
+        );
         for (name, role, t, needle) in [
             ("Ann", "agent", &[][..], "invalid account name"),
             ("agent", "agent", &[][..], "reserved"),
             ("ann", "root", &[][..], "unknown role"),
             ("ann", "agent", &["nope"][..], "unknown team `nope`"),
         ] {
-            let e = new_account(name, role, &teams(t), &catalog).unwrap_err().to_string();
+            let e = new_account(name, role, &teams(t), &catalog)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{e}");
         }
     }

@@ -80,6 +80,10 @@ mod tests {
         e.target = Some("bob".into());
         e.from = None;
         e.via = "cli".into();
-        assert!(line(&e).ends_with("claim           bob  (cli)"), "{}", line(&e));
+        assert!(
+            line(&e).ends_with("claim           bob  (cli)"),
+            "{}",
+            line(&e)
+        );
     }
 }

@@ -404,24 +404,32 @@ fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Val
             Value::from(list.len())
         }
         Request::Ticket { id } => serde_json::to_value(store.ticket(id)?)?,
-        Request::Claim { id, agent } => {
-            serde_json::to_value(store_access::ticket_action(store, id, &agent, "claim", || {
-                Ok(pipeline.claim(id, &agent)?)
-            })?)?
-        }
-        Request::Resolve { id, agent } => {
-            serde_json::to_value(store_access::ticket_action(store, id, &agent, "resolve", || {
-                Ok(pipeline.resolve(id, &agent)?)
-            })?)?
-        }
+        Request::Claim { id, agent } => serde_json::to_value(store_access::ticket_action(
+            store,
+            id,
+            &agent,
+            "claim",
+            || Ok(pipeline.claim(id, &agent)?),
+        )?)?,
+        Request::Resolve { id, agent } => serde_json::to_value(store_access::ticket_action(
+            store,
+            id,
+            &agent,
+            "resolve",
+            || Ok(pipeline.resolve(id, &agent)?),
+        )?)?,
         Request::Relabel {
             id,
             intent,
             persona,
             agent,
-        } => serde_json::to_value(store_access::ticket_action(store, id, &agent, "relabel", || {
-            Ok(pipeline.relabel(id, intent.as_deref(), persona.as_deref(), &agent)?)
-        })?)?,
+        } => serde_json::to_value(store_access::ticket_action(
+            store,
+            id,
+            &agent,
+            "relabel",
+            || Ok(pipeline.relabel(id, intent.as_deref(), persona.as_deref(), &agent)?),
+        )?)?,
         Request::Export { filter, by } => {
             let mut lines = Lines {
                 out,

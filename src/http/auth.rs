@@ -90,7 +90,11 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// The account whose token hashes to `hash`: a bootstrap one, else a stored one.
-fn principal_by_hash(state: &AppState, store: &Store, hash: &str) -> Result<Option<Principal>, StoreError> {
+fn principal_by_hash(
+    state: &AppState,
+    store: &Store,
+    hash: &str,
+) -> Result<Option<Principal>, StoreError> {
     let http = &state.settings.http;
     for (name, role, token) in [
         ("agent", AccountRole::Agent, &http.agent_token),
@@ -182,8 +186,15 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
 /// server's (`http.public_url`, else the request's `Host`), and `Sec-Fetch-Site` does not say
 /// cross-site (nor same-site for a request that changes something).
 pub(crate) fn same_origin(headers: &HeaderMap, method: &Method, public_url: Option<&str>) -> bool {
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    match text("sec-fetch-site").map(str::to_ascii_lowercase).as_deref() {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    match text("sec-fetch-site")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("cross-site") => return false,
         Some("same-site") if !matches!(*method, Method::GET | Method::HEAD) => return false,
         _ => {}
@@ -358,7 +369,14 @@ fn failed(state: &AppState, store: &Store, addr: ClientAddr, who: &str, target: 
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .fail(addr.0, Instant::now());
-    audit(store, who, "sign_in_failed", None, Some(target.into()), Some(addr));
+    audit(
+        store,
+        who,
+        "sign_in_failed",
+        None,
+        Some(target.into()),
+        Some(addr),
+    );
 }
 
 /// What a credential resolved to.
@@ -477,30 +495,47 @@ impl SignIn {
         let ttl_ms = u64::from(http.session_hours) * 3_600_000;
         let owned = state.clone();
         let outcome = state
-            .blocking(move |p| -> Result<Result<String, Option<Refused>>, StoreError> {
-                let store = p.store();
-                if !routes_on(&owned, store, role)? {
-                    return Ok(Err(Some(Refused::off(role))));
-                }
-                if let Some(wait) = blocked(&owned, addr) {
-                    return Ok(Err(Some(Refused::too_many(&owned, wait))));
-                }
-                match principal_by_hash(&owned, store, &token_hash(&token))? {
-                    Some(p) if p.admitted(role, &owned.settings) => {
-                        let id = store.create_session(&p.name, &p.token_hash, now_ms(), ttl_ms)?;
-                        audit(store, &p.name, "sign_in", None, Some(home.into()), Some(addr));
-                        Ok(Ok(id))
+            .blocking(
+                move |p| -> Result<Result<String, Option<Refused>>, StoreError> {
+                    let store = p.store();
+                    if !routes_on(&owned, store, role)? {
+                        return Ok(Err(Some(Refused::off(role))));
                     }
-                    Some(p) => {
-                        audit(store, &p.name, "sign_in_failed", None, Some(home.into()), Some(addr));
-                        Ok(Err(None))
+                    if let Some(wait) = blocked(&owned, addr) {
+                        return Ok(Err(Some(Refused::too_many(&owned, wait))));
                     }
-                    None => {
-                        failed(&owned, store, addr, "-", home);
-                        Ok(Err(None))
+                    match principal_by_hash(&owned, store, &token_hash(&token))? {
+                        Some(p) if p.admitted(role, &owned.settings) => {
+                            let id =
+                                store.create_session(&p.name, &p.token_hash, now_ms(), ttl_ms)?;
+                            audit(
+                                store,
+                                &p.name,
+                                "sign_in",
+                                None,
+                                Some(home.into()),
+                                Some(addr),
+                            );
+                            Ok(Ok(id))
+                        }
+                        Some(p) => {
+                            audit(
+                                store,
+                                &p.name,
+                                "sign_in_failed",
+                                None,
+                                Some(home.into()),
+                                Some(addr),
+                            );
+                            Ok(Err(None))
+                        }
+                        None => {
+                            failed(&owned, store, addr, "-", home);
+                            Ok(Err(None))
+                        }
                     }
-                }
-            })
+                },
+            )
             .await;
         match outcome {
             Ok(Ok(Ok(session))) => {
@@ -532,7 +567,11 @@ impl SignIn {
         headers: &HeaderMap,
         addr: ClientAddr,
     ) -> Response {
-        if !same_origin(headers, &Method::POST, state.settings.http.public_url.as_deref()) {
+        if !same_origin(
+            headers,
+            &Method::POST,
+            state.settings.http.public_url.as_deref(),
+        ) {
             return Refused::foreign_origin(state).page();
         }
         if let Some(id) = cookie(headers, self.cookie).filter(|v| !v.is_empty()) {
@@ -540,12 +579,22 @@ impl SignIn {
             let ended = state
                 .blocking(move |p| -> Result<(), StoreError> {
                     if let Some(session) = p.store().end_session(&id)? {
-                        audit(p.store(), &session.account, "sign_out", None, Some(home.into()), Some(addr));
+                        audit(
+                            p.store(),
+                            &session.account,
+                            "sign_out",
+                            None,
+                            Some(home.into()),
+                            Some(addr),
+                        );
                     }
                     Ok(())
                 })
                 .await;
-            if let Err(e) = ended.map_err(ApiError::from).and_then(|r| r.map_err(ApiError::from)) {
+            if let Err(e) = ended
+                .map_err(ApiError::from)
+                .and_then(|r| r.map_err(ApiError::from))
+            {
                 return Refused::from(e).page();
             }
         }
@@ -582,7 +631,10 @@ impl FromRequestParts<AppState> for AgentAuth {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    /// Header names and values.
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+    fn headers(pairs: Pairs<'_>) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
             h.append(
@@ -596,9 +648,13 @@ mod tests {
     #[test]
     fn credentials_from_bearer_or_cookies() {
         let cookies = |v: &[&str]| Presented::Cookies(v.iter().map(|s| s.to_string()).collect());
-        let table: &[(&[(&str, &str)], Role, Presented)] = &[
+        let table: &[(Pairs<'_>, Role, Presented)] = &[
             (&[], Role::Agent, Presented::Nothing),
-            (&[("cookie", "a=1; pb_agent=abc; b=2")], Role::Agent, cookies(&["abc"])),
+            (
+                &[("cookie", "a=1; pb_agent=abc; b=2")],
+                Role::Agent,
+                cookies(&["abc"]),
+            ),
             (
                 &[("cookie", "pb_owner=o; pb_agent=a")],
                 Role::Agent,
@@ -615,7 +671,11 @@ mod tests {
                 Role::Agent,
                 Presented::Bearer("tok".into()),
             ),
-            (&[("authorization", "Basic abc")], Role::Agent, Presented::Nothing),
+            (
+                &[("authorization", "Basic abc")],
+                Role::Agent,
+                Presented::Nothing,
+            ),
         ];
         for (pairs, role, want) in table {
             assert_eq!(&presented(&headers(pairs), *role), want, "{pairs:?}");
@@ -644,16 +704,36 @@ mod tests {
         let get = Method::GET;
         let host = ("host", "127.0.0.1:8080");
         let public = Some("https://support.example.com");
-        let table: &[(&[(&str, &str)], &Method, Option<&str>, bool)] = &[
+        let table: &[(Pairs<'_>, &Method, Option<&str>, bool)] = &[
             (&[host], &post, None, true),
-            (&[host, ("origin", "http://127.0.0.1:8080")], &post, None, true),
-            (&[host, ("origin", "http://evil.example")], &post, None, false),
+            (
+                &[host, ("origin", "http://127.0.0.1:8080")],
+                &post,
+                None,
+                true,
+            ),
+            (
+                &[host, ("origin", "http://evil.example")],
+                &post,
+                None,
+                false,
+            ),
             (&[host, ("origin", "null")], &post, None, false),
-            (&[host, ("origin", "http://127.0.0.1:8081")], &get, None, false),
+            (
+                &[host, ("origin", "http://127.0.0.1:8081")],
+                &get,
+                None,
+                false,
+            ),
             (&[host, ("sec-fetch-site", "cross-site")], &get, None, false),
             (&[host, ("sec-fetch-site", "same-site")], &post, None, false),
             (&[host, ("sec-fetch-site", "same-site")], &get, None, true),
-            (&[host, ("sec-fetch-site", "same-origin")], &post, None, true),
+            (
+                &[host, ("sec-fetch-site", "same-origin")],
+                &post,
+                None,
+                true,
+            ),
             (
                 &[host, ("origin", "https://support.example.com")],
                 &post,

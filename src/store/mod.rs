@@ -8,11 +8,12 @@ pub mod redact;
 mod sled_store;
 
 pub use records::{
-    Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord,
-    ScoredId, Ticket, TicketStatus, TranscriptLine,
+    Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
+    InteractionFilter, Label, RouteRecord, ScoredId, Ticket, TicketStatus, TranscriptLine,
 };
 pub use sled_store::{
-    token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store, StoreError, TicketChange, TurnReceipt, TurnWrite,
+    token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,
+    StoreError, TicketChange, TurnReceipt, TurnWrite,
 };
 
 /// The control socket a running `serve` listens on, in the store's folder (kept there across

@@ -218,8 +218,16 @@ redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
 impl HttpSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         for (key, env, token) in [
-            ("http.agent_token", "PERSONABOT__HTTP__AGENT_TOKEN", &self.agent_token),
-            ("http.owner_token", "PERSONABOT__HTTP__OWNER_TOKEN", &self.owner_token),
+            (
+                "http.agent_token",
+                "PERSONABOT__HTTP__AGENT_TOKEN",
+                &self.agent_token,
+            ),
+            (
+                "http.owner_token",
+                "PERSONABOT__HTTP__OWNER_TOKEN",
+                &self.owner_token,
+            ),
         ] {
             let chars = token.as_deref().map_or(0, |t| t.trim().chars().count());
             if token.as_deref().is_some_and(|t| !t.is_empty()) && chars < MIN_TOKEN_CHARS {

@@ -148,9 +148,7 @@ impl OpenDb {
             return Ok(None);
         };
         let stored = self.stored_account(&String::from_utf8_lossy(&name))?;
-        Ok(stored
-            .filter(|s| s.token_hash == hash)
-            .map(|s| s.account))
+        Ok(stored.filter(|s| s.token_hash == hash).map(|s| s.account))
     }
 
     /// Replaces the account's token hash (`Some`) or removes the account (`None`), then ends
@@ -204,8 +202,8 @@ impl OpenDb {
         // Expired sessions are swept here, so they do not pile up.
         for entry in sessions.iter() {
             let (key, bytes) = entry?;
-            let expired = serde_json::from_slice::<Session>(&bytes)
-                .map_or(true, |s| s.expires_ms <= now_ms);
+            let expired =
+                serde_json::from_slice::<Session>(&bytes).map_or(true, |s| s.expires_ms <= now_ms);
             if expired {
                 sessions.remove(key)?;
             }
@@ -360,7 +358,7 @@ mod tests {
             store.account_by_token_hash(&token.hash).unwrap(),
             Some(ann.clone())
         );
-        assert_eq!(store.accounts().unwrap(), [ann.clone()]);
+        assert_eq!(store.accounts().unwrap(), std::slice::from_ref(&ann));
 
         let s1 = store.create_session("ann", &token.hash, 100, 50).unwrap();
         let s2 = store.create_session("ann", &token.hash, 100, 50).unwrap();
@@ -373,8 +371,15 @@ mod tests {
         let s3 = store.create_session("ann", &token.hash, 200, 50).unwrap();
         let rotated = store.rotate_account("ann").unwrap();
         assert_eq!(store.account_by_token_hash(&token.hash).unwrap(), None);
-        assert!(store.account_by_token_hash(&rotated.hash).unwrap().is_some());
-        assert_eq!(store.session(&s3, 210).unwrap(), None, "rotation ends sessions");
+        assert!(store
+            .account_by_token_hash(&rotated.hash)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            store.session(&s3, 210).unwrap(),
+            None,
+            "rotation ends sessions"
+        );
 
         let s4 = store.create_session("ann", &rotated.hash, 300, 50).unwrap();
         store.remove_account("ann").unwrap();
