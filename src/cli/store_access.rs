@@ -237,11 +237,11 @@ pub(crate) fn export(
 }
 
 /// Forget then compact, as `evidence forget` does offline and over the socket alike; audited
-/// under `by`, the customer only as their keyed hash.
+/// under `by` (who was forgotten is not kept, not even as a hash: it would outlive them).
 pub(crate) fn forget(store: &Store, user: &str, by: &str) -> Result<Forgotten> {
     let r = store.forget_user(user)?;
     let c = store.compact()?;
-    audit(store, by, "forget", None, Some(store.hash_user(user)))?;
+    audit(store, by, "forget", None, None)?;
     Ok(Forgotten {
         interactions: r.interactions,
         tickets: r.tickets,

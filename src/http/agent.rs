@@ -188,9 +188,8 @@ async fn forget(
         .blocking(move |p| -> Result<_, crate::store::StoreError> {
             let forgotten = p.store().forget_user(&user)?;
             let compacted = p.store().compact()?;
-            // The customer appears in the audit log only as their keyed hash.
-            let target = Some(p.store().hash_user(&user));
-            audit(p.store(), &who.name, "forget", None, target, Some(addr));
+            // Who was forgotten is not kept, not even as a hash: it would outlive them.
+            audit(p.store(), &who.name, "forget", None, None, Some(addr));
             Ok((forgotten, compacted))
         })
         .await??;

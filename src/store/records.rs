@@ -216,7 +216,7 @@ pub struct Account {
 }
 
 /// One line of the audit log: who did what, when, to which ticket or account. Never holds
-/// customer text (a forgotten customer appears as their keyed hash).
+/// customer text or ids (a `forget` does not say whom).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at_ms: u64,
@@ -228,7 +228,8 @@ pub struct AuditEntry {
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<u64>,
-    /// What else the action was about: an account name, a customer's hash, a sign-in page.
+    /// What else the action was about: an account name, a sign-in page (`/agent`, `/review`)
+    /// or `bearer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// `http` or `cli`.

@@ -269,7 +269,7 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
     b.wait_eq(
         &agent,
         "the ticket claimed by the agent",
-        "[document.querySelector('#t-status').textContent, document.querySelector('#t-meta').textContent.includes('claimed by Dana'), document.querySelector('#claim').disabled]",
+        &format!("[document.querySelector('#t-status').textContent, document.querySelector('#t-meta').textContent.includes('claimed by {SIGNED_IN}'), document.querySelector('#claim').disabled]"),
         json!(["claimed", true, true]),
     );
     b.type_into(&agent, "#reply-text", AGENT_REPLY);

@@ -564,6 +564,51 @@ mod tests {
     }
 
     #[test]
+    fn http_settings_checked_at_start() {
+        let long = "a-token-of-twenty-chars";
+        let table: &[(&[(&str, &str)], Option<&str>)] = &[
+            (&[("PERSONABOT__HTTP__AGENT_TOKEN", long)], None),
+            (&[("PERSONABOT__HTTP__OWNER_TOKEN", long)], None),
+            (
+                &[("PERSONABOT__HTTP__AGENT_TOKEN", "short-token")],
+                Some("PERSONABOT__HTTP__AGENT_TOKEN needs at least 20 characters"),
+            ),
+            (
+                &[("PERSONABOT__HTTP__OWNER_TOKEN", "x")],
+                Some("PERSONABOT__HTTP__OWNER_TOKEN needs at least 20 characters"),
+            ),
+            (
+                &[("PERSONABOT__HTTP__SESSION_HOURS", "0")],
+                Some("session_hours"),
+            ),
+            (
+                &[("PERSONABOT__HTTP__PUBLIC_URL", "support.example.com")],
+                Some("http.public_url"),
+            ),
+            (
+                &[(
+                    "PERSONABOT__HTTP__PUBLIC_URL",
+                    "https://support.example.com",
+                )],
+                None,
+            ),
+        ];
+        for (pairs, want) in table {
+            let got = Settings::load_with_env(None, env(pairs)).map_err(|e| e.to_string());
+            match want {
+                None => assert!(got.is_ok(), "{pairs:?}: {got:?}"),
+                Some(needle) => {
+                    let e = got.expect_err("refused");
+                    assert!(e.contains(needle), "{pairs:?}: {e}");
+                    assert!(!e.contains("short-token"), "the token is never shown: {e}");
+                }
+            }
+        }
+        let s = Settings::built_in();
+        assert_eq!((s.http.session_hours, s.http.public_url), (12, None));
+    }
+
+    #[test]
     fn file_errors_table() {
         let dir = tempfile::tempdir().unwrap();
         let cases: &[(&str, &str)] = &[
