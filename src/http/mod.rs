@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod auth;
 pub mod client;
+pub mod origin;
 pub mod owner;
 
 pub use auth::{cookie, Principal, Role};

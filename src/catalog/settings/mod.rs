@@ -566,7 +566,8 @@ mod tests {
     #[test]
     fn http_settings_checked_at_start() {
         let long = "a-token-of-twenty-chars";
-        let table: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Env<'a> = &'a [(&'a str, &'a str)];
+        let table: &[(Env<'_>, Option<&str>)] = &[
             (&[("PERSONABOT__HTTP__AGENT_TOKEN", long)], None),
             (&[("PERSONABOT__HTTP__OWNER_TOKEN", long)], None),
             (
