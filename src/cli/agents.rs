@@ -98,7 +98,7 @@ pub(crate) fn agents(
             } else {
                 writeln!(
                     out,
-                    "{:<24} {:<6} {:<20} {:<20}",
+                    "{:<24} {:<6} {:<20} {}",
                     "name", "role", "created", "teams"
                 )?;
                 for a in &list {
