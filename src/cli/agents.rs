@@ -96,11 +96,7 @@ pub(crate) fn agents(
                     writeln!(out)?;
                 }
             } else {
-                writeln!(
-                    out,
-                    "{:<24} {:<6} {:<20} {}",
-                    "name", "role", "created", "teams"
-                )?;
+                writeln!(out, "{:<24} {:<6} {:<20} teams", "name", "role", "created")?;
                 for a in &list {
                     writeln!(
                         out,
