@@ -13,8 +13,8 @@ use clap::{Parser, Subcommand};
 use personabot::engine::pipeline::Pipeline;
 
 use cli::{
-    chat, check, classify, eval, evidence, learn, replay, review, serve, store_access, suggest,
-    tickets,
+    agents, audit, chat, check, classify, eval, evidence, learn, replay, review, serve,
+    store_access, suggest, tickets,
 };
 
 /// mimalloc: a turn allocates many small short-lived values (JSON, sled nodes) across threads,
@@ -60,6 +60,12 @@ enum Command {
     /// List and work tickets.
     #[command(subcommand)]
     Tickets(tickets::TicketsCommand),
+    /// Add, list, remove and rotate agent and owner accounts (their tokens sign in to /agent and
+    /// /review).
+    #[command(subcommand)]
+    Agents(agents::AgentsCommand),
+    /// The audit log of agent and owner actions.
+    Audit(audit::AuditArgs),
     /// Export or delete the logged evidence.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
@@ -136,6 +142,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             serve::run(pipeline, settings, source, cli.data.clone())
         }
         Command::Tickets(cmd) => tickets::tickets(&*store()?, &catalog, cmd),
+        Command::Agents(cmd) => agents::agents(&*store()?, &catalog, cmd),
+        Command::Audit(args) => audit::audit(&*store()?, args),
         Command::Evidence(cmd) => evidence::evidence(&*store()?, &settings, cmd),
         Command::Replay(args) => replay::replay(&*store()?, &catalog, &settings, args),
         Command::Review(args) => {

@@ -230,3 +230,161 @@ fn a_socket_left_by_a_killed_serve_does_not_get_in_the_way() {
     assert_eq!(list.code, Some(0), "{}", list.stderr);
     drop(serve);
 }
+
+/// `personabot agents ...` beside a running serve: the account works at once, rotating and
+/// removing it end its token at once, and `audit --json` lists every action (live and offline).
+#[test]
+fn accounts_made_beside_serve_work_at_once_and_the_audit_log_lists_the_actions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut serve = ServeProcess::start(&data, &[]);
+    let tickets = |token: &str| {
+        serve_process::request_as(serve.addr(), "GET", "/v1/tickets", None, Some(token))
+            .expect("tickets")
+            .0
+    };
+    assert_eq!(
+        tickets("no-account-has-this-token"),
+        404,
+        "off: no token, no account"
+    );
+    let cwd = support::repo_root();
+
+    let add = cli(&cwd, &data, &["agents", "add", "ann", "--team", "billing"]);
+    assert_eq!(add.code, Some(0), "{}", add.stderr);
+    let ann = add.lines().last().expect("the token, last").to_string();
+    assert!(ann.len() >= 20, "{ann}");
+    assert_eq!(tickets(&ann), 200, "the new token works at once");
+    let owner = cli(&cwd, &data, &["agents", "add", "olga", "--role", "owner"]);
+    assert_eq!(owner.code, Some(0), "{}", owner.stderr);
+    for (args, needle) in [
+        (&["agents", "add", "ann"][..], "exists already"),
+        (&["agents", "add", "Ann"][..], "invalid account name"),
+        (
+            &["agents", "add", "zed", "--team", "nope"][..],
+            "unknown team `nope`",
+        ),
+        (
+            &["agents", "add", "zed", "--role", "root"][..],
+            "unknown role",
+        ),
+        (
+            &["agents", "remove", "nobody"][..],
+            "no account named `nobody`",
+        ),
+    ] {
+        let run = cli(&cwd, &data, args);
+        assert_eq!(run.code, Some(1), "{args:?}");
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+    let list = cli(&cwd, &data, &["agents", "list", "--json"]);
+    let accounts = list.json_lines();
+    assert_eq!(accounts.len(), 2, "{}", list.stdout);
+    assert_eq!(accounts[0]["name"], "ann");
+    assert_eq!(accounts[0]["teams"], json!(["billing"]));
+    assert!(!list.stdout.contains(&ann) && !list.stdout.contains("hash"));
+
+    // A billing ticket, claimed as ann over HTTP.
+    let body = json!({"user": "u5", "conversation": "c5", "text": SCRIPT[5].1});
+    assert_eq!(
+        bridge_post(serve.addr(), "/v1/messages", &body).unwrap().0,
+        200
+    );
+    let (status, _) = serve_process::request_as(
+        serve.addr(),
+        "POST",
+        "/v1/tickets/1/claim",
+        Some(&json!({"agent": "someone-else"})),
+        Some(&ann),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+
+    let rotate = cli(&cwd, &data, &["agents", "rotate", "ann"]);
+    assert_eq!(rotate.code, Some(0), "{}", rotate.stderr);
+    let rotated = rotate.lines().last().unwrap().to_string();
+    assert_eq!(tickets(&ann), 401, "the old token stops at once");
+    assert_eq!(tickets(&rotated), 200);
+    let remove = cli(&cwd, &data, &["agents", "remove", "ann"]);
+    assert_eq!(remove.code, Some(0), "{}", remove.stderr);
+    assert_eq!(tickets(&rotated), 401, "removed: refused at once");
+
+    let actions = |run: &Run| -> Vec<String> {
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        run.json_lines()
+            .iter()
+            .map(|e| {
+                let about = e["ticket"]
+                    .as_u64()
+                    .map(|t| format!("#{t}"))
+                    .or_else(|| e["target"].as_str().map(String::from))
+                    .unwrap_or_default();
+                format!("{} {about}", e["action"].as_str().unwrap())
+            })
+            .collect()
+    };
+    let live = cli(&cwd, &data, &["audit", "--json", "--since", "1h"]);
+    let want = [
+        "account_add ann",
+        "account_add olga",
+        "claim #1",
+        "account_rotate ann",
+        // The old token, tried after the rotation: a failed sign-in.
+        "sign_in_failed bearer",
+        "account_remove ann",
+        "sign_in_failed bearer",
+    ];
+    assert_eq!(actions(&live), want);
+    let claim = &live.json_lines()[2];
+    assert_eq!(
+        (claim["who"].as_str(), claim["via"].as_str()),
+        (Some("ann"), Some("http"))
+    );
+
+    serve.signal("TERM");
+    let status = serve
+        .wait_exit(Duration::from_secs(30))
+        .expect("serve exits");
+    assert_eq!(status.code(), Some(0), "{}", serve.stderr());
+    let offline = cli(&cwd, &data, &["audit", "--json"]);
+    assert_eq!(actions(&offline), want, "the same log offline");
+    let text = cli(&cwd, &data, &["audit"]);
+    assert!(
+        text.stdout.contains("claim") && text.stdout.contains("ticket #1"),
+        "{}",
+        text.stdout
+    );
+}
+
+/// An agent or owner token shorter than 20 characters: `serve` refuses to start, saying why.
+#[test]
+fn a_short_env_token_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for key in [
+        "PERSONABOT__HTTP__AGENT_TOKEN",
+        "PERSONABOT__HTTP__OWNER_TOKEN",
+    ] {
+        let data = dir.path().join(key);
+        let mut child = serve_process::command(&data, &[(key, "short-token-123")])
+            .spawn()
+            .expect("serve starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("serve kept running with a short {key}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_ne!(status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(key) && stderr.contains("at least 20 characters"),
+            "{stderr}"
+        );
+    }
+}

@@ -307,9 +307,9 @@ async fn agent_routes_need_the_token_and_are_off_without_one() {
         .contains("PERSONABOT__HTTP__AGENT_TOKEN"));
 
     let s = Server::with_agent_token().await;
+    // Three wrong tokens, one wrong sign-in: under the 5 failures an address may make a minute.
     for (method, path) in [
         (reqwest::Method::GET, "/v1/tickets"),
-        (reqwest::Method::GET, "/v1/tickets/1"),
         (reqwest::Method::POST, "/v1/tickets/1/claim"),
         (reqwest::Method::GET, "/agent"),
     ] {
@@ -436,14 +436,23 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
         (status, t["status"].as_str()),
         (StatusCode::OK, Some("claimed"))
     );
-    let (status, _) = s
-        .agent(
-            reqwest::Method::POST,
-            &format!("/v1/tickets/{id}/claim"),
-            Some(json!({"agent": "bob"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "already claimed by ann");
+    // Another account cannot take it over (the name in the body was never who claims).
+    let bob = personabot::store::Account {
+        name: "bob".into(),
+        role: personabot::store::AccountRole::Agent,
+        teams: Vec::new(),
+        created_ms: 1,
+    };
+    let bob = s.state.pipeline.store().add_account(&bob).unwrap().token;
+    let r = s
+        .client
+        .post(format!("{}/v1/tickets/{id}/claim", s.base))
+        .bearer_auth(&bob)
+        .json(&json!({"agent": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "already claimed by agent");
 
     // Claimed: the bot is silent in the conversation.
     let quiet = s.say("web-1", "cust", "hello? any news").await;
@@ -469,7 +478,10 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
         .unwrap();
     let updates: Value = r.json().await.unwrap();
     assert_eq!(updates["lines"][0]["text"], "Hi! Your quote is ready.");
-    assert_eq!(updates["lines"][0]["agent"], "ann");
+    assert_eq!(
+        updates["lines"][0]["agent"], "agent",
+        "the bootstrap account's name, not the body's"
+    );
     assert_eq!(updates["ticket"]["team_name"], "Sales");
 
     let (status, t) = s

@@ -441,7 +441,6 @@ mod served {
     use personabot::app::app;
     use personabot::catalog::settings::Settings;
     use personabot::engine::AppState;
-    use personabot::http::session_value;
     use personabot::store::Store;
     use reqwest::StatusCode;
 
@@ -488,6 +487,21 @@ mod served {
     }
 
     impl Server {
+        /// Signs in with the form at `page`; returns the session cookie's value.
+        async fn sign_in(&self, page: &str, token: &str) -> String {
+            let r = self
+                .client
+                .post(format!("{}{page}/login", self.base))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in at {page}");
+            let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+            let pair = set_cookie.split(';').next().unwrap();
+            pair.split_once('=').unwrap().1.to_string()
+        }
+
         async fn get(&self, path: &str, auth: Option<(&str, &str)>) -> (StatusCode, String) {
             let mut request = self.client.get(format!("{}{path}", self.base));
             match auth {
@@ -518,7 +532,7 @@ mod served {
             StatusCode::UNAUTHORIZED,
             "an owner token is set: the agent token does not open the review"
         );
-        let agent_cookie = session_value(AGENT);
+        let agent_cookie = s.sign_in("/agent", AGENT).await;
         assert_eq!(
             s.get("/review", Some(("pb_agent", &agent_cookie))).await.0,
             StatusCode::UNAUTHORIZED
@@ -590,7 +604,7 @@ mod served {
             s.get("/v1/review", Some(("bearer", AGENT))).await.0,
             StatusCode::OK
         );
-        let agent_cookie = session_value(AGENT);
+        let agent_cookie = s.sign_in("/agent", AGENT).await;
         let (status, page) = s.get("/review", Some(("pb_agent", &agent_cookie))).await;
         assert_eq!(
             status,

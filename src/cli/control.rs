@@ -21,7 +21,8 @@ use serde_json::Value;
 use personabot::engine::pipeline::Pipeline;
 use personabot::engine::Handlers;
 use personabot::store::{
-    Interaction, InteractionFilter, Ticket, TicketStatus, CONTROL_SOCKET as SOCKET,
+    Account, AuditEntry, Interaction, InteractionFilter, Ticket, TicketStatus,
+    CONTROL_SOCKET as SOCKET,
 };
 
 use super::store_access::{self, Compaction, Forgotten, Purge, StoreAccess};
@@ -59,14 +60,35 @@ enum Request {
     },
     Export {
         filter: InteractionFilter,
+        /// Who exports, for the audit log.
+        #[serde(default)]
+        by: String,
     },
     Forget {
         user: String,
+        #[serde(default)]
+        by: String,
     },
     Compact {},
     Purge {
         now_ms: u64,
         days: u32,
+    },
+    AccountAdd {
+        account: Account,
+        by: String,
+    },
+    Accounts {},
+    AccountRemove {
+        name: String,
+        by: String,
+    },
+    AccountRotate {
+        name: String,
+        by: String,
+    },
+    Audit {
+        since_ms: Option<u64>,
     },
 }
 
@@ -198,6 +220,7 @@ impl StoreAccess for Remote {
     fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize> {
         let request = Request::Export {
             filter: filter.clone(),
+            by: store_access::cli_user(),
         };
         let value = self.call(&request, |frame| {
             if let Frame::Line(line) = frame {
@@ -210,7 +233,10 @@ impl StoreAccess for Remote {
     }
 
     fn forget_user(&self, user: &str) -> Result<Forgotten> {
-        self.value(&Request::Forget { user: user.into() })
+        self.value(&Request::Forget {
+            user: user.into(),
+            by: store_access::cli_user(),
+        })
     }
 
     fn compact(&self) -> Result<Compaction> {
@@ -219,6 +245,35 @@ impl StoreAccess for Remote {
 
     fn purge(&self, now_ms: u64, days: u32) -> Result<Purge> {
         self.value(&Request::Purge { now_ms, days })
+    }
+
+    fn add_account(&self, account: &Account, by: &str) -> Result<String> {
+        self.value(&Request::AccountAdd {
+            account: account.clone(),
+            by: by.into(),
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        self.items(&Request::Accounts {})
+    }
+
+    fn remove_account(&self, name: &str, by: &str) -> Result<()> {
+        self.value(&Request::AccountRemove {
+            name: name.into(),
+            by: by.into(),
+        })
+    }
+
+    fn rotate_account(&self, name: &str, by: &str) -> Result<String> {
+        self.value(&Request::AccountRotate {
+            name: name.into(),
+            by: by.into(),
+        })
+    }
+
+    fn audit_log(&self, since_ms: Option<u64>) -> Result<Vec<AuditEntry>> {
+        self.items(&Request::Audit { since_ms })
     }
 }
 
@@ -349,29 +404,68 @@ fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Val
             Value::from(list.len())
         }
         Request::Ticket { id } => serde_json::to_value(store.ticket(id)?)?,
-        Request::Claim { id, agent } => serde_json::to_value(pipeline.claim(id, &agent)?)?,
-        Request::Resolve { id, agent } => serde_json::to_value(pipeline.resolve(id, &agent)?)?,
+        Request::Claim { id, agent } => serde_json::to_value(store_access::ticket_action(
+            store,
+            id,
+            &agent,
+            "claim",
+            || Ok(pipeline.claim(id, &agent)?),
+        )?)?,
+        Request::Resolve { id, agent } => serde_json::to_value(store_access::ticket_action(
+            store,
+            id,
+            &agent,
+            "resolve",
+            || Ok(pipeline.resolve(id, &agent)?),
+        )?)?,
         Request::Relabel {
             id,
             intent,
             persona,
             agent,
-        } => serde_json::to_value(pipeline.relabel(
+        } => serde_json::to_value(store_access::ticket_action(
+            store,
             id,
-            intent.as_deref(),
-            persona.as_deref(),
             &agent,
+            "relabel",
+            || Ok(pipeline.relabel(id, intent.as_deref(), persona.as_deref(), &agent)?),
         )?)?,
-        Request::Export { filter } => {
+        Request::Export { filter, by } => {
             let mut lines = Lines {
                 out,
                 pending: Vec::new(),
             };
-            let n = store.export(&filter, &mut lines)?;
+            let n = store_access::export(store, &filter, &mut lines, &by)?;
             lines.finish()?;
             Value::from(n)
         }
-        Request::Forget { user } => serde_json::to_value(store_access::forget(store, &user)?)?,
+        Request::Forget { user, by } => {
+            serde_json::to_value(store_access::forget(store, &user, &by)?)?
+        }
+        Request::AccountAdd { account, by } => {
+            Value::from(store_access::add_account(store, &account, &by)?)
+        }
+        Request::Accounts {} => {
+            let list = store.accounts()?;
+            for a in &list {
+                send(out, &Frame::Item(serde_json::to_value(a)?))?;
+            }
+            Value::from(list.len())
+        }
+        Request::AccountRemove { name, by } => {
+            store_access::remove_account(store, &name, &by)?;
+            Value::Null
+        }
+        Request::AccountRotate { name, by } => {
+            Value::from(store_access::rotate_account(store, &name, &by)?)
+        }
+        Request::Audit { since_ms } => {
+            let list = store.audit_log(since_ms)?;
+            for e in &list {
+                send(out, &Frame::Item(serde_json::to_value(e)?))?;
+            }
+            Value::from(list.len())
+        }
         Request::Compact {} => serde_json::to_value(store_access::compact(store)?)?,
         Request::Purge { now_ms, days } => {
             serde_json::to_value(store_access::purge(store, now_ms, days)?)?
@@ -427,6 +521,10 @@ mod tests {
             r#"{"op":"interactions","filter":{"since_ms":5,"persona":"investor"}}"#,
             r#"{"op":"compact"}"#,
             r#"{"op":"purge","now_ms":1,"days":2}"#,
+            r#"{"op":"account_add","account":{"name":"ann","role":"admin","teams":["billing"],"created_ms":1},"by":"root"}"#,
+            r#"{"op":"accounts"}"#,
+            r#"{"op":"account_rotate","name":"ann","by":"root"}"#,
+            r#"{"op":"audit","since_ms":null}"#,
         ];
         for text in requests {
             let r: Request = serde_json::from_str(text).unwrap();
@@ -438,6 +536,7 @@ mod tests {
             r#"{"op":"drop_all"}"#,
             r#"{"op":"ticket"}"#,
             r#"{"op":"compact","extra":1}"#,
+            r#"{"op":"account_add","account":{"name":"ann","role":"root","teams":[],"created_ms":1},"by":"x"}"#,
             "not json",
         ] {
             assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");

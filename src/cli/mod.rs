@@ -2,6 +2,8 @@
 //! and the catalog, compiling it, and reaching the evidence store (directly, or through a running
 //! `serve`'s control socket).
 
+pub(crate) mod agents;
+pub(crate) mod audit;
 pub(crate) mod chat;
 pub(crate) mod check;
 pub(crate) mod classify;

@@ -11,7 +11,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use personabot::catalog::settings::USER_HASH_KEY_ENV;
-use personabot::store::{Interaction, InteractionFilter, Store, Ticket, TicketStatus};
+use personabot::store::{
+    now_ms, Account, AuditEntry, Interaction, InteractionFilter, Store, Ticket, TicketStatus,
+};
 
 use super::control;
 
@@ -64,6 +66,73 @@ pub(crate) trait StoreAccess {
     fn compact(&self) -> Result<Compaction>;
     /// Deletes what is older than `days` at `now_ms`.
     fn purge(&self, now_ms: u64, days: u32) -> Result<Purge>;
+    /// Creates an account for `by`; returns its new token.
+    fn add_account(&self, account: &Account, by: &str) -> Result<String>;
+    fn accounts(&self) -> Result<Vec<Account>>;
+    fn remove_account(&self, name: &str, by: &str) -> Result<()>;
+    /// Gives an account a new token (returned); the old one and its sessions stop working.
+    fn rotate_account(&self, name: &str, by: &str) -> Result<String>;
+    fn audit_log(&self, since_ms: Option<u64>) -> Result<Vec<AuditEntry>>;
+}
+
+/// Who runs this command, for the audit log: the system user (the host is trusted with the
+/// store), else `cli`.
+pub(crate) fn cli_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|u| !u.is_empty() && u.len() <= 64)
+        .unwrap_or_else(|| "cli".into())
+}
+
+/// Writes one command's action to the audit log (`via: "cli"`).
+pub(crate) fn audit(
+    store: &Store,
+    who: &str,
+    action: &str,
+    ticket: Option<u64>,
+    target: Option<String>,
+) -> Result<()> {
+    store.record_audit(&AuditEntry {
+        at_ms: now_ms(),
+        who: who.to_string(),
+        action: action.to_string(),
+        ticket,
+        target,
+        via: "cli".into(),
+        from: None,
+    })?;
+    Ok(())
+}
+
+pub(crate) fn add_account(store: &Store, account: &Account, by: &str) -> Result<String> {
+    let token = store.add_account(account)?;
+    audit(store, by, "account_add", None, Some(account.name.clone()))?;
+    Ok(token.token)
+}
+
+pub(crate) fn remove_account(store: &Store, name: &str, by: &str) -> Result<()> {
+    store.remove_account(name)?;
+    audit(store, by, "account_remove", None, Some(name.to_string()))
+}
+
+pub(crate) fn rotate_account(store: &Store, name: &str, by: &str) -> Result<String> {
+    let token = store.rotate_account(name)?;
+    audit(store, by, "account_rotate", None, Some(name.to_string()))?;
+    Ok(token.token)
+}
+
+/// A ticket action taken by a command, audited under the `--agent` name.
+pub(crate) fn ticket_action(
+    store: &Store,
+    id: u64,
+    agent: &str,
+    action: &str,
+    run: impl FnOnce() -> Result<Ticket>,
+) -> Result<Ticket> {
+    let ticket = run()?;
+    audit(store, agent, action, Some(id), None)?;
+    Ok(ticket)
 }
 
 /// Opens the store in `dir`: through the control socket of a `serve` running on it, else
@@ -95,11 +164,15 @@ impl StoreAccess for Local {
     }
 
     fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket> {
-        Ok(self.0.claim_ticket(id, agent)?)
+        ticket_action(&self.0, id, agent, "claim", || {
+            Ok(self.0.claim_ticket(id, agent)?)
+        })
     }
 
     fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket> {
-        Ok(self.0.resolve_ticket(id, agent)?)
+        ticket_action(&self.0, id, agent, "resolve", || {
+            Ok(self.0.resolve_ticket(id, agent)?)
+        })
     }
 
     fn relabel_ticket(
@@ -109,15 +182,17 @@ impl StoreAccess for Local {
         persona: Option<&str>,
         agent: &str,
     ) -> Result<Ticket> {
-        Ok(self.0.relabel_ticket(id, intent, persona, agent)?)
+        ticket_action(&self.0, id, agent, "relabel", || {
+            Ok(self.0.relabel_ticket(id, intent, persona, agent)?)
+        })
     }
 
     fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize> {
-        Ok(self.0.export(filter, out)?)
+        export(&self.0, filter, out, &cli_user())
     }
 
     fn forget_user(&self, user: &str) -> Result<Forgotten> {
-        forget(&self.0, user)
+        forget(&self.0, user, &cli_user())
     }
 
     fn compact(&self) -> Result<Compaction> {
@@ -127,12 +202,46 @@ impl StoreAccess for Local {
     fn purge(&self, now_ms: u64, days: u32) -> Result<Purge> {
         purge(&self.0, now_ms, days)
     }
+
+    fn add_account(&self, account: &Account, by: &str) -> Result<String> {
+        add_account(&self.0, account, by)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        Ok(self.0.accounts()?)
+    }
+
+    fn remove_account(&self, name: &str, by: &str) -> Result<()> {
+        remove_account(&self.0, name, by)
+    }
+
+    fn rotate_account(&self, name: &str, by: &str) -> Result<String> {
+        rotate_account(&self.0, name, by)
+    }
+
+    fn audit_log(&self, since_ms: Option<u64>) -> Result<Vec<AuditEntry>> {
+        Ok(self.0.audit_log(since_ms)?)
+    }
 }
 
-/// Forget then compact, as `evidence forget` does offline and over the socket alike.
-pub(crate) fn forget(store: &Store, user: &str) -> Result<Forgotten> {
+/// An export, audited under `by`.
+pub(crate) fn export(
+    store: &Store,
+    filter: &InteractionFilter,
+    out: &mut dyn Write,
+    by: &str,
+) -> Result<usize> {
+    let n = store.export(filter, out)?;
+    audit(store, by, "export", None, None)?;
+    Ok(n)
+}
+
+/// Forget then compact, as `evidence forget` does offline and over the socket alike; audited
+/// under `by` (who was forgotten is not kept, not even as a hash: it would outlive them).
+pub(crate) fn forget(store: &Store, user: &str, by: &str) -> Result<Forgotten> {
     let r = store.forget_user(user)?;
     let c = store.compact()?;
+    audit(store, by, "forget", None, None)?;
     Ok(Forgotten {
         interactions: r.interactions,
         tickets: r.tickets,

@@ -2,6 +2,7 @@
 //! records to store, and the runtime every channel hands its messages to.
 
 pub mod error;
+pub(crate) mod failures;
 pub mod flood;
 pub mod metrics;
 pub mod output;

@@ -26,6 +26,8 @@ pub struct AppState {
     limiter: Arc<Mutex<FloodGate>>,
     /// The key web visitor tokens are signed with, read from the store at first use.
     pub visitor_key: Arc<std::sync::OnceLock<[u8; 32]>>,
+    /// Failed sign-ins per client address (see [`crate::http::auth`]).
+    pub(crate) sign_in_failures: Arc<Mutex<crate::engine::failures::FailureGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
@@ -100,6 +102,11 @@ impl AppState {
             handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
             visitor_key: Arc::default(),
+            sign_in_failures: Arc::new(Mutex::new(crate::engine::failures::FailureGate::new(
+                5,
+                Duration::from_secs(60),
+                10_000,
+            ))),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
         }

@@ -1,10 +1,14 @@
 //! The agent queue: `/agent` (a page, behind a login with the agent token) and the JSON API under
-//! `/v1/tickets` (list by team and status, show with transcript and evidence, claim, reply to the
-//! customer on the ticket's channel, resolve, relabel), plus `POST /v1/evidence/forget` (a
-//! customer's right to be forgotten).
+//! `/v1/tickets` (list by team and status, show with transcript, evidence and audit history,
+//! claim, reply to the customer on the ticket's channel, resolve, relabel), plus
+//! `POST /v1/evidence/forget` (a customer's right to be forgotten).
+//!
+//! Every action is taken as the signed-in account (a name in the body is ignored) and written to
+//! the audit log. An agent with teams sees only those teams' tickets: another team's ticket is
+//! "not found" (404) to them, as if it did not exist.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -12,10 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::engine::AppState;
-use crate::http::{
-    authorize, AgentAuth, ApiError, JsonBody, Role, SignIn, SignInForm, AGENT_COOKIE,
-};
-use crate::store::TicketStatus;
+use crate::http::auth::{audit, authorize, Principal};
+use crate::http::client::ClientAddr;
+use crate::http::{AgentAuth, ApiError, JsonBody, Role, SignIn, SignInForm, AGENT_COOKIE};
+use crate::store::{Ticket, TicketStatus};
 
 const AGENT_PAGE: &str = include_str!("pages/agent.html");
 const LOGIN_PAGE: &str = include_str!("pages/login.html");
@@ -27,7 +31,7 @@ struct ListQuery {
 }
 
 async fn list(
-    _: AgentAuth,
+    AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
@@ -46,39 +50,61 @@ async fn list(
     let catalog = state.pipeline.catalog();
     let list: Vec<_> = tickets
         .iter()
+        .filter(|t| who.sees_team(&t.team))
         .map(|t| crate::engine::output::ticket_summary(&catalog, t))
         .collect();
     Ok(Json(json!({ "tickets": list })).into_response())
 }
 
-/// Teams, intents and personas (ids and names), for the agent page's filters and relabel form.
-async fn catalog(_: AgentAuth, State(state): State<AppState>) -> Response {
+/// Teams (those the account works on), intents and personas (ids and names), for the agent
+/// page's filters and relabel form.
+async fn catalog(AgentAuth(who): AgentAuth, State(state): State<AppState>) -> Response {
     let c = state.pipeline.catalog();
     Json(json!({
-        "teams": c.teams.keys().map(|id| json!({"id": id, "name": c.team_name(id)})).collect::<Vec<_>>(),
+        "teams": c.teams.keys().filter(|id| who.sees_team(id)).map(|id| json!({"id": id, "name": c.team_name(id)})).collect::<Vec<_>>(),
         "intents": c.intents.iter().map(|i| json!({"id": i.id, "name": i.name})).collect::<Vec<_>>(),
         "personas": c.personas.iter().map(|p| json!({"id": p.id, "name": p.name})).collect::<Vec<_>>(),
     }))
     .into_response()
 }
 
+fn not_found(id: u64) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("ticket {id} not found"))
+}
+
+/// The ticket `id`, if `who` may see it (another team's ticket is not found, as a missing one).
+async fn visible_ticket(state: &AppState, who: &Principal, id: u64) -> Result<Ticket, ApiError> {
+    state
+        .blocking(move |p| p.store().ticket(id))
+        .await??
+        .filter(|t| who.sees_team(&t.team))
+        .ok_or_else(|| not_found(id))
+}
+
+/// The ticket with its audit history (`"audit": [...]`, oldest first).
 async fn show(
-    _: AgentAuth,
+    AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    let ticket = state
-        .blocking(move |p| p.store().ticket(id))
-        .await??
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("ticket {id} not found")))?;
-    Ok(Json(ticket).into_response())
+    let ticket = visible_ticket(&state, &who, id).await?;
+    let history = state
+        .blocking(move |p| p.store().ticket_audit(id))
+        .await??;
+    let mut value = serde_json::to_value(ticket).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("audit".into(), json!(history));
+    }
+    Ok(Json(value).into_response())
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AgentBody {
-    #[serde(default)]
-    agent: Option<String>,
+    /// Accepted so that older clients keep working, and ignored: actions are taken as the
+    /// signed-in account.
+    #[serde(default, rename = "agent")]
+    _agent: Option<serde_json::Value>,
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
@@ -87,21 +113,21 @@ struct AgentBody {
     persona: Option<String>,
 }
 
-fn agent_name(body: &AgentBody) -> Result<String, ApiError> {
-    let name = body.agent.clone().unwrap_or_else(|| "agent".into());
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("`agent` must be 1 to 100 characters"));
-    }
-    Ok(name.trim().to_string())
-}
-
 async fn action(
-    _: AgentAuth,
+    AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
+    addr: ClientAddr,
     Path((id, verb)): Path<(u64, String)>,
     JsonBody(body): JsonBody<AgentBody>,
 ) -> Result<Response, ApiError> {
-    let agent = agent_name(&body)?;
+    if !matches!(verb.as_str(), "claim" | "resolve" | "relabel" | "reply") {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("unknown action `{verb}`: use claim, reply, resolve or relabel"),
+        ));
+    }
+    visible_ticket(&state, &who, id).await?;
+    let agent = who.name.clone();
     let ticket = match verb.as_str() {
         "claim" => state.blocking(move |p| p.claim(id, &agent)).await??,
         "resolve" => state.blocking(move |p| p.resolve(id, &agent)).await??,
@@ -114,7 +140,7 @@ async fn action(
                 .blocking(move |p| p.relabel(id, intent.as_deref(), persona.as_deref(), &agent))
                 .await??
         }
-        "reply" => {
+        _ => {
             let text = body.text.clone().unwrap_or_default();
             if text.trim().is_empty() {
                 return Err(ApiError::bad_request("`text` must not be empty"));
@@ -123,13 +149,10 @@ async fn action(
                 .blocking(move |p| p.agent_reply(id, &agent, &text))
                 .await??
         }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("unknown action `{other}`: use claim, reply, resolve or relabel"),
-            ))
-        }
     };
+    state
+        .blocking(move |p| audit(p.store(), &who.name, &verb, Some(id), None, Some(addr)))
+        .await?;
     Ok(Json(ticket).into_response())
 }
 
@@ -141,11 +164,20 @@ struct ForgetBody {
 }
 
 /// Deletes every interaction, ticket and conversation state of a user (as `evidence forget`).
+/// It touches every team's tickets, so an agent limited to some teams may not (403).
 async fn forget(
-    _: AgentAuth,
+    AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
+    addr: ClientAddr,
     JsonBody(body): JsonBody<ForgetBody>,
 ) -> Result<Response, ApiError> {
+    if !who.all_teams() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forgetting a customer touches every team's tickets: it takes an admin or an agent \
+             of every team",
+        ));
+    }
     let user = body.user.trim().to_string();
     if user.is_empty() || user.chars().count() > 256 {
         return Err(ApiError::bad_request("`user` must be 1 to 256 characters"));
@@ -155,7 +187,10 @@ async fn forget(
     let (forgotten, compacted) = state
         .blocking(move |p| -> Result<_, crate::store::StoreError> {
             let forgotten = p.store().forget_user(&user)?;
-            Ok((forgotten, p.store().compact()?))
+            let compacted = p.store().compact()?;
+            // Who was forgotten is not kept, not even as a hash: it would outlive them.
+            audit(p.store(), &who.name, "forget", None, None, Some(addr));
+            Ok((forgotten, compacted))
         })
         .await??;
     tracing::info!(
@@ -174,20 +209,18 @@ async fn forget(
     .into_response())
 }
 
-async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match authorize(&state, &headers, Role::Agent) {
-        Ok(()) => Html(AGENT_PAGE).into_response(),
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+async fn page(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    match authorize(&state, &headers, &method, addr, Role::Agent).await {
+        Ok(_) => Html(AGENT_PAGE).into_response(),
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
             (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response()
         }
-        Err(e) => (
-            e.status,
-            Html(format!(
-                "<!doctype html><title>personabot</title><p>{}</p>",
-                e.message
-            )),
-        )
-            .into_response(),
+        Err(e) => e.page(),
     }
 }
 
@@ -197,14 +230,19 @@ const SIGN_IN: SignIn = SignIn {
     home: "/agent",
 };
 
-async fn login(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
     SIGN_IN
-        .sign_in(&state, &form.token, LOGIN_PAGE)
-        .unwrap_or_else(IntoResponse::into_response)
+        .sign_in(&state, &headers, addr, &form.token, LOGIN_PAGE)
+        .await
 }
 
-async fn logout() -> Response {
-    SIGN_IN.sign_out()
+async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Response {
+    SIGN_IN.sign_out(&state, &headers, addr).await
 }
 
 pub fn routes() -> Router<AppState> {

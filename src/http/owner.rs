@@ -5,14 +5,16 @@
 use std::sync::LazyLock;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
 use crate::engine::AppState;
-use crate::http::{authorize, ApiError, Role, SignIn, SignInForm, OWNER_COOKIE};
+use crate::http::auth::authorize;
+use crate::http::client::ClientAddr;
+use crate::http::{ApiError, Role, SignIn, SignInForm, OWNER_COOKIE};
 use crate::owner::review::{self, HtmlTarget, ReviewOptions};
 
 /// The agent sign-in page, worded for persona owners and posting to `/review/login`.
@@ -87,15 +89,17 @@ async fn build(state: &AppState, query: &ReviewQuery) -> Result<review::Review, 
 
 async fn page(
     State(state): State<AppState>,
+    addr: ClientAddr,
+    method: Method,
     headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
 ) -> Response {
-    match authorize(&state, &headers, Role::Owner) {
-        Ok(()) => {}
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+    match authorize(&state, &headers, &method, addr, Role::Owner).await {
+        Ok(_) => {}
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
             return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE.as_str())).into_response()
         }
-        Err(e) => return message_page(e),
+        Err(e) => return e.page(),
     }
     match build(&state, &query).await {
         Ok(report) => {
@@ -131,11 +135,18 @@ fn message_page(e: ApiError) -> Response {
 
 async fn json(
     State(state): State<AppState>,
+    addr: ClientAddr,
+    method: Method,
     headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Owner)?;
-    Ok(Json(build(&state, &query).await?).into_response())
+) -> Response {
+    if let Err(refused) = authorize(&state, &headers, &method, addr, Role::Owner).await {
+        return refused.into_response();
+    }
+    match build(&state, &query).await {
+        Ok(review) => Json(review).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 const SIGN_IN: SignIn = SignIn {
@@ -144,14 +155,19 @@ const SIGN_IN: SignIn = SignIn {
     home: "/review",
 };
 
-async fn login(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
     SIGN_IN
-        .sign_in(&state, &form.token, &LOGIN_PAGE)
-        .unwrap_or_else(message_page)
+        .sign_in(&state, &headers, addr, &form.token, &LOGIN_PAGE)
+        .await
 }
 
-async fn logout() -> Response {
-    SIGN_IN.sign_out()
+async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Response {
+    SIGN_IN.sign_out(&state, &headers, addr).await
 }
 
 pub fn routes() -> Router<AppState> {

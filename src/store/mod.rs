@@ -8,11 +8,12 @@ pub mod redact;
 mod sled_store;
 
 pub use records::{
-    Actor, Delivery, EvidenceRecord, Feedback, Interaction, InteractionFilter, Label, RouteRecord,
-    ScoredId, Ticket, TicketStatus, TranscriptLine,
+    Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
+    InteractionFilter, Label, RouteRecord, ScoredId, Ticket, TicketStatus, TranscriptLine,
 };
 pub use sled_store::{
-    CommitStats, Compacted, ForgetReport, Store, StoreError, TicketChange, TurnReceipt, TurnWrite,
+    token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,
+    StoreError, TicketChange, TurnReceipt, TurnWrite,
 };
 
 /// The control socket a running `serve` listens on, in the store's folder (kept there across
@@ -27,7 +28,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// RFC 3339 time (UTC, seconds) for a millisecond timestamp.
-pub(crate) fn format_time(ms: u64) -> String {
+pub fn format_time(ms: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
         .to_string()
 }

@@ -174,3 +174,67 @@ impl InteractionFilter {
             }
     }
 }
+
+/// What an agent or owner account may do: agents work tickets, owners read the review, admins
+/// both (on every team's tickets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountRole {
+    Agent,
+    Owner,
+    Admin,
+}
+
+impl AccountRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "agent" => Some(Self::Agent),
+            "owner" => Some(Self::Owner),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An agent or owner account. Its token is never stored: only its hash, kept beside the record
+/// by the store and never returned with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub name: String,
+    pub role: AccountRole,
+    /// The teams whose tickets an agent sees and works; empty: every team.
+    pub teams: Vec<String>,
+    pub created_ms: u64,
+}
+
+/// One line of the audit log: who did what, when, to which ticket or account. Never holds
+/// customer text or ids (a `forget` does not say whom).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at_ms: u64,
+    /// The account name (`agent` / `owner` for the bootstrap tokens), the `--agent` name or the
+    /// system user of a command, or `-` for a failed sign-in.
+    pub who: String,
+    /// sign_in, sign_in_failed, sign_out, claim, reply, resolve, relabel, export, forget,
+    /// account_add, account_remove, account_rotate.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<u64>,
+    /// What else the action was about: an account name, a sign-in page (`/agent`, `/review`)
+    /// or `bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `http` or `cli`.
+    pub via: String,
+    /// The client address of an HTTP request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}

@@ -34,7 +34,12 @@ use workdir::Workdir;
 const BIN: &str = env!("CARGO_BIN_EXE_personabot");
 const TOKEN: &str = "web-test-agent-token";
 const QUESTION: &str = "How much does the Growth plan cost for my startup?";
+/// Typed into the page's name box, which the server ignores: actions are recorded under the
+/// signed-in account.
 const AGENT: &str = "Dana";
+/// The account the agent token signs in as (the bootstrap account of
+/// PERSONABOT__HTTP__AGENT_TOKEN).
+const SIGNED_IN: &str = "agent";
 /// Typed with a line break and markup, which must come out as plain text on both pages.
 const AGENT_REPLY: &str =
     "Hi, Dana from Sales here. <b>Happy</b> to help!\nShall we book a call about the startup program?";
@@ -264,7 +269,7 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
     b.wait_eq(
         &agent,
         "the ticket claimed by the agent",
-        "[document.querySelector('#t-status').textContent, document.querySelector('#t-meta').textContent.includes('claimed by Dana'), document.querySelector('#claim').disabled]",
+        &format!("[document.querySelector('#t-status').textContent, document.querySelector('#t-meta').textContent.includes('claimed by {SIGNED_IN}'), document.querySelector('#claim').disabled]"),
         json!(["claimed", true, true]),
     );
     b.type_into(&agent, "#reply-text", AGENT_REPLY);
@@ -273,7 +278,7 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         &agent,
         "the reply in the transcript",
         "(l => l && [l.querySelector('.from b').textContent, l.querySelector('.text').textContent])([...document.querySelectorAll('#t-transcript .line')].pop())",
-        json!([format!("{AGENT} (agent)"), AGENT_REPLY]),
+        json!([format!("{SIGNED_IN} (agent)"), AGENT_REPLY]),
     );
     b.wait_eq(
         &agent,
@@ -285,7 +290,7 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         &agent,
         "the ticket claimed in the server",
         &format!("fetch('/v1/tickets/{ticket_id}').then(r => r.json()).then(t => [t.status, t.claimed_by])"),
-        json!(["claimed", AGENT]),
+        json!(["claimed", SIGNED_IN]),
     );
     // The agent confirms the labels (ground truth).
     let (intent, persona) = (
@@ -299,7 +304,9 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         &agent,
         "the relabel in the ticket's history",
         "[...document.querySelectorAll('#t-relabels li')].map(e => e.textContent.split(' (')[0])",
-        json!([format!("intent → {intent}, persona → {persona} by {AGENT}")]),
+        json!([format!(
+            "intent → {intent}, persona → {persona} by {SIGNED_IN}"
+        )]),
     );
     b.step_screenshot(&agent, "5-agent-replied");
 
@@ -309,7 +316,7 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         &chat,
         "the agent's reply in the chat",
         "[...document.querySelectorAll('#messages .msg.agent')].map(m => [m.querySelector('.who .name').textContent, m.querySelector('.bubble').textContent])",
-        json!([[format!("{AGENT} ({team_name})"), AGENT_REPLY]]),
+        json!([[format!("{SIGNED_IN} ({team_name})"), AGENT_REPLY]]),
     );
     b.wait_eq(
         &chat,

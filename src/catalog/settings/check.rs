@@ -89,7 +89,16 @@ pub fn check(src: &SourceText) -> Diagnostics {
             "http" => {
                 t.string("listen", &mut diags);
                 at_least(&mut t, "max_body_bytes", 1, &mut diags);
-                &["listen", "max_body_bytes", "agent_token", "owner_token"]
+                at_least(&mut t, "session_hours", 1, &mut diags);
+                t.string("public_url", &mut diags);
+                &[
+                    "listen",
+                    "max_body_bytes",
+                    "agent_token",
+                    "owner_token",
+                    "session_hours",
+                    "public_url",
+                ]
             }
             "discord" => discord(&mut t, &mut diags),
             "bridges" => {

@@ -148,7 +148,16 @@ pub struct HttpSettings {
     pub owner_token: Option<String>,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
+    /// How long a sign-in session lasts, in hours.
+    pub session_hours: u32,
+    /// The address people reach the server at (e.g. `https://support.example.com`): the only
+    /// origin cookie-signed requests may come from, and `https` marks the cookie `Secure`.
+    /// Unset: the request's `Host`.
+    pub public_url: Option<String>,
 }
+
+/// Agent, owner and bridge tokens shorter than this are refused at start.
+pub const MIN_TOKEN_CHARS: usize = 20;
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -157,6 +166,8 @@ impl Default for HttpSettings {
             agent_token: None,
             owner_token: None,
             max_body_bytes: 64 * 1024,
+            session_hours: 12,
+            public_url: None,
         }
     }
 }
@@ -200,7 +211,7 @@ macro_rules! redacted_debug {
     };
 }
 
-redacted_debug!(HttpSettings { listen, max_body_bytes } secrets { agent_token, owner_token });
+redacted_debug!(HttpSettings { listen, max_body_bytes, session_hours, public_url } secrets { agent_token, owner_token });
 redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
 
@@ -216,13 +227,61 @@ pub struct BridgeSettings {
 
 redacted_debug!(BridgeSettings {} secrets { token });
 
-/// The shortest token (agent, owner, bridge) accepted at start.
-pub const MIN_TOKEN_CHARS: usize = 20;
-
 /// Channel names a bridge may not take: the built-in channels, which never speak over the
 /// HTTP API, and `other`, the metrics label of unknown channels.
 pub const RESERVED_CHANNELS: &[&str] =
     &["web", "discord", "slack", "telegram", "terminal", "other"];
+
+impl HttpSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (key, env, token) in [
+            (
+                "http.agent_token",
+                "PERSONABOT__HTTP__AGENT_TOKEN",
+                &self.agent_token,
+            ),
+            (
+                "http.owner_token",
+                "PERSONABOT__HTTP__OWNER_TOKEN",
+                &self.owner_token,
+            ),
+        ] {
+            let chars = token.as_deref().map_or(0, |t| t.trim().chars().count());
+            if token.as_deref().is_some_and(|t| !t.is_empty()) && chars < MIN_TOKEN_CHARS {
+                return Err(SettingsError::Invalid {
+                    key: key.into(),
+                    problem: format!(
+                        "is too short: {env} needs at least {MIN_TOKEN_CHARS} characters \
+                         (found {chars}); use a long random value, or an account \
+                         (`personabot agents add`)"
+                    ),
+                });
+            }
+        }
+        if self.session_hours == 0 {
+            return Err(SettingsError::Invalid {
+                key: "http.session_hours".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        if let Some(url) = self.public_url.as_deref().filter(|u| !u.is_empty()) {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.split('/').next().unwrap_or_default());
+            if host.is_none_or(str::is_empty) {
+                return Err(SettingsError::Invalid {
+                    key: "http.public_url".into(),
+                    problem: format!(
+                        "must be an http:// or https:// address such as \
+                         \"https://support.example.com\", found {url:?}"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Evidence store settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -406,6 +465,7 @@ impl Settings {
                 })
             })?;
         }
+        self.http.validate()?;
         if self.limits.max_message_chars < 16 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_message_chars".into(),
@@ -593,6 +653,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.discord.token.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn http_settings_checked_at_start() {
+        let long = "a-token-of-twenty-chars";
+        type Env<'a> = &'a [(&'a str, &'a str)];
+        let table: &[(Env<'_>, Option<&str>)] = &[
+            (&[("PERSONABOT__HTTP__AGENT_TOKEN", long)], None),
+            (&[("PERSONABOT__HTTP__OWNER_TOKEN", long)], None),
+            (
+                &[("PERSONABOT__HTTP__AGENT_TOKEN", "short-token")],
+                Some("PERSONABOT__HTTP__AGENT_TOKEN needs at least 20 characters"),
+            ),
+            (
+                &[("PERSONABOT__HTTP__OWNER_TOKEN", "x")],
+                Some("PERSONABOT__HTTP__OWNER_TOKEN needs at least 20 characters"),
+            ),
+            (
+                &[("PERSONABOT__HTTP__SESSION_HOURS", "0")],
+                Some("session_hours"),
+            ),
+            (
+                &[("PERSONABOT__HTTP__PUBLIC_URL", "support.example.com")],
+                Some("http.public_url"),
+            ),
+            (
+                &[(
+                    "PERSONABOT__HTTP__PUBLIC_URL",
+                    "https://support.example.com",
+                )],
+                None,
+            ),
+        ];
+        for (pairs, want) in table {
+            let got = Settings::load_with_env(None, env(pairs)).map_err(|e| e.to_string());
+            match want {
+                None => assert!(got.is_ok(), "{pairs:?}: {got:?}"),
+                Some(needle) => {
+                    let e = got.expect_err("refused");
+                    assert!(e.contains(needle), "{pairs:?}: {e}");
+                    assert!(!e.contains("short-token"), "the token is never shown: {e}");
+                }
+            }
+        }
+        let s = Settings::built_in();
+        assert_eq!((s.http.session_hours, s.http.public_url), (12, None));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The sled implementation of the evidence store.
 //!
 //! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
-//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`.
+//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`;
+//! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
+//! and [`audit`]).
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
 //!
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
@@ -16,6 +18,8 @@ use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Tree;
 
+mod accounts;
+mod audit;
 mod compact;
 mod conversations;
 mod forget;
@@ -23,6 +27,7 @@ mod interactions;
 mod tickets;
 mod writer;
 
+pub use accounts::{token_hash, valid_account_name, NewToken, Session};
 pub use compact::Compacted;
 pub use forget::ForgetReport;
 pub use writer::{CommitStats, TicketChange, TurnReceipt, TurnWrite};
