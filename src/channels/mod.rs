@@ -85,6 +85,14 @@ pub(crate) const ALL: &[&dyn Channel] = &[
     &discord::DiscordChannel,
 ];
 
+/// The name of every channel this build has: those `serve` runs, the web chat's `web` and the
+/// terminal's (the names metrics may label; declared chat bridges add theirs).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ALL.iter()
+        .map(|c| c.name())
+        .chain(["web", terminal::CHANNEL])
+}
+
 /// The HTTP routes of every channel.
 pub fn routes() -> Router<AppState> {
     ALL.iter().fold(Router::new(), |router, channel| {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::catalog::settings::Settings;
+use crate::engine::address_limit::{AddressGate, AddressVerdict};
 use crate::engine::flood::{FloodGate, FloodVerdict};
 use crate::engine::metrics::Metrics;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError};
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Channel work running in the background (see [`Handlers`]).
     pub handlers: Arc<Handlers>,
     limiter: Arc<Mutex<FloodGate>>,
+    /// The per-client-address limit on the endpoints anyone can call.
+    addresses: Arc<Mutex<AddressGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
@@ -90,6 +93,10 @@ impl AppState {
             settings.limits.flood_messages,
             Duration::from_secs(u64::from(settings.limits.flood_window_secs)),
         );
+        let addresses = AddressGate::new(
+            settings.limits.address_requests,
+            Duration::from_secs(u64::from(settings.limits.address_window_secs)),
+        );
         AppState {
             pipeline,
             settings,
@@ -97,6 +104,7 @@ impl AppState {
             reload: Arc::default(),
             handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
+            addresses: Arc::new(Mutex::new(addresses)),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
         }
@@ -117,6 +125,12 @@ impl AppState {
             FloodVerdict::Notify => Admission::Notify(gate.notice()),
             FloodVerdict::Drop => Admission::Drop,
         }
+    }
+
+    /// Counts a request from the client address `ip` against the per-address limit.
+    pub fn admit_address(&self, ip: std::net::IpAddr) -> AddressVerdict {
+        let mut gate = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        gate.check(ip, Instant::now())
     }
 
     /// Runs a message through the pipeline, and counts it in the metrics.

@@ -1,11 +1,17 @@
 //! What every HTTP route shares: JSON errors (one mapping from the library's errors to a
 //! status), JSON bodies, bearer-token and cookie auth by role, and token sign-in; plus the
-//! agent desk (`agent`) and the persona owners' pages (`owner`). The application itself is
-//! composed in [`crate::app`].
+//! agent desk (`agent`) and the persona owners' pages (`owner`); the server under them
+//! (`server`: timeouts, connection cap), the client address (`client`), the per-address limit
+//! (`limits`), security headers (`headers`) and the pages' scripts (`assets`). The application
+//! itself is composed in [`crate::app`].
 
 pub mod agent;
+pub(crate) mod assets;
 pub mod client;
+pub(crate) mod headers;
+pub(crate) mod limits;
 pub mod owner;
+pub mod server;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
