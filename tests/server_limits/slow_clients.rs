@@ -97,3 +97,31 @@ async fn a_body_that_never_arrives_gets_408() {
     assert!(answer.contains("{\"error\":"), "{answer}");
     let _ = stream.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let server = Server::start(&[("PERSONABOT__HTTP__REQUEST_TIMEOUT_SECS", "2")]).await;
+    // A small receive window, and pipelined requests for the chat page, never read: the
+    // server's writes stall. Once it gives up and closes, our writes fail (reset).
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let mut stream = socket.connect(server.addr).await.expect("connect");
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + CLOSED_WITHIN;
+    let mut closed = false;
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), stream.write_all(request)).await {
+            Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(())) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(_) => {}
+        }
+    }
+    assert!(
+        closed,
+        "the server still holds a connection that reads nothing after 30 s"
+    );
+    assert_eq!(server.healthz().await, Some(200));
+}

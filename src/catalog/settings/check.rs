@@ -145,7 +145,8 @@ fn http(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] 
     }
     at_least(t, "request_timeout_secs", 1, diags);
     at_least(t, "max_connections", 1, diags);
-    let checks: [(&str, fn(&str) -> Result<(), String>); 2] = [
+    type Check = fn(&str) -> Result<(), String>;
+    let checks: [(&str, Check); 2] = [
         ("trusted_proxies", |s| s.parse::<IpRange>().map(|_| ())),
         ("frame_ancestors", check_origin),
     ];
