@@ -53,6 +53,11 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
     let address = listener.local_addr().context("no local address")?;
+    if let Some(warning) =
+        personabot::http::server::connection_cap_warning(settings.http.max_connections)
+    {
+        eprintln!("personabot: warning: {warning}");
+    }
     let state = AppState::new(pipeline.clone(), settings.clone());
     let app = app::app(state.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -188,6 +188,39 @@ fn refuse(stream: &TcpStream) {
     tracing::debug!("connection refused: http.max_connections reached");
 }
 
+/// Files the process needs besides client connections (the store, the listener, the control
+/// socket, outgoing connections to chat platforms), with room to spare.
+const FILES_BESIDES_CONNECTIONS: u64 = 128;
+
+/// A warning when `max_connections` cannot all be open under the process's open-file limit
+/// (Linux: read from `/proc/self/limits`), so the cap would not be what stops a flood.
+pub fn connection_cap_warning(max_connections: usize) -> Option<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    cap_warning(max_connections, soft_open_file_limit(&limits)?)
+}
+
+/// The soft "Max open files" limit in `/proc/self/limits` text (`None`: unlimited or absent).
+fn soft_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn cap_warning(max_connections: usize, open_files: u64) -> Option<String> {
+    let room = open_files.saturating_sub(FILES_BESIDES_CONNECTIONS);
+    (max_connections as u64 > room).then(|| {
+        format!(
+            "http.max_connections is {max_connections} but the open-file limit is {open_files}: \
+             raise it (`ulimit -n`, LimitNOFILE=) to at least {}, or lower \
+             http.max_connections to {room}",
+            max_connections as u64 + FILES_BESIDES_CONNECTIONS
+        )
+    })
+}
+
 /// A failed `accept`: out of file descriptors or memory most likely; wait a little, so the
 /// loop does not spin while connections close.
 async fn accept_failed(e: std::io::Error) {
@@ -214,5 +247,26 @@ mod tests {
             .and_then(|n| n.parse::<usize>().ok());
         assert_eq!(length, Some(body.len()));
         assert!(serde_json::from_str::<serde_json::Value>(body).is_ok());
+    }
+
+    #[test]
+    fn the_cap_must_fit_under_the_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max processes             96369                96369                processes\n\
+                      Max open files            256                  4096                 files\n";
+        assert_eq!(soft_open_file_limit(limits), Some(256));
+        assert_eq!(
+            soft_open_file_limit("Max open files  unlimited  unlimited  files"),
+            None
+        );
+        assert_eq!(soft_open_file_limit(""), None);
+        let warning = cap_warning(512, 256).unwrap_or_default();
+        assert!(
+            warning.contains("at least 640") && warning.contains("to 128"),
+            "{warning}"
+        );
+        assert_eq!(cap_warning(512, 1024), None);
+        assert_eq!(cap_warning(512, 640), None);
+        assert!(cap_warning(1, 100).is_some());
     }
 }
