@@ -9,8 +9,8 @@
 //!
 //! Fixed-rate latency is measured from each request's scheduled send time, so a stalled server
 //! cannot hide queueing (no coordinated omission). The load generator shares this machine's two
-//! cores with the server. The per-user flood limit is raised for the run (every request comes
-//! from a distinct user anyway).
+//! cores with the server. The per-user flood limit and the per-client-address limit are raised
+//! for the run (every request comes from a distinct user, and all from loopback).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -80,6 +80,7 @@ fn start_server() -> Server {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("PERSONABOT__LIMITS__FLOOD_MESSAGES", "100000000")
         .env("PERSONABOT__BRIDGES__BENCH__TOKEN", BRIDGE_TOKEN)
+        .env("PERSONABOT__LIMITS__ADDRESS_REQUESTS", "100000000")
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,8 +1,11 @@
 //! The HTTP application, composed: `/healthz`, `/metrics`, every channel's routes, the agent
-//! desk and the owners' pages, with one body limit and JSON errors, over one [`AppState`]
-//! (axum's `app()` factory: tests call it on a real listener like `serve` does).
+//! desk and the owners' pages, with one body limit, a request timeout, the per-address limit,
+//! security headers and JSON errors, over one [`AppState`] (axum's `app()` factory), and the
+//! server that runs it ([`serve`]: tests call both on a real listener like `serve` does).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
@@ -13,6 +16,8 @@ use serde_json::json;
 
 use crate::engine::AppState;
 use crate::http::ApiError;
+
+pub use crate::http::server::serve;
 use crate::store::TicketStatus;
 
 /// Always 200 while the process serves: a rejected reload is `"status": "degraded"` with its
@@ -54,34 +59,54 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
 }
 
 /// Routes that read the raw body (the Slack and Telegram webhooks, which must check a signature
-/// or secret over the exact bytes) get axum's plain-text 413 over the body limit; every error of
-/// this server is `{"error": ...}`, so that one is rewritten here for all routes.
-async fn json_payload_too_large(response: Response) -> Response {
+/// or secret over the exact bytes) get axum's plain-text 413 over the body limit, and the
+/// request timeout answers 408 with no body; every error of this server is `{"error": ...}`, so
+/// those are rewritten here for all routes.
+async fn json_errors(response: Response) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request body is too large",
-        )
-        .into_response();
+    let message = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        StatusCode::REQUEST_TIMEOUT => "the request took too long",
+        _ => return response,
+    };
+    match is_json {
+        true => response,
+        false => ApiError::new(response.status(), message).into_response(),
     }
-    response
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let max_body = state.settings.http.max_body_bytes;
+    let http = &state.settings.http;
+    let max_body = http.max_body_bytes;
+    let timeout = Duration::from_secs(http.request_timeout_secs);
+    let headers = Arc::new(crate::http::headers::SecurityHeaders::new(
+        &http.frame_ancestors,
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(crate::channels::routes())
         .merge(crate::http::agent::routes())
         .merge(crate::http::owner::routes())
+        .merge(crate::http::assets::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::limits::per_address,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::map_response(json_payload_too_large))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
+            crate::http::headers::security_headers,
+        ))
         .with_state(state)
 }

@@ -45,10 +45,12 @@ const HEALTHY_WITHIN: Duration = Duration::from_secs(20);
 /// The agent token of the loop with forgets.
 const AGENT_TOKEN: &str = "crash-loop-agent-token";
 
-/// Settings for the run: the per-user flood limit is lifted, so every message is a turn.
-const ENV: [(&str, &str); 2] = [
+/// Settings for the run: the per-user flood limit and the per-address limit (every client is on
+/// loopback) are lifted, so every message is a turn.
+const ENV: [(&str, &str); 3] = [
     ("PERSONABOT__LIMITS__FLOOD_MESSAGES", "1000000"),
     ("PERSONABOT__LIMITS__FLOOD_WINDOW_SECS", "1"),
+    ("PERSONABOT__LIMITS__ADDRESS_REQUESTS", "1000000"),
 ];
 
 /// `PERSONABOT_CRASH_SEED` (decimal or 0x-hex), else one from the clock.

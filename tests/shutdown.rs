@@ -33,10 +33,12 @@ const LOAD_BEFORE_SIGNAL: usize = 20;
 /// A pause that lets the server read bytes already sent (not an assertion).
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Settings for the run: the per-user flood limit is lifted, so every message is a turn.
-const ENV: [(&str, &str); 2] = [
+/// Settings for the run: the per-user flood limit and the per-address limit (every client is on
+/// loopback) are lifted, so every message is a turn.
+const ENV: [(&str, &str); 3] = [
     ("PERSONABOT__LIMITS__FLOOD_MESSAGES", "1000000"),
     ("PERSONABOT__LIMITS__FLOOD_WINDOW_SECS", "1"),
+    ("PERSONABOT__LIMITS__ADDRESS_REQUESTS", "1000000"),
 ];
 
 /// A keep-alive connection written by hand, so a request can be left half sent: the server has

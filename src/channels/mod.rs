@@ -127,5 +127,10 @@ mod tests {
         assert_eq!(slack::CHANNEL, "slack");
         assert_eq!(telegram::CHANNEL, "telegram");
         assert_eq!(discord::CHANNEL, "discord");
+        // Metrics label them, and no bridge may take their names.
+        use crate::catalog::settings::RESERVED_CHANNELS;
+        for name in names.iter().chain([&terminal::CHANNEL]) {
+            assert!(RESERVED_CHANNELS.contains(name), "{name}");
+        }
     }
 }

@@ -53,15 +53,20 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
     let address = listener.local_addr().context("no local address")?;
+    if let Some(warning) =
+        personabot::http::server::connection_cap_warning(settings.http.max_connections)
+    {
+        eprintln!("personabot: warning: {warning}");
+    }
     let state = AppState::new(pipeline.clone(), settings.clone());
     let app = app::app(state.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_settings = settings.http.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = http_stopped.await;
-            })
-            .await
+        app::serve(listener, app, &http_settings, async {
+            let _ = http_stopped.await;
+        })
+        .await
     });
     eprintln!("personabot: web chat at http://{address}/");
     if settings

@@ -5,6 +5,8 @@ pub mod classify;
 pub mod conversation;
 pub mod hours;
 pub mod model;
+pub mod net;
 pub mod route;
+pub mod secret;
 pub mod text;
 pub mod wording;

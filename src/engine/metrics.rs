@@ -1,8 +1,11 @@
 //! Prometheus metrics, exposed at `/metrics` in the text format: messages by channel, route,
 //! persona and intent; a message latency histogram; open tickets; catalog reload failures.
+//! Labels come only from known values (a channel the server knows, else `other`; endpoints as
+//! route templates), so no request can add a series.
 
+use crate::catalog::settings::RESERVED_CHANNELS;
 use crate::store::CommitStats;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -24,13 +27,46 @@ struct Inner {
     refused: BTreeMap<(String, u16), u64>,
 }
 
+/// The channel label of any channel the server does not know.
+pub const OTHER: &str = "other";
+
 /// The process's metrics.
-#[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Channel names counted under their own label; any other is [`OTHER`].
+    channels: BTreeSet<String>,
+}
+
+impl Default for Metrics {
+    /// Knows the built-in channels only ([`RESERVED_CHANNELS`]).
+    fn default() -> Self {
+        Metrics::new(std::iter::empty::<String>())
+    }
 }
 
 impl Metrics {
+    /// Metrics that label messages by the built-in channels and `extra` ones (declared chat
+    /// bridges).
+    pub fn new(extra: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let channels = RESERVED_CHANNELS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(extra.into_iter().map(Into::into))
+            .collect();
+        Metrics {
+            inner: Mutex::default(),
+            channels,
+        }
+    }
+
+    /// The label for `channel`: its name when known, else [`OTHER`].
+    pub fn channel_label<'a>(&'a self, channel: &str) -> &'a str {
+        self.channels
+            .get(channel)
+            .map(String::as_str)
+            .unwrap_or(OTHER)
+    }
+
     /// Counts one handled message and its latency.
     pub fn message(
         &self,
@@ -42,7 +78,7 @@ impl Metrics {
     ) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let key = (
-            channel.to_string(),
+            self.channel_label(channel).to_string(),
             route.to_string(),
             persona.unwrap_or("none").to_string(),
             intent.unwrap_or("none").to_string(),
@@ -58,8 +94,9 @@ impl Metrics {
         m.latency_count += 1;
     }
 
-    /// Counts a refused request (e.g. 401, 413, 429) on an endpoint.
-    pub fn refused(&self, endpoint: &str, status: u16) {
+    /// Counts a refused request (e.g. 401, 413, 429) on an endpoint: a route template or another
+    /// name fixed in the code, never text from the request.
+    pub fn refused(&self, endpoint: &'static str, status: u16) {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *m.refused.entry((endpoint.to_string(), status)).or_default() += 1;
     }
@@ -182,6 +219,14 @@ mod tests {
         );
         m.message("discord", "fallback", None, None, Duration::from_secs(5));
         m.refused("/v1/messages", 429);
+        m.message("sms-bridge", "answer", None, None, Duration::from_micros(1));
+        m.message(
+            "alice@example.com",
+            "answer",
+            None,
+            None,
+            Duration::from_micros(1),
+        );
         let open = BTreeMap::from([("sales".to_string(), 2)]);
         let commits = CommitStats {
             commits: 4,
@@ -191,11 +236,12 @@ mod tests {
         for line in [
             "personabot_messages_total{channel=\"http\",route=\"answer\",persona=\"startup-founder\",intent=\"pricing\"} 2",
             "personabot_messages_total{channel=\"discord\",route=\"fallback\",persona=\"none\",intent=\"none\"} 1",
-            "personabot_message_seconds_bucket{le=\"0.0005\"} 1",
-            "personabot_message_seconds_bucket{le=\"0.005\"} 2",
-            "personabot_message_seconds_bucket{le=\"2.5\"} 2",
-            "personabot_message_seconds_bucket{le=\"+Inf\"} 3",
-            "personabot_message_seconds_count 3",
+            "personabot_messages_total{channel=\"other\",route=\"answer\",persona=\"none\",intent=\"none\"} 2",
+            "personabot_message_seconds_bucket{le=\"0.0005\"} 3",
+            "personabot_message_seconds_bucket{le=\"0.005\"} 4",
+            "personabot_message_seconds_bucket{le=\"2.5\"} 4",
+            "personabot_message_seconds_bucket{le=\"+Inf\"} 5",
+            "personabot_message_seconds_count 5",
             "personabot_tickets_open{team=\"sales\"} 2",
             "personabot_requests_refused_total{endpoint=\"/v1/messages\",status=\"429\"} 1",
             "personabot_store_commits_total 4",
@@ -203,5 +249,27 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
+        assert!(!text.contains("alice@example.com") && !text.contains("sms-bridge"));
+    }
+
+    #[test]
+    fn channel_labels_only_from_known_names() {
+        let m = Metrics::new(["sms"]);
+        for (channel, label) in [
+            ("http", "http"),
+            ("web", "web"),
+            ("slack", "slack"),
+            ("telegram", "telegram"),
+            ("discord", "discord"),
+            ("terminal", "terminal"),
+            ("sms", "sms"),
+            ("SMS", OTHER),
+            ("slack ", OTHER),
+            ("+44 20 7946 0000", OTHER),
+            ("", OTHER),
+        ] {
+            assert_eq!(m.channel_label(channel), label, "{channel:?}");
+        }
+        assert_eq!(Metrics::default().channel_label("sms"), OTHER);
     }
 }

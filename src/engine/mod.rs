@@ -1,6 +1,7 @@
 //! The engine: the pipeline that turns one inbound message into a decision, a reply and the
 //! records to store, and the runtime every channel hands its messages to.
 
+pub mod address_limit;
 pub mod error;
 pub(crate) mod failures;
 pub mod flood;

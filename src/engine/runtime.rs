@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::catalog::settings::Settings;
+use crate::engine::address_limit::{AddressGate, AddressVerdict};
 use crate::engine::flood::{FloodGate, FloodVerdict};
 use crate::engine::metrics::Metrics;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub visitor_key: Arc<std::sync::OnceLock<[u8; 32]>>,
     /// Failed sign-ins per client address (see [`crate::http::auth`]).
     pub(crate) sign_in_failures: Arc<Mutex<crate::engine::failures::FailureGate>>,
+    /// The per-client-address limit on the endpoints anyone can call.
+    addresses: Arc<Mutex<AddressGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
@@ -94,10 +97,14 @@ impl AppState {
             settings.limits.flood_messages,
             Duration::from_secs(u64::from(settings.limits.flood_window_secs)),
         );
+        let addresses = AddressGate::new(
+            settings.limits.address_requests,
+            Duration::from_secs(u64::from(settings.limits.address_window_secs)),
+        );
         AppState {
             pipeline,
+            metrics: Arc::new(Metrics::new(settings.bridges.keys())),
             settings,
-            metrics: Arc::new(Metrics::default()),
             reload: Arc::default(),
             handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
@@ -107,6 +114,7 @@ impl AppState {
                 Duration::from_secs(60),
                 10_000,
             ))),
+            addresses: Arc::new(Mutex::new(addresses)),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
         }
@@ -127,6 +135,12 @@ impl AppState {
             FloodVerdict::Notify => Admission::Notify(gate.notice()),
             FloodVerdict::Drop => Admission::Drop,
         }
+    }
+
+    /// Counts a request from the client address `ip` against the per-address limit.
+    pub fn admit_address(&self, ip: std::net::IpAddr) -> AddressVerdict {
+        let mut gate = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        gate.check(ip, Instant::now())
     }
 
     /// Runs a message through the pipeline, and counts it in the metrics.

@@ -84,11 +84,7 @@ fn set(token: &Option<String>) -> Option<&str> {
     token.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// Constant-time comparison, so a hash cannot be matched byte by byte from timings.
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+use crate::core::secret::same;
 
 /// The account whose token hashes to `hash`: a bootstrap one, else a stored one.
 fn principal_by_hash(

@@ -1,13 +1,19 @@
 //! What every HTTP route shares: JSON errors (one mapping from the library's errors to a
 //! status), JSON bodies (only as `application/json`), and accounts, sessions and sign-in by
-//! role (`auth`); plus the agent desk (`agent`) and the persona owners' pages (`owner`). The application itself is
-//! composed in [`crate::app`].
+//! role (`auth`, `origin`); the agent desk (`agent`) and the persona owners' pages (`owner`);
+//! the server under them (`server`: timeouts, connection cap), the client address (`client`),
+//! the per-address limit (`limits`), security headers (`headers`) and the pages' scripts
+//! (`assets`). The application itself is composed in [`crate::app`].
 
 pub mod agent;
+pub(crate) mod assets;
 pub mod auth;
 pub mod client;
+pub(crate) mod headers;
+pub(crate) mod limits;
 pub mod origin;
 pub mod owner;
+pub mod server;
 
 pub use auth::{cookie, Principal, Role};
 pub(crate) use auth::{AgentAuth, SignIn, SignInForm, AGENT_COOKIE, OWNER_COOKIE};

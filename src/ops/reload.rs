@@ -79,6 +79,11 @@ pub fn restart_needed(running: &Settings, on_disk: &Settings) -> Vec<String> {
         running.limits.flood_messages == on_disk.limits.flood_messages
             && running.limits.flood_window_secs == on_disk.limits.flood_window_secs,
     );
+    note(
+        "limits (per address)",
+        running.limits.address_requests == on_disk.limits.address_requests
+            && running.limits.address_window_secs == on_disk.limits.address_window_secs,
+    );
     changed
 }
 

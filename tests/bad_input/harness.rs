@@ -41,10 +41,18 @@ pub(crate) fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain([(
-            "PERSONABOT__LIMITS__FLOOD_WINDOW_SECS".to_string(),
-            FLOOD_WINDOW_SECS.to_string(),
-        )])
+        .chain([
+            (
+                "PERSONABOT__LIMITS__FLOOD_WINDOW_SECS".to_string(),
+                FLOOD_WINDOW_SECS.to_string(),
+            ),
+            // Every case comes from one address (loopback): the per-user flood limit is what the
+            // matrix checks; the per-address limit is tested in tests/server_limits.
+            (
+                "PERSONABOT__LIMITS__ADDRESS_REQUESTS".to_string(),
+                "1000000".to_string(),
+            ),
+        ])
         .collect()
 }
 

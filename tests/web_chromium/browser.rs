@@ -243,6 +243,22 @@ impl Browser {
             .unwrap_or_else(|e| self.fail(&format!("{}: {e}", page.name)))
     }
 
+    /// The URL each child frame of the page has committed (an error page's is `chrome-error:`).
+    pub(crate) fn child_frame_urls(&mut self, page: &Page) -> Vec<String> {
+        let tree = self.page_call(page, "Page.getFrameTree", json!({}));
+        tree["frameTree"]["childFrames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|child| {
+                child["frame"]["url"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+
     pub(crate) fn bring_to_front(&mut self, page: &Page) {
         self.page_call(page, "Page.bringToFront", json!({}));
     }

@@ -2,7 +2,8 @@
 //! a customer asks a question on `/`, reads the self-help answer, presses "Talk to a human" and
 //! sees the banner naming the team; an agent signs in on `/agent` in a second tab, opens the
 //! ticket, claims it and replies; the reply appears in the customer's chat; the persona review
-//! (`/review`) of that evidence renders its charts.
+//! (`/review`) of that evidence renders its charts; a page of another site cannot frame `/agent`
+//! or `/review`.
 //!
 //! The browser is Debian's headless Chromium, driven over the DevTools protocol through a pipe
 //! (`--remote-debugging-pipe`: NUL-separated JSON on file descriptors 3 and 4), so the test needs
@@ -17,6 +18,7 @@
 //! temporary folder, whose path the failure message gives.
 
 mod browser;
+mod framing;
 mod server;
 mod workdir;
 
@@ -378,6 +380,9 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         json!(true),
     );
     b.step_screenshot(&review, "7-review");
+
+    // 8. Another site's page that frames the agent desk and the review gets nothing.
+    framing::agent_and_review_cannot_be_framed(&mut b, &base);
 
     let problems = b.page_errors();
     b.check(

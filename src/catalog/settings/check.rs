@@ -9,6 +9,7 @@ use toml_edit::{Document, Item};
 use crate::catalog::fields::{item_span, item_type_name, Fields};
 use crate::catalog::{is_valid_team_id, Diagnostics, SourceText};
 use crate::core::hours::BusinessHours;
+use crate::core::net::{check_origin, IpRange};
 
 use super::{ShardRange, DISCORD_TOKEN_ENV, USER_HASH_KEY_ENV};
 
@@ -86,20 +87,7 @@ pub fn check(src: &SourceText) -> Diagnostics {
                 teams(&mut t, &mut diags);
                 &[]
             }
-            "http" => {
-                t.string("listen", &mut diags);
-                at_least(&mut t, "max_body_bytes", 1, &mut diags);
-                at_least(&mut t, "session_hours", 1, &mut diags);
-                t.string("public_url", &mut diags);
-                &[
-                    "listen",
-                    "max_body_bytes",
-                    "agent_token",
-                    "owner_token",
-                    "session_hours",
-                    "public_url",
-                ]
-            }
+            "http" => http(&mut t, &mut diags),
             "discord" => discord(&mut t, &mut diags),
             "bridges" => {
                 bridges(&mut t, &mut diags);
@@ -138,7 +126,57 @@ fn limits(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str
     at_least(t, "max_message_chars", 16, diags);
     at_least(t, "flood_messages", 1, diags);
     at_least(t, "flood_window_secs", 1, diags);
-    &["max_message_chars", "flood_messages", "flood_window_secs"]
+    at_least(t, "address_requests", 1, diags);
+    at_least(t, "address_window_secs", 1, diags);
+    &[
+        "max_message_chars",
+        "flood_messages",
+        "flood_window_secs",
+        "address_requests",
+        "address_window_secs",
+    ]
+}
+
+fn http(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
+    t.string("listen", diags);
+    at_least(t, "max_body_bytes", 1, diags);
+    if let Some(v) = t.integer("header_timeout_secs", diags) {
+        if !(1..=10).contains(&v) {
+            diags.push(t.src.at(
+                t.value_span("header_timeout_secs"),
+                format!("`http.header_timeout_secs` must be between 1 and 10, found {v}"),
+            ));
+        }
+    }
+    at_least(t, "request_timeout_secs", 1, diags);
+    at_least(t, "max_connections", 1, diags);
+    at_least(t, "session_hours", 1, diags);
+    t.string("public_url", diags);
+    type Check = fn(&str) -> Result<(), String>;
+    let checks: [(&str, Check); 2] = [
+        ("trusted_proxies", |s| s.parse::<IpRange>().map(|_| ())),
+        ("frame_ancestors", check_origin),
+    ];
+    for (key, check) in checks {
+        for (value, span) in t.strings(key, diags) {
+            if let Err(problem) = check(&value) {
+                diags.push(t.src.at(span, format!("`http.{key}`: {problem}")));
+            }
+        }
+    }
+    &[
+        "listen",
+        "max_body_bytes",
+        "session_hours",
+        "public_url",
+        "header_timeout_secs",
+        "request_timeout_secs",
+        "max_connections",
+        "trusted_proxies",
+        "frame_ancestors",
+        "agent_token",
+        "owner_token",
+    ]
 }
 
 fn discord(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
@@ -360,6 +398,15 @@ mod tests {
                 &[
                     "personabot.toml:2:18: `limits.flood_messages` must be at least 1, found 0",
                     "personabot.toml:3:21: `limits.max_message_chars` must be an integer, found a string",
+                ],
+            ),
+            (
+                "[http]\nheader_timeout_secs = 30\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy\"]\n\
+                 frame_ancestors = [\"https://a.example; script-src *\"]\n",
+                &[
+                    "personabot.toml:2:23: `http.header_timeout_secs` must be between 1 and 10",
+                    "personabot.toml:3:34: `http.trusted_proxies`: `proxy` is not an IP address",
+                    "personabot.toml:4:20: `http.frame_ancestors`: `https://a.example; script-src *` is not an origin",
                 ],
             ),
             (

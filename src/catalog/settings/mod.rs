@@ -47,6 +47,10 @@ pub struct Limits {
     /// Messages one user may send per `flood_window_secs` before getting a polite notice.
     pub flood_messages: u32,
     pub flood_window_secs: u32,
+    /// Requests one client address may make to the endpoints anyone can call (messages,
+    /// feedback, updates, classify, sign-in) per `address_window_secs`; over it: 429.
+    pub address_requests: u32,
+    pub address_window_secs: u32,
 }
 
 impl Default for Limits {
@@ -55,6 +59,8 @@ impl Default for Limits {
             max_message_chars: 4000,
             flood_messages: 8,
             flood_window_secs: 10,
+            address_requests: 120,
+            address_window_secs: 60,
         }
     }
 }
@@ -154,6 +160,20 @@ pub struct HttpSettings {
     /// origin cookie-signed requests may come from, and `https` marks the cookie `Secure`.
     /// Unset: the request's `Host`.
     pub public_url: Option<String>,
+    /// Seconds a client has to send a request's headers (from connecting, or from the previous
+    /// response on a kept-alive connection); then the connection is closed. 1 to 10.
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take, reading its body included (longer: 408).
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges);
+    /// from any other peer the header is ignored.
+    #[serde(deserialize_with = "crate::core::net::de_ranges")]
+    pub trusted_proxies: Vec<crate::core::net::IpRange>,
+    /// Origins allowed to frame the chat page `/` (e.g. `https://www.example.com`); empty: none.
+    #[serde(deserialize_with = "crate::core::net::de_origins")]
+    pub frame_ancestors: Vec<String>,
 }
 
 /// Agent, owner and bridge tokens shorter than this are refused at start.
@@ -168,6 +188,11 @@ impl Default for HttpSettings {
             max_body_bytes: 64 * 1024,
             session_hours: 12,
             public_url: None,
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 512,
+            trusted_proxies: Vec::new(),
+            frame_ancestors: Vec::new(),
         }
     }
 }
@@ -211,7 +236,10 @@ macro_rules! redacted_debug {
     };
 }
 
-redacted_debug!(HttpSettings { listen, max_body_bytes, session_hours, public_url } secrets { agent_token, owner_token });
+redacted_debug!(HttpSettings {
+    listen, max_body_bytes, session_hours, public_url, header_timeout_secs, request_timeout_secs,
+    max_connections, trusted_proxies, frame_ancestors
+} secrets { agent_token, owner_token });
 redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
 
@@ -336,6 +364,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The declared chat bridge whose token `token` is, if any (compared in constant time).
+    pub fn bridge_with_token(&self, token: &str) -> Option<&str> {
+        self.bridges.iter().find_map(|(name, b)| {
+            b.token
+                .as_deref()
+                .filter(|t| crate::core::secret::same(t.trim(), token.trim()))
+                .map(|_| name.as_str())
+        })
+    }
+
     /// The built-in defaults alone (no file, no environment).
     pub fn built_in() -> Settings {
         Self::load_with_env(None, Some(HashMap::new()))
@@ -445,6 +483,37 @@ impl Settings {
                 key: "limits.flood_messages".into(),
                 problem: "flood_messages and flood_window_secs must be at least 1".into(),
             });
+        }
+        if self.limits.address_requests == 0 || self.limits.address_window_secs == 0 {
+            return Err(SettingsError::Invalid {
+                key: "limits.address_requests".into(),
+                problem: "address_requests and address_window_secs must be at least 1".into(),
+            });
+        }
+        let http = &self.http;
+        for (key, ok, problem) in [
+            (
+                "http.header_timeout_secs",
+                (1..=10).contains(&http.header_timeout_secs),
+                "must be between 1 and 10",
+            ),
+            (
+                "http.request_timeout_secs",
+                http.request_timeout_secs >= 1,
+                "must be at least 1",
+            ),
+            (
+                "http.max_connections",
+                http.max_connections >= 1,
+                "must be at least 1",
+            ),
+        ] {
+            if !ok {
+                return Err(SettingsError::Invalid {
+                    key: key.into(),
+                    problem: problem.into(),
+                });
+            }
         }
         if let Some(shards) = self
             .discord
@@ -612,6 +681,89 @@ mod tests {
             !format!("{s:?}").contains("s3cret"),
             "secrets never reach Debug output"
         );
+    }
+
+    #[test]
+    fn server_limits_from_the_environment_or_refused() {
+        let d = Settings::built_in();
+        assert_eq!(
+            (
+                d.http.header_timeout_secs,
+                d.http.request_timeout_secs,
+                d.http.max_connections
+            ),
+            (10, 30, 512)
+        );
+        assert_eq!(
+            (d.limits.address_requests, d.limits.address_window_secs),
+            (120, 60)
+        );
+        assert!(d.http.trusted_proxies.is_empty() && d.http.frame_ancestors.is_empty());
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                (
+                    "PERSONABOT__HTTP__TRUSTED_PROXIES",
+                    "127.0.0.1, 10.0.0.0/8,",
+                ),
+                (
+                    "PERSONABOT__HTTP__FRAME_ANCESTORS",
+                    "https://www.example.com",
+                ),
+                ("PERSONABOT__HTTP__HEADER_TIMEOUT_SECS", "2"),
+            ]),
+        )
+        .unwrap();
+        let proxies: Vec<String> = s
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(s.http.frame_ancestors, ["https://www.example.com"]);
+        assert_eq!(s.http.header_timeout_secs, 2);
+        let cleared =
+            Settings::load_with_env(None, env(&[("PERSONABOT__HTTP__TRUSTED_PROXIES", "")]));
+        assert!(cleared.unwrap().http.trusted_proxies.is_empty());
+        for (key, value, says) in [
+            (
+                "PERSONABOT__HTTP__HEADER_TIMEOUT_SECS",
+                "11",
+                "http.header_timeout_secs",
+            ),
+            (
+                "PERSONABOT__HTTP__HEADER_TIMEOUT_SECS",
+                "0",
+                "http.header_timeout_secs",
+            ),
+            (
+                "PERSONABOT__HTTP__MAX_CONNECTIONS",
+                "0",
+                "http.max_connections",
+            ),
+            (
+                "PERSONABOT__HTTP__REQUEST_TIMEOUT_SECS",
+                "0",
+                "http.request_timeout_secs",
+            ),
+            (
+                "PERSONABOT__LIMITS__ADDRESS_REQUESTS",
+                "0",
+                "limits.address_requests",
+            ),
+            (
+                "PERSONABOT__HTTP__TRUSTED_PROXIES",
+                "proxy.local",
+                "not an IP address",
+            ),
+            ("PERSONABOT__HTTP__FRAME_ANCESTORS", "*", "not an origin"),
+        ] {
+            let e = Settings::load_with_env(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{key}={value}: {e}");
+        }
     }
 
     #[test]

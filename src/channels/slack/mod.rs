@@ -90,7 +90,7 @@ fn unix_now() -> i64 {
 /// The configured Web API, after checking the request's signature; else the error response.
 fn check_request(
     state: &AppState,
-    endpoint: &str,
+    endpoint: &'static str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Api, ApiError> {

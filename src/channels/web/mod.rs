@@ -99,7 +99,7 @@ async fn speaking(
     headers: &HeaderMap,
     claim: Claim<'_>,
     purpose: Purpose,
-    endpoint: &str,
+    endpoint: &'static str,
 ) -> Result<Speaking, ApiError> {
     for (what, value) in [
         ("channel", claim.channel),

@@ -9,6 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::catalog::settings::BridgeSettings;
+use crate::core::secret::same;
 
 /// The web chat's channel: conversations the server issues to visitors.
 pub const WEB: &str = "web";
@@ -128,7 +129,7 @@ pub fn decide(
     };
     if !credentials
         .bearer
-        .is_some_and(|t| same(t.as_bytes(), expected.as_bytes()))
+        .is_some_and(|t| same(t.trim(), expected.trim()))
     {
         return Err(Refusal::BridgeToken(channel.to_string()));
     }
@@ -144,11 +145,6 @@ pub fn decide(
             (None, _) => return Err(Refusal::Missing("user")),
         },
     })
-}
-
-/// Constant-time comparison, so a token cannot be guessed byte by byte from timings.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The server's key for visitor tokens (kept in the store, so tokens outlive restarts). A

@@ -1,0 +1,193 @@
+//! Per-client-address request limit for the endpoints anyone can call: at most N requests per
+//! window from one address (an IPv6 client counts by its /64, which one host usually holds
+//! whole). Memory is bounded: stale windows are swept, and past a cap of tracked addresses the
+//! newcomers share one window. Time is passed in, so tests can drive it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+/// What to do with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressVerdict {
+    Allow,
+    /// Over the limit: refuse, and say when the window ends (whole seconds, at least 1).
+    Refuse {
+        retry_after_secs: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: Instant,
+    count: u32,
+}
+
+impl Window {
+    fn count(&mut self, now: Instant, window: Duration, limit: u32) -> AddressVerdict {
+        if now.saturating_duration_since(self.started) >= window {
+            *self = Window {
+                started: now,
+                count: 0,
+            };
+        }
+        self.count = self.count.saturating_add(1);
+        if self.count <= limit {
+            return AddressVerdict::Allow;
+        }
+        let left = window.saturating_sub(now.saturating_duration_since(self.started));
+        AddressVerdict::Refuse {
+            retry_after_secs: (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1),
+        }
+    }
+}
+
+/// Counts requests per client address in fixed windows.
+#[derive(Debug)]
+pub struct AddressGate {
+    limit: u32,
+    window: Duration,
+    addresses: HashMap<IpAddr, Window>,
+    /// The window newcomers share while `addresses` is full.
+    overflow: Window,
+    /// When stale windows were last swept (at most once per window).
+    last_sweep: Option<Instant>,
+    cap: usize,
+}
+
+/// Addresses tracked before stale windows are swept.
+const SWEEP_AT: usize = 10_000;
+
+/// Addresses tracked at most (a few MB); past it, newcomers share one window.
+const MAX_TRACKED: usize = 100_000;
+
+/// The address a client is counted under: IPv4 as is, IPv6 by its /64.
+fn key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
+
+impl AddressGate {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self::with_cap(limit, window, MAX_TRACKED)
+    }
+
+    fn with_cap(limit: u32, window: Duration, cap: usize) -> Self {
+        let now = Instant::now();
+        AddressGate {
+            limit: limit.max(1),
+            window,
+            addresses: HashMap::new(),
+            overflow: Window {
+                started: now,
+                count: 0,
+            },
+            last_sweep: None,
+            cap,
+        }
+    }
+
+    /// Counts a request from `ip` at `now`.
+    pub fn check(&mut self, ip: IpAddr, now: Instant) -> AddressVerdict {
+        let sweep_due = self
+            .last_sweep
+            .is_none_or(|at| now.saturating_duration_since(at) >= self.window);
+        if self.addresses.len() >= SWEEP_AT.min(self.cap) && sweep_due {
+            let window = self.window;
+            self.addresses
+                .retain(|_, w| now.saturating_duration_since(w.started) < window);
+            self.last_sweep = Some(now);
+        }
+        let key = key(ip);
+        let (window, limit) = (self.window, self.limit);
+        if !self.addresses.contains_key(&key) && self.addresses.len() >= self.cap {
+            return self.overflow.count(now, window, limit);
+        }
+        self.addresses
+            .entry(key)
+            .or_insert(Window {
+                started: now,
+                count: 0,
+            })
+            .count(now, window, limit)
+    }
+
+    /// Addresses tracked now.
+    pub fn tracked(&self) -> usize {
+        self.addresses.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn address_table() {
+        let t0 = Instant::now();
+        let mut gate = AddressGate::new(2, Duration::from_secs(60));
+        let ms = Duration::from_millis;
+        let refuse = |secs| AddressVerdict::Refuse {
+            retry_after_secs: secs,
+        };
+        let cases = [
+            ("10.0.0.1", ms(0), AddressVerdict::Allow),
+            ("10.0.0.1", ms(1_000), AddressVerdict::Allow),
+            ("10.0.0.1", ms(1_500), refuse(59)), // 58.5 s left: rounded up
+            ("10.0.0.2", ms(1_500), AddressVerdict::Allow), // other addresses are not affected
+            ("::ffff:10.0.0.1", ms(2_000), refuse(58)), // the same IPv4 client
+            ("10.0.0.1", ms(59_999), refuse(1)),
+            ("10.0.0.1", ms(60_000), AddressVerdict::Allow), // a new window
+            ("2001:db8::1", ms(0), AddressVerdict::Allow),
+            ("2001:db8::2", ms(0), AddressVerdict::Allow), // the same /64
+            ("2001:db8::ffff:3", ms(0), refuse(60)),
+            ("2001:db8:0:1::1", ms(0), AddressVerdict::Allow), // another /64
+        ];
+        for (n, (addr, at, want)) in cases.iter().enumerate() {
+            assert_eq!(gate.check(ip(addr), t0 + *at), *want, "step {n}: {addr}");
+        }
+    }
+
+    #[test]
+    fn stale_addresses_are_swept_once_per_window() {
+        let t0 = Instant::now();
+        let mut gate = AddressGate::new(5, Duration::from_secs(10));
+        for i in 0..(SWEEP_AT as u32 + 500) {
+            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert_eq!(gate.check(addr, t0), AddressVerdict::Allow);
+        }
+        assert_eq!(gate.tracked(), SWEEP_AT + 500, "nothing is stale yet");
+        gate.check(ip("192.0.2.1"), t0 + Duration::from_secs(11));
+        assert_eq!(gate.tracked(), 1);
+    }
+
+    #[test]
+    fn past_the_cap_newcomers_share_one_window() {
+        let t0 = Instant::now();
+        let mut gate = AddressGate::with_cap(2, Duration::from_secs(10), 3);
+        for last in 1..=3 {
+            assert_eq!(
+                gate.check(ip(&format!("192.0.2.{last}")), t0),
+                AddressVerdict::Allow
+            );
+        }
+        // Three newcomers while full: two fit in the shared window, the third is refused.
+        let verdicts: Vec<_> = (4..=6)
+            .map(|last| gate.check(ip(&format!("192.0.2.{last}")), t0))
+            .collect();
+        assert_eq!(
+            verdicts[..2],
+            [AddressVerdict::Allow, AddressVerdict::Allow]
+        );
+        assert!(matches!(verdicts[2], AddressVerdict::Refuse { .. }));
+        assert_eq!(gate.tracked(), 3, "the table never grows past its cap");
+        // Tracked addresses keep their own budget.
+        assert_eq!(gate.check(ip("192.0.2.1"), t0), AddressVerdict::Allow);
+    }
+}
