@@ -116,7 +116,7 @@ impl Telegram {
             async move {
                 request
                     .await
-                    .map_err(|e| (failure(&e), format!("chat {chat}: {}", self.describe(&e))))
+                    .map_err(|e| (failure(&e), self.describe(&e)))
             }
         })
         .await
