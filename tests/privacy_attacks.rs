@@ -112,7 +112,10 @@ fn disguised() -> Vec<(String, Vec<String>)> {
         ),
         (format!("github {github}"), vec![github.clone()]),
         (format!("google {google}"), vec![google.clone()]),
-        (format!("jwt {jwt}"), vec![jwt.clone(), "Zm9vYmFyYmF6".into()]),
+        (
+            format!("jwt {jwt}"),
+            vec![jwt.clone(), "Zm9vYmFyYmF6".into()],
+        ),
         (format!("my key:\n{pem}"), vec![pem_body.into()]),
         (
             "password: quokkahunter42".into(),
@@ -133,7 +136,13 @@ fn disguised_cards_ibans_phones_and_secrets_never_reach_the_raw_files() {
     let p = support::pipeline_on(Store::open(&data, Some(KEY)).unwrap());
     let cases = disguised();
     for (n, (text, _)) in cases.iter().enumerate() {
-        say(&p, "http", &format!("disguise-{n}"), "u1", &format!("zebracorn {text}"));
+        say(
+            &p,
+            "http",
+            &format!("disguise-{n}"),
+            "u1",
+            &format!("zebracorn {text}"),
+        );
     }
     // Through a ticket transcript and an agent's reply as well.
     let o = say(
@@ -149,7 +158,11 @@ fn disguised_cards_ibans_phones_and_secrets_never_reach_the_raw_files() {
     p.store().flush().unwrap();
     drop(p);
 
-    assert_eq!(found(&data, &["zebracorn"]), ["zebracorn"], "messages stored");
+    assert_eq!(
+        found(&data, &["zebracorn"]),
+        ["zebracorn"],
+        "messages stored"
+    );
     let leaks: Vec<String> = cases
         .iter()
         .filter_map(|(text, needles)| {
@@ -178,7 +191,13 @@ fn ids_holding_an_email_or_phone_are_hashed_before_they_are_stored() {
         ("ops@example.net", "plain-conversation"),
     ];
     for (channel, conversation) in ids {
-        say(&p, channel, conversation, "u1", "zebracorn how much is the growth plan?");
+        say(
+            &p,
+            channel,
+            conversation,
+            "u1",
+            "zebracorn how much is the growth plan?",
+        );
     }
     let o = say(
         &p,
@@ -188,7 +207,11 @@ fn ids_holding_an_email_or_phone_are_hashed_before_they_are_stored() {
         "I want a refund, I was charged twice",
     );
     let ticket = o.ticket.expect("a ticket");
-    assert!(ticket.conversation.starts_with("id-"), "{}", ticket.conversation);
+    assert!(
+        ticket.conversation.starts_with("id-"),
+        "{}",
+        ticket.conversation
+    );
     // The conversation is still one conversation, found by the id its bridge knows.
     let state = p
         .store()
@@ -236,7 +259,13 @@ fn forget_removes_the_user_s_words_from_other_tickets_of_a_shared_conversation()
         let p = support::pipeline_on(Store::open(&data, Some(KEY)).unwrap());
         // A shared channel conversation: A writes first, B escalates (A's line is copied into
         // B's ticket), then A writes again into B's open ticket.
-        say(&p, "slackbridge", "shared", "alice", "qalicefirstq how much is the growth plan?");
+        say(
+            &p,
+            "slackbridge",
+            "shared",
+            "alice",
+            "qalicefirstq how much is the growth plan?",
+        );
         let o = say(
             &p,
             "slackbridge",
@@ -245,7 +274,13 @@ fn forget_removes_the_user_s_words_from_other_tickets_of_a_shared_conversation()
             "qbobrefundq I want a refund, I was charged twice",
         );
         let ticket = o.ticket.expect("bob's ticket");
-        say(&p, "slackbridge", "shared", "alice", "qalicelaterq me too, same problem");
+        say(
+            &p,
+            "slackbridge",
+            "shared",
+            "alice",
+            "qalicelaterq me too, same problem",
+        );
         let stored = p.store().ticket(ticket.id).unwrap().unwrap();
         let texts: Vec<&str> = stored.transcript.iter().map(|l| l.text.as_str()).collect();
         assert!(
@@ -265,7 +300,11 @@ fn forget_removes_the_user_s_words_from_other_tickets_of_a_shared_conversation()
     );
     assert!(run.status.success(), "{stdout} {stderr}");
     assert_eq!(found(&data, &alice), Vec::<String>::new(), "{stdout}");
-    assert_eq!(found(&data, &["qbobrefundq"]), ["qbobrefundq"], "bob's words stay");
+    assert_eq!(
+        found(&data, &["qbobrefundq"]),
+        ["qbobrefundq"],
+        "bob's words stay"
+    );
     let store = Store::open(&data, Some(KEY)).unwrap();
     let tickets = store.tickets(None, None).unwrap();
     assert_eq!(tickets.len(), 1, "bob's ticket stays");
@@ -281,7 +320,13 @@ fn forget_without_the_key_the_store_was_written_with_is_an_error() {
     let data = dir.path().join("data");
     {
         let p = support::pipeline_on(Store::open(&data, Some(KEY)).unwrap());
-        say(&p, "http", "victim-conv", "victim", "qvictimwordsq how much is it?");
+        say(
+            &p,
+            "http",
+            "victim-conv",
+            "victim",
+            "qvictimwordsq how much is it?",
+        );
     }
     for (key, says) in [
         (None, "none is set"),
@@ -336,7 +381,13 @@ fn the_binary_writes_the_store_for_its_user_alone() {
     support::files_under(&data, &mut files);
     assert!(files.len() >= 2, "{files:?}");
     for file in files {
-        assert_eq!(mode(&file) & 0o077, 0, "{} is {:o}", file.display(), mode(&file));
+        assert_eq!(
+            mode(&file) & 0o077,
+            0,
+            "{} is {:o}",
+            file.display(),
+            mode(&file)
+        );
         let mut parent = file.parent();
         while let Some(folder) = parent.filter(|f| f.starts_with(&data)) {
             assert_eq!(mode(folder), 0o700, "{}", folder.display());

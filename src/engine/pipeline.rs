@@ -179,9 +179,7 @@ impl Pipeline {
             return Ok(empty);
         }
         let owned = self.with_stored_ids(inbound).into_owned();
-        let _guard = self
-            .lock_async(&owned.channel, &owned.conversation)
-            .await;
+        let _guard = self.lock_async(&owned.channel, &owned.conversation).await;
         let pipeline = Arc::clone(self);
         let plan = tokio::task::spawn_blocking(move || pipeline.stage(&owned, mode))
             .await

@@ -17,7 +17,10 @@ pub(crate) fn needs_hashing(channel: &str, id: &str) -> bool {
 /// `id-` and 32 lowercase hex digits: already hashed.
 fn is_hashed(id: &str) -> bool {
     id.strip_prefix(HASHED_PREFIX).is_some_and(|hex| {
-        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 

@@ -175,8 +175,13 @@ async fn the_same_signed_press_sent_three_times_is_handled_once() {
     // Presses in one conversation are handled in order: once this later one is answered, the
     // three before it were handled (or dropped).
     let sentinel = bot.fake.response_url("sentinel");
-    bot.press(&press_payload(&reply, "That helped", "U0MALLORY", &sentinel))
-        .await;
+    bot.press(&press_payload(
+        &reply,
+        "That helped",
+        "U0MALLORY",
+        &sentinel,
+    ))
+    .await;
     bot.response(since, "sentinel").await;
 
     let replayed = bot

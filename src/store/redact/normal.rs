@@ -88,7 +88,10 @@ mod tests {
             assert_eq!(n.origin.len(), n.text.len());
             if !n.text.is_empty() {
                 let whole = n.original(&(0..n.text.len())).unwrap();
-                assert_eq!(whole.start, original.find(|c: char| !is_zero_width(c)).unwrap());
+                assert_eq!(
+                    whole.start,
+                    original.find(|c: char| !is_zero_width(c)).unwrap()
+                );
             }
         }
         let n = normalise("x\u{ff14}\u{200b}\u{ff11}y");

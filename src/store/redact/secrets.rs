@@ -57,12 +57,61 @@ const NEAR: usize = 80;
 
 /// Words after "password is" that describe the password rather than give it.
 const NOT_A_PASSWORD: &[&str] = &[
-    "a", "accepted", "already", "also", "an", "being", "blocked", "broken", "case", "changed",
-    "compromised", "correct", "different", "empty", "expired", "fine", "gone", "how", "in",
-    "incorrect", "invalid", "it", "leaked", "locked", "long", "lost", "missing", "my", "no",
-    "not", "now", "ok", "okay", "on", "rejected", "required", "reset", "right", "same", "saved",
-    "sent", "set", "short", "still", "strong", "that", "the", "this", "too", "valid", "weak",
-    "what", "working", "wrong", "your",
+    "a",
+    "accepted",
+    "already",
+    "also",
+    "an",
+    "being",
+    "blocked",
+    "broken",
+    "case",
+    "changed",
+    "compromised",
+    "correct",
+    "different",
+    "empty",
+    "expired",
+    "fine",
+    "gone",
+    "how",
+    "in",
+    "incorrect",
+    "invalid",
+    "it",
+    "leaked",
+    "locked",
+    "long",
+    "lost",
+    "missing",
+    "my",
+    "no",
+    "not",
+    "now",
+    "ok",
+    "okay",
+    "on",
+    "rejected",
+    "required",
+    "reset",
+    "right",
+    "same",
+    "saved",
+    "sent",
+    "set",
+    "short",
+    "still",
+    "strong",
+    "that",
+    "the",
+    "this",
+    "too",
+    "valid",
+    "weak",
+    "what",
+    "working",
+    "wrong",
+    "your",
 ];
 
 fn group(c: &Captures<'_>, n: usize) -> Option<Range<usize>> {
@@ -91,7 +140,8 @@ pub(super) fn find(f: &mut Finder) {
         let s = key.as_str();
         let mixed = s.bytes().any(|b| b.is_ascii_uppercase())
             && s.bytes().any(|b| b.is_ascii_lowercase())
-            && s.bytes().any(|b| b.is_ascii_digit() || b == b'/' || b == b'+');
+            && s.bytes()
+                .any(|b| b.is_ascii_digit() || b == b'/' || b == b'+');
         (mixed && near_aws_words(text, key.range())).then(|| key.range())
     });
 }
@@ -157,7 +207,14 @@ mod tests {
                 "stripe [secret]".into(),
             ),
             (
-                join(&["test ", "sk_test_", "51H8xYzAbCdEfGhIj", " and ", "rk_live_", "abcdEFGH1234"]),
+                join(&[
+                    "test ",
+                    "sk_test_",
+                    "51H8xYzAbCdEfGhIj",
+                    " and ",
+                    "rk_live_",
+                    "abcdEFGH1234",
+                ]),
                 "test [secret] and [secret]".into(),
             ),
             (
@@ -189,7 +246,14 @@ mod tests {
                 "oauth [secret]".into(),
             ),
             (
-                join(&["u ", "ghu_", "abcdefghijABCDEFGHIJ0123456789abcd", " s ", "ghs_", "abcdefghijABCDEFGHIJ0123456789abcd"]),
+                join(&[
+                    "u ",
+                    "ghu_",
+                    "abcdefghijABCDEFGHIJ0123456789abcd",
+                    " s ",
+                    "ghs_",
+                    "abcdefghijABCDEFGHIJ0123456789abcd",
+                ]),
                 "u [secret] s [secret]".into(),
             ),
             (
@@ -197,7 +261,11 @@ mod tests {
                 "r [secret]".into(),
             ),
             (
-                join(&["pat ", "github_pat_", "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123"]),
+                join(&[
+                    "pat ",
+                    "github_pat_",
+                    "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123",
+                ]),
                 "pat [secret]".into(),
             ),
             (
@@ -210,20 +278,41 @@ mod tests {
                 "here:\n[secret]\nthanks".into(),
             ),
             (
-                join(&["cut off ", "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC"]),
+                join(&[
+                    "cut off ",
+                    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+                ]),
                 "cut off [secret]".into(),
             ),
             (
-                join(&["-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n", "-----END OPENSSH PRIVATE KEY-----"]),
+                join(&[
+                    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n",
+                    "-----END OPENSSH PRIVATE KEY-----",
+                ]),
                 "[secret]".into(),
             ),
             ("password: hunter2".into(), "password: [secret]".into()),
-            ("Password:hunter2 thanks".into(), "Password:[secret] thanks".into()),
+            (
+                "Password:hunter2 thanks".into(),
+                "Password:[secret] thanks".into(),
+            ),
             ("passwd=s3cr3t!".into(), "passwd=[secret]".into()),
-            ("login with pwd=abc and user bob".into(), "login with pwd=[secret] and user bob".into()),
-            ("my password is Tr0ub4dor&3".into(), "my password is [secret]".into()),
-            ("my password is: letmein".into(), "my password is: [secret]".into()),
-            ("db_password = 'correcthorse'".into(), "db_password = '[secret]'".into()),
+            (
+                "login with pwd=abc and user bob".into(),
+                "login with pwd=[secret] and user bob".into(),
+            ),
+            (
+                "my password is Tr0ub4dor&3".into(),
+                "my password is [secret]".into(),
+            ),
+            (
+                "my password is: letmein".into(),
+                "my password is: [secret]".into(),
+            ),
+            (
+                "db_password = 'correcthorse'".into(),
+                "db_password = '[secret]'".into(),
+            ),
             ("api_key: abcdef123456".into(), "api_key: [secret]".into()),
         ];
         for (input, expected) in &cases {

@@ -31,7 +31,11 @@ fn stored_id<'a>(key: &[u8], channel: &str, id: &'a str) -> Cow<'a, str> {
 }
 
 /// A channel name and conversation id as stored.
-fn stored_ids<'a>(key: &[u8], channel: &'a str, conversation: &'a str) -> (Cow<'a, str>, Cow<'a, str>) {
+fn stored_ids<'a>(
+    key: &[u8],
+    channel: &'a str,
+    conversation: &'a str,
+) -> (Cow<'a, str>, Cow<'a, str>) {
     (
         stored_id(key, "", channel),
         stored_id(key, channel, conversation),

@@ -149,7 +149,9 @@ mod tests {
             KeyCheck::Missing
         );
         assert_eq!(
-            resolve(&meta, Some(b"other"), true, Opening::Again).unwrap().1,
+            resolve(&meta, Some(b"other"), true, Opening::Again)
+                .unwrap()
+                .1,
             KeyCheck::Matches
         );
         assert!(meta.get(FINGERPRINT).unwrap().is_none());
