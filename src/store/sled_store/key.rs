@@ -28,16 +28,17 @@ pub(super) enum KeyCheck {
 }
 
 impl KeyCheck {
-    /// The refusal of an operation that needs the store's own key (forgetting a user).
+    /// The refusal of an operation that needs the store's own key (forgetting a user): the
+    /// store cannot do it as opened (503 over HTTP, with this reason).
     pub(super) fn require(self) -> Result<(), StoreError> {
         let env = crate::catalog::settings::USER_HASH_KEY_ENV;
         match self {
             KeyCheck::Matches => Ok(()),
-            KeyCheck::Missing => Err(StoreError::Refused(format!(
+            KeyCheck::Missing => Err(StoreError::Unavailable(format!(
                 "the store was written with a user-hash key and none is set: set {env} to that \
                  key (nothing was deleted)"
             ))),
-            KeyCheck::Wrong => Err(StoreError::Refused(format!(
+            KeyCheck::Wrong => Err(StoreError::Unavailable(format!(
                 "{env} is not the user-hash key the store was written with (nothing was deleted)"
             ))),
         }
