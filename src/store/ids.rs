@@ -1,9 +1,23 @@
 //! Ids that would carry personal data into the store: a conversation id or channel name holding
 //! an email, a phone number (or any other data [`redact`](super::redact) finds) is stored as a
 //! keyed hash, `id-<32 hex>`, instead. The ids Discord, Slack and Telegram issue (numbers,
-//! `C0123/1700000000.000100`) are kept: their channels deliver replies with them.
+//! `C0123/1700000000.000100`) are kept: their channels deliver replies with them, and so are
+//! generated ids (UUIDs, the web chat's `web-<32 hex>`) whose digits merely look like a phone
+//! number.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::redact::holds_personal_data;
+
+static UUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+        .expect("uuid regex")
+});
+static LONG_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9]{16,}").expect("token regex"));
 
 /// The prefix of a hashed id.
 pub(crate) const HASHED_PREFIX: &str = "id-";
@@ -11,7 +25,25 @@ pub(crate) const HASHED_PREFIX: &str = "id-";
 /// Whether `id` (a conversation id on `channel`, or a channel name when `channel` is empty)
 /// must be hashed before it is stored.
 pub(crate) fn needs_hashing(channel: &str, id: &str) -> bool {
-    !is_hashed(id) && !is_platform_id(channel, id) && holds_personal_data(id)
+    !is_hashed(id) && !is_platform_id(channel, id) && holds_personal_data(&without_random_parts(id))
+}
+
+/// `id` with its random-looking parts (UUIDs, runs of 16 or more letters and digits that mix
+/// both) as `x`: generated, not personal, though their digit runs may look like a phone number.
+fn without_random_parts(id: &str) -> Cow<'_, str> {
+    let id = UUID.replace_all(id, "x");
+    let tokens = LONG_TOKEN.replace_all(&id, |c: &regex::Captures<'_>| {
+        let t = &c[0];
+        if t.bytes().any(|b| b.is_ascii_digit()) && t.bytes().any(|b| b.is_ascii_alphabetic()) {
+            "x".to_string()
+        } else {
+            t.to_string()
+        }
+    });
+    match tokens {
+        Cow::Borrowed(_) => id,
+        Cow::Owned(t) => Cow::Owned(t),
+    }
 }
 
 /// `id-` and 32 lowercase hex digits: already hashed.
@@ -66,9 +98,14 @@ mod tests {
             ("", "alice@example.com", true),
             ("", "matrix", false),
             ("web", "web-3f2a9c4e", false),
+            ("web", "web-3f2a912345678901c4e5d6a7b8c9d0e1", false),
+            ("bridge", "123e4567-e89b-12d3-a456-426614174000", false),
+            ("bridge", "customer+14155552671", true),
+            ("bridge", "tel14155552671", true),
+            ("bridge", "4111111111111111", true),
             ("http", "victim-conv-0", false),
             ("web", "id-0123456789abcdef0123456789abcdef", false),
-            ("web", "id-0123456789ABCDEF0123456789ABCDEF", true),
+            ("web", "id-0123456789ABCDEF0123456789ABCDEF", false),
             ("discord", "1234567890123456789", false),
             ("discord", "1234567890123456789/9876543210987654321", false),
             ("discord", "jane@example.com", true),
