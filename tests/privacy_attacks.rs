@@ -395,3 +395,60 @@ fn the_binary_writes_the_store_for_its_user_alone() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_over_the_agent_api_with_another_key_is_refused_with_the_reason() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use personabot::catalog::settings::Settings;
+    use personabot::engine::AppState;
+
+    const TOKEN: &str = "privacy-attacks-agent-token";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seeded = data.clone();
+    tokio::task::spawn_blocking(move || {
+        let p = support::pipeline_on(Store::open(&seeded, Some(KEY)).unwrap());
+        say(
+            &p,
+            "http",
+            "victim-conv",
+            "victim",
+            "qvictimwordsq how much is it?",
+        );
+    })
+    .await
+    .unwrap();
+    // A server started with another key than the store was written with.
+    let pipeline = Arc::new(support::pipeline_on(
+        Store::open(&data, Some("not-the-store-key")).unwrap(),
+    ));
+    let settings = Settings::load_with_env(
+        None,
+        Some(HashMap::from([(
+            "PERSONABOT__HTTP__AGENT_TOKEN".to_string(),
+            TOKEN.to_string(),
+        )])),
+    )
+    .unwrap();
+    let state = AppState::new(pipeline.clone(), Arc::new(settings));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, personabot::app::app(state)).await });
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{base}/v1/evidence/forget"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "user": "victim" }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("is not the user-hash key"), "{body}");
+    assert_eq!(pipeline.store().interaction_count(), 1, "nothing deleted");
+}
