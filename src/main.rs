@@ -81,7 +81,18 @@ enum Command {
     Suggest(suggest::SuggestArgs),
 }
 
+/// Files this process creates are its user's alone (0600, folders 0700): the evidence store's,
+/// whichever sled writes later, exports, the control socket.
+fn restrict_new_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
+    restrict_new_files();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

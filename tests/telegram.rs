@@ -486,6 +486,8 @@ async fn failed_sends_are_retried_and_recorded() {
         !error.contains(TOKEN) && !error.contains("TEST-token"),
         "{error}"
     );
+    // The error is logged as well: no chat id in it.
+    assert!(!error.contains(&(DM + 10).to_string()), "{error}");
     assert_eq!(bot.fake.calls_of(since, "sendMessage").len(), 1);
 }
 

@@ -171,6 +171,31 @@ pub(crate) async fn relay_agent_replies<F, Fut>(
     }
 }
 
+/// `text` with every run of 15 or more digits (Discord snowflakes: channel, user and message
+/// ids, as in a request URL) replaced by `<id>`, for errors that are logged and stored.
+pub(crate) fn without_long_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 15 {
+            out.push_str("<id>");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +270,20 @@ mod tests {
         });
         rx.await.unwrap();
         assert_eq!(*seen.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn long_ids_are_taken_out_of_errors() {
+        let cases = [
+            (
+                "error sending request for url (https://discord.com/api/v10/channels/1234567890123456789/messages)",
+                "error sending request for url (https://discord.com/api/v10/channels/<id>/messages)",
+            ),
+            ("Unknown Channel (10003), retry in 2 s", "Unknown Channel (10003), retry in 2 s"),
+            ("", ""),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(without_long_ids(text), expected);
+        }
     }
 }

@@ -20,6 +20,11 @@ pub struct TranscriptLine {
     pub at_ms: u64,
     pub from: Actor,
     pub text: String,
+    /// Who wrote a customer line: the keyed hash of their user id (a conversation may have
+    /// several customers), so forgetting them removes it from every transcript. `None` for bot
+    /// and agent lines, and for lines stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The self-help answer the customer has not yet rated.

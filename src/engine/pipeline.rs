@@ -156,6 +156,8 @@ impl Pipeline {
         if let Some(empty) = turn::empty_message(&self.rules(), &inbound.text) {
             return Ok(empty);
         }
+        let stored = self.with_stored_ids(inbound);
+        let inbound = &*stored;
         let _guard = self.lock(&inbound.channel, &inbound.conversation);
         let plan = self.stage(inbound, mode)?;
         let ticket = self.store.submit_turn(plan.write).wait_blocking()?;
@@ -176,11 +178,9 @@ impl Pipeline {
         if let Some(empty) = turn::empty_message(&self.rules(), &inbound.text) {
             return Ok(empty);
         }
-        let _guard = self
-            .lock_async(&inbound.channel, &inbound.conversation)
-            .await;
+        let owned = self.with_stored_ids(inbound).into_owned();
+        let _guard = self.lock_async(&owned.channel, &owned.conversation).await;
         let pipeline = Arc::clone(self);
-        let owned = inbound.clone();
         let plan = tokio::task::spawn_blocking(move || pipeline.stage(&owned, mode))
             .await
             .map_err(|e| {
@@ -188,6 +188,22 @@ impl Pipeline {
             })??;
         let ticket = self.store.submit_turn(plan.write).wait().await?;
         Ok(self.finish(plan.staged, ticket))
+    }
+
+    /// `inbound` with the channel and conversation ids the store keeps: an id holding an email
+    /// or phone number is hashed here, before anything about the turn is stored or announced.
+    fn with_stored_ids<'a>(&self, inbound: &'a Inbound) -> std::borrow::Cow<'a, Inbound> {
+        let (channel, conversation) = self
+            .store
+            .stored_ids(&inbound.channel, &inbound.conversation);
+        if channel == inbound.channel && conversation == inbound.conversation {
+            return std::borrow::Cow::Borrowed(inbound);
+        }
+        std::borrow::Cow::Owned(Inbound {
+            channel,
+            conversation,
+            ..inbound.clone()
+        })
     }
 
     /// Reads what a turn is decided on and plans it. The caller holds the conversation's lock
@@ -259,6 +275,7 @@ impl Pipeline {
         user: &str,
         helped: bool,
     ) -> Result<Outcome, PipelineError> {
+        let (channel, conversation) = &self.store.stored_ids(channel, conversation);
         let _guard = self.lock(channel, conversation);
         let rules = self.rules();
         let now_ms = self.now();
@@ -383,6 +400,7 @@ impl Pipeline {
             at_ms,
             from: Actor::Agent(agent.into()),
             text: redact(text).into_owned(),
+            user: None,
         };
         let stored = self.store.append_transcript_at(ticket, line, at_ms)?;
         self.emit(PipelineEvent::AgentReply {

@@ -3,6 +3,7 @@
 //! Text is redacted and user ids are hashed before anything is written. A write that returns
 //! `Ok` has been flushed to disk.
 
+pub(crate) mod ids;
 mod records;
 pub mod redact;
 mod sled_store;

@@ -80,6 +80,9 @@ async fn a_rest_500_is_retried_and_logged() {
     bot.posted_in(since, BILLING_CHANNEL).await;
     let d = bot.delivery(1).await;
     assert!(!d.ok && d.attempts == 4 && d.error.is_some(), "{d:?}");
+    // The error is logged as well: no channel id in it.
+    let error = d.error.clone().unwrap_or_default();
+    assert!(!error.contains(&SUPPORT.to_string()), "{error}");
     let stored = bot
         .pipeline
         .store()

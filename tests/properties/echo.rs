@@ -63,11 +63,13 @@ fn ticket_with(text: &str, other: &str) -> Ticket {
                 at_ms: 0,
                 from: Actor::Customer,
                 text: text.into(),
+                user: None,
             },
             TranscriptLine {
                 at_ms: 1,
                 from: Actor::Agent(other.into()),
                 text: other.into(),
+                user: None,
             },
         ],
         claimed_by: Some(other.into()),

@@ -55,7 +55,7 @@ pub(crate) fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn form_encode(text: &str) -> String {
+pub(crate) fn form_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -2,7 +2,8 @@
 
 use personabot::store::{InteractionFilter, TicketStatus};
 
-use crate::bot::{message, press_payload, Bot, CH, QUIET};
+use crate::bot::{form_encode, message, now, press_payload, Bot, CH, INTERACTIONS, QUIET, SECRET};
+use crate::fake_slack;
 use crate::fake_slack::TOKEN;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,4 +133,74 @@ async fn talk_to_a_human_opens_a_ticket_and_agent_replies_reach_the_thread() {
         delivered.authorization.as_deref(),
         Some(format!("Bearer {TOKEN}").as_str())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_signed_press_sent_three_times_is_handled_once() {
+    let bot = Bot::start().await;
+    let ts = "1700000031.000100";
+    let since = bot.mark();
+    bot.event(
+        "Ev0031",
+        message("U0ALICE", "how much does the growth plan cost?", ts),
+    )
+    .await;
+    let reply = bot.reply_in(since, ts).await;
+
+    // One signed request, byte for byte, sent three times (a replay within the signature's
+    // five minutes).
+    let since = bot.mark();
+    let url = bot.fake.response_url("replayed");
+    let payload = press_payload(&reply, "That helped", "U0ALICE", &url);
+    let body = format!("payload={}", form_encode(&payload.to_string()));
+    let stamp = now().to_string();
+    let headers = [
+        (
+            "x-slack-signature",
+            fake_slack::sign(SECRET, &stamp, body.as_bytes()),
+        ),
+        ("x-slack-request-timestamp", stamp),
+    ];
+    for _ in 0..3 {
+        let (status, text, _) = bot
+            .post(
+                INTERACTIONS,
+                body.as_bytes(),
+                "application/x-www-form-urlencoded",
+                &headers,
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+    }
+    // Presses in one conversation are handled in order: once this later one is answered, the
+    // three before it were handled (or dropped).
+    let sentinel = bot.fake.response_url("sentinel");
+    bot.press(&press_payload(
+        &reply,
+        "That helped",
+        "U0MALLORY",
+        &sentinel,
+    ))
+    .await;
+    bot.response(since, "sentinel").await;
+
+    let replayed = bot
+        .fake
+        .matching(since, |c| c.method == "response/replayed");
+    assert_eq!(
+        replayed.len(),
+        1,
+        "one effect: {:?}",
+        replayed.iter().map(|c| &c.raw).collect::<Vec<_>>()
+    );
+    assert_eq!(replayed[0].body["replace_original"], true);
+    let helped = InteractionFilter {
+        outcome: Some("helped".into()),
+        ..Default::default()
+    };
+    assert_eq!(bot.pipeline.store().interactions(&helped).unwrap().len(), 1);
+    assert!(bot
+        .fake
+        .matching(since, |c| c.method == "chat.postEphemeral")
+        .is_empty());
 }

@@ -215,7 +215,7 @@ async fn send(
             channel
                 .send_message(http, message)
                 .await
-                .map_err(|e| (failure(&e), format!("channel {channel}: {e}")))
+                .map_err(|e| (failure(&e), kit::without_long_ids(&e.to_string())))
         }
     })
     .await
@@ -260,7 +260,10 @@ impl Shared {
                     Ok(serenity::all::Channel::Guild(c)) => c.parent_id.map(|p| p.get()),
                     Ok(_) => None,
                     Err(e) => {
-                        tracing::warn!(error = %e, channel = %channel, "channel lookup failed");
+                        tracing::warn!(
+                            error = %kit::without_long_ids(&e.to_string()),
+                            "channel lookup failed"
+                        );
                         return false; // not cached: asked again next time
                     }
                 };

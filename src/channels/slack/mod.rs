@@ -235,6 +235,12 @@ async fn interactions(
         tracing::debug!(kind = ?payload["type"].as_str(), "Slack interaction ignored");
         return Ok(StatusCode::OK.into_response());
     };
+    // The same signed request sent again (a replay, within the signature's five minutes) is
+    // handled once. Slack gives each real press its own body (trigger_id, action_ts).
+    if !lock(&shared.seen).first(format!("interaction:{}", digest(&body))) {
+        tracing::debug!("repeated Slack interaction dropped");
+        return Ok(StatusCode::OK.into_response());
+    }
     let key = press.conversation.clone();
     let running = state.handlers.enter();
     shared.chains.in_order(key, async move {
@@ -242,6 +248,15 @@ async fn interactions(
         on_press(&state, &api, press).await;
     });
     Ok(StatusCode::OK.into_response())
+}
+
+/// SHA-256 of a request body, hex.
+fn digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Shows `text` to the presser only.

@@ -113,11 +113,7 @@ impl Telegram {
             if let Some(k) = &keyboard {
                 request = request.reply_markup(k.clone());
             }
-            async move {
-                request
-                    .await
-                    .map_err(|e| (failure(&e), format!("chat {chat}: {}", self.describe(&e))))
-            }
+            async move { request.await.map_err(|e| (failure(&e), self.describe(&e))) }
         })
         .await
     }

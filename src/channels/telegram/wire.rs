@@ -382,10 +382,12 @@ pub(super) fn describe(err: &RequestError, token: &str) -> String {
             }
             text
         }
+        // Neither the answer (it may name chats and users) nor the new chat id is logged.
         RequestError::InvalidJson { raw, .. } => format!(
-            "the Bot API answered something that is not its JSON: {}",
-            fit(raw, 200)
+            "the Bot API answered something that is not its JSON ({} bytes)",
+            raw.len()
         ),
+        RequestError::MigrateToChatId(_) => "the group was migrated to a supergroup".into(),
         other => other.to_string(),
     };
     without_token(&text, token)

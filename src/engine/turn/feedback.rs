@@ -251,12 +251,14 @@ impl PendingFeedbackTicket {
             at_ms: at,
             from: Actor::Customer,
             text: "[pressed \"Talk to a human\"]".into(),
+            user: Some(user.clone()),
         });
         if let Some(r) = &reply {
             transcript.push(TranscriptLine {
                 at_ms: at,
                 from: Actor::Bot,
                 text: r.clone(),
+                user: None,
             });
         }
         let ticket = Ticket {
@@ -297,6 +299,7 @@ impl PendingFeedbackTicket {
                 at_ms: at,
                 from: Actor::Bot,
                 text: r.clone(),
+                user: None,
             });
         }
         FeedbackPlan {

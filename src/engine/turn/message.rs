@@ -232,6 +232,7 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
         at_ms: now_ms,
         from: Actor::Customer,
         text: redacted.clone(),
+        user: Some(user.clone()),
     };
     let turn = Decided {
         rules,
@@ -300,6 +301,7 @@ impl Decided<'_> {
                 at_ms: at,
                 from: Actor::Bot,
                 text: r.clone(),
+                user: None,
             };
             match &mut ticket {
                 TicketChange::None => {}
@@ -355,6 +357,7 @@ impl Decided<'_> {
                 at_ms: at,
                 from: Actor::Bot,
                 text: r.clone(),
+                user: None,
             });
         }
         next.updated_ms = at;

@@ -168,6 +168,11 @@ pub fn write_edits(edits: &[FileEdit]) -> Result<(), SuggestError> {
         temp.push(".suggest-tmp");
         let temp = PathBuf::from(temp);
         std::fs::write(&temp, &e.after).map_err(|err| write_error(&temp, err))?;
+        // The edited file keeps its mode (the binary's umask would make the new one 0600).
+        if let Ok(meta) = std::fs::metadata(&e.source) {
+            std::fs::set_permissions(&temp, meta.permissions())
+                .map_err(|err| write_error(&temp, err))?;
+        }
         std::fs::rename(&temp, &e.source).map_err(|err| write_error(&e.source, err))?;
     }
     Ok(())

@@ -166,9 +166,9 @@ impl Store {
             Err(e) => {
                 // The old database is whole: reopen it (with a new writer) and keep serving.
                 drop(current);
-                *slot = Some(std::sync::Arc::new(OpenDb::open(
+                *slot = Some(std::sync::Arc::new(OpenDb::reopen(
                     &dir,
-                    Some(&self.shared.hash_key),
+                    &self.shared.hash_key,
                 )?));
                 return Err(e);
             }
@@ -177,7 +177,7 @@ impl Store {
         // Closes the old database: its writer drains its queue and stops.
         drop(current);
         swap_in_compacted(&dir)?;
-        let reopened = OpenDb::open(&dir, Some(&self.shared.hash_key))
+        let reopened = OpenDb::reopen(&dir, &self.shared.hash_key)
             .inspect_err(|e| tracing::error!(error = %e, "the compacted store did not open"))?;
         *slot = Some(std::sync::Arc::new(reopened));
         Ok(Compacted {

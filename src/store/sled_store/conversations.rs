@@ -1,8 +1,46 @@
-//! Conversation state and channel links: reading and saving a conversation's state, and the
-//! channels' bookkeeping values (`links`).
+//! Conversation state and channel links: reading and saving a conversation's state, the
+//! channels' bookkeeping values (`links`), and the ids a conversation is stored under (hashed
+//! when they hold personal data, see [`ids`](crate::store::ids)).
+
+use std::borrow::Cow;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::{conversation_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
+use crate::store::ids::{needs_hashing, HASHED_PREFIX};
+
+/// `id` as stored: itself, or `id-` and its keyed hash (HMAC-SHA256 under the user-hash key,
+/// 128 bits, hex) when it holds personal data. `channel` is the conversation's channel, or
+/// empty for a channel name.
+fn stored_id<'a>(key: &[u8], channel: &str, id: &'a str) -> Cow<'a, str> {
+    if !needs_hashing(channel, id) {
+        return Cow::Borrowed(id);
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(b"id\0");
+    mac.update(id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(HASHED_PREFIX.len() + 32);
+    out.push_str(HASHED_PREFIX);
+    for b in &digest[..16] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    Cow::Owned(out)
+}
+
+/// A channel name and conversation id as stored.
+fn stored_ids<'a>(
+    key: &[u8],
+    channel: &'a str,
+    conversation: &'a str,
+) -> (Cow<'a, str>, Cow<'a, str>) {
+    (
+        stored_id(key, "", channel),
+        stored_id(key, channel, conversation),
+    )
+}
 
 impl OpenDb {
     fn conversation(
@@ -10,9 +48,10 @@ impl OpenDb {
         channel: &str,
         conversation: &str,
     ) -> Result<ConversationState, StoreError> {
+        let (channel, conversation) = stored_ids(&self.hash_key, channel, conversation);
         match self
             .conversations
-            .get(conversation_key(channel, conversation))?
+            .get(conversation_key(&channel, &conversation))?
         {
             Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
             None => Ok(ConversationState::default()),
@@ -25,8 +64,9 @@ impl OpenDb {
         conversation: &str,
         state: &ConversationState,
     ) -> Result<(), StoreError> {
+        let (channel, conversation) = stored_ids(&self.hash_key, channel, conversation);
         self.conversations.insert(
-            conversation_key(channel, conversation),
+            conversation_key(&channel, &conversation),
             serde_json::to_vec(state)?,
         )?;
         self.db.flush()?;
@@ -71,7 +111,17 @@ impl OpenDb {
 }
 
 impl Store {
-    /// The state of a conversation (empty when new).
+    /// The channel name and conversation id as the store keeps them: each kept, or replaced by
+    /// `id-<keyed hash>` when it holds an email, a phone number or other personal data (the ids
+    /// Discord, Slack and Telegram issue are kept). Every id a turn stores goes through here
+    /// first; the same id always gives the same result, and a result gives itself.
+    pub fn stored_ids(&self, channel: &str, conversation: &str) -> (String, String) {
+        let (channel, conversation) = stored_ids(&self.shared.hash_key, channel, conversation);
+        (channel.into_owned(), conversation.into_owned())
+    }
+
+    /// The state of a conversation (empty when new). Its ids may be given as received or as
+    /// stored.
     pub fn conversation(
         &self,
         channel: &str,

@@ -3,7 +3,7 @@
 
 use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
-use crate::store::records::{Ticket, TicketStatus};
+use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
 
 /// What `forget_user` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -11,6 +11,17 @@ pub struct ForgetReport {
     pub interactions: usize,
     pub tickets: usize,
     pub conversations: usize,
+    /// The user's lines removed from the transcripts of other users' tickets (a conversation
+    /// several people write in) and from conversations' recent lines.
+    pub lines: usize,
+}
+
+/// Removes the lines `user` (hashed) wrote; how many, when there were any.
+fn without_lines_of(lines: &mut Vec<TranscriptLine>, user: &str) -> Option<usize> {
+    let before = lines.len();
+    lines.retain(|l| l.user.as_deref() != Some(user));
+    let removed = before - lines.len();
+    (removed > 0).then_some(removed)
 }
 
 impl OpenDb {
@@ -31,16 +42,28 @@ impl OpenDb {
         }
         for entry in self.tickets.iter() {
             let (key, bytes) = entry?;
-            let t: Ticket = serde_json::from_slice(&bytes)?;
+            let mut t: Ticket = serde_json::from_slice(&bytes)?;
             if t.user == hashed {
                 self.tickets.remove(key)?;
                 report.tickets += 1;
                 self.release_conversation(&t)?;
+            } else if let Some(removed) = without_lines_of(&mut t.transcript, &hashed) {
+                self.tickets.insert(key, serde_json::to_vec(&t)?)?;
+                report.lines += removed;
             }
         }
         for key in conversations {
             if self.conversations.remove(key)?.is_some() {
                 report.conversations += 1;
+            }
+        }
+        for entry in self.conversations.iter() {
+            let (key, bytes) = entry?;
+            let mut state: ConversationState = serde_json::from_slice(&bytes)?;
+            if let Some(removed) = without_lines_of(&mut state.recent, &hashed) {
+                self.conversations
+                    .insert(key, serde_json::to_vec(&state)?)?;
+                report.lines += removed;
             }
         }
         self.db.flush()?;
@@ -106,8 +129,12 @@ impl OpenDb {
 }
 
 impl Store {
-    /// Deletes everything about a user: interactions, tickets, conversation state.
+    /// Deletes everything about a user: interactions, tickets, conversation state, and the
+    /// lines they wrote in other users' tickets. Refused when the store was written with
+    /// another user-hash key (or with one, and opened without it): their hash would match
+    /// nothing.
     pub fn forget_user(&self, user: &str) -> Result<ForgetReport, StoreError> {
+        self.shared.key_check.require()?;
         self.current()?.forget_user(user)
     }
 

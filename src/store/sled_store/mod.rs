@@ -24,6 +24,8 @@ mod compact;
 mod conversations;
 mod forget;
 mod interactions;
+mod key;
+mod modes;
 mod tickets;
 mod writer;
 
@@ -80,6 +82,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Opens the sled database in `dir`, waiting up to [`LOCK_WAIT`] for its lock.
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    modes::create_dir(dir)?;
     let started = std::time::Instant::now();
     loop {
         let opened = sled::Config::new()
@@ -117,6 +120,8 @@ struct OpenDb {
     /// Channel bookkeeping: e.g. which Discord message and thread show a ticket.
     links: Tree,
     hash_key: Vec<u8>,
+    /// Whether `hash_key` is the key the store was written with.
+    key_check: key::KeyCheck,
     writer: std::sync::Arc<TurnWriter>,
     /// Added to sled's id generator, so interaction ids stay above those of the database this
     /// one was compacted from.
@@ -145,6 +150,8 @@ pub struct Store {
 struct Shared {
     dir: PathBuf,
     hash_key: Vec<u8>,
+    /// Whether `hash_key` is the key the store was written with (as opened).
+    key_check: key::KeyCheck,
     /// `None` only while a compaction swaps databases (every reader waits on the lock then),
     /// or after a compaction failed to reopen the store.
     open: std::sync::RwLock<Option<std::sync::Arc<OpenDb>>>,
@@ -184,6 +191,19 @@ impl OpenDb {
     /// Opens (or creates) the database in `dir` and starts its writer. `hash_key` keys the
     /// user-id hash; `None`: the key kept in the store (generated once).
     fn open(dir: &Path, hash_key: Option<&[u8]>) -> Result<OpenDb, StoreError> {
+        Self::open_as(dir, hash_key, key::Opening::Fresh)
+    }
+
+    /// [`open`](Self::open) again after a compaction, with the key the store was opened with.
+    fn reopen(dir: &Path, hash_key: &[u8]) -> Result<OpenDb, StoreError> {
+        Self::open_as(dir, Some(hash_key), key::Opening::Again)
+    }
+
+    fn open_as(
+        dir: &Path,
+        hash_key: Option<&[u8]>,
+        opening: key::Opening,
+    ) -> Result<OpenDb, StoreError> {
         let db = open_db(dir)?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema")? {
@@ -200,20 +220,6 @@ impl OpenDb {
                 )))
             }
         }
-        let hash_key = match hash_key {
-            Some(k) if !k.is_empty() => k.to_vec(),
-            _ => match meta.get("user_hash_key")? {
-                Some(k) => k.to_vec(),
-                None => {
-                    let mut key = [0u8; 32];
-                    getrandom::fill(&mut key).map_err(|e| {
-                        StoreError::Refused(format!("no randomness for the user-hash key: {e}"))
-                    })?;
-                    meta.insert("user_hash_key", &key)?;
-                    key.to_vec()
-                }
-            },
-        };
         let trees = TurnTrees {
             interactions: db.open_tree("interactions")?,
             by_time: db.open_tree("by_time")?,
@@ -222,6 +228,8 @@ impl OpenDb {
             tickets: db.open_tree("tickets")?,
         };
         let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
+        let has_records = !trees.interactions.is_empty() || !trees.tickets.is_empty();
+        let (hash_key, key_check) = key::resolve(&meta, hash_key, has_records, opening)?;
         let open = OpenDb {
             interactions: trees.interactions.clone(),
             by_time: trees.by_time.clone(),
@@ -233,9 +241,11 @@ impl OpenDb {
             meta,
             db,
             hash_key,
+            key_check,
             id_floor,
         };
         open.db.flush()?;
+        modes::restrict(dir)?;
         Ok(open)
     }
 
@@ -279,6 +289,7 @@ impl Store {
             shared: std::sync::Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 hash_key: open.hash_key.clone(),
+                key_check: open.key_check,
                 open: std::sync::RwLock::new(Some(std::sync::Arc::new(open))),
             }),
         })
