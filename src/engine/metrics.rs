@@ -204,14 +204,14 @@ mod tests {
     fn exposition_counts_and_histogram() {
         let m = Metrics::default();
         m.message(
-            "http",
+            "web",
             "answer",
             Some("startup-founder"),
             Some("pricing"),
             Duration::from_micros(300),
         );
         m.message(
-            "http",
+            "web",
             "answer",
             Some("startup-founder"),
             Some("pricing"),
@@ -234,7 +234,7 @@ mod tests {
         };
         let text = m.render(&open, commits, &Default::default());
         for line in [
-            "personabot_messages_total{channel=\"http\",route=\"answer\",persona=\"startup-founder\",intent=\"pricing\"} 2",
+            "personabot_messages_total{channel=\"web\",route=\"answer\",persona=\"startup-founder\",intent=\"pricing\"} 2",
             "personabot_messages_total{channel=\"discord\",route=\"fallback\",persona=\"none\",intent=\"none\"} 1",
             "personabot_messages_total{channel=\"other\",route=\"answer\",persona=\"none\",intent=\"none\"} 2",
             "personabot_message_seconds_bucket{le=\"0.0005\"} 3",
@@ -256,7 +256,7 @@ mod tests {
     fn channel_labels_only_from_known_names() {
         let m = Metrics::new(["sms"]);
         for (channel, label) in [
-            ("http", "http"),
+            ("http", OTHER),
             ("web", "web"),
             ("slack", "slack"),
             ("telegram", "telegram"),

@@ -1,6 +1,8 @@
 //! Security headers on every response: a Content-Security-Policy that allows only the server's
 //! own scripts (no inline script), `X-Content-Type-Options: nosniff`, `Referrer-Policy:
-//! no-referrer`, and framing refused everywhere (`frame-ancestors 'none'`, `X-Frame-Options:
+//! same-origin` (no referrer ever leaves for another site; `no-referrer` would also make the
+//! browser send `Origin: null` on the sign-in forms, which the same-origin check then refuses),
+//! and framing refused everywhere (`frame-ancestors 'none'`, `X-Frame-Options:
 //! DENY`) except the chat page `/`, which the origins in `http.frame_ancestors` may frame.
 
 use std::sync::Arc;
@@ -35,7 +37,7 @@ impl SecurityHeaders {
     pub fn new(frame_ancestors: &[String]) -> SecurityHeaders {
         let common = [
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::REFERRER_POLICY, "same-origin"),
         ];
         let build = |ancestors: &str, deny: bool| -> Headers {
             let policy = csp(ancestors);
@@ -133,7 +135,7 @@ mod tests {
             assert!(policy.ends_with(ancestors), "{path}: {policy}");
             assert_eq!(get(h, &header::X_FRAME_OPTIONS), xfo, "{path}");
             assert_eq!(get(h, &header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
-            assert_eq!(get(h, &header::REFERRER_POLICY), Some("no-referrer"));
+            assert_eq!(get(h, &header::REFERRER_POLICY), Some("same-origin"));
         }
     }
 

@@ -59,7 +59,7 @@ async fn every_response_has_the_security_headers_and_no_page_can_be_framed() {
         );
         assert_eq!(header(&h, "x-frame-options"), "DENY", "{path}");
         assert_eq!(header(&h, "x-content-type-options"), "nosniff", "{path}");
-        assert_eq!(header(&h, "referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header(&h, "referrer-policy"), "same-origin", "{path}");
     }
 }
 
