@@ -13,6 +13,7 @@ use personabot::app;
 use personabot::catalog::settings::Settings;
 use personabot::channels;
 use personabot::engine::pipeline::Pipeline;
+use personabot::engine::supervise::spawn_supervised;
 use personabot::engine::AppState;
 use personabot::ops::reload::{self, ReloadSource, ReloadState};
 use personabot::store::now_ms;
@@ -69,24 +70,35 @@ async fn serve(
         .await
     });
     eprintln!("personabot: web chat at http://{address}/");
-    if settings
-        .http
-        .agent_token
-        .as_deref()
-        .is_some_and(|t| !t.is_empty())
+    let has_accounts = pipeline
+        .store()
+        .accounts()
+        .is_ok_and(|accounts| !accounts.is_empty());
+    if has_accounts
+        || settings
+            .http
+            .agent_token
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
     {
         eprintln!("personabot: agent queue at http://{address}/agent");
     } else {
         eprintln!(
-            "personabot: agent queue is off: set PERSONABOT__HTTP__AGENT_TOKEN to turn it on"
+            "personabot: agent queue is off: add an account (`personabot agents add NAME`) or set \
+             PERSONABOT__HTTP__AGENT_TOKEN to turn it on"
         );
     }
-    let retention = tokio::spawn(personabot::ops::retention::run(
-        pipeline.clone(),
-        settings.store.retention_days,
-        personabot::ops::retention::EVERY,
-        now_ms,
-    ));
+    let retention = {
+        let (pipeline, days) = (pipeline.clone(), settings.store.retention_days);
+        spawn_supervised("retention", move || {
+            personabot::ops::retention::run(
+                pipeline.clone(),
+                days,
+                personabot::ops::retention::EVERY,
+                now_ms,
+            )
+        })
+    };
     let reloader = tokio::spawn(reload_on_change(
         pipeline.clone(),
         settings.clone(),

@@ -59,7 +59,7 @@ impl Default for Limits {
             max_message_chars: 4000,
             flood_messages: 8,
             flood_window_secs: 10,
-            address_requests: 120,
+            address_requests: 300,
             address_window_secs: 60,
         }
     }
@@ -696,7 +696,7 @@ mod tests {
         );
         assert_eq!(
             (d.limits.address_requests, d.limits.address_window_secs),
-            (120, 60)
+            (300, 60)
         );
         assert!(d.http.trusted_proxies.is_empty() && d.http.frame_ancestors.is_empty());
         let s = Settings::load_with_env(
