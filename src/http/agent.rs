@@ -64,6 +64,7 @@ async fn catalog(AgentAuth(who): AgentAuth, State(state): State<AppState>) -> Re
         "teams": c.teams.keys().filter(|id| who.sees_team(id)).map(|id| json!({"id": id, "name": c.team_name(id)})).collect::<Vec<_>>(),
         "intents": c.intents.iter().map(|i| json!({"id": i.id, "name": i.name})).collect::<Vec<_>>(),
         "personas": c.personas.iter().map(|p| json!({"id": p.id, "name": p.name})).collect::<Vec<_>>(),
+        "you": {"name": who.name, "role": who.role.as_str(), "teams": who.teams},
     }))
     .into_response()
 }

@@ -36,9 +36,6 @@ use workdir::Workdir;
 const BIN: &str = env!("CARGO_BIN_EXE_personabot");
 const TOKEN: &str = "web-test-agent-token";
 const QUESTION: &str = "How much does the Growth plan cost for my startup?";
-/// Typed into the page's name box, which the server ignores: actions are recorded under the
-/// signed-in account.
-const AGENT: &str = "Dana";
 /// The account the agent token signs in as (the bootstrap account of
 /// PERSONABOT__HTTP__AGENT_TOKEN).
 const SIGNED_IN: &str = "agent";
@@ -200,11 +197,10 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
     );
     b.wait_eq(
         &agent,
-        "the default agent name",
-        "document.querySelector('#agent-name').value",
-        json!("agent"),
+        "the signed-in account's name",
+        "document.querySelector('#agent-who').textContent",
+        json!(SIGNED_IN),
     );
-    b.type_into(&agent, "#agent-name", AGENT);
 
     let row = format!("#tickets li[data-ticket-id=\"{ticket_id}\"]");
     let row_text = b.wait_value(

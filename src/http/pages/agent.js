@@ -6,7 +6,6 @@
   var teamFilter = el('team-filter');
   var statusFilter = el('status-filter');
   var list = el('tickets');
-  var nameInput = el('agent-name');
 
   // ---- local settings ----
   function local(key, fallback) {
@@ -15,13 +14,6 @@
   function setLocal(key, value) {
     try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
   }
-  nameInput.value = local('hearth.agent.name', 'agent');
-  nameInput.addEventListener('change', function () {
-    var v = nameInput.value.trim();
-    if (!v) { v = 'agent'; nameInput.value = v; }
-    setLocal('hearth.agent.name', v);
-  });
-  function agentName() { return nameInput.value.trim() || 'agent'; }
 
   var teams = {};
   try { teams = JSON.parse(local('hearth.agent.teams', '{}')) || {}; } catch (e) { teams = {}; }
@@ -289,8 +281,6 @@
   function act(verb, body, done) {
     if (!current) return Promise.resolve();
     var id = current.id;
-    body.agent = agentName();
-    setLocal('hearth.agent.name', body.agent);
     return api('POST', '/v1/tickets/' + id + '/' + verb, body).then(function (t) {
       if (String(selected) === String(id)) showTicket(t, false);
       status(done);
@@ -368,6 +358,8 @@
     (c.teams || []).forEach(function (t) { teams[t.id] = t.name; });
     (c.intents || []).forEach(function (i) { ids.intent[i.id] = true; });
     (c.personas || []).forEach(function (p) { ids.persona[p.id] = true; });
+    // Actions are recorded under the signed-in account.
+    if (c.you && c.you.name) el('agent-who').textContent = c.you.name;
     fillTeams();
     fillDatalist(el('intent-ids'), ids.intent);
     fillDatalist(el('persona-ids'), ids.persona);
