@@ -28,8 +28,9 @@ const LOGIN_WORDING: [(&str, &str); 5] = [
     ("/agent/login", "/review/login"),
     ("Agent token", "Owner token"),
     (
-        "Ask your administrator for the agent token.",
-        "Ask your administrator for the owner token (the agent token when no owner token is set).",
+        "Ask your administrator for your token (<code>personabot agents add</code> makes one).",
+        "Ask your administrator for your owner token (<code>personabot agents add NAME --role \
+         owner</code> makes one; the agent token works while no owner token is set).",
     ),
 ];
 
