@@ -5,59 +5,25 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use personabot::app::app;
-use personabot::catalog::settings::Settings;
-use personabot::engine::AppState;
 use personabot::store::{now_ms, Account, AccountRole, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::served::{Served, BRIDGE_TOKEN};
 
 const AGENT_TOKEN: &str = "bootstrap-agent-token-long";
 
-/// The chat bridge customers' messages come through in these tests.
-const BRIDGE_TOKEN: &str = "accounts-bridge-token-0123456";
+struct Server(Served);
 
-struct Server {
-    base: String,
-    host: String,
-    client: reqwest::Client,
-    state: AppState,
-    _dir: tempfile::TempDir,
+impl std::ops::Deref for Server {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.0
+    }
 }
 
 impl Server {
     async fn start(env: &[(&str, &str)]) -> Server {
-        let mut env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env.insert(
-            "PERSONABOT__BRIDGES__TEST__TOKEN".into(),
-            BRIDGE_TOKEN.into(),
-        );
-        let settings = Settings::load_with_env(None, Some(env)).expect("settings");
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Some("accounts-test-key")).unwrap();
-        let pipeline = Arc::new(support::pipeline_on(store));
-        let state = AppState::new(pipeline, Arc::new(settings));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let host = listener.local_addr().unwrap().to_string();
-        let router = app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Server {
-            base: format!("http://{host}"),
-            host,
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            state,
-            _dir: dir,
-        }
+        Server(Served::start(env, "accounts-test-key").await)
     }
 
     fn store(&self) -> &Store {

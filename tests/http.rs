@@ -4,54 +4,26 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use personabot::app::app;
-use personabot::catalog::settings::Settings;
-use personabot::engine::AppState;
-use personabot::store::Store;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "agent-secret-1-long-enough";
 
-/// The chat bridge these tests speak as (`channel: "test"`), with its own ids.
-const BRIDGE: &str = "test";
-const BRIDGE_TOKEN: &str = "test-bridge-token-0123456789";
+use support::served::{Served, BRIDGE, BRIDGE_TOKEN};
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    state: AppState,
-    _dir: tempfile::TempDir,
+/// The served app, as the test bridge `test` (`channel: "test"`, its own ids).
+struct Server(Served);
+
+impl std::ops::Deref for Server {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.0
+    }
 }
 
 impl Server {
     async fn start(env: &[(&str, &str)]) -> Server {
-        let mut env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env.insert(
-            "PERSONABOT__BRIDGES__TEST__TOKEN".into(),
-            BRIDGE_TOKEN.into(),
-        );
-        let settings = Settings::load_with_env(None, Some(env)).expect("settings");
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Some("http-test-key")).unwrap();
-        let pipeline = Arc::new(support::pipeline_on(store));
-        let state = AppState::new(pipeline, Arc::new(settings));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Server {
-            base,
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
-            state,
-            _dir: dir,
-        }
+        Server(Served::start(env, "http-test-key").await)
     }
 
     async fn with_agent_token() -> Server {

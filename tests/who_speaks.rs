@@ -4,25 +4,21 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use personabot::app::app;
-use personabot::catalog::settings::Settings;
-use personabot::engine::AppState;
-use personabot::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::served::Served;
 
 const AGENT_TOKEN: &str = "who-speaks-agent-token-0123";
 const BRIDGE_TOKEN: &str = "intercom-bridge-token-0123456";
 const OTHER_BRIDGE_TOKEN: &str = "zendesk-bridge-token-0123456";
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    state: AppState,
-    _dir: tempfile::TempDir,
+struct Server(Served);
+
+impl std::ops::Deref for Server {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.0
+    }
 }
 
 /// A web visitor: the conversation and token the server issued.
@@ -33,29 +29,12 @@ struct Visitor {
 
 impl Server {
     async fn start() -> Server {
-        let env: HashMap<String, String> = [
+        let env = [
             ("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN),
             ("PERSONABOT__BRIDGES__INTERCOM__TOKEN", BRIDGE_TOKEN),
             ("PERSONABOT__BRIDGES__ZENDESK__TOKEN", OTHER_BRIDGE_TOKEN),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let settings = Settings::load_with_env(None, Some(env)).expect("settings");
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Some("who-speaks-key")).unwrap();
-        let pipeline = Arc::new(support::pipeline_on(store));
-        let state = AppState::new(pipeline, Arc::new(settings));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Server {
-            base,
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
-            state,
-            _dir: dir,
-        }
+        ];
+        Server(Served::start(&env, "who-speaks-key").await)
     }
 
     /// A request with optional bearer and visitor tokens; (status, JSON body).

@@ -17,6 +17,8 @@ use personabot::core::classify::Classifier;
 use personabot::engine::pipeline::Pipeline;
 use personabot::store::Store;
 
+pub mod served;
+
 /// The shipped catalog, compiled, with the built-in settings: loaded once per test binary.
 pub struct Shipped {
     pub settings: Settings,

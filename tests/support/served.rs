@@ -1,0 +1,66 @@
+//! The HTTP application on a loopback port over a fresh store in a temp dir, served the way
+//! `personabot serve` serves it (`app::serve`: timeouts, connection cap, client addresses).
+//! Every served test declares the chat bridge `test`, which posts customers' messages with its
+//! own conversation and user ids.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use personabot::app;
+use personabot::catalog::settings::Settings;
+use personabot::engine::AppState;
+use personabot::store::Store;
+
+/// The chat bridge every served test declares.
+pub const BRIDGE: &str = "test";
+pub const BRIDGE_TOKEN: &str = "served-test-bridge-token-0123";
+
+/// A running server; it stops when the test's runtime ends.
+pub struct Served {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    /// A client that ignores proxies and does not follow redirects.
+    pub client: reqwest::Client,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Serves the shipped catalog with the built-in settings plus `env`, on a store whose user
+    /// ids are hashed with `hash_key`.
+    pub async fn start(env: &[(&str, &str)], hash_key: &str) -> Served {
+        let mut env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.entry("PERSONABOT__BRIDGES__TEST__TOKEN".into())
+            .or_insert_with(|| BRIDGE_TOKEN.into());
+        let settings = Settings::load_with_env(None, Some(env)).expect("settings");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), Some(hash_key)).expect("store");
+        let pipeline = Arc::new(super::pipeline_on(store));
+        let http = settings.http.clone();
+        let state = AppState::new(pipeline, Arc::new(settings));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let host = listener.local_addr().expect("address").to_string();
+        let router = app::app(state.clone());
+        tokio::spawn(
+            async move { app::serve(listener, router, &http, std::future::pending()).await },
+        );
+        Served {
+            base: format!("http://{host}"),
+            host,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            state,
+            _dir: dir,
+        }
+    }
+}
