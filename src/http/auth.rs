@@ -576,19 +576,7 @@ impl FromRequestParts<AppState> for AgentAuth {
 mod tests {
     use super::*;
 
-    /// Header names and values.
-    type Pairs<'a> = &'a [(&'a str, &'a str)];
-
-    fn headers(pairs: Pairs<'_>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
+    use crate::http::test_headers::{headers, Pairs};
 
     #[test]
     fn credentials_from_bearer_or_cookies() {

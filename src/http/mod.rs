@@ -15,6 +15,26 @@ pub mod origin;
 pub mod owner;
 pub mod server;
 
+/// Header maps from name-value pairs, for the HTTP modules' table tests.
+#[cfg(test)]
+pub(crate) mod test_headers {
+    use axum::http::{HeaderMap, HeaderName};
+
+    /// Header names and values.
+    pub type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+    pub fn headers(pairs: Pairs<'_>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("a header name"),
+                v.parse().expect("a header value"),
+            );
+        }
+        h
+    }
+}
+
 pub use auth::{cookie, Principal, Role};
 pub(crate) use auth::{AgentAuth, SignIn, SignInForm, AGENT_COOKIE, OWNER_COOKIE};
 

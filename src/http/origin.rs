@@ -59,19 +59,7 @@ pub(crate) fn same_origin(headers: &HeaderMap, method: &Method, public_url: Opti
 mod tests {
     use super::*;
 
-    /// Header names and values.
-    type Pairs<'a> = &'a [(&'a str, &'a str)];
-
-    fn headers(pairs: Pairs<'_>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
+    use crate::http::test_headers::{headers, Pairs};
 
     #[test]
     fn origins() {
