@@ -14,9 +14,21 @@ use crate::engine::metrics::Metrics;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, Pipeline, PipelineError};
 use crate::store::now_ms;
 
-/// Everything a request handler needs; cheap to clone.
+/// Everything a request handler needs; cheap to clone (one reference count: every extractor
+/// and middleware of a request clones it).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub pipeline: Arc<Pipeline>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
@@ -101,7 +113,7 @@ impl AppState {
             settings.limits.address_requests,
             Duration::from_secs(u64::from(settings.limits.address_window_secs)),
         );
-        AppState {
+        AppState(Arc::new(Shared {
             pipeline,
             metrics: Arc::new(Metrics::new(settings.bridges.keys())),
             settings,
@@ -117,7 +129,7 @@ impl AppState {
             addresses: Arc::new(Mutex::new(addresses)),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
-        }
+        }))
     }
 
     /// Counts a message from `channel`/`user` against the per-user rate limit.

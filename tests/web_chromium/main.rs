@@ -286,6 +286,12 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
     );
     b.wait_eq(
         &agent,
+        "the ticket's history (the audit log) naming the signed-in account",
+        "[...document.querySelectorAll('#t-history li')].map(e => e.textContent.split(' (')[0])",
+        json!([format!("claim by {SIGNED_IN}"), format!("reply by {SIGNED_IN}")]),
+    );
+    b.wait_eq(
+        &agent,
         "the ticket claimed in the server",
         &format!("fetch('/v1/tickets/{ticket_id}').then(r => r.json()).then(t => [t.status, t.claimed_by])"),
         json!(["claimed", SIGNED_IN]),

@@ -268,6 +268,13 @@
       if (r.persona) parts.push('persona → ' + r.persona);
       rel.appendChild(make('li', '', parts.join(', ') + ' by ' + r.by + ' (' + new Date(r.at_ms).toLocaleString() + ')'));
     });
+    // Who did what to this ticket, from the audit log (oldest first).
+    var history = el('t-history');
+    history.textContent = '';
+    (t.audit || []).forEach(function (a) {
+      var what = a.action.replace(/_/g, ' ') + ' by ' + a.who + (a.via === 'cli' ? ' (command line)' : '');
+      history.appendChild(make('li', '', what + ' (' + new Date(a.at_ms).toLocaleString() + ')'));
+    });
     var last = (t.relabels || []).slice(-1)[0] || {};
     el('relabel-intent').placeholder = last.intent || (t.intent ? t.intent.id : 'intent id');
     el('relabel-persona').placeholder = last.persona || (t.persona ? t.persona.id : 'persona id');
