@@ -288,7 +288,10 @@ fn customer_asks_hands_off_and_reads_the_agent_reply_in_chromium() {
         &agent,
         "the ticket's history (the audit log) naming the signed-in account",
         "[...document.querySelectorAll('#t-history li')].map(e => e.textContent.split(' (')[0])",
-        json!([format!("claim by {SIGNED_IN}"), format!("reply by {SIGNED_IN}")]),
+        json!([
+            format!("claim by {SIGNED_IN}"),
+            format!("reply by {SIGNED_IN}")
+        ]),
     );
     b.wait_eq(
         &agent,
