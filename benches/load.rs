@@ -81,6 +81,8 @@ fn start_server() -> Server {
         .env("PERSONABOT__LIMITS__FLOOD_MESSAGES", "100000000")
         .env("PERSONABOT__BRIDGES__BENCH__TOKEN", BRIDGE_TOKEN)
         .env("PERSONABOT__LIMITS__ADDRESS_REQUESTS", "100000000")
+        // Every connection of the load generator comes from one address.
+        .env("PERSONABOT__HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

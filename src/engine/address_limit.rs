@@ -1,10 +1,13 @@
-//! Per-client-address request limit for the endpoints anyone can call: at most N requests per
-//! window from one address (an IPv6 client counts by its /64, which one host usually holds
-//! whole). Memory is bounded: stale windows are swept, and past a cap of tracked addresses the
-//! newcomers share one window. Time is passed in, so tests can drive it.
+//! Per-client-address limits. [`AddressGate`]: at most N requests per window from one address
+//! to the endpoints anyone can call (an IPv6 client counts by its /64, which one host usually
+//! holds whole); memory is bounded: stale windows are swept, and past a cap of tracked
+//! addresses the newcomers share one window; time is passed in, so tests can drive it.
+//! [`OpenConnections`]: at most N connections open at once from one address, so one client
+//! cannot hold every connection the server allows.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What to do with one request.
@@ -120,6 +123,63 @@ impl AddressGate {
     }
 }
 
+/// Connections open per client address, at most `limit` each (0: no per-address limit).
+#[derive(Debug)]
+pub struct OpenConnections {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open connection; dropping it (the connection closed) counts it out.
+#[derive(Debug)]
+pub struct OpenConnection {
+    counts: Arc<OpenConnections>,
+    key: IpAddr,
+}
+
+impl OpenConnections {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(OpenConnections {
+            limit,
+            open: Mutex::default(),
+        })
+    }
+
+    /// Counts a new connection from `ip` in, or `None` when that address already holds
+    /// `limit`. An address is forgotten when its last connection closes.
+    pub fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<OpenConnection> {
+        let key = key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(key).or_insert(0);
+        if self.limit > 0 && *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(OpenConnection {
+            counts: self.clone(),
+            key,
+        })
+    }
+
+    /// Connections open from `ip` now.
+    pub fn open(&self, ip: IpAddr) -> usize {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.get(&key(ip)).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +249,46 @@ mod tests {
         assert_eq!(gate.tracked(), 3, "the table never grows past its cap");
         // Tracked addresses keep their own budget.
         assert_eq!(gate.check(ip("192.0.2.1"), t0), AddressVerdict::Allow);
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share_of_connections() {
+        let counts = OpenConnections::new(2);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a1 = counts.enter(ip("192.0.2.1")).expect("first");
+        let a2 = counts.enter(ip("192.0.2.1")).expect("second");
+        assert!(
+            counts.enter(ip("192.0.2.1")).is_none(),
+            "a third is refused"
+        );
+        assert!(
+            counts.enter(ip("192.0.2.2")).is_some(),
+            "another address is not"
+        );
+        let v6 = counts.enter(ip("2001:db8::1")).expect("v6");
+        let _v6b = counts
+            .enter(ip("2001:db8::2"))
+            .expect("the same /64, second");
+        assert!(
+            counts.enter(ip("2001:db8::3")).is_none(),
+            "the same /64 is one address"
+        );
+        drop(a1);
+        assert_eq!(counts.open(ip("192.0.2.1")), 1);
+        let _a3 = counts
+            .enter(ip("192.0.2.1"))
+            .expect("room again once one closed");
+        drop((a2, v6));
+        let unlimited = OpenConnections::new(0);
+        let held: Vec<_> = (0..1000)
+            .filter_map(|_| unlimited.enter(ip("192.0.2.9")))
+            .collect();
+        assert_eq!(held.len(), 1000, "0 means no per-address limit");
+        drop(held);
+        assert_eq!(
+            unlimited.open(ip("192.0.2.9")),
+            0,
+            "forgotten when all closed"
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! - A request may take `http.request_timeout_secs`, reading its body included (408 after),
 //!   and a response write that makes no progress for as long (a client that stops reading) ends
 //!   the connection.
-//! - At most `http.max_connections` connections are served; one more is answered 503 and
-//!   closed at once, so the server never runs out of file descriptors or memory for them.
+//! - At most `http.max_connections` connections are served, and at most
+//!   `http.max_connections_per_address` from one client address (trusted proxies excepted);
+//!   one more is answered 503 and closed at once, so the server never runs out of file
+//!   descriptors or memory for them and one client cannot hold them all.
 //! - Every request carries `ConnectInfo<SocketAddr>` (the peer), which [`ClientAddr`] reads.
 //! - Shutdown stops accepting, lets requests in flight finish and closes idle connections.
 //!
@@ -35,6 +37,7 @@ use tokio::time::Sleep;
 use tower::ServiceExt;
 
 use crate::catalog::settings::HttpSettings;
+use crate::engine::address_limit::OpenConnections;
 
 /// What a connection over the cap is told before it is closed.
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
@@ -60,6 +63,7 @@ pub async fn serve(
         .keep_alive(true);
     let write_stall = Duration::from_secs(http.request_timeout_secs);
     let slots = Arc::new(Semaphore::new(http.max_connections.max(1)));
+    let per_address = OpenConnections::new(http.max_connections_per_address);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -72,6 +76,17 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let trusted = http.trusted_proxies.iter().any(|r| r.contains(peer.ip()));
+        let held = match trusted {
+            true => None,
+            false => match per_address.enter(peer.ip()) {
+                Some(held) => Some(held),
+                None => {
+                    refuse(&stream);
+                    continue;
+                }
+            },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refuse(&stream);
@@ -89,7 +104,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
-            drop(slot);
+            drop((slot, held));
         });
     }
     drop(listener);
@@ -185,7 +200,7 @@ impl AsyncWrite for WriteDeadline {
 /// Over the cap: say so, if the socket takes it without waiting, and close.
 fn refuse(stream: &TcpStream) {
     let _ = stream.try_write(OVER_CAPACITY);
-    tracing::debug!("connection refused: http.max_connections reached");
+    tracing::debug!("connection refused: http.max_connections or its share per address reached");
 }
 
 /// Files the process needs besides client connections (the store, the listener, the control

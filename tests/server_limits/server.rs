@@ -74,6 +74,16 @@ impl Server {
     pub(crate) async fn connect(&self) -> TcpStream {
         TcpStream::connect(self.addr).await.expect("connect")
     }
+
+    /// A raw connection from another loopback address (`127.0.0.2`...: all of 127/8 is this
+    /// machine), so the server sees another client.
+    pub(crate) async fn connect_from(&self, local: [u8; 4]) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(std::net::SocketAddr::from((local, 0)))
+            .expect("bind a loopback address");
+        socket.connect(self.addr).await.expect("connect")
+    }
 }
 
 /// Reads until the server closes the connection (end of stream or an error), at most `bound`:

@@ -12,7 +12,13 @@ const CLOSED_WITHIN: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_headers_and_silent_sockets_are_closed_while_healthz_answers() {
-    let server = Server::start(&[("PERSONABOT__HTTP__HEADER_TIMEOUT_SECS", "2")]).await;
+    // Every connection here comes from one address: the per-address share is off, so the
+    // timeouts alone must close them.
+    let server = Server::start(&[
+        ("PERSONABOT__HTTP__HEADER_TIMEOUT_SECS", "2"),
+        ("PERSONABOT__HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0"),
+    ])
+    .await;
     let mut half_sent = Vec::new();
     for i in 0..150 {
         let partial = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow-{i}: ");
@@ -74,6 +80,50 @@ async fn over_the_connection_cap_is_answered_503_and_closed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(served, Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_hold_every_connection() {
+    let server = Server::start(&[
+        ("PERSONABOT__HTTP__MAX_CONNECTIONS", "100"),
+        ("PERSONABOT__HTTP__MAX_CONNECTIONS_PER_ADDRESS", "3"),
+    ])
+    .await;
+    let mallory = [127, 0, 0, 2];
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(server.connect_from(mallory).await);
+    }
+    let mut fourth = server.connect_from(mallory).await;
+    let answer = read_until_closed(&mut fourth, CLOSED_WITHIN)
+        .await
+        .expect("the fourth connection from one address is closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    // Another client (127.0.0.1) is served meanwhile.
+    assert_eq!(server.healthz().await, Some(200));
+    // Once one of the three closes, the address may connect again.
+    drop(held.pop());
+    let mut again = None;
+    for _ in 0..300 {
+        let mut stream = server.connect_from(mallory).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = read_until_closed(&mut stream, CLOSED_WITHIN)
+            .await
+            .unwrap_or_default();
+        if answer.starts_with(b"HTTP/1.1 200") {
+            again = Some(());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        again.is_some(),
+        "the address is served again once under its share"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -150,6 +150,7 @@ fn http(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] 
     }
     at_least(t, "request_timeout_secs", 1, diags);
     at_least(t, "max_connections", 1, diags);
+    at_least(t, "max_connections_per_address", 0, diags);
     at_least(t, "session_hours", 1, diags);
     t.string("public_url", diags);
     type Check = fn(&str) -> Result<(), String>;
@@ -172,6 +173,7 @@ fn http(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] 
         "header_timeout_secs",
         "request_timeout_secs",
         "max_connections",
+        "max_connections_per_address",
         "trusted_proxies",
         "frame_ancestors",
         "agent_token",

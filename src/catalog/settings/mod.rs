@@ -167,6 +167,9 @@ pub struct HttpSettings {
     pub request_timeout_secs: u64,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Connections one client address may hold open at once (0: no such limit); more are
+    /// answered 503 and closed. Trusted proxies are not held to it.
+    pub max_connections_per_address: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges);
     /// from any other peer the header is ignored.
     #[serde(deserialize_with = "crate::core::net::de_ranges")]
@@ -191,6 +194,7 @@ impl Default for HttpSettings {
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             max_connections: 512,
+            max_connections_per_address: 64,
             trusted_proxies: Vec::new(),
             frame_ancestors: Vec::new(),
         }
@@ -238,7 +242,7 @@ macro_rules! redacted_debug {
 
 redacted_debug!(HttpSettings {
     listen, max_body_bytes, session_hours, public_url, header_timeout_secs, request_timeout_secs,
-    max_connections, trusted_proxies, frame_ancestors
+    max_connections, max_connections_per_address, trusted_proxies, frame_ancestors
 } secrets { agent_token, owner_token });
 redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
