@@ -118,6 +118,16 @@ fn filler() -> impl Strategy<Value = String> {
         .prop_map(|(after, words, before)| format!("{after}{words}{before}"))
 }
 
+/// Whether `text` names a secret ("password: x", "api_key=..."), which redaction replaces even
+/// without digits: in any width or case (full-width letters are letters too).
+fn names_a_secret(text: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = text.nfkc().collect::<String>().to_lowercase();
+    ["pass", "pwd", "secret", "token", "key", "-----begin"]
+        .iter()
+        .any(|name| folded.contains(name))
+}
+
 #[derive(Debug, Clone)]
 enum Personal {
     Card(String),
@@ -181,7 +191,7 @@ proptest! {
     #[test]
     fn redaction_never_panics_and_keeps_text_without_digits_or_at_signs(text in message()) {
         let redacted = redact(&text);
-        if !text.contains('@') && !text.bytes().any(|b| b.is_ascii_digit()) {
+        if !text.contains('@') && !text.bytes().any(|b| b.is_ascii_digit()) && !names_a_secret(&text) {
             prop_assert_eq!(redacted.as_ref(), text.as_str());
         }
     }
