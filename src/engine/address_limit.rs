@@ -1,6 +1,7 @@
 //! Per-client-address limits. [`AddressGate`]: at most N requests per window from one address
-//! to the endpoints anyone can call (an IPv6 client counts by its /64, which one host usually
-//! holds whole); memory is bounded: stale windows are swept, and past a cap of tracked
+//! to the endpoints anyone can call, or N failed sign-ins ([`AddressGate::record`] and
+//! [`AddressGate::refused`]); an IPv6 client counts by its /64, which one host usually holds
+//! whole; memory is bounded: stale windows are swept, and past a cap of tracked
 //! addresses the newcomers share one window; time is passed in, so tests can drive it.
 //! [`OpenConnections`]: at most N connections open at once from one address, so one client
 //! cannot hold every connection the server allows.
@@ -77,7 +78,8 @@ impl AddressGate {
         Self::with_cap(limit, window, MAX_TRACKED)
     }
 
-    fn with_cap(limit: u32, window: Duration, cap: usize) -> Self {
+    /// A gate tracking at most `cap` addresses.
+    pub fn with_cap(limit: u32, window: Duration, cap: usize) -> Self {
         let now = Instant::now();
         AddressGate {
             limit: limit.max(1),
@@ -94,6 +96,33 @@ impl AddressGate {
 
     /// Counts a request from `ip` at `now`.
     pub fn check(&mut self, ip: IpAddr, now: Instant) -> AddressVerdict {
+        let (window, limit) = (self.window, self.limit);
+        self.window_of(ip, now).count(now, window, limit)
+    }
+
+    /// Counts one event from `ip` (a failed sign-in) without a verdict: with [`refused`]
+    /// (Self::refused), a gate that counts only failures.
+    pub fn record(&mut self, ip: IpAddr, now: Instant) {
+        self.check(ip, now);
+    }
+
+    /// The wait left while `ip` has used up its window, without counting anything.
+    pub fn refused(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let key = key(ip);
+        let w = match self.addresses.get(&key) {
+            Some(w) => w,
+            None if self.addresses.len() >= self.cap => &self.overflow,
+            None => return None,
+        };
+        let left = self
+            .window
+            .saturating_sub(now.saturating_duration_since(w.started));
+        (w.count >= self.limit && !left.is_zero()).then_some(left)
+    }
+
+    /// The window `ip` counts in (sweeping stale ones first when many are tracked; the shared
+    /// overflow window when the address is new and the gate is full).
+    fn window_of(&mut self, ip: IpAddr, now: Instant) -> &mut Window {
         let sweep_due = self
             .last_sweep
             .is_none_or(|at| now.saturating_duration_since(at) >= self.window);
@@ -104,17 +133,13 @@ impl AddressGate {
             self.last_sweep = Some(now);
         }
         let key = key(ip);
-        let (window, limit) = (self.window, self.limit);
         if !self.addresses.contains_key(&key) && self.addresses.len() >= self.cap {
-            return self.overflow.count(now, window, limit);
+            return &mut self.overflow;
         }
-        self.addresses
-            .entry(key)
-            .or_insert(Window {
-                started: now,
-                count: 0,
-            })
-            .count(now, window, limit)
+        self.addresses.entry(key).or_insert(Window {
+            started: now,
+            count: 0,
+        })
     }
 
     /// Addresses tracked now.
@@ -290,5 +315,55 @@ mod tests {
             0,
             "forgotten when all closed"
         );
+    }
+
+    #[test]
+    fn counting_only_failures_an_address_waits_for_the_window() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut gate = AddressGate::with_cap(5, s(60), 100);
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        // (seconds after t0, a failure?, the wait before the step)
+        let steps: &[(u64, bool, Option<Duration>)] = &[
+            (0, true, None),
+            (1, true, None),
+            (2, true, None),
+            (3, true, None),
+            (4, true, None),
+            (5, false, Some(s(55))),
+            (59, false, Some(s(1))),
+            (60, false, None),
+            (60, true, None),
+            (61, false, None),
+        ];
+        for (at, fail, want) in steps {
+            let now = t0 + s(*at);
+            assert_eq!(gate.refused(a, now), *want, "at {at}s");
+            assert_eq!(gate.refused(b, now), None, "another address");
+            if *fail {
+                gate.record(a, now);
+            }
+        }
+        // Another address of the same IPv6 /64 is the same client.
+        for _ in 0..5 {
+            gate.record(ip("2001:db8::1"), t0);
+        }
+        assert!(gate.refused(ip("2001:db8::ffff"), t0).is_some());
+    }
+
+    #[test]
+    fn failures_past_the_cap_share_one_window() {
+        let t0 = Instant::now();
+        let mut gate = AddressGate::with_cap(2, Duration::from_secs(60), 3);
+        for n in 0..50u8 {
+            gate.record(
+                IpAddr::from([10, 0, 0, n]),
+                t0 + Duration::from_millis(u64::from(n)),
+            );
+            assert!(gate.tracked() <= 3);
+        }
+        // Newcomers past the cap are refused together, not let through.
+        let late = IpAddr::from([10, 0, 0, 49]);
+        assert!(gate.refused(late, t0 + Duration::from_secs(1)).is_some());
     }
 }

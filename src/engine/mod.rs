@@ -3,7 +3,6 @@
 
 pub mod address_limit;
 pub mod error;
-pub(crate) mod failures;
 pub mod flood;
 pub mod metrics;
 pub mod output;

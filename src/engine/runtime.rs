@@ -40,7 +40,7 @@ pub struct Shared {
     /// The key web visitor tokens are signed with, read from the store at first use.
     pub visitor_key: Arc<std::sync::OnceLock<[u8; 32]>>,
     /// Failed sign-ins per client address (see [`crate::http::auth`]).
-    pub(crate) sign_in_failures: Arc<Mutex<crate::engine::failures::FailureGate>>,
+    pub(crate) sign_in_failures: Arc<Mutex<AddressGate>>,
     /// The per-client-address limit on the endpoints anyone can call.
     addresses: Arc<Mutex<AddressGate>>,
     /// Bounds the turns running at once: more threads than cores only contend on the store.
@@ -103,6 +103,9 @@ pub enum Admission {
 /// Turns running at once (each holds its conversation's lock while its write is committed).
 const CONCURRENT_TURNS: usize = 64;
 
+/// Failed sign-ins one address may make per minute before it is refused (429).
+const SIGN_IN_FAILURES: u32 = 5;
+
 impl AppState {
     pub fn new(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> AppState {
         let limiter = FloodGate::new(
@@ -121,8 +124,8 @@ impl AppState {
             handlers: Arc::default(),
             limiter: Arc::new(Mutex::new(limiter)),
             visitor_key: Arc::default(),
-            sign_in_failures: Arc::new(Mutex::new(crate::engine::failures::FailureGate::new(
-                5,
+            sign_in_failures: Arc::new(Mutex::new(AddressGate::with_cap(
+                SIGN_IN_FAILURES,
                 Duration::from_secs(60),
                 10_000,
             ))),

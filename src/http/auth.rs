@@ -304,7 +304,7 @@ fn blocked(state: &AppState, addr: ClientAddr) -> Option<std::time::Duration> {
         .sign_in_failures
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    gate.check(addr.0, Instant::now()).err()
+    gate.refused(addr.0, Instant::now())
 }
 
 /// Counts a failed sign-in from `addr` and writes it to the audit log.
@@ -313,7 +313,7 @@ fn failed(state: &AppState, store: &Store, addr: ClientAddr, who: &str, target: 
         .sign_in_failures
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .fail(addr.0, Instant::now());
+        .record(addr.0, Instant::now());
     audit(
         store,
         who,
