@@ -1,11 +1,17 @@
 //! Supervised background tasks: a task that panics is logged and started again (after a
 //! short, growing pause), so one bad event cannot stop a channel's relay until a restart. A
 //! task that returns is done. Aborting the supervisor's handle stops the task too.
+//! [`spawn_subscribed`] does it for the channels' relays of the pipeline's events.
 
 use std::future::Future;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use tokio::sync::broadcast::Receiver;
 use tokio::task::JoinHandle;
+
+use crate::engine::pipeline::{Pipeline, PipelineEvent};
 
 /// The pause before the first restart; it doubles up to [`MAX_PAUSE`] while the task keeps
 /// failing, and starts over once it has run for a minute.
@@ -48,6 +54,25 @@ where
                 }
             }
         }
+    })
+}
+
+/// A supervised task that reads the pipeline's events: the first run reads `first` (a
+/// subscription the caller made early, so no event after it is missed), and each restart
+/// subscribes afresh to `pipeline`.
+pub fn spawn_subscribed<F, Fut>(
+    name: &'static str,
+    pipeline: Arc<Pipeline>,
+    first: Receiver<PipelineEvent>,
+    mut make: F,
+) -> JoinHandle<()>
+where
+    F: FnMut(Receiver<PipelineEvent>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut first = Some(first);
+    spawn_supervised(name, move || {
+        make(first.take().unwrap_or_else(|| pipeline.subscribe()))
     })
 }
 

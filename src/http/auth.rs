@@ -145,9 +145,9 @@ pub(crate) enum Presented {
 
 /// The credential a request presents: `Authorization: Bearer ...`, else its session cookies.
 pub(crate) fn presented(headers: &HeaderMap, role: Role) -> Presented {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        return match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
-            Some(token) => Presented::Bearer(token.trim().to_string()),
+    if headers.contains_key(header::AUTHORIZATION) {
+        return match bearer(headers) {
+            Some(token) => Presented::Bearer(token.to_string()),
             None => Presented::Nothing,
         };
     }
@@ -164,6 +164,16 @@ pub(crate) fn presented(headers: &HeaderMap, role: Role) -> Presented {
         true => Presented::Nothing,
         false => Presented::Cookies(values),
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, trimmed.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// A refused request: the error, and how long to wait when rate limited.

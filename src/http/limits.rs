@@ -46,11 +46,7 @@ pub(crate) async fn per_address(
     };
     // A declared chat bridge speaks for many customers from one address: it is trusted to its
     // role and not held to one visitor's budget (the per-user flood limit still applies).
-    let bridge = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let bridge = crate::http::auth::bearer(request.headers())
         .is_some_and(|t| state.settings.bridge_with_token(t).is_some());
     if bridge {
         return next.run(request).await;

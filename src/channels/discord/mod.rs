@@ -28,7 +28,7 @@ use super::kit;
 use crate::catalog::settings::DiscordSettings;
 use crate::channels::dedupe::RecentIds;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError};
-use crate::engine::supervise::spawn_supervised;
+use crate::engine::supervise::spawn_subscribed;
 use crate::engine::{Admission, AppState};
 use interactions::{on_command, on_component};
 use tickets::ticket_events;
@@ -186,12 +186,8 @@ pub async fn start(state: &AppState) -> Result<DiscordHandle, DiscordError> {
             tracing::error!(error = %e, "Discord client stopped");
         }
     });
-    let mut first = Some(events);
-    let relay = shared.clone();
-    let events_task = spawn_supervised("discord ticket events", move || {
-        let events = first
-            .take()
-            .unwrap_or_else(|| relay.state.pipeline.subscribe());
+    let (relay, pipeline) = (shared.clone(), state.pipeline.clone());
+    let events_task = spawn_subscribed("discord ticket events", pipeline, events, move |events| {
         ticket_events(http.clone(), relay.clone(), events)
     });
     Ok(DiscordHandle {

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use super::kit::{self, AgentReply, Ordered};
 use crate::channels::dedupe::RecentIds;
 use crate::engine::pipeline::{Inbound, Mode, PipelineError};
-use crate::engine::supervise::spawn_supervised;
+use crate::engine::supervise::spawn_subscribed;
 use crate::engine::{Admission, AppState};
 use crate::http::ApiError;
 use api::{call, Api, Target};
@@ -408,19 +408,23 @@ pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
         );
         return None;
     };
-    // Subscribed before returning, so no agent reply after `start` is missed; a restarted relay
-    // subscribes afresh.
-    let mut first = Some(state.pipeline.subscribe());
+    // Subscribed before returning, so no agent reply after `start` is missed.
+    let events = state.pipeline.subscribe();
     eprintln!("personabot: Slack channel on: events at {EVENTS_PATH}, interactivity at {INTERACTIONS_PATH}");
-    Some(spawn_supervised("slack agent replies", move || {
-        let events = first.take().unwrap_or_else(|| state.pipeline.subscribe());
-        let api = api.clone();
-        kit::relay_agent_replies(
-            state.clone(),
-            CHANNEL,
-            Arc::default(),
-            events,
-            move |reply| deliver_agent_reply(api.clone(), reply),
-        )
-    }))
+    let pipeline = state.pipeline.clone();
+    Some(spawn_subscribed(
+        "slack agent replies",
+        pipeline,
+        events,
+        move |events| {
+            let api = api.clone();
+            kit::relay_agent_replies(
+                state.clone(),
+                CHANNEL,
+                Arc::default(),
+                events,
+                move |reply| deliver_agent_reply(api.clone(), reply),
+            )
+        },
+    ))
 }

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::kit::{self, AgentReply};
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
-use crate::engine::supervise::spawn_supervised;
+use crate::engine::supervise::spawn_subscribed;
 use crate::engine::{Admission, AppState};
 use crate::http::ApiError;
 use api::{Telegram, POLL_TIMEOUT_SECS};
@@ -434,9 +434,12 @@ pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
         );
     }
     // Subscribed before returning, so no agent reply after `start` is missed.
-    let mut first = Some(state.pipeline.subscribe());
-    Some(spawn_supervised("telegram", move || {
-        let events = first.take().unwrap_or_else(|| state.pipeline.subscribe());
-        run(tg.clone(), state.clone(), source, events)
-    }))
+    let events = state.pipeline.subscribe();
+    let pipeline = state.pipeline.clone();
+    Some(spawn_subscribed(
+        "telegram",
+        pipeline,
+        events,
+        move |events| run(tg.clone(), state.clone(), source, events),
+    ))
 }

@@ -110,9 +110,8 @@ async fn speaking(
             check_id(what, value)?;
         }
     }
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let bearer = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "));
-    let visitor = text(header::HeaderName::from_static(VISITOR_HEADER));
+    let bearer = crate::http::auth::bearer(headers);
+    let visitor = headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok());
     let key = visitor_key(state).await?;
     let decided = speaker::decide(
         claim,
