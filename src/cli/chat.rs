@@ -28,10 +28,7 @@ pub(crate) fn run(pipeline: &Pipeline, args: &ChatArgs) -> Result<ExitCode> {
     let conversation = args.conversation.clone().unwrap_or_else(|| {
         let mut bytes = [0u8; 6];
         let _ = getrandom::fill(&mut bytes);
-        format!(
-            "term-{}",
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        )
+        format!("term-{}", personabot::core::hex::encode(&bytes))
     });
     let user = args
         .user

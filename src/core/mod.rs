@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod conversation;
+pub mod hex;
 pub mod hours;
 pub mod model;
 pub mod net;

@@ -39,8 +39,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
 fn etag(body: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(body.as_bytes());
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", crate::core::hex::encode(&digest[..12]))
 }
 
 /// Whether an `If-None-Match` value names `etag` (or is `*`).

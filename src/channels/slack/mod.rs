@@ -253,10 +253,7 @@ async fn interactions(
 /// SHA-256 of a request body, hex.
 fn digest(body: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::core::hex::encode(&sha2::Sha256::digest(body))
 }
 
 /// Shows `text` to the presser only.

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::channels::kit::{Failure, HELPED_LABEL, HUMAN_LABEL};
+use crate::core::hex;
 use crate::engine::pipeline::Outcome;
 
 /// The buttons' `action_id`s.
@@ -69,23 +70,7 @@ fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
 /// `v0:{timestamp}:{body}` keyed with the signing secret.
 pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
     let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    let mut out = String::with_capacity(67);
-    out.push_str("v0=");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    hex.as_bytes()
-        .chunks(2)
-        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
-        .collect()
+    format!("v0={}", hex::encode(&digest))
 }
 
 /// Checks a request's signature headers against its raw body, at `now` (Unix seconds). The
@@ -108,7 +93,7 @@ pub fn verify_signature(
     }
     let expected = signature
         .strip_prefix("v0=")
-        .and_then(decode_hex)
+        .and_then(hex::decode)
         .filter(|d| d.len() == 32)
         .ok_or(SignatureError::Malformed)?;
     mac(secret, timestamp, body)
@@ -473,7 +458,7 @@ fn percent_decode(raw: &[u8]) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = raw.get(i + 1..i + 3)?;
-                out.push(decode_hex(std::str::from_utf8(hex).ok()?)?[0]);
+                out.push(hex::decode(std::str::from_utf8(hex).ok()?)?[0]);
                 i += 2;
             }
             b => out.push(b),

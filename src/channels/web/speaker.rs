@@ -9,6 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::catalog::settings::BridgeSettings;
+use crate::core::hex;
 use crate::core::secret::same;
 
 /// The web chat's channel: conversations the server issues to visitors.
@@ -168,7 +169,7 @@ impl VisitorKey {
 
     /// The token of `conversation`.
     pub fn token(&self, conversation: &str) -> String {
-        hex(&self.mac(conversation).finalize().into_bytes())
+        hex::encode(&self.mac(conversation).finalize().into_bytes())
     }
 
     /// Whether `token` is `conversation`'s (only server-issued ids have one).
@@ -176,7 +177,7 @@ impl VisitorKey {
         if !conversation.starts_with(CONVERSATION_PREFIX) {
             return false;
         }
-        match unhex(token.trim()) {
+        match hex::decode(token.trim()) {
             Some(bytes) => self.mac(conversation).verify_slice(&bytes).is_ok(),
             None => false,
         }
@@ -187,7 +188,7 @@ impl VisitorKey {
 pub fn new_conversation() -> Result<(String, String), getrandom::Error> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)?;
-    let id = hex(&bytes);
+    let id = hex::encode(&bytes);
     Ok((
         format!("{CONVERSATION_PREFIX}{id}"),
         visitor_of(&format!("{CONVERSATION_PREFIX}{id}")),
@@ -200,20 +201,6 @@ pub fn visitor_of(conversation: &str) -> String {
         .strip_prefix(CONVERSATION_PREFIX)
         .unwrap_or(conversation);
     format!("{VISITOR_PREFIX}{id}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -34,10 +34,7 @@ pub fn valid_account_name(name: &str) -> Result<(), String> {
 
 /// SHA-256 of a token or session id, hex: what the store keeps instead of the secret.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::core::hex::encode(&Sha256::digest(token.as_bytes()))
 }
 
 /// A fresh random secret (32 bytes, hex, `pb_` first so it is recognisable) and its hash.
@@ -58,9 +55,7 @@ impl NewToken {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)
             .map_err(|e| StoreError::Unavailable(format!("no randomness for a token: {e}")))?;
-        let token: String = std::iter::once("pb_".to_string())
-            .chain(bytes.iter().map(|b| format!("{b:02x}")))
-            .collect();
+        let token = format!("pb_{}", crate::core::hex::encode(&bytes));
         let hash = token_hash(&token);
         Ok(NewToken { token, hash })
     }

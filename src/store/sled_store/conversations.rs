@@ -9,6 +9,7 @@ use sha2::Sha256;
 
 use super::{conversation_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
+use crate::core::hex;
 use crate::store::ids::{needs_hashing, HASHED_PREFIX};
 
 /// `id` as stored: itself, or `id-` and its keyed hash (HMAC-SHA256 under the user-hash key,
@@ -22,12 +23,7 @@ fn stored_id<'a>(key: &[u8], channel: &str, id: &'a str) -> Cow<'a, str> {
     mac.update(b"id\0");
     mac.update(id.as_bytes());
     let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(HASHED_PREFIX.len() + 32);
-    out.push_str(HASHED_PREFIX);
-    for b in &digest[..16] {
-        out.push_str(&format!("{b:02x}"));
-    }
-    Cow::Owned(out)
+    Cow::Owned(format!("{HASHED_PREFIX}{}", hex::encode(&digest[..16])))
 }
 
 /// A channel name and conversation id as stored.

@@ -265,17 +265,12 @@ impl OpenDb {
 
 /// Keyed hash of a user id (HMAC-SHA256, 128 bits, hex, `u_` first).
 fn hash_user(key: &[u8], user: &str) -> String {
-    {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
-        mac.update(user.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(34);
-        out.push_str("u_");
-        for b in &digest[..16] {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
-    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(user.as_bytes());
+    format!(
+        "u_{}",
+        crate::core::hex::encode(&mac.finalize().into_bytes()[..16])
+    )
 }
 
 impl Store {
