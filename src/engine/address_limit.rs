@@ -41,9 +41,14 @@ impl Window {
         }
         let left = window.saturating_sub(now.saturating_duration_since(self.started));
         AddressVerdict::Refuse {
-            retry_after_secs: (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1),
+            retry_after_secs: retry_after_secs(left),
         }
     }
+}
+
+/// A wait as `Retry-After` says it: whole seconds, rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Counts requests per client address in fixed windows.

@@ -234,13 +234,13 @@ impl Refused {
 
     fn too_many(state: &AppState, wait: std::time::Duration) -> Refused {
         state.metrics.refused("auth", 429);
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = crate::engine::address_limit::retry_after_secs(wait);
         Refused {
             error: ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("too many failed sign-ins from this address: try again in {secs} s"),
             ),
-            retry_after_secs: Some(secs.max(1)),
+            retry_after_secs: Some(secs),
         }
     }
 
