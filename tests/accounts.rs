@@ -78,15 +78,7 @@ impl Server {
 
     /// Signs in with the form at `page` (`/agent` or `/review`); returns the cookie pair.
     async fn sign_in(&self, page: &str, token: &str) -> String {
-        let r = self
-            .client
-            .post(format!("{}{page}/login", self.base))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in at {page}");
-        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        let cookie = support::served::sign_in(&self.client, &self.base, page, token).await;
         assert!(
             cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
             "{cookie}"

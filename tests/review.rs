@@ -489,15 +489,8 @@ mod served {
     impl Server {
         /// Signs in with the form at `page`; returns the session cookie's value.
         async fn sign_in(&self, page: &str, token: &str) -> String {
-            let r = self
-                .client
-                .post(format!("{}{page}/login", self.base))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in at {page}");
-            let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+            let set_cookie =
+                super::support::served::sign_in(&self.client, &self.base, page, token).await;
             let pair = set_cookie.split(';').next().unwrap();
             pair.split_once('=').unwrap().1.to_string()
         }

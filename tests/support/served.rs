@@ -15,6 +15,27 @@ use personabot::store::Store;
 pub const BRIDGE: &str = "test";
 pub const BRIDGE_TOKEN: &str = "served-test-bridge-token-0123";
 
+/// Signs in with the form at `page` (`/agent` or `/review`) of the server at `base`, with a
+/// client that does not follow redirects: asserts the redirect home and returns the session
+/// cookie's `Set-Cookie` header.
+pub async fn sign_in(client: &reqwest::Client, base: &str, page: &str, token: &str) -> String {
+    let r = client
+        .post(format!("{base}{page}/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("sign-in answers");
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "sign-in at {page}"
+    );
+    r.headers()["set-cookie"]
+        .to_str()
+        .expect("a text header")
+        .to_string()
+}
+
 /// A running server; it stops when the test's runtime ends.
 pub struct Served {
     /// `http://127.0.0.1:PORT`.
