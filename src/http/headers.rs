@@ -78,10 +78,13 @@ pub(crate) async fn security_headers(
     request: Request,
     next: Next,
 ) -> Response {
-    let chosen = headers.for_path(request.uri().path()).clone();
+    let chosen = headers.for_path(request.uri().path());
     let mut response = next.run(request).await;
     for (name, value) in chosen {
-        response.headers_mut().entry(name).or_insert(value);
+        response
+            .headers_mut()
+            .entry(name.clone())
+            .or_insert_with(|| value.clone());
     }
     response
 }
