@@ -206,15 +206,20 @@ fn discord(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static st
     ]
 }
 
-fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
-    for (id, item) in t.entries() {
-        let path = format!("teams.{id}");
-        let span = || t.key_span(id);
-        if !is_valid_team_id(id) {
-            diags.push(t.src.at(
-                span(),
-                format!("invalid team id `{id}`: use lowercase letters, digits and `_`"),
-            ));
+/// The tables of a section of named tables (`[teams.<id>]`, `[bridges.<name>]`), with their
+/// paths: each name checked by `name_problem`, and an entry that is not a table reported, all
+/// at their positions.
+fn named_tables<'a>(
+    t: &mut Fields<'a>,
+    diags: &mut Diagnostics,
+    name_problem: impl Fn(&str) -> Option<String>,
+) -> Vec<(&'a str, String, Fields<'a>)> {
+    let mut tables = Vec::new();
+    for (name, item) in t.entries() {
+        let path = t.path(name);
+        let span = || t.key_span(name);
+        if let Some(problem) = name_problem(name) {
+            diags.push(t.src.at(span(), problem));
         }
         let Some(table) = item.as_table_like() else {
             diags.push(t.src.at(
@@ -223,7 +228,18 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
             ));
             continue;
         };
-        let mut team = Fields::new(t.src, table, item_span(item).or_else(span), path.clone());
+        let fields = Fields::new(t.src, table, item_span(item).or_else(span), path.clone());
+        tables.push((name, path, fields));
+    }
+    tables
+}
+
+fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
+    let id_problem = |id: &str| {
+        (!is_valid_team_id(id))
+            .then(|| format!("invalid team id `{id}`: use lowercase letters, digits and `_`"))
+    };
+    for (_, path, mut team) in named_tables(t, diags, id_problem) {
         for key in ["name", "description", "response_time"] {
             team.string(key, diags);
         }
@@ -244,17 +260,7 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
 
 /// `[bridges.<name>]`: a bridge is declared by its token, which only the environment holds.
 fn bridges(t: &mut Fields<'_>, diags: &mut Diagnostics) {
-    for (name, item) in t.entries() {
-        let path = format!("bridges.{name}");
-        let span = || t.key_span(name);
-        let Some(table) = item.as_table_like() else {
-            diags.push(t.src.at(
-                item_span(item).or_else(span),
-                format!("`{path}` must be a table, found {}", item_type_name(item)),
-            ));
-            continue;
-        };
-        let mut bridge = Fields::new(t.src, table, item_span(item).or_else(span), path.clone());
+    for (name, path, mut bridge) in named_tables(t, diags, |_| None) {
         if bridge.item("token").is_some() {
             diags.push(t.src.at(
                 bridge.key_span("token"),
