@@ -127,13 +127,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Classify(args) => classify::classify(&catalog, &settings, args),
         Command::Eval(args) => eval::eval(&catalog, &settings, args),
         Command::Chat(args) => {
-            let classifier = cli::compile(&catalog)?;
+            let classifier = cli::compile(&catalog, &settings)?;
             let store = cli::open_store(&cli)?;
             let pipeline = Pipeline::new(Arc::new(catalog), Arc::new(classifier), &settings, store);
             chat::run(&pipeline, args)
         }
         Command::Serve { listen } => {
-            let classifier = cli::compile(&catalog)?;
+            let classifier = cli::compile(&catalog, &settings)?;
             let store = cli::open_store(&cli)?;
             let pipeline = Arc::new(Pipeline::new(
                 Arc::new(catalog),

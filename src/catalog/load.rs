@@ -240,6 +240,7 @@ const PERSONA_KEYS: &[&str] = &[
     "challenges",
     "threshold",
     "keywords",
+    "exact",
 ];
 
 fn read_persona(
@@ -338,9 +339,27 @@ fn read_keywords(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Vec<Keyword> {
             term: term.to_string(),
             words,
             weight,
+            exact: false,
         });
     }
+    drop(table);
+    mark_exact(f, &mut keywords, diags);
     keywords
+}
+
+/// Reads `exact`: keywords that match only as written (no other forms, no typos). Each entry
+/// must be one of the file's keywords.
+fn mark_exact(f: &mut Fields<'_>, keywords: &mut [Keyword], diags: &mut Diagnostics) {
+    for (i, (term, span)) in f.strings("exact", diags).into_iter().enumerate() {
+        let words = text::words(&term);
+        match keywords.iter_mut().find(|k| k.words == words) {
+            Some(k) => k.exact = true,
+            None => diags.push(f.src.at(
+                span,
+                format!("`exact[{i}]` = {term:?} is not a keyword of this file"),
+            )),
+        }
+    }
 }
 
 fn src_at(f: &Fields<'_>, key: &str, message: String) -> Diagnostic {
@@ -355,6 +374,7 @@ const INTENT_KEYS: &[&str] = &[
     "priority",
     "exclude",
     "keywords",
+    "exact",
     "patterns",
     "route",
     "answers",

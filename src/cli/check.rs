@@ -51,7 +51,7 @@ pub(crate) fn check(cli: &Cli) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let started = Instant::now();
-    let classifier = compile(&catalog)?;
+    let classifier = compile(&catalog, &settings)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (run, failures) = run_examples(&catalog, &classifier, &settings.classify);
     for f in &failures {

@@ -48,7 +48,7 @@ pub(crate) fn classify(
     settings: &Settings,
     args: &ClassifyArgs,
 ) -> Result<ExitCode> {
-    let classifier = compile(catalog)?;
+    let classifier = compile(catalog, settings)?;
     let inputs = read_inputs(&args.text)?;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());

@@ -30,7 +30,7 @@ pub(crate) fn eval(catalog: &Catalog, settings: &Settings, args: &EvalArgs) -> R
     // The message already names the path, line and cause: print it once, not as a chain.
     let rows =
         personabot::owner::dataset::read_csv(&args.data).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let classifier = compile(catalog)?;
+    let classifier = compile(catalog, settings)?;
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::new(rows.len() as u64).with_style(
             indicatif::ProgressStyle::with_template(

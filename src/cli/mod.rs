@@ -85,9 +85,10 @@ pub(crate) fn load_catalog(cli: &Cli, settings: &Settings) -> Result<Catalog> {
     }
 }
 
-pub(crate) fn compile(catalog: &Catalog) -> Result<Classifier> {
+pub(crate) fn compile(catalog: &Catalog, settings: &Settings) -> Result<Classifier> {
     let started = Instant::now();
-    let classifier = Classifier::new(catalog).map_err(anyhow::Error::msg)?;
+    let classifier = Classifier::with_options(catalog, settings.classify.match_options())
+        .map_err(anyhow::Error::msg)?;
     let (terms, patterns) = classifier.size();
     tracing::info!(
         terms,

@@ -37,7 +37,7 @@ pub(crate) fn replay(
         ..Default::default()
     };
     let interactions = store.interactions(&filter)?;
-    let classifier = compile(catalog)?;
+    let classifier = compile(catalog, settings)?;
     let report = personabot::owner::replay::replay(
         catalog,
         &classifier,

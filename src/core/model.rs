@@ -38,6 +38,8 @@ pub struct Keyword {
     pub words: Vec<String>,
     /// Added to the score on each hit (negative counts against).
     pub weight: f32,
+    /// Matches only as written: no other forms, no typos (listed in the file's `exact`).
+    pub exact: bool,
 }
 
 /// Who is asking.

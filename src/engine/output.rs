@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::catalog::Catalog;
-use crate::core::classify::{Classification, Target};
+use crate::core::classify::{Classification, Form, Target};
 use crate::core::route::{Decision, Pick};
 use crate::engine::pipeline::{target_name, Outcome};
 use crate::store::{format_time, Actor, ScoredId, Ticket};
@@ -32,6 +32,21 @@ pub struct EvidenceJson {
     pub term: String,
     pub target: String,
     pub weight: f64,
+    /// `inflected` or `typo` when the message did not have the term as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form: Option<&'static str>,
+    /// The message words that matched, when they differ from the term.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched: Option<String>,
+}
+
+/// The name of a non-exact form, for the JSON and `--explain`.
+fn form_name(form: Form) -> Option<&'static str> {
+    match form {
+        Form::Exact => None,
+        Form::Inflected => Some("inflected"),
+        Form::Typo => Some("typo"),
+    }
 }
 
 /// The `classify --json` line.
@@ -93,6 +108,8 @@ pub fn decision_json(
                 term: e.term.clone(),
                 target: target_name(catalog, e.target),
                 weight: round(f64::from(e.weight)),
+                form: form_name(e.form),
+                matched: e.matched.clone(),
             })
             .collect(),
     }
@@ -155,10 +172,14 @@ pub fn explain(catalog: &Catalog, decision: &Decision, classification: &Classifi
             Target::Veto(_) => "vetoes".to_string(),
             _ => format!("{:+.2}", e.weight),
         };
+        let shown = match (&e.matched, form_name(e.form)) {
+            (Some(matched), Some(form)) => format!("{:?} (as {matched:?}, {form})", e.term),
+            _ => format!("{:?}", e.term),
+        };
         let _ = writeln!(
             out,
             "  {:<32} {:>7}  {}",
-            format!("{:?}", e.term),
+            shown,
             what,
             target_name(catalog, e.target)
         );

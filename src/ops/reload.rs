@@ -50,7 +50,8 @@ pub fn compile(source: &ReloadSource) -> Result<(Rules, Settings), Vec<String>> 
     let catalog = sources
         .and_then(|s| catalog::load_from_sources(s, &settings.teams))
         .map_err(|diags| diags.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    let classifier = Classifier::new(&catalog).map_err(|e| vec![e])?;
+    let classifier = Classifier::with_options(&catalog, settings.classify.match_options())
+        .map_err(|e| vec![e])?;
     let (_, failures) = run_examples(&catalog, &classifier, &settings.classify);
     if !failures.is_empty() {
         return Err(failures.into_iter().map(|f| f.message).collect());

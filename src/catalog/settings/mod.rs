@@ -458,6 +458,7 @@ impl Settings {
             ("classify.intent_threshold", t.intent_threshold),
             ("classify.persona_threshold", t.persona_threshold),
             ("classify.margin", t.margin),
+            ("classify.typo_weight", t.typo_weight),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(SettingsError::Invalid {

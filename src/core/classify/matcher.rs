@@ -1,13 +1,19 @@
-//! The compiled keyword matcher: a word-token hash table plus a trie over word ids for phrases.
+//! The compiled keyword matcher: the catalog's [`Lexicon`] plus one phrase trie per axis over
+//! stem classes.
 //!
-//! Built once per catalog. Matching a message tokenises it, looks each word up in an
-//! open-addressing table keyed by a case-insensitive hash, and walks the phrase trie from every
-//! word start, taking the longest term there and skipping the words it covers (no overlaps).
+//! Built once per catalog. Matching a message tokenises it, resolves each word to its stem
+//! class (as written, inflected or misspelt; see [`super::lexicon`]), and walks the trie from
+//! every word start, taking the longest term there and skipping the words it covers (no
+//! overlaps). The terms of a trie node are its *variants*: the catalog terms whose words share
+//! those stems ("crash" and "crashes"). A variant written exactly as the message has it wins;
+//! otherwise every variant that accepts inflections counts, as an inflected (or misspelt) hit.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 
-use crate::core::text::{word_hash, Tokens};
+use super::lexicon::{Form, Fuzziness, Lexicon, LexiconBuilder, Resolved, NONE};
+use crate::core::text::Tokens;
 
 /// ASCII bytes that belong inside a word (letters and digits), as in [`crate::core::text::is_word_char`].
 static ASCII_WORD: [bool; 256] = {
@@ -20,11 +26,7 @@ static ASCII_WORD: [bool; 256] = {
     table
 };
 
-/// Marks "not a catalog word" in a tokenised message.
-pub(crate) const NO_WORD: u32 = u32::MAX;
-const NO_TERM: u32 = u32::MAX;
-
-/// A multiply-rotate hasher for the trie's integer keys (the keys are already well mixed).
+/// A multiply-rotate hasher for integer keys (the keys are already well mixed).
 #[derive(Default)]
 pub(crate) struct IntHasher(u64);
 
@@ -44,87 +46,124 @@ impl Hasher for IntHasher {
 
 type IntMap<V> = HashMap<u64, V, BuildHasherDefault<IntHasher>>;
 
-/// One phrase trie over word ids. Each axis (personas, intents) has its own, so the longest
-/// match on one axis never hides a term of the other.
-#[derive(Debug, Default, Clone)]
-struct Trie {
-    /// Per word id: the node of terms starting with that word, or `NO_NODE`.
-    word_node: Vec<u32>,
-    /// Per node: the term ending here, or `NO_TERM`.
-    node_term: Vec<u32>,
-    node_has_children: Vec<bool>,
-    /// (node << 32 | word id) -> child node.
-    children: IntMap<u32>,
-}
-
 const NO_NODE: u32 = u32::MAX;
 
-impl Trie {
-    fn new_node(&mut self) -> u32 {
-        self.node_term.push(NO_TERM);
-        self.node_has_children.push(false);
-        (self.node_term.len() - 1) as u32
+/// One phrase trie over stem classes. Each axis (personas, intents) has its own, so the
+/// longest match on one axis never hides a term of the other.
+#[derive(Debug, Default, Clone)]
+struct Trie {
+    /// Per class: the node of terms starting with that class, or `NO_NODE`.
+    class_node: Vec<u32>,
+    /// Per node: its variants, a range of `variants` (start, end of those that accept
+    /// inflections, end): the open ones first, then the exact-only ones, each in term order.
+    node_variants: Vec<(u32, u32, u32)>,
+    node_has_children: Vec<bool>,
+    /// (node << 32 | class) -> child node.
+    children: IntMap<u32>,
+    /// Variants (term ids), grouped by node.
+    variants: Vec<u32>,
+}
+
+/// A message tokenised against the lexicon: each word's resolution and byte range.
+#[derive(Debug, Default, Clone)]
+pub struct Tokenised {
+    words: Vec<Resolved>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Tokenised {
+    /// Byte range in the normalised text of the words `range`.
+    pub(crate) fn span(&self, range: Range<usize>) -> Range<usize> {
+        match (self.spans.get(range.start), self.spans.get(range.end.saturating_sub(1))) {
+            (Some(a), Some(b)) => a.0 as usize..b.1 as usize,
+            _ => 0..0,
+        }
     }
 }
 
-/// Keyword matcher over lowercase normalised word sequences: one shared word table, one phrase
-/// trie per axis.
+/// A term found in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit<'a> {
+    /// The catalog terms it counts for: the one written exactly so, or every variant that
+    /// accepts inflections.
+    pub terms: &'a [u32],
+    /// The weakest form among its words.
+    pub form: Form,
+    /// Which message words it covers.
+    pub words: (usize, usize),
+}
+
+/// Keyword matcher: one shared lexicon, one phrase trie per axis.
 #[derive(Debug, Default, Clone)]
 pub struct TermMatcher {
-    /// Open-addressing table: (high 32 bits of the word's hash) << 32 | (word id + 1); 0 is empty.
-    slots: Vec<u64>,
-    mask: usize,
-    word_hashes: Vec<u64>,
-    words: Vec<Box<str>>,
+    lexicon: Lexicon,
     tries: Vec<Trie>,
-    /// Number of words in each term.
-    term_len: Vec<u32>,
+    /// Per term: the word ids it is written with (a range of `term_word_ids`).
+    term_words: Vec<(u32, u32)>,
+    term_word_ids: Vec<u32>,
+    /// Per term: it matches only as written.
+    term_exact: Vec<bool>,
 }
 
 /// Builds a [`TermMatcher`]; terms are added as word lists on an axis and numbered in order.
-#[derive(Default)]
 pub struct TermMatcherBuilder {
+    lexicon: LexiconBuilder,
+    axes: Vec<BuilderTrie>,
     matcher: TermMatcher,
-    word_ids: HashMap<String, u32>,
+    /// (axis, word ids) -> term id, so the same words on an axis are one term.
+    term_ids: HashMap<(usize, Vec<u32>), u32>,
+}
+
+#[derive(Default)]
+struct BuilderTrie {
+    class_node: HashMap<u32, u32>,
+    children: IntMap<u32>,
+    node_variants: Vec<Vec<u32>>,
+    node_has_children: Vec<bool>,
+}
+
+impl BuilderTrie {
+    fn new_node(&mut self) -> u32 {
+        self.node_variants.push(Vec::new());
+        self.node_has_children.push(false);
+        (self.node_variants.len() - 1) as u32
+    }
 }
 
 impl TermMatcherBuilder {
     /// A builder with `axes` independent tries.
-    pub fn new(axes: usize) -> Self {
-        let mut b = Self::default();
-        b.matcher.tries = vec![Trie::default(); axes];
-        b
+    pub fn new(axes: usize, fuzz: Fuzziness) -> Self {
+        TermMatcherBuilder {
+            lexicon: LexiconBuilder::new(fuzz),
+            axes: (0..axes).map(|_| BuilderTrie::default()).collect(),
+            matcher: TermMatcher::default(),
+            term_ids: HashMap::new(),
+        }
     }
 
-    fn word_id(&mut self, word: &str) -> u32 {
-        if let Some(&id) = self.word_ids.get(word) {
-            return id;
-        }
-        let id = self.matcher.words.len() as u32;
-        self.word_ids.insert(word.to_string(), id);
-        self.matcher.words.push(word.into());
-        self.matcher.word_hashes.push(word_hash(word));
-        for trie in &mut self.matcher.tries {
-            trie.word_node.push(NO_NODE);
-        }
-        id
-    }
-
-    /// Adds a term (its lowercase normalised words) on `axis` and returns its term id, or the id
-    /// of the identical term added on that axis before.
-    pub fn add(&mut self, axis: usize, words: &[String]) -> u32 {
+    /// Adds a term (its lowercase normalised words) on `axis` and returns its term id, or the
+    /// id of the term with the same words added on that axis before. `exact`: the term matches
+    /// only as written (no inflections, no typos); it sticks once set for those words.
+    pub fn add(&mut self, axis: usize, words: &[String], exact: bool) -> u32 {
         assert!(!words.is_empty(), "a term has at least one word");
-        let ids: Vec<u32> = words.iter().map(|w| self.word_id(w)).collect();
-        let m = &mut self.matcher;
-        let trie = &mut m.tries[axis];
-        let mut node = trie.word_node[ids[0] as usize];
-        if node == NO_NODE {
-            node = trie.new_node();
-            trie.word_node[ids[0] as usize] = node;
+        let ids: Vec<u32> = words.iter().map(|w| self.lexicon.word(w)).collect();
+        if let Some(&term) = self.term_ids.get(&(axis, ids.clone())) {
+            self.matcher.term_exact[term as usize] |= exact;
+            return term;
         }
-        for &word in &ids[1..] {
+        let classes: Vec<u32> = ids.iter().map(|&w| self.lexicon.class_of(w)).collect();
+        let trie = &mut self.axes[axis];
+        let mut node = match trie.class_node.get(&classes[0]) {
+            Some(&n) => n,
+            None => {
+                let n = trie.new_node();
+                trie.class_node.insert(classes[0], n);
+                n
+            }
+        };
+        for &class in &classes[1..] {
             trie.node_has_children[node as usize] = true;
-            let key = (u64::from(node) << 32) | u64::from(word);
+            let key = (u64::from(node) << 32) | u64::from(class);
             node = match trie.children.get(&key) {
                 Some(&child) => child,
                 None => {
@@ -134,65 +173,79 @@ impl TermMatcherBuilder {
                 }
             };
         }
-        if trie.node_term[node as usize] == NO_TERM {
-            trie.node_term[node as usize] = m.term_len.len() as u32;
-            m.term_len.push(words.len() as u32);
-        }
-        trie.node_term[node as usize]
+        let m = &mut self.matcher;
+        let term = m.term_words.len() as u32;
+        let start = m.term_word_ids.len() as u32;
+        m.term_word_ids.extend(&ids);
+        m.term_words.push((start, m.term_word_ids.len() as u32));
+        m.term_exact.push(exact);
+        trie.node_variants[node as usize].push(term);
+        self.term_ids.insert((axis, ids), term);
+        term
     }
 
-    pub fn build(mut self) -> TermMatcher {
-        let m = &mut self.matcher;
-        let capacity = (m.words.len() * 2).next_power_of_two().max(16);
-        m.slots = vec![0; capacity];
-        m.mask = capacity - 1;
-        for (id, &h) in m.word_hashes.iter().enumerate() {
-            let mut i = (h as usize) & m.mask;
-            while m.slots[i] != 0 {
-                i = (i + 1) & m.mask;
-            }
-            m.slots[i] = (h & 0xffff_ffff_0000_0000) | (id as u64 + 1);
-        }
-        self.matcher
+    pub fn build(self) -> TermMatcher {
+        let mut m = self.matcher;
+        let classes = self.lexicon.class_count();
+        m.lexicon = self.lexicon.build();
+        let tries = self
+            .axes
+            .into_iter()
+            .map(|b| {
+                let mut trie = Trie {
+                    class_node: vec![NO_NODE; classes],
+                    children: b.children,
+                    node_has_children: b.node_has_children,
+                    ..Trie::default()
+                };
+                for (class, node) in b.class_node {
+                    trie.class_node[class as usize] = node;
+                }
+                for mut list in b.node_variants {
+                    list.sort_by_key(|&t| (m.term_exact[t as usize], t));
+                    let open = list.iter().filter(|&&t| !m.term_exact[t as usize]).count();
+                    let start = trie.variants.len() as u32;
+                    trie.variants.extend(list);
+                    trie.node_variants.push((
+                        start,
+                        start + open as u32,
+                        trie.variants.len() as u32,
+                    ));
+                }
+                trie
+            })
+            .collect();
+        m.tries = tries;
+        m
     }
 }
 
 impl TermMatcher {
     /// Number of distinct terms (over all axes).
     pub(crate) fn term_count(&self) -> usize {
-        self.term_len.len()
+        self.term_words.len()
     }
 
-    /// The catalog word id of `word` (any ASCII case), or `NO_WORD`.
-    #[inline]
-    pub(crate) fn lookup(&self, word: &str) -> u32 {
-        if self.words.is_empty() {
-            return NO_WORD;
-        }
-        let h = word_hash(word);
-        let tag = h & 0xffff_ffff_0000_0000;
-        let mut i = (h as usize) & self.mask;
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                return NO_WORD;
-            }
-            if slot & 0xffff_ffff_0000_0000 == tag {
-                let id = ((slot & 0xffff_ffff) - 1) as usize;
-                if self.words[id].eq_ignore_ascii_case(word) {
-                    return id as u32;
-                }
-            }
-            i = (i + 1) & self.mask;
-        }
+    /// The lexicon (catalog words and classes).
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
     }
 
-    /// Tokenises normalised `text` into word ids (`NO_WORD` for words not in the catalog).
+    /// Tokenises normalised `text` against the lexicon.
     #[inline]
-    pub(crate) fn word_ids(&self, text: &str, out: &mut Vec<u32>) {
-        out.clear();
+    pub(crate) fn tokenise(&self, text: &str, out: &mut Tokenised) {
+        out.words.clear();
+        out.spans.clear();
+        let mut push = |start: usize, end: usize| {
+            out.words.push(self.lexicon.resolve(&text[start..end]));
+            out.spans.push((start as u32, end as u32));
+        };
         if !text.is_ascii() {
-            out.extend(Tokens::new(text).map(|w| self.lookup(w)));
+            let base = text.as_ptr() as usize;
+            for w in Tokens::new(text) {
+                let start = w.as_ptr() as usize - base;
+                push(start, start + w.len());
+            }
             return;
         }
         // ASCII fast path: byte-class table, no UTF-8 decoding.
@@ -211,53 +264,84 @@ impl TermMatcher {
                 i += 1;
             }
             // The slice is ASCII alphanumerics, so it is valid UTF-8 on char boundaries.
-            out.push(self.lookup(&text[start..i]));
+            push(start, i);
         }
     }
 
-    /// Finds the terms of `axis` in a word-id sequence: at each word, the longest term starting
-    /// there; the words it covers are consumed. Calls `on_term(term_id)` for each hit, in order.
+    /// Finds the terms of `axis` in a tokenised message: at each word, the longest term
+    /// starting there; the words it covers are consumed. Calls `on_hit` for each, in order.
     #[inline]
-    pub(crate) fn find_terms(&self, axis: usize, ids: &[u32], mut on_term: impl FnMut(u32)) {
+    pub(crate) fn find_terms(&self, axis: usize, msg: &Tokenised, mut on_hit: impl FnMut(Hit<'_>)) {
         let trie = &self.tries[axis];
-        let n = ids.len();
+        let words = &msg.words;
+        let n = words.len();
         let mut i = 0;
         while i < n {
-            let word = ids[i];
-            if word == NO_WORD {
+            let class = words[i].class;
+            if class == NONE {
                 i += 1;
                 continue;
             }
-            let mut node = trie.word_node[word as usize];
+            let mut node = trie.class_node[class as usize];
             if node == NO_NODE {
                 i += 1;
                 continue;
             }
-            let mut best_term = trie.node_term[node as usize];
-            let mut best_len = 1;
+            let mut best = (node, 1);
             let mut j = i + 1;
-            while trie.node_has_children[node as usize] && j < n && ids[j] != NO_WORD {
-                let key = (u64::from(node) << 32) | u64::from(ids[j]);
+            while trie.node_has_children[node as usize] && j < n && words[j].class != NONE {
+                let key = (u64::from(node) << 32) | u64::from(words[j].class);
                 match trie.children.get(&key) {
                     Some(&child) => {
                         node = child;
                         j += 1;
-                        let term = trie.node_term[node as usize];
-                        if term != NO_TERM {
-                            best_term = term;
-                            best_len = j - i;
+                        let (s, _, e) = trie.node_variants[node as usize];
+                        if s != e {
+                            best = (node, j - i);
                         }
                     }
                     None => break,
                 }
             }
-            if best_term != NO_TERM {
-                on_term(best_term);
-                i += best_len;
-            } else {
-                i += 1;
+            let (node, len) = best;
+            let (s, open, e) = trie.node_variants[node as usize];
+            let variants = &trie.variants[s as usize..e as usize];
+            match self.pick(variants, (open - s) as usize, &words[i..i + len]) {
+                Some((terms, form)) => {
+                    on_hit(Hit {
+                        terms,
+                        form,
+                        words: (i, i + len),
+                    });
+                    i += len;
+                }
+                None => i += 1,
             }
         }
+    }
+
+    /// Of a node's variants, those the message words count for, and the form of the hit.
+    #[inline]
+    fn pick<'v>(
+        &self,
+        variants: &'v [u32],
+        open: usize,
+        words: &[Resolved],
+    ) -> Option<(&'v [u32], Form)> {
+        let form = words.iter().map(|w| w.form).max().unwrap_or(Form::Exact);
+        // The variant written as the message words are (a typo corrected to it counts).
+        for (k, &term) in variants.iter().enumerate() {
+            let (s, e) = self.term_words[term as usize];
+            let ids = &self.term_word_ids[s as usize..e as usize];
+            if ids.iter().zip(words).all(|(&id, w)| id == w.word) {
+                if form == Form::Typo && k >= open {
+                    return None; // exact-only terms take no typos
+                }
+                return Some((&variants[k..=k], form));
+            }
+        }
+        // Another form: every variant that accepts inflections.
+        (open > 0).then(|| (&variants[..open], form.max(Form::Inflected)))
     }
 }
 
@@ -266,21 +350,74 @@ mod tests {
     use super::*;
     use crate::core::text::words;
 
+    fn exact_matcher(terms: &[&str]) -> TermMatcher {
+        build(terms, &[], Fuzziness { inflections: false, typos: false })
+    }
+
     fn matcher(terms: &[&str]) -> TermMatcher {
-        let mut b = TermMatcherBuilder::new(1);
+        exact_matcher(terms)
+    }
+
+    /// Terms in order; those in `exact_only` match only as written.
+    fn build(terms: &[&str], exact_only: &[&str], fuzz: Fuzziness) -> TermMatcher {
+        let mut b = TermMatcherBuilder::new(1, fuzz);
         for (i, t) in terms.iter().enumerate() {
-            assert_eq!(b.add(0, &words(t)), i as u32, "term {t} must be new");
+            let exact = exact_only.contains(t);
+            assert_eq!(b.add(0, &words(t), exact), i as u32, "term {t} must be new");
         }
         b.build()
     }
 
-    fn hits(m: &TermMatcher, text: &str) -> Vec<u32> {
+    fn found(m: &TermMatcher, text: &str) -> Vec<(Vec<u32>, Form, String)> {
         let normalised = crate::core::text::normalise(text);
-        let mut ids = Vec::new();
-        m.word_ids(&normalised, &mut ids);
+        let mut msg = Tokenised::default();
+        m.tokenise(&normalised, &mut msg);
         let mut out = Vec::new();
-        m.find_terms(0, &ids, |t| out.push(t));
+        m.find_terms(0, &msg, |h| {
+            let span = msg.span(h.words.0..h.words.1);
+            out.push((h.terms.to_vec(), h.form, normalised[span].to_string()))
+        });
         out
+    }
+
+    fn hits(m: &TermMatcher, text: &str) -> Vec<u32> {
+        found(m, text).into_iter().flat_map(|(t, _, _)| t).collect()
+    }
+
+    #[test]
+    fn inflections_and_typos_table() {
+        let m = build(
+            &["crash", "roll out", "crashes", "apple", "invoice", "sign in"],
+            &["apple"],
+            Fuzziness::default(),
+        );
+        type Case<'a> = (&'a str, &'a [(&'a [u32], Form, &'a str)]);
+        let cases: &[Case] = &[
+            // The exact form is its own term; other forms count for every open variant.
+            ("crash", &[(&[0], Form::Exact, "crash")]),
+            ("crashes", &[(&[2], Form::Exact, "crashes")]),
+            ("it crashed", &[(&[0, 2], Form::Inflected, "crashed")]),
+            ("Crashing!", &[(&[0, 2], Form::Inflected, "Crashing")]),
+            ("rolling out", &[(&[1], Form::Inflected, "rolling out")]),
+            ("rolled, out", &[(&[1], Form::Inflected, "rolled, out")]),
+            // Exact-only terms: no inflections, no typos.
+            ("apple", &[(&[3], Form::Exact, "apple")]),
+            ("apples", &[]),
+            ("appel", &[]),
+            // Typos: one edit, words of five letters or more.
+            ("my invioce", &[(&[4], Form::Typo, "invioce")]),
+            ("invoices", &[(&[4], Form::Inflected, "invoices")]),
+            ("signing in", &[(&[5], Form::Inflected, "signing in")]),
+            ("crsh", &[]),
+        ];
+        for (text, want) in cases {
+            let got = found(&m, text);
+            let want: Vec<(Vec<u32>, Form, String)> = want
+                .iter()
+                .map(|(t, f, w)| (t.to_vec(), *f, w.to_string()))
+                .collect();
+            assert_eq!(got, want, "text {text:?}");
+        }
     }
 
     #[test]
@@ -334,16 +471,16 @@ mod tests {
 
     #[test]
     fn axes_match_independently() {
-        let mut b = TermMatcherBuilder::new(2);
-        let startup = b.add(0, &words("startup"));
-        let discount = b.add(1, &words("startup discount"));
+        let mut b = TermMatcherBuilder::new(2, Fuzziness::default());
+        let startup = b.add(0, &words("startup"), false);
+        let discount = b.add(1, &words("startup discount"), false);
         let m = b.build();
         let normalised = "any startup discount?";
-        let mut ids = Vec::new();
-        m.word_ids(normalised, &mut ids);
-        let (mut a0, mut a1) = (Vec::new(), Vec::new());
-        m.find_terms(0, &ids, |t| a0.push(t));
-        m.find_terms(1, &ids, |t| a1.push(t));
+        let mut msg = Tokenised::default();
+        m.tokenise(normalised, &mut msg);
+        let (mut a0, mut a1): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        m.find_terms(0, &msg, |h| a0.extend(h.terms));
+        m.find_terms(1, &msg, |h| a1.extend(h.terms));
         assert_eq!(
             a0,
             vec![startup],

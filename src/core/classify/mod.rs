@@ -1,16 +1,19 @@
 //! Classification: persona and intent scores for one message, with the evidence behind them.
 //!
-//! [`Classifier::new`] compiles the catalog once (word table, phrase trie, prefiltered regexes);
-//! [`Classifier::classify`] is pure and allocates only its result.
+//! [`Classifier::new`] compiles the catalog once (lexicon with stems and typo index, phrase
+//! tries, prefiltered regexes); [`Classifier::classify`] is pure in its result and allocates
+//! only that (a per-thread cache remembers how unknown words resolved; see [`lexicon`]).
 
+pub mod lexicon;
 mod matcher;
 mod patterns;
 
 use std::cell::RefCell;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use matcher::{TermMatcher, TermMatcherBuilder};
+pub use lexicon::{stem, within_one_edit, Form, Fuzziness, Lexicon, TYPO_MIN_CHARS};
+pub use matcher::{Hit, TermMatcher, TermMatcherBuilder, Tokenised};
 pub use patterns::{compile_pattern, PatternRules};
 
 use crate::core::model::Catalog;
@@ -38,13 +41,58 @@ struct Posting {
     weight: f32,
 }
 
+/// How loosely catalog terms match message words: the `[classify]` settings `inflections`,
+/// `typos` and `typo_weight`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchOptions {
+    /// A term also matches other forms of its words (same Snowball English stem).
+    pub inflections: bool,
+    /// A message word of 5 letters or more within one edit of a catalog word matches it.
+    pub typos: bool,
+    /// A term's weight is multiplied by this when a word of it was misspelt (0 to 1).
+    pub typo_weight: f32,
+}
+
+impl Default for MatchOptions {
+    /// Inflections and typos on; a misspelt hit counts half.
+    fn default() -> Self {
+        MatchOptions {
+            inflections: true,
+            typos: true,
+            typo_weight: 0.5,
+        }
+    }
+}
+
+impl MatchOptions {
+    /// Only the words as written: the matcher before inflections and typos.
+    pub const EXACT: MatchOptions = MatchOptions {
+        inflections: false,
+        typos: false,
+        typo_weight: 0.0,
+    };
+
+    fn factor(&self, form: Form) -> f32 {
+        match form {
+            Form::Exact | Form::Inflected => 1.0,
+            Form::Typo => self.typo_weight,
+        }
+    }
+}
+
 /// One matched term or pattern and what it counted for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
     /// The term as written in the catalog, or `/regex/` for a pattern.
     pub term: String,
     pub target: Target,
+    /// The weight it added (the term's, times `typo_weight` for a misspelt hit).
     pub weight: f32,
+    /// How the message had it: as written, inflected or misspelt.
+    pub form: Form,
+    /// The message words it matched, when they differ from the term as written.
+    pub matched: Option<String>,
 }
 
 /// A candidate with its summed score.
@@ -77,7 +125,9 @@ pub struct Classification {
 
 #[derive(Default)]
 struct Scratch {
-    ids: Vec<u32>,
+    msg: Tokenised,
+    /// Postings of one hit that counts for several variants, merged per target.
+    merged: Vec<(Posting, u32)>,
     /// Per-slot sums for `classify` (cleared on entry).
     scores: Vec<f32>,
     /// Per-intent sums for `top_intent`: all zero between calls (only touched ones are reset).
@@ -95,6 +145,7 @@ thread_local! {
 #[derive(Debug, Clone)]
 pub struct Classifier {
     terms: TermMatcher,
+    options: MatchOptions,
     /// Per term id: its postings range in `postings`, and its text.
     term_postings: Vec<(u32, u32)>,
     term_text: Vec<String>,
@@ -107,17 +158,28 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// Compiles `catalog`. Regexes were validated at load; a failure here is a bug upstream.
+    /// Compiles `catalog` with the default [`MatchOptions`].
     pub fn new(catalog: &Catalog) -> Result<Self, String> {
-        let mut builder = TermMatcherBuilder::new(2);
+        Self::with_options(catalog, MatchOptions::default())
+    }
+
+    /// Compiles `catalog`. Regexes were validated at load; a failure here is a bug upstream.
+    pub fn with_options(catalog: &Catalog, options: MatchOptions) -> Result<Self, String> {
+        let mut builder = TermMatcherBuilder::new(
+            2,
+            Fuzziness {
+                inflections: options.inflections,
+                typos: options.typos,
+            },
+        );
         let mut per_term: Vec<Vec<Posting>> = Vec::new();
         let mut term_text: Vec<String> = Vec::new();
-        let mut add = |words: &[String], term: &str, posting: Posting| {
+        let mut add = |words: &[String], term: &str, exact: bool, posting: Posting| {
             let axis = match posting.target {
                 Target::Persona(_) => PERSONA_AXIS,
                 Target::Intent(_) | Target::Veto(_) => INTENT_AXIS,
             };
-            let id = builder.add(axis, words) as usize;
+            let id = builder.add(axis, words, exact) as usize;
             if id == per_term.len() {
                 per_term.push(Vec::new());
                 term_text.push(term.to_string());
@@ -130,6 +192,7 @@ impl Classifier {
                 add(
                     &k.words,
                     &k.term,
+                    k.exact,
                     Posting {
                         target,
                         weight: k.weight,
@@ -145,6 +208,7 @@ impl Classifier {
                 add(
                     &k.words,
                     &k.term,
+                    k.exact,
                     Posting {
                         target,
                         weight: k.weight,
@@ -156,6 +220,7 @@ impl Classifier {
                 add(
                     &words,
                     term,
+                    false,
                     Posting {
                         target: Target::Veto(i as u32),
                         weight: 0.0,
@@ -180,6 +245,7 @@ impl Classifier {
         let patterns = PatternRules::build(&pattern_sources)?;
         Ok(Classifier {
             terms: builder.build(),
+            options,
             term_postings,
             term_text,
             postings,
@@ -204,36 +270,86 @@ impl Classifier {
         }
     }
 
-    /// Runs the matcher over `text`, calling `on_hit` for every posting hit: intent terms, then
-    /// persona terms (when `personas`), then patterns.
+    /// The options it was compiled with.
+    pub fn options(&self) -> MatchOptions {
+        self.options
+    }
+
+    /// Number of catalog words and of their stem classes.
+    pub fn lexicon_size(&self) -> (usize, usize) {
+        let lex = self.terms.lexicon();
+        (lex.len(), lex.class_count())
+    }
+
+    /// Runs the matcher over `text`, calling `on_hit(posting, text, found)` for every posting
+    /// hit: intent terms, then persona terms (when `personas`), then patterns. `found` is the
+    /// hit's form and word range for a term, `None` for a pattern; the posting's weight is
+    /// already scaled for the form. A misspelt word never vetoes.
     fn scan(
         &self,
         text: &str,
         personas: bool,
         scratch: &mut Scratch,
-        mut on_hit: impl FnMut(&Posting, &str, bool),
+        mut on_hit: impl FnMut(&Posting, &str, Option<(Form, &str)>),
     ) {
         let normalised = text::normalise(text);
-        self.terms.word_ids(&normalised, &mut scratch.ids);
+        let Scratch {
+            msg,
+            merged,
+            candidates,
+            ..
+        } = scratch;
+        self.terms.tokenise(&normalised, msg);
         let axes: &[usize] = if personas {
             &[INTENT_AXIS, PERSONA_AXIS]
         } else {
             &[INTENT_AXIS]
         };
         for &axis in axes {
-            self.terms.find_terms(axis, &scratch.ids, |term| {
-                let (start, end) = self.term_postings[term as usize];
-                for p in &self.postings[start as usize..end as usize] {
-                    on_hit(p, &self.term_text[term as usize], false);
+            self.terms.find_terms(axis, msg, |hit| {
+                let factor = self.options.factor(hit.form);
+                let span = &normalised[msg.span(hit.words.0..hit.words.1)];
+                let mut emit = |p: &Posting, term: u32| {
+                    if hit.form == Form::Typo && matches!(p.target, Target::Veto(_)) {
+                        return;
+                    }
+                    let scaled = Posting {
+                        target: p.target,
+                        weight: p.weight * factor,
+                    };
+                    on_hit(&scaled, &self.term_text[term as usize], Some((hit.form, span)));
+                };
+                if let [term] = hit.terms {
+                    let (start, end) = self.term_postings[*term as usize];
+                    for p in &self.postings[start as usize..end as usize] {
+                        emit(p, *term);
+                    }
+                    return;
+                }
+                // Several variants of one stem ("install", "installs"): each target counts
+                // once, at the largest weight among them.
+                merged.clear();
+                for &term in hit.terms {
+                    let (start, end) = self.term_postings[term as usize];
+                    for p in &self.postings[start as usize..end as usize] {
+                        match merged.iter_mut().find(|(m, _)| m.target == p.target) {
+                            Some(m) if m.0.weight < p.weight => *m = (*p, term),
+                            Some(_) => {}
+                            None => merged.push((*p, term)),
+                        }
+                    }
+                }
+                for (p, term) in merged.iter() {
+                    emit(p, *term);
                 }
             });
         }
         self.patterns
-            .find(&normalised, &mut scratch.candidates, |rule| {
+            .find(&normalised, candidates, |rule| {
                 on_hit(
                     &self.pattern_postings[rule as usize],
                     &self.pattern_text[rule as usize],
-                    true,
+                    None,
                 );
             });
     }
@@ -251,7 +367,7 @@ impl Classifier {
             vetoed.clear();
             vetoed.resize(self.intent_count, false);
             let mut evidence = Vec::new();
-            self.scan(text, true, scratch, |p, term, _| {
+            self.scan(text, true, scratch, |p, term, found| {
                 match self.slot(p.target) {
                     Some(slot) => scores[slot] += p.weight,
                     None => {
@@ -260,10 +376,16 @@ impl Classifier {
                         }
                     }
                 }
+                let (form, matched) = match found {
+                    Some((Form::Exact, _)) | None => (Form::Exact, None),
+                    Some((form, words)) => (form, Some(words.to_string())),
+                };
                 evidence.push(Evidence {
                     term: term.to_string(),
                     target: p.target,
                     weight: p.weight,
+                    form,
+                    matched,
                 });
             });
             let ranked = |range: std::ops::Range<usize>, base: usize, skip: &[bool]| {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::classify::Classification;
+use crate::core::classify::{Classification, MatchOptions};
 use crate::core::conversation::{ConversationState, OpenTicket};
 use crate::core::model::Catalog;
 
@@ -28,6 +28,23 @@ pub struct Thresholds {
     pub margin: f64,
     /// Consecutive misses before a fallback becomes a ticket for `support`.
     pub max_misses: u32,
+    /// A keyword also matches other forms of its words ("crash": crashes, crashed, crashing).
+    pub inflections: bool,
+    /// A message word of 5 letters or more within one edit of a catalog word matches it.
+    pub typos: bool,
+    /// A misspelt hit counts this share of its term's weight (0 to 1).
+    pub typo_weight: f64,
+}
+
+impl Thresholds {
+    /// How the classifier matches terms under these settings.
+    pub fn match_options(&self) -> MatchOptions {
+        MatchOptions {
+            inflections: self.inflections,
+            typos: self.typos,
+            typo_weight: self.typo_weight as f32,
+        }
+    }
 }
 
 impl Default for Thresholds {
@@ -37,6 +54,9 @@ impl Default for Thresholds {
             persona_threshold: 0.5,
             margin: 0.15,
             max_misses: 2,
+            inflections: true,
+            typos: true,
+            typo_weight: f64::from(MatchOptions::default().typo_weight),
         }
     }
 }

@@ -236,6 +236,7 @@ mod tests {
             term: term.into(),
             words: text::words(term),
             weight,
+            exact: false,
         }
     }
 
