@@ -158,13 +158,26 @@ pub(crate) fn word_hash(word: &str) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        let raw = u64::from_le_bytes(buf);
+        let raw = load_tail(rest);
         let v = raw | ascii_lower_bits(raw, LOWER_MASK);
         hash = (hash.rotate_left(5) ^ v).wrapping_mul(SEED);
     }
     hash ^ (hash >> 29)
+}
+
+/// The 1 to 7 bytes of `rest` in a `u64` without a call to `memcpy`: two overlapping 4-byte
+/// loads, or three single bytes. Each byte of the result is a byte of `rest` (so ASCII case
+/// folds bytewise), and with the length already hashed, different tails give different values.
+#[inline]
+fn load_tail(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let hi = u32::from_le_bytes([rest[n - 4], rest[n - 3], rest[n - 2], rest[n - 1]]);
+        u64::from(lo) | u64::from(hi) << 32
+    } else {
+        u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16
+    }
 }
 
 /// Bits to OR into `v` so that ASCII uppercase bytes become lowercase; other bytes unchanged.

@@ -110,7 +110,12 @@ pub fn check(src: &SourceText) -> Diagnostics {
 }
 
 fn classify(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
-    for key in ["intent_threshold", "persona_threshold", "margin", "typo_weight"] {
+    for key in [
+        "intent_threshold",
+        "persona_threshold",
+        "margin",
+        "typo_weight",
+    ] {
         t.number(key, 0.0..=1.0, diags);
     }
     at_least(t, "max_misses", 1, diags);

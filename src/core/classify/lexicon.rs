@@ -12,19 +12,19 @@
 //!    found through a symmetric-delete index (every word and each of its one-letter
 //!    deletions), so the cost per word is a handful of lookups whatever the catalog's size.
 //!
-//! Steps 2 and 3 run only for words the table does not hold; their answers are kept in a
-//! per-thread cache (bounded; cleared when full or when another lexicon asks), so a word seen
-//! before costs one lookup. Real customer text repeats its words, so the stemmer and the typo
+//! Steps 2 and 3 run only for words the table does not hold; their answers are added to the
+//! caller's [`Resolver`], a working copy of the table (bounded; it starts over when full or
+//! when used with another lexicon), so any word seen before costs one hash and one probe, as
+//! a catalog word does. Real customer text repeats its words, so the stemmer and the typo
 //! index are paid about once per distinct word, not once per message.
 
+#[cfg(test)]
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
-use super::matcher::IntHasher;
 use crate::core::text::{is_stopword, word_hash};
 
 /// Marks "no catalog word" / "no class".
@@ -49,7 +49,8 @@ pub enum Form {
 pub(crate) struct Resolved {
     /// The stem class, or [`NONE`] when the word is not the catalog's in any form.
     pub class: u32,
-    /// The catalog word it is (exact or corrected), or [`NONE`] for an inflected form.
+    /// Which word of its class it is, as written or corrected (an index among the class's
+    /// words, in catalog order), or [`NONE`] for another form.
     pub word: u32,
     pub form: Form,
 }
@@ -81,22 +82,23 @@ impl Default for Fuzziness {
     }
 }
 
-type IntMap<V> = HashMap<u64, V, BuildHasherDefault<IntHasher>>;
-
 /// The catalog's words with their stem classes and the typo index.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    /// Open-addressing table: (high 32 bits of the word's hash) << 32 | (word id + 1); 0 is empty.
-    slots: Vec<u64>,
-    mask: usize,
+    /// The catalog's words by hash: the table a [`Resolver`] starts from.
+    table: Table,
     words: Vec<Box<str>>,
     word_class: Vec<u32>,
+    /// Per word: its index among its class's words (see [`Resolved::word`]).
+    word_local: Vec<u32>,
+    /// Per word: its [`word_hash`].
+    hashes: Vec<u64>,
     /// Stem of each class.
     stems: Vec<Box<str>>,
     class_of_stem: HashMap<Box<str>, u32>,
-    /// Hash of a word or of one of its one-letter deletions -> candidates (word id, or
-    /// `CLASS_BIT | class id` for a stem).
-    typo_index: IntMap<Vec<u32>>,
+    /// (hash of a word or of one of its one-letter deletions, candidate: a word id, or
+    /// `CLASS_BIT | class id` for a stem), sorted.
+    typo_index: Vec<(u64, u32)>,
     fuzz: Fuzziness,
     /// Distinguishes lexicons in the per-thread cache.
     id: u64,
@@ -109,7 +111,7 @@ const CLASS_BIT: u32 = 1 << 31;
 pub struct LexiconBuilder {
     lexicon: Lexicon,
     ids: HashMap<String, u32>,
-    hashes: Vec<u64>,
+    class_words: Vec<u32>,
 }
 
 /// The English Snowball stem of a lowercase word.
@@ -176,13 +178,19 @@ impl LexiconBuilder {
                 let c = lex.stems.len() as u32;
                 lex.stems.push(stem.clone().into());
                 lex.class_of_stem.insert(stem.into(), c);
+                self.class_words.push(0);
                 c
             }
         };
+        // Past the packing limit, further words of a class share the last index: they still
+        // match as inflected forms.
+        let local = self.class_words[class as usize].min(MAX_LOCAL);
+        self.class_words[class as usize] += 1;
         self.ids.insert(word.to_string(), id);
         lex.words.push(word.into());
         lex.word_class.push(class);
-        self.hashes.push(word_hash(word));
+        lex.word_local.push(local);
+        lex.hashes.push(word_hash(word));
         id
     }
 
@@ -191,25 +199,32 @@ impl LexiconBuilder {
         self.lexicon.word_class[word as usize]
     }
 
+    /// The index of a word id among its class's words.
+    pub fn local_of(&self, word: u32) -> u32 {
+        self.lexicon.word_local[word as usize]
+    }
+
     /// Number of classes so far.
     pub fn class_count(&self) -> usize {
         self.lexicon.stems.len()
     }
 
-    pub fn build(mut self) -> Lexicon {
+    /// The lexicon, or an error when it has more stem classes than a table entry can name.
+    pub fn build(mut self) -> Result<Lexicon, String> {
         let lex = &mut self.lexicon;
-        let capacity = (lex.words.len() * 2).next_power_of_two().max(16);
-        lex.slots = vec![0; capacity];
-        lex.mask = capacity - 1;
-        for (id, &h) in self.hashes.iter().enumerate() {
-            let mut i = (h as usize) & lex.mask;
-            while lex.slots[i] != 0 {
-                i = (i + 1) & lex.mask;
-            }
-            lex.slots[i] = (h & 0xffff_ffff_0000_0000) | (id as u64 + 1);
+        if lex.stems.len() >= NO_CLASS as usize {
+            return Err(format!(
+                "the catalog has {} distinct word stems; at most {} are supported",
+                lex.stems.len(),
+                NO_CLASS - 1
+            ));
+        }
+        lex.table = Table::with_capacity(lex.words.len() * 2);
+        for id in 0..lex.words.len() {
+            lex.table.insert(lex.hashes[id], lex.exact_value(id));
         }
         if lex.fuzz.typos {
-            let mut index: IntMap<Vec<u32>> = IntMap::default();
+            let mut index = Vec::new();
             let entries = lex
                 .words
                 .iter()
@@ -221,35 +236,33 @@ impl LexiconBuilder {
                         .enumerate()
                         .map(|(i, s)| (i as u32 | CLASS_BIT, s)),
                 );
+            let mut buf = String::new();
             for (entry, text) in entries {
                 // A catalog word one letter shorter than the shortest misspelling still counts.
                 if text.chars().count() + 1 < TYPO_MIN_CHARS {
                     continue;
                 }
-                for variant in with_deletions(text) {
-                    let list = index.entry(word_hash(&variant)).or_default();
-                    if !list.contains(&entry) {
-                        list.push(entry);
-                    }
-                }
+                for_each_variant(text, &mut buf, |v| index.push((word_hash(v), entry)));
             }
+            index.sort_unstable();
+            index.dedup();
             lex.typo_index = index;
         }
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         lex.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        self.lexicon
+        Ok(self.lexicon)
     }
 }
 
-/// `text` and every string made by deleting one of its characters.
-fn with_deletions(text: &str) -> impl Iterator<Item = String> + '_ {
-    let cuts = text.char_indices().map(move |(i, c)| {
-        let mut s = String::with_capacity(text.len());
-        s.push_str(&text[..i]);
-        s.push_str(&text[i + c.len_utf8()..]);
-        s
-    });
-    std::iter::once(text.to_string()).chain(cuts)
+/// Calls `f` with `text` and with every string made by deleting one of its characters.
+fn for_each_variant(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    f(text);
+    for (i, c) in text.char_indices() {
+        buf.clear();
+        buf.push_str(&text[..i]);
+        buf.push_str(&text[i + c.len_utf8()..]);
+        f(buf);
+    }
 }
 
 /// True when `a` and `b` are at most one edit apart: one insertion, deletion, substitution,
@@ -257,11 +270,19 @@ fn with_deletions(text: &str) -> impl Iterator<Item = String> + '_ {
 pub fn within_one_edit(a: &str, b: &str) -> bool {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     if long.len() - short.len() > 1 {
         return false;
     }
-    let prefix = short.iter().zip(long.iter()).take_while(|(x, y)| x == y).count();
+    let prefix = short
+        .iter()
+        .zip(long.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
     if prefix == short.len() {
         return true; // equal, or one trailing insertion
     }
@@ -297,48 +318,60 @@ impl Lexicon {
         &self.words[id as usize]
     }
 
-    /// The catalog word id of `word` as written (any ASCII case), or [`NONE`].
-    #[inline]
-    pub(crate) fn exact(&self, word: &str) -> u32 {
-        if self.words.is_empty() {
-            return NONE;
-        }
-        let h = word_hash(word);
-        let tag = h & 0xffff_ffff_0000_0000;
-        let mut i = (h as usize) & self.mask;
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                return NONE;
-            }
-            if slot & 0xffff_ffff_0000_0000 == tag {
-                let id = ((slot & 0xffff_ffff) - 1) as usize;
-                if self.words[id].eq_ignore_ascii_case(word) {
-                    return id as u32;
-                }
-            }
-            i = (i + 1) & self.mask;
-        }
+    /// The packed resolution of catalog word `id` as written.
+    fn exact_value(&self, id: usize) -> u32 {
+        pack(Resolved {
+            class: self.word_class[id],
+            word: self.word_local[id],
+            form: Form::Exact,
+        })
     }
 
-    /// Resolves a message word (already normalised; ASCII case is ignored).
-    #[inline]
+    #[cfg(test)]
+    /// Resolves a message word (already normalised; ASCII case is ignored) with this thread's
+    /// resolver. The hot path passes its own [`Resolver`] to [`Lexicon::resolve_with`].
     pub(crate) fn resolve(&self, word: &str) -> Resolved {
-        let id = self.exact(word);
-        if id != NONE {
-            return Resolved {
-                class: self.word_class[id as usize],
-                word: id,
-                form: Form::Exact,
+        thread_local! {
+            static RESOLVER: RefCell<Resolver> = RefCell::new(Resolver::default());
+        }
+        RESOLVER.with(|r| self.resolve_with(&mut r.borrow_mut(), word))
+    }
+
+    /// Resolves a message word through `resolver`: one hash and one probe for a catalog word
+    /// or a word seen before; the stemmer and the typo index for a new one.
+    ///
+    /// Words are told apart by their hash, without comparing letters: the table's slot and a
+    /// 32-bit tag, some 45 bits for a table of a few thousand words, so a word outside the
+    /// catalog is taken for one inside with odds of about 1 in 10^10; and a word made to
+    /// collide only gets the classification its writer could have typed.
+    #[inline]
+    pub(crate) fn resolve_with(&self, resolver: &mut Resolver, word: &str) -> Resolved {
+        let h = word_hash(word);
+        if !self.fuzz.inflections && !self.fuzz.typos {
+            return match self.table.find(h) {
+                Ok(value) => unpack(value),
+                Err(_) => Resolved::MISS,
             };
         }
-        if !self.fuzz.inflections && !self.fuzz.typos || self.words.is_empty() {
-            return Resolved::MISS;
+        if resolver.lexicon != self.id {
+            resolver.reset(self);
         }
-        CACHE.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            cache.get_or_insert(self, word, || self.resolve_uncached(word))
-        })
+        if let Ok(value) = resolver.table.find(h) {
+            return unpack(value);
+        }
+        let resolved = self.resolve_uncached(word);
+        resolver.learn(self, h, pack(resolved));
+        resolved
+    }
+
+    /// The typo index's candidates for one variant (a word or one of its deletions).
+    fn typo_candidates(&self, variant: &str) -> impl Iterator<Item = u32> + '_ {
+        let h = word_hash(variant);
+        let start = self.typo_index.partition_point(|&(k, _)| k < h);
+        self.typo_index[start..]
+            .iter()
+            .take_while(move |&&(k, _)| k == h)
+            .map(|&(_, entry)| entry)
     }
 
     /// Steps 2 and 3 of the module docs, without the cache.
@@ -360,8 +393,9 @@ impl Lexicon {
         // The word against catalog words first, then its stem against class stems; the lowest
         // id wins a tie, so the answer does not depend on hash order.
         let mut best: Option<u32> = None;
-        for variant in with_deletions(&lower) {
-            for &entry in self.typo_index.get(&word_hash(&variant)).into_iter().flatten() {
+        let mut buf = String::new();
+        for_each_variant(&lower, &mut buf, |variant| {
+            for entry in self.typo_candidates(variant) {
                 if entry & CLASS_BIT == 0
                     && within_one_edit(&lower, &self.words[entry as usize])
                     && best.is_none_or(|b| entry < b)
@@ -369,11 +403,11 @@ impl Lexicon {
                     best = Some(entry);
                 }
             }
-        }
+        });
         if let Some(word) = best {
             return Resolved {
                 class: self.word_class[word as usize],
-                word,
+                word: self.word_local[word as usize],
                 form: Form::Typo,
             };
         }
@@ -381,8 +415,8 @@ impl Lexicon {
             return Resolved::MISS;
         }
         let mut best: Option<u32> = None;
-        for variant in with_deletions(&stemmed) {
-            for &entry in self.typo_index.get(&word_hash(&variant)).into_iter().flatten() {
+        for_each_variant(&stemmed, &mut buf, |variant| {
+            for entry in self.typo_candidates(variant) {
                 let class = entry & !CLASS_BIT;
                 if entry & CLASS_BIT != 0
                     && within_one_edit(&stemmed, &self.stems[class as usize])
@@ -391,7 +425,7 @@ impl Lexicon {
                     best = Some(class);
                 }
             }
-        }
+        });
         match best {
             Some(class) => Resolved {
                 class,
@@ -403,45 +437,137 @@ impl Lexicon {
     }
 }
 
-/// Most words the per-thread cache holds before it starts again.
-const CACHE_CAPACITY: usize = 1 << 16;
+/// Most words a [`Resolver`] learns before it starts again.
+const RESOLVER_CAPACITY: usize = 1 << 15;
 
-/// Per-thread answers of [`Lexicon::resolve_uncached`] for words the table does not hold.
-#[derive(Default)]
-struct Cache {
+/// A thread's working copy of a lexicon's word table, to which it adds the words it has
+/// resolved the slow way (inflected, misspelt, or nothing), so that each word of a message
+/// costs one hash and one probe. It grows with the words it learns (at most
+/// [`RESOLVER_CAPACITY`], then it starts over), and starts over for another lexicon.
+#[derive(Debug, Default, Clone)]
+pub struct Resolver {
     lexicon: u64,
-    map: IntMap<(Box<str>, Resolved)>,
+    table: Table,
+    /// (hash, packed resolution) of the words learnt, to rebuild the table when it grows.
+    learnt: Vec<(u64, u32)>,
 }
 
-impl Cache {
-    fn get_or_insert(
-        &mut self,
-        lexicon: &Lexicon,
-        word: &str,
-        compute: impl FnOnce() -> Resolved,
-    ) -> Resolved {
-        if self.lexicon != lexicon.id {
-            self.map.clear();
-            self.lexicon = lexicon.id;
+impl Resolver {
+    fn reset(&mut self, lexicon: &Lexicon) {
+        self.lexicon = lexicon.id;
+        self.table.clone_from(&lexicon.table);
+        self.learnt.clear();
+    }
+
+    fn learn(&mut self, lexicon: &Lexicon, hash: u64, value: u32) {
+        if self.learnt.len() >= RESOLVER_CAPACITY {
+            self.reset(lexicon);
         }
-        let h = word_hash(word);
-        if let Some((cached, resolved)) = self.map.get(&h) {
-            if cached.eq_ignore_ascii_case(word) {
-                return *resolved;
+        self.learnt.push((hash, value));
+        let entries = lexicon.words.len() + self.learnt.len();
+        if entries * 10 > self.table.capacity() * 6 {
+            // Keep the load under 60%: rebuild at twice the size.
+            self.table = Table::with_capacity(self.table.capacity() * 2);
+            for id in 0..lexicon.words.len() {
+                self.table
+                    .insert(lexicon.hashes[id], lexicon.exact_value(id));
             }
-            return compute(); // a hash collision: answer without caching
+            for &(h, v) in &self.learnt {
+                self.table.insert(h, v);
+            }
+        } else {
+            self.table.insert(hash, value);
         }
-        let resolved = compute();
-        if self.map.len() >= CACHE_CAPACITY {
-            self.map.clear();
-        }
-        self.map.insert(h, (word.into(), resolved));
-        resolved
     }
 }
 
-thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+/// An open-addressing table from a word's hash to its packed resolution, in one `u64` per
+/// slot: the hash's high 32 bits (never 0) and the value; 0 is an empty slot.
+#[derive(Debug, Default, Clone)]
+struct Table {
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+impl Table {
+    fn with_capacity(at_least: usize) -> Table {
+        let capacity = at_least.next_power_of_two().max(16);
+        Table {
+            slots: vec![0; capacity],
+            mask: capacity - 1,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    #[inline]
+    fn tag(hash: u64) -> u64 {
+        (hash | 1 << 32) & 0xffff_ffff_0000_0000
+    }
+
+    /// The value of `hash`, or the empty slot where it would go.
+    #[inline]
+    fn find(&self, hash: u64) -> Result<u32, usize> {
+        if self.slots.is_empty() {
+            return Err(0);
+        }
+        let tag = Self::tag(hash);
+        let mut i = (hash as usize) & self.mask;
+        loop {
+            let slot = self.slots[i];
+            if slot & 0xffff_ffff_0000_0000 == tag {
+                return Ok(slot as u32);
+            }
+            if slot == 0 {
+                return Err(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Adds `hash` (if not there yet).
+    fn insert(&mut self, hash: u64, value: u32) {
+        if let Err(i) = self.find(hash) {
+            self.slots[i] = Self::tag(hash) | u64::from(value);
+        }
+    }
+}
+
+/// Class bits of a packed resolution, and the class that means "none".
+const CLASS_BITS: u32 = 22;
+const NO_CLASS: u32 = (1 << CLASS_BITS) - 1;
+/// Word-index bits, and the index that means "none" (an inflected form).
+const LOCAL_BITS: u32 = 8;
+const NO_LOCAL: u32 = (1 << LOCAL_BITS) - 1;
+const MAX_LOCAL: u32 = NO_LOCAL - 1;
+
+/// A resolution in 32 bits: class (22), word index in its class (8), form (2).
+fn pack(r: Resolved) -> u32 {
+    let class = if r.class == NONE { NO_CLASS } else { r.class };
+    let local = if r.word == NONE { NO_LOCAL } else { r.word };
+    let form = match r.form {
+        Form::Exact => 0,
+        Form::Inflected => 1,
+        Form::Typo => 2,
+    };
+    (class << (LOCAL_BITS + 2)) | (local << 2) | form
+}
+
+#[inline]
+fn unpack(v: u32) -> Resolved {
+    let class = v >> (LOCAL_BITS + 2);
+    let local = (v >> 2) & NO_LOCAL;
+    Resolved {
+        class: if class == NO_CLASS { NONE } else { class },
+        word: if local == NO_LOCAL { NONE } else { local },
+        form: match v & 3 {
+            0 => Form::Exact,
+            1 => Form::Inflected,
+            _ => Form::Typo,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -453,25 +579,25 @@ mod tests {
         for w in words {
             b.word(w);
         }
-        b.build()
+        b.build().unwrap()
     }
 
     #[test]
     fn one_edit_table() {
         for (a, b, near) in [
             ("refund", "refund", true),
-            ("refund", "refnd", true),    // deletion
-            ("refund", "reffund", true),  // insertion
-            ("refund", "refumd", true),   // substitution
-            ("refund", "rfeund", true),   // swap
-            ("refund", "refundd", true),  // trailing insertion
-            ("refund", "xrefund", true),  // leading insertion
-            ("refund", "rfund", true),    // leading deletion
-            ("refund", "efunr", false),   // two edits
-            ("refund", "refuned", true),  // insertion inside
-            ("refund", "rfeudn", false),  // two swaps
+            ("refund", "refnd", true),   // deletion
+            ("refund", "reffund", true), // insertion
+            ("refund", "refumd", true),  // substitution
+            ("refund", "rfeund", true),  // swap
+            ("refund", "refundd", true), // trailing insertion
+            ("refund", "xrefund", true), // leading insertion
+            ("refund", "rfund", true),   // leading deletion
+            ("refund", "efunr", false),  // two edits
+            ("refund", "refuned", true), // insertion inside
+            ("refund", "rfeudn", false), // two swaps
             ("refund", "refunding", false),
-            ("abcd", "bcde", false),      // delete + insert elsewhere
+            ("abcd", "bcde", false), // delete + insert elsewhere
             ("café", "cafe", true),
             ("straße", "strasse", false), // two edits
         ] {
@@ -508,12 +634,24 @@ mod tests {
         let mut distinct = keys.clone();
         distinct.sort();
         distinct.dedup();
-        assert_eq!(distinct.len(), keys.len(), "groups must not share a key: {keys:?}");
+        assert_eq!(
+            distinct.len(),
+            keys.len(),
+            "groups must not share a key: {keys:?}"
+        );
     }
 
     #[test]
     fn resolution_table() {
-        let words = ["crash", "roll", "out", "refund", "invoice", "cancel", "onboarding"];
+        let words = [
+            "crash",
+            "roll",
+            "out",
+            "refund",
+            "invoice",
+            "cancel",
+            "onboarding",
+        ];
         let lex = lexicon(&words, Fuzziness::default());
         let id = |w: &str| words.iter().position(|x| *x == w).unwrap() as u32;
         let class = |w: &str| lex.word_class[id(w) as usize];
@@ -546,7 +684,8 @@ mod tests {
                 Some(w) => {
                     assert_eq!(got.class, class(w), "class of {text:?}");
                     assert_eq!(got.form, form, "form of {text:?}");
-                    let want_word = if exact_word { id(w) } else { NONE };
+                    // Every word here is alone in its class: index 0.
+                    let want_word = if exact_word { 0 } else { NONE };
                     assert_eq!(got.word, want_word, "word of {text:?}");
                 }
             }
@@ -574,6 +713,18 @@ mod tests {
         );
         assert_eq!(no_typos.resolve("crashes").form, Form::Inflected);
         assert_eq!(no_typos.resolve("invioce"), Resolved::MISS);
+    }
+
+    #[test]
+    fn a_full_resolver_starts_over_and_still_answers() {
+        let lex = lexicon(&["crash"], Fuzziness::default());
+        let mut r = Resolver::default();
+        for i in 0..RESOLVER_CAPACITY + 10 {
+            assert_eq!(lex.resolve_with(&mut r, &format!("w{i}x")), Resolved::MISS);
+        }
+        assert!(r.learnt.len() <= RESOLVER_CAPACITY);
+        assert_eq!(lex.resolve_with(&mut r, "crashes").form, Form::Inflected);
+        assert_eq!(lex.resolve_with(&mut r, "crash").form, Form::Exact);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use super::lexicon::{Form, Fuzziness, Lexicon, LexiconBuilder, Resolved, NONE};
+use super::lexicon::{Form, Fuzziness, Lexicon, LexiconBuilder, Resolved, Resolver, NONE};
 use crate::core::text::Tokens;
 
 /// ASCII bytes that belong inside a word (letters and digits), as in [`crate::core::text::is_word_char`].
@@ -69,12 +69,17 @@ struct Trie {
 pub struct Tokenised {
     words: Vec<Resolved>,
     spans: Vec<(u32, u32)>,
+    /// Remembers how words outside the catalog resolved, across messages.
+    resolver: Resolver,
 }
 
 impl Tokenised {
     /// Byte range in the normalised text of the words `range`.
     pub(crate) fn span(&self, range: Range<usize>) -> Range<usize> {
-        match (self.spans.get(range.start), self.spans.get(range.end.saturating_sub(1))) {
+        match (
+            self.spans.get(range.start),
+            self.spans.get(range.end.saturating_sub(1)),
+        ) {
             (Some(a), Some(b)) => a.0 as usize..b.1 as usize,
             _ => 0..0,
         }
@@ -98,7 +103,7 @@ pub struct Hit<'a> {
 pub struct TermMatcher {
     lexicon: Lexicon,
     tries: Vec<Trie>,
-    /// Per term: the word ids it is written with (a range of `term_word_ids`).
+    /// Per term: its words, as indices within their classes (a range of `term_word_ids`).
     term_words: Vec<(u32, u32)>,
     term_word_ids: Vec<u32>,
     /// Per term: it matches only as written.
@@ -176,7 +181,8 @@ impl TermMatcherBuilder {
         let m = &mut self.matcher;
         let term = m.term_words.len() as u32;
         let start = m.term_word_ids.len() as u32;
-        m.term_word_ids.extend(&ids);
+        m.term_word_ids
+            .extend(ids.iter().map(|&w| self.lexicon.local_of(w)));
         m.term_words.push((start, m.term_word_ids.len() as u32));
         m.term_exact.push(exact);
         trie.node_variants[node as usize].push(term);
@@ -184,10 +190,11 @@ impl TermMatcherBuilder {
         term
     }
 
-    pub fn build(self) -> TermMatcher {
+    /// The matcher, or an error when the catalog is too large to index.
+    pub fn build(self) -> Result<TermMatcher, String> {
         let mut m = self.matcher;
         let classes = self.lexicon.class_count();
-        m.lexicon = self.lexicon.build();
+        m.lexicon = self.lexicon.build()?;
         let tries = self
             .axes
             .into_iter()
@@ -216,7 +223,7 @@ impl TermMatcherBuilder {
             })
             .collect();
         m.tries = tries;
-        m
+        Ok(m)
     }
 }
 
@@ -234,11 +241,16 @@ impl TermMatcher {
     /// Tokenises normalised `text` against the lexicon.
     #[inline]
     pub(crate) fn tokenise(&self, text: &str, out: &mut Tokenised) {
-        out.words.clear();
-        out.spans.clear();
+        let Tokenised {
+            words,
+            spans,
+            resolver,
+        } = out;
+        words.clear();
+        spans.clear();
         let mut push = |start: usize, end: usize| {
-            out.words.push(self.lexicon.resolve(&text[start..end]));
-            out.spans.push((start as u32, end as u32));
+            words.push(self.lexicon.resolve_with(resolver, &text[start..end]));
+            spans.push((start as u32, end as u32));
         };
         if !text.is_ascii() {
             let base = text.as_ptr() as usize;
@@ -351,7 +363,14 @@ mod tests {
     use crate::core::text::words;
 
     fn exact_matcher(terms: &[&str]) -> TermMatcher {
-        build(terms, &[], Fuzziness { inflections: false, typos: false })
+        build(
+            terms,
+            &[],
+            Fuzziness {
+                inflections: false,
+                typos: false,
+            },
+        )
     }
 
     fn matcher(terms: &[&str]) -> TermMatcher {
@@ -365,7 +384,7 @@ mod tests {
             let exact = exact_only.contains(t);
             assert_eq!(b.add(0, &words(t), exact), i as u32, "term {t} must be new");
         }
-        b.build()
+        b.build().unwrap()
     }
 
     fn found(m: &TermMatcher, text: &str) -> Vec<(Vec<u32>, Form, String)> {
@@ -387,7 +406,9 @@ mod tests {
     #[test]
     fn inflections_and_typos_table() {
         let m = build(
-            &["crash", "roll out", "crashes", "apple", "invoice", "sign in"],
+            &[
+                "crash", "roll out", "crashes", "apple", "invoice", "sign in",
+            ],
             &["apple"],
             Fuzziness::default(),
         );
@@ -474,7 +495,7 @@ mod tests {
         let mut b = TermMatcherBuilder::new(2, Fuzziness::default());
         let startup = b.add(0, &words("startup"), false);
         let discount = b.add(1, &words("startup discount"), false);
-        let m = b.build();
+        let m = b.build().unwrap();
         let normalised = "any startup discount?";
         let mut msg = Tokenised::default();
         m.tokenise(normalised, &mut msg);

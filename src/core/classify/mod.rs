@@ -244,7 +244,7 @@ impl Classifier {
         }
         let patterns = PatternRules::build(&pattern_sources)?;
         Ok(Classifier {
-            terms: builder.build(),
+            terms: builder.build()?,
             options,
             term_postings,
             term_text,
@@ -317,7 +317,11 @@ impl Classifier {
                         target: p.target,
                         weight: p.weight * factor,
                     };
-                    on_hit(&scaled, &self.term_text[term as usize], Some((hit.form, span)));
+                    on_hit(
+                        &scaled,
+                        &self.term_text[term as usize],
+                        Some((hit.form, span)),
+                    );
                 };
                 if let [term] = hit.terms {
                     let (start, end) = self.term_postings[*term as usize];
@@ -344,14 +348,13 @@ impl Classifier {
                 }
             });
         }
-        self.patterns
-            .find(&normalised, candidates, |rule| {
-                on_hit(
-                    &self.pattern_postings[rule as usize],
-                    &self.pattern_text[rule as usize],
-                    None,
-                );
-            });
+        self.patterns.find(&normalised, candidates, |rule| {
+            on_hit(
+                &self.pattern_postings[rule as usize],
+                &self.pattern_text[rule as usize],
+                None,
+            );
+        });
     }
 
     /// Scores `text` and collects the evidence.
