@@ -29,122 +29,31 @@ const INFINITIVE_LEADS: &[&str] = &[
     "unable", "trying", "try", "tried", "wish", "hope", "plan", "used", "ought", "prefer",
 ];
 /// Who the customer wants to reach: "someone from sales".
+#[rustfmt::skip]
 const PERSONS: &[&str] = &[
-    "someone",
-    "somebody",
-    "anyone",
-    "anybody",
-    "person",
-    "people",
-    "human",
-    "humans",
-    "agent",
-    "agents",
-    "rep",
-    "reps",
-    "representative",
-    "representatives",
-    "guy",
-    "guys",
-    "folks",
-    "member",
-    "members",
-    "staff",
-    "colleague",
-    "colleagues",
-    "expert",
-    "experts",
-    "specialist",
-    "specialists",
-    "manager",
-    "managers",
-    "employee",
-    "employees",
-    "contact",
-    "head",
-    "lead",
-    "individual",
+    "someone", "somebody", "anyone", "anybody", "person", "people", "human", "humans", "agent",
+    "agents", "rep", "reps", "representative", "representatives", "guy", "guys", "folks", "member",
+    "members", "staff", "colleague", "colleagues", "expert", "experts", "specialist", "specialists",
+    "manager", "managers", "employee", "employees", "contact", "head", "lead", "individual",
 ];
 /// After a name, these make it a team: "the billing *team*", "your security *people*".
+#[rustfmt::skip]
 const TEAM_NOUNS: &[&str] = &[
-    "team",
-    "teams",
-    "department",
-    "departments",
-    "dept",
-    "people",
-    "folks",
-    "guys",
-    "guy",
-    "person",
-    "persons",
-    "rep",
-    "reps",
-    "representative",
-    "representatives",
-    "staff",
-    "desk",
-    "group",
-    "office",
-    "division",
-    "unit",
-    "specialist",
-    "specialists",
-    "agent",
-    "agents",
-    "expert",
-    "experts",
-    "colleague",
-    "colleagues",
-    "member",
-    "members",
-    "side",
-    "contact",
-    "contacts",
-    "manager",
-    "managers",
-    "lead",
-    "head",
-    "squad",
-    "crew",
+    "team", "teams", "department", "departments", "dept", "people", "folks", "guys", "guy",
+    "person", "persons", "rep", "reps", "representative", "representatives", "staff", "desk",
+    "group", "office", "division", "unit", "specialist", "specialists", "agent", "agents", "expert",
+    "experts", "colleague", "colleagues", "member", "members", "side", "contact", "contacts",
+    "manager", "managers", "lead", "head", "squad", "crew", "engineer", "engineers", "advisor",
+    "advisors",
 ];
 /// Words that may follow a name after "to"/"with" and still end the request ("connect me to
 /// sales *please*", "to billing *about* my invoice"); any other word means the name is part of
 /// something else ("to sales *tax*").
+#[rustfmt::skip]
 const CLAUSE_ENDS: &[&str] = &[
-    "please",
-    "pls",
-    "plz",
-    "about",
-    "regarding",
-    "re",
-    "for",
-    "who",
-    "that",
-    "because",
-    "since",
-    "asap",
-    "now",
-    "today",
-    "immediately",
-    "urgently",
-    "directly",
-    "instead",
-    "thanks",
-    "thank",
-    "and",
-    "or",
-    "not",
-    "but",
-    "so",
-    "if",
-    "i",
-    "im",
-    "we",
-    "as",
-    "rather",
-    "only",
-    "right",
+    "please", "pls", "plz", "about", "regarding", "re", "for", "who", "that", "because", "since",
+    "asap", "now", "today", "immediately", "urgently", "directly", "instead", "thanks", "thank",
+    "and", "or", "not", "but", "so", "if", "i", "im", "we", "as", "rather", "only", "right",
 ];
 const PLEASE: &[&str] = &["please", "pls", "plz"];
 
@@ -172,31 +81,34 @@ pub struct AliasProblem {
     pub problem: String,
 }
 
-/// Every name of a team (id, display name, aliases) as words, with the alias index for aliases.
-fn names(id: &str, team: &Team) -> Vec<(Vec<String>, Option<usize>)> {
-    let mut out = vec![(text::words(id), None)];
-    if !team.name.trim().is_empty() {
-        out.push((text::words(&team.name), None));
-    }
-    for (i, alias) in team.aliases.iter().enumerate() {
-        out.push((text::words(alias), Some(i)));
-    }
-    out.retain(|(words, _)| !words.is_empty());
-    out
+/// Every name of a team (id, display name, aliases) as words.
+fn names<'a>(id: &'a str, team: &'a Team) -> impl Iterator<Item = Vec<String>> + 'a {
+    let name = Some(team.name.as_str()).filter(|n| !n.trim().is_empty());
+    std::iter::once(id)
+        .chain(name)
+        .chain(team.aliases.iter().map(String::as_str))
+        .map(text::words)
+        .filter(|words| !words.is_empty())
 }
 
-/// What is wrong with the teams' aliases: an alias with no words, or one that names another
-/// team too (by its id, name or an alias).
-pub fn alias_problems(teams: &BTreeMap<String, Team>) -> Vec<AliasProblem> {
+/// Each name, as words, with the teams it names (more than one: a clash).
+fn owners(teams: &BTreeMap<String, Team>) -> HashMap<Vec<String>, Vec<&str>> {
     let mut owners: HashMap<Vec<String>, Vec<&str>> = HashMap::new();
     for (id, team) in teams {
-        for (words, _) in names(id, team) {
+        for words in names(id, team) {
             let list = owners.entry(words).or_default();
             if !list.contains(&id.as_str()) {
                 list.push(id);
             }
         }
     }
+    owners
+}
+
+/// What is wrong with the teams' aliases: an alias with no words, or one that names another
+/// team too (by its id, name or an alias).
+pub fn alias_problems(teams: &BTreeMap<String, Team>) -> Vec<AliasProblem> {
+    let owners = owners(teams);
     let mut problems = Vec::new();
     for (id, team) in teams {
         for (index, alias) in team.aliases.iter().enumerate() {
@@ -229,22 +141,9 @@ impl TeamNames {
     /// Compiles the teams' ids, display names and aliases. A name shared by two teams names
     /// neither (the settings checker reports shared aliases).
     pub fn compile(teams: &BTreeMap<String, Team>) -> TeamNames {
-        let mut owners: HashMap<Vec<String>, Option<String>> = HashMap::new();
-        for (id, team) in teams {
-            for (words, _) in names(id, team) {
-                owners
-                    .entry(words)
-                    .and_modify(|owner| {
-                        if owner.as_deref() != Some(id.as_str()) {
-                            *owner = None;
-                        }
-                    })
-                    .or_insert_with(|| Some(id.clone()));
-            }
-        }
         let mut by_first_word: HashMap<String, Vec<Phrase>> = HashMap::new();
-        for (words, owner) in owners {
-            let Some(team) = owner else { continue };
+        for (words, ids) in owners(teams) {
+            let [team] = ids[..] else { continue };
             let person_like = words.len() == 1
                 && (PERSONS.contains(&words[0].as_str())
                     || TEAM_NOUNS.contains(&words[0].as_str()));
@@ -253,16 +152,14 @@ impl TeamNames {
                 .or_default()
                 .push(Phrase {
                     words,
-                    team,
+                    team: team.to_string(),
                     person_like,
                 });
         }
         for list in by_first_word.values_mut() {
+            // Longest first, so "customer success" wins over "customer".
             list.sort_by(|a, b| {
-                b.words
-                    .len()
-                    .cmp(&a.words.len())
-                    .then(a.words.cmp(&b.words))
+                (b.words.len().cmp(&a.words.len())).then_with(|| a.words.cmp(&b.words))
             });
         }
         TeamNames { by_first_word }
@@ -275,26 +172,19 @@ impl TeamNames {
             return None;
         }
         let toks = tokens(text_in);
-        let mut i = 0;
-        while i < toks.len() {
-            let Tok::Word(first) = &toks[i] else {
-                i += 1;
+        for (i, tok) in toks.iter().enumerate() {
+            let Tok::Word(first) = tok else { continue };
+            let Some(list) = self.by_first_word.get(first.as_str()) else {
                 continue;
             };
-            let phrase = self.by_first_word.get(first.as_str()).and_then(|list| {
-                list.iter().find(|p| {
-                    p.words
-                        .iter()
-                        .enumerate()
-                        .all(|(k, w)| matches!(toks.get(i + k), Some(Tok::Word(t)) if t == w))
-                })
+            let found = list.iter().find(|p| {
+                (p.words.iter().enumerate())
+                    .all(|(k, w)| matches!(toks.get(i + k), Some(Tok::Word(t)) if t == w))
             });
-            if let Some(p) = phrase {
-                if asks_for(&toks, i, i + p.words.len(), p.person_like) {
-                    return Some(&p.team);
-                }
+            if let Some(p) = found.filter(|p| asks_for(&toks, i, i + p.words.len(), p.person_like))
+            {
+                return Some(&p.team);
             }
-            i += 1;
         }
         None
     }

@@ -143,7 +143,7 @@ pub fn decide(
     }
 
     // An answer to a clarifying question.
-    let mut same_team: Option<String> = None;
+    let mut not_asked: Option<String> = None;
     let chosen = (!state.pending_choices.is_empty())
         .then(|| chosen_option(catalog, text_in, &state.pending_choices))
         .flatten();
@@ -170,11 +170,11 @@ pub fn decide(
             let close = best.margin < thresholds.margin;
             if close && same_handoff(catalog, persona_id, best.index, second.index) {
                 // Asking which one is needless: both hand off to the same team.
-                same_team = Some(format!(
+                not_asked = Some(format!(
                     " (close to {}, which goes there too: no need to ask)",
                     intent_id(second.index)
                 ));
-            } else if best.margin < thresholds.margin {
+            } else if close {
                 decision.intent = Some(best.clone());
                 decision.kind = DecisionKind::Clarify;
                 decision.choices = vec![best.id.clone(), intent_id(second.index)];
@@ -241,7 +241,7 @@ pub fn decide(
                 }
                 _ => format!("{} goes to {}", intent.id, rule.team),
             };
-            if let Some(note) = &same_team {
+            if let Some(note) = &not_asked {
                 decision.reason.push_str(note);
             }
         }

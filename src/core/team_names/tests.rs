@@ -64,6 +64,7 @@ fn the_team_a_message_asks_for() {
         ),
         ("is there anybody at finance who can help", Some("billing")),
         ("I want a sales rep", Some("sales")),
+        ("can a security engineer look at this", Some("security")),
         ("get me your communications people", Some("press")),
         ("someone from investor relations please", Some("investors")),
         ("someone from customer support", Some("support")),
