@@ -12,6 +12,7 @@ use super::{
     is_valid_id, Catalog, Example, Expected, Intent, Keyword, Pattern, Persona, PersonaKind,
     RouteKind, RouteOverride, RouteRule, Team, DEFAULT_ANSWER,
 };
+use crate::core::team_names::TeamNames;
 use crate::core::text;
 
 /// The raw files of a catalog: `(path, text)` per persona and per intent.
@@ -128,6 +129,7 @@ pub fn load_from_sources(
 
     let mut catalog = Catalog {
         teams: teams.clone(),
+        team_names: TeamNames::compile(teams),
         ..Catalog::default()
     };
     for (path, text) in sources.personas {

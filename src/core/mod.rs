@@ -9,5 +9,6 @@ pub mod model;
 pub mod net;
 pub mod route;
 pub mod secret;
+pub mod team_names;
 pub mod text;
 pub mod wording;

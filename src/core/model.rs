@@ -215,6 +215,10 @@ pub struct Team {
     /// Discord role whose members may claim, resolve and relabel this team's tickets.
     #[serde(default, deserialize_with = "de_opt_id")]
     pub discord_role: Option<u64>,
+    /// Other names customers use for the team ("finance", "hr"): with its id and display name,
+    /// a handoff that names it goes to it ("connect me to someone from finance").
+    #[serde(default, deserialize_with = "de_names")]
+    pub aliases: Vec<String>,
 }
 
 /// A validated catalog.
@@ -225,6 +229,8 @@ pub struct Catalog {
     /// Sorted by id.
     pub intents: Vec<Intent>,
     pub teams: BTreeMap<String, Team>,
+    /// The teams' names compiled for finding them in messages (built with `teams`).
+    pub team_names: crate::core::team_names::TeamNames,
 }
 
 impl Catalog {
@@ -290,6 +296,26 @@ pub(crate) fn de_opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
         Some(IdRepr::Text(s)) if s.trim().is_empty() => Ok(None),
         Some(repr) => repr.id().map(Some),
     }
+}
+
+/// Deserialises a list of names: an array of strings, or one comma-separated string (as an
+/// environment variable gives it).
+pub(crate) fn de_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Names::deserialize(d)? {
+        Names::List(list) => list,
+        Names::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 /// Deserialises a list of ids: an array, or one comma-separated string.

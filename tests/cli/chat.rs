@@ -166,3 +166,60 @@ fn chat_redacts_an_email_cut_by_the_length_limit() {
     let run = env.ok(&["evidence", "export"]);
     assert!(!run.stdout.contains("jane.doe"), "{}", run.stdout);
 }
+
+#[test]
+fn chat_hands_off_to_the_team_the_customer_names() {
+    let env = Env::new();
+    // The miss measured in issue #13: this went to a `support` ticket.
+    let turns = env.chat(
+        "n1",
+        "U",
+        &["I don't want a bot, connect me to someone from sales"],
+    );
+    assert_eq!(turns[0]["intent"]["id"], "human-agent");
+    assert_eq!(turns[0]["route"]["team"], "sales");
+    assert_eq!(turns[0]["ticket"]["team"], "sales");
+    let reply = turns[0]["reply"].as_str().expect("reply");
+    assert!(reply.contains("Sales team"), "{reply}");
+    let id = turns[0]["ticket"]["id"].as_u64().expect("id").to_string();
+    let run = env.ok(&["tickets", "show", &id, "--json"]);
+    let ticket: Value = serde_json::from_str(&run.stdout).expect("ticket JSON");
+    assert_eq!(ticket["team"], "sales");
+    let reason = ticket["reason"].as_str().expect("reason");
+    assert!(reason.contains("asked for the sales team"), "{reason}");
+
+    // The named team beats the conversation's topic (pricing would go to sales).
+    let turns = env.chat(
+        "n2",
+        "U",
+        &[
+            "how much is the growth plan",
+            "connect me to someone from billing instead",
+        ],
+    );
+    assert_eq!(turns[1]["ticket"]["team"], "billing");
+
+    // A team mentioned in passing is not asked for: the topic's team takes it.
+    let turns = env.chat(
+        "n3",
+        "U",
+        &["I want to talk to a human about the sales tax on my invoice"],
+    );
+    assert_eq!(turns[0]["ticket"]["team"], "billing");
+}
+
+#[test]
+fn chat_knows_teams_by_the_aliases_in_the_settings() {
+    let env = Env::new();
+    std::fs::write(
+        env.cwd().join("personabot.toml"),
+        "[teams.billing]\naliases = [\"money people\"]\n",
+    )
+    .expect("settings file");
+    let turns = env.chat("a1", "U", &["a human please, the money people"]);
+    assert_eq!(turns[0]["ticket"]["team"], "billing");
+    // Without the alias (the default settings), the same words name no team.
+    std::fs::remove_file(env.cwd().join("personabot.toml")).expect("remove settings");
+    let turns = env.chat("a2", "U", &["a human please, the money people"]);
+    assert_eq!(turns[0]["ticket"]["team"], "support");
+}

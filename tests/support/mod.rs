@@ -54,6 +54,7 @@ pub fn pipeline_with_settings(settings: &Settings, store: Store) -> Pipeline {
     let s = shipped();
     let catalog = Catalog {
         teams: settings.teams.clone(),
+        team_names: personabot::core::team_names::TeamNames::compile(&settings.teams),
         ..(*s.catalog).clone()
     };
     Pipeline::new(Arc::new(catalog), s.classifier.clone(), settings, store)

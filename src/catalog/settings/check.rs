@@ -4,12 +4,17 @@
 //! Loading still merges defaults, the file and the environment with `config`; this pass runs on
 //! the file's own text first, so each problem points at the line that causes it.
 
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
 use toml_edit::{Document, Item};
 
 use crate::catalog::fields::{item_span, item_type_name, Fields};
 use crate::catalog::{is_valid_team_id, Diagnostics, SourceText};
 use crate::core::hours::BusinessHours;
+use crate::core::model::Team;
 use crate::core::net::{check_origin, IpRange};
+use crate::core::team_names::alias_problems;
 
 use super::{ShardRange, DISCORD_TOKEN_ENV, USER_HASH_KEY_ENV};
 
@@ -47,6 +52,7 @@ const TEAM_KEYS: &[&str] = &[
     "timezone",
     "discord_channel",
     "discord_role",
+    "aliases",
 ];
 
 /// Every problem in one settings file (`src` holds its path and text).
@@ -249,8 +255,24 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
         (!is_valid_team_id(id))
             .then(|| format!("invalid team id `{id}`: use lowercase letters, digits and `_`"))
     };
-    for (_, path, mut team) in named_tables(t, diags, id_problem) {
-        for key in ["name", "description", "response_time"] {
+    // Each team's names as read, so aliases can be checked against every team at once.
+    let mut named: BTreeMap<String, Team> = super::Settings::built_in().teams;
+    let mut alias_spans: HashMap<String, Vec<Option<Range<usize>>>> = HashMap::new();
+    for (id, path, mut team) in named_tables(t, diags, id_problem) {
+        let mut names = named.remove(id).unwrap_or_default();
+        if let Some(name) = team.string("name", diags) {
+            names.name = name;
+        }
+        if team.has("aliases") {
+            let aliases = team.strings("aliases", diags);
+            alias_spans.insert(
+                id.to_string(),
+                aliases.iter().map(|a| a.1.clone()).collect(),
+            );
+            names.aliases = aliases.into_iter().map(|a| a.0).collect();
+        }
+        named.insert(id.to_string(), names);
+        for key in ["description", "response_time"] {
             team.string(key, diags);
         }
         let hours = team.string("hours", diags).unwrap_or_default();
@@ -265,6 +287,15 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
         discord_id(&mut team, "discord_channel", diags);
         discord_id(&mut team, "discord_role", diags);
         team.finish(TEAM_KEYS, diags);
+    }
+    for p in alias_problems(&named) {
+        // Only the file's own aliases have a position (and only they can be fixed here).
+        if let Some(span) = alias_spans.get(&p.team).and_then(|s| s.get(p.index)) {
+            diags.push(t.src.at(
+                span.clone(),
+                format!("`teams.{}.aliases`: {}", p.team, p.problem),
+            ));
+        }
     }
 }
 
@@ -432,6 +463,15 @@ mod tests {
                 &[
                     "personabot.toml:2:10: `http.listen` must be a string, found an integer",
                     "personabot.toml:5:1: unknown key `telegram.webhook`",
+                ],
+            ),
+            (
+                "[teams.billing]\naliases = [\"finance\", \"Sales\", \"...\"]\n\
+                 [teams.legal]\naliases = \"lawyers\"\n",
+                &[
+                    "personabot.toml:2:23: `teams.billing.aliases`: alias \"Sales\" also names team `sales`",
+                    "personabot.toml:2:32: `teams.billing.aliases`: alias \"...\" has no words to match",
+                    "personabot.toml:4:11: `teams.legal.aliases` must be an array of strings, found a string",
                 ],
             ),
             (

@@ -483,6 +483,12 @@ impl Settings {
                 });
             }
         }
+        if let Some(p) = crate::core::team_names::alias_problems(&self.teams).first() {
+            return Err(SettingsError::Invalid {
+                key: format!("teams.{}.aliases", p.team),
+                problem: p.problem.clone(),
+            });
+        }
         if self.limits.flood_messages == 0 || self.limits.flood_window_secs == 0 {
             return Err(SettingsError::Invalid {
                 key: "limits.flood_messages".into(),

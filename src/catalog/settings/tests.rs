@@ -315,3 +315,47 @@ fn file_errors_table() {
         assert!(err.contains(needle), "case {i}: {err}");
     }
 }
+
+#[test]
+fn team_aliases_from_the_file_or_the_environment() {
+    let built_in = Settings::built_in();
+    assert!(built_in.teams["billing"]
+        .aliases
+        .contains(&"finance".to_string()));
+    // From the environment: one comma-separated string.
+    let s = Settings::load_with_env(
+        None,
+        env(&[("PERSONABOT__TEAMS__SALES__ALIASES", "deals desk, quotes")]),
+    )
+    .unwrap();
+    assert_eq!(s.teams["sales"].aliases, ["deals desk", "quotes"]);
+    // From a file: the list replaces the built-in one.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, "[teams.billing]\naliases = [\"money people\"]\n").unwrap();
+    let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+    assert_eq!(s.teams["billing"].aliases, ["money people"]);
+    // A name may belong to one team only, wherever it comes from.
+    let e = Settings::load_with_env(
+        None,
+        env(&[("PERSONABOT__TEAMS__BILLING__ALIASES", "sales")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("teams.billing.aliases") && e.contains("also names team `sales`"),
+        "{e}"
+    );
+    std::fs::write(&path, "[teams.billing]\naliases = [\"press\", 3]\n").unwrap();
+    let e = Settings::load_with_env(Some(&path), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("s.toml:2:12: `teams.billing.aliases`: alias \"press\" also names team `press`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("s.toml:2:21: `teams.billing.aliases[1]` must be a string, found an integer"),
+        "{e}"
+    );
+}

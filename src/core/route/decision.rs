@@ -55,6 +55,24 @@ pub fn choose_persona(
     (best.confidence >= threshold && best.margin >= thresholds.margin).then_some(best)
 }
 
+/// Whether two intents hand off the same way for `persona`: both tickets for one team, or both
+/// escalations (which find their team the same way). Asking the customer to choose between
+/// them changes nothing about who picks the conversation up.
+fn same_handoff(catalog: &Catalog, persona: Option<&str>, a: u32, b: u32) -> bool {
+    let rule = |i: u32| catalog.intents[i as usize].route_for(persona);
+    let (a, b) = (rule(a), rule(b));
+    match (a.kind, b.kind) {
+        (RouteKind::Ticket, RouteKind::Ticket) => a.team == b.team,
+        (RouteKind::Escalate, RouteKind::Escalate) => true,
+        _ => false,
+    }
+}
+
+/// The reason's note for a team the customer named.
+fn asked_for(team: &str) -> String {
+    format!("; the customer asked for the {team} team")
+}
+
 /// A customer's answer to a clarifying question: "2", "second", or the intent's name or id.
 fn chosen_option(catalog: &Catalog, text_in: &str, choices: &[String]) -> Option<u32> {
     let said = text::words(text_in).join(" ");
@@ -125,6 +143,7 @@ pub fn decide(
     }
 
     // An answer to a clarifying question.
+    let mut not_asked: Option<String> = None;
     let chosen = (!state.pending_choices.is_empty())
         .then(|| chosen_option(catalog, text_in, &state.pending_choices))
         .flatten();
@@ -148,7 +167,14 @@ pub fn decide(
             .collect();
         let best = pick(&tier, intent_id);
         if let (Some(best), Some(second)) = (&best, tier.get(1)) {
-            if best.margin < thresholds.margin {
+            let close = best.margin < thresholds.margin;
+            if close && same_handoff(catalog, persona_id, best.index, second.index) {
+                // Asking which one is needless: both hand off to the same team.
+                not_asked = Some(format!(
+                    " (close to {}, which goes there too: no need to ask)",
+                    intent_id(second.index)
+                ));
+            } else if close {
                 decision.intent = Some(best.clone());
                 decision.kind = DecisionKind::Clarify;
                 decision.choices = vec![best.id.clone(), intent_id(second.index)];
@@ -178,11 +204,13 @@ pub fn decide(
             return decision;
         }
         if state.misses + 1 >= thresholds.max_misses {
+            let named = catalog.team_names.requested(text_in);
             decision.kind = DecisionKind::Ticket;
-            decision.team = Some(FALLBACK_TEAM.into());
+            decision.team = Some(named.unwrap_or(FALLBACK_TEAM).into());
             decision.reason = format!(
-                "no intent recognised in {} messages in a row",
-                state.misses + 1
+                "no intent recognised in {} messages in a row{}",
+                state.misses + 1,
+                named.map(asked_for).unwrap_or_default()
             );
         } else {
             decision.kind = DecisionKind::Fallback;
@@ -213,6 +241,9 @@ pub fn decide(
                 }
                 _ => format!("{} goes to {}", intent.id, rule.team),
             };
+            if let Some(note) = &not_asked {
+                decision.reason.push_str(note);
+            }
         }
         RouteKind::Escalate => {
             // The team of the conversation's intent: another intent in this message, else the
@@ -231,6 +262,9 @@ pub fn decide(
                 .and_then(|id| catalog.intent(id))
                 .map(|i| i.route_for(persona_id).team)
                 .unwrap_or_else(|| rule.team.clone());
+            // The customer named the team they want: it takes the ticket.
+            let named = catalog.team_names.requested(text_in);
+            let team = named.map_or(team, str::to_string);
             decision.kind = DecisionKind::Ticket;
             decision.reason = match (&subject, &state.awaiting_feedback) {
                 (Some(s), Some(a)) if *s == a.intent => {
@@ -242,6 +276,9 @@ pub fn decide(
                 (Some(s), _) => format!("{} about {s}", intent.id),
                 (None, _) => format!("{} with no earlier topic", intent.id),
             };
+            decision
+                .reason
+                .push_str(&named.map(asked_for).unwrap_or_default());
             decision.team = Some(team);
             decision.subject_intent = subject;
             return decision; // an escalation shows no answer text
@@ -254,21 +291,33 @@ pub fn decide(
     decision
 }
 
-/// Turns a decision into a ticket (the customer asked for a person outright): the team of its
-/// intent for the persona, else `support`. A message joining an open ticket stays as it is.
-pub fn force_ticket(catalog: &Catalog, decision: &mut Decision) {
-    if decision.kind == DecisionKind::Ticket || decision.joins_ticket.is_some() {
+/// Turns a decision into a ticket (the customer asked for a person outright): the team the
+/// message `text_in` names, else the team of its intent for the persona, else `support`. A
+/// message joining an open ticket stays as it is.
+pub fn force_ticket(catalog: &Catalog, text_in: &str, decision: &mut Decision) {
+    if decision.joins_ticket.is_some() {
+        return;
+    }
+    let named = catalog.team_names.requested(text_in);
+    if decision.kind == DecisionKind::Ticket {
+        if let Some(team) = named.filter(|t| decision.team.as_deref() != Some(*t)) {
+            decision.team = Some(team.to_string());
+            decision.reason.push_str(&asked_for(team));
+        }
         return;
     }
     let persona = decision.persona.as_ref().map(|p| p.id.as_str());
     let intent = decision.intent.as_ref().and_then(|i| catalog.intent(&i.id));
-    decision.team =
-        Some(intent.map_or_else(|| FALLBACK_TEAM.to_string(), |i| i.route_for(persona).team));
+    let team = intent.map_or_else(|| FALLBACK_TEAM.to_string(), |i| i.route_for(persona).team);
+    decision.team = Some(named.map_or(team, str::to_string));
     decision.subject_intent = intent.map(|i| i.id.clone());
     decision.reason = match intent {
         Some(i) => format!("customer asked for a person about {}", i.id),
         None => "customer asked for a person".into(),
     };
+    decision
+        .reason
+        .push_str(&named.map(asked_for).unwrap_or_default());
     decision.kind = DecisionKind::Ticket;
     decision.choices.clear();
     decision.answer = None;

@@ -30,6 +30,11 @@ fn sources() -> CatalogSources {
                 "name = \"Refunds\"\n[keywords]\nrefund = 1.2\n[route]\nkind = \"ticket\"\nteam = \"billing\"\n\
                  [answers]\ndefault = \"Annual plans are refundable within 30 days.\"\n",
             ),
+            file(
+                "intents",
+                "invoice",
+                "[keywords]\ninvoice = 1.2\n[route]\nkind = \"ticket\"\nteam = \"billing\"\n",
+            ),
             file("intents", "tech", "[keywords]\nbroken = 1.5\n[answers]\ndefault = \"Try reloading.\"\n"),
             file(
                 "intents",
@@ -251,6 +256,78 @@ fn routing_table() {
             answer: Some("pricing/default"),
         },
         Case {
+            name: "two intents for one team need no question",
+            messages: &["invoice refund"],
+            kind: Ticket,
+            intent: Some("invoice"),
+            persona: None,
+            team: Some("billing"),
+            answer: None,
+        },
+        Case {
+            name: "a human from a named team",
+            messages: &["I don't want a bot, I want a human from sales"],
+            kind: Ticket,
+            intent: Some("human"),
+            persona: None,
+            team: Some("sales"),
+            answer: None,
+        },
+        Case {
+            name: "a named team beats the conversation's topic",
+            messages: &["how much", "a human please, someone in security"],
+            kind: Ticket,
+            intent: Some("human"),
+            persona: None,
+            team: Some("security"),
+            answer: None,
+        },
+        Case {
+            name: "a team named by its alias",
+            messages: &["human: the finance team please"],
+            kind: Ticket,
+            intent: Some("human"),
+            persona: None,
+            team: Some("billing"),
+            answer: None,
+        },
+        Case {
+            name: "a team named in passing is not asked for",
+            messages: &["human about sales tax"],
+            kind: Ticket,
+            intent: Some("human"),
+            persona: None,
+            team: Some("support"),
+            answer: None,
+        },
+        Case {
+            name: "a team name alone is not a request for a human",
+            messages: &["sales please"],
+            kind: Fallback,
+            intent: None,
+            persona: None,
+            team: None,
+            answer: None,
+        },
+        Case {
+            name: "a named team takes the ticket after misses",
+            messages: &["blorp", "sales please"],
+            kind: Ticket,
+            intent: None,
+            persona: None,
+            team: Some("sales"),
+            answer: None,
+        },
+        Case {
+            name: "an intent's own ticket keeps its team",
+            messages: &["refund please, the sales team said so"],
+            kind: Ticket,
+            intent: Some("refund"),
+            persona: None,
+            team: Some("billing"),
+            answer: Some("refund/default"),
+        },
+        Case {
             name: "open ticket owns the conversation",
             messages: &["refund please", "how much"],
             kind: Ticket,
@@ -344,4 +421,32 @@ fn replies_table() {
         reply_text(&catalog, &d, Some(1), jiff::Timestamp::UNIX_EPOCH),
         None
     );
+}
+
+#[test]
+fn a_forced_ticket_goes_to_the_team_named() {
+    let settings = Settings::built_in();
+    let catalog = load_from_sources(sources(), &settings.teams).unwrap();
+    let classifier = Classifier::new(&catalog).unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("sales please", "sales"),
+        ("blorp", "support"),
+        ("how much, someone from billing", "billing"),
+        ("how much", "sales"),
+        ("refund please", "billing"),
+        ("refund please, connect me to the press team", "press"),
+    ];
+    for (message, team) in cases {
+        let c = classifier.classify(message);
+        let mut d = decide(
+            &catalog,
+            &Thresholds::default(),
+            message,
+            &c,
+            &ConversationState::default(),
+        );
+        force_ticket(&catalog, message, &mut d);
+        assert_eq!(d.kind, DecisionKind::Ticket, "{message}");
+        assert_eq!(d.team.as_deref(), Some(*team), "{message}: {}", d.reason);
+    }
 }

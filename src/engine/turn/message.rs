@@ -221,7 +221,7 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
         &state,
     );
     if mode == Mode::Ticket {
-        route::force_ticket(&rules.catalog, &mut decision);
+        route::force_ticket(&rules.catalog, text, &mut decision);
     }
     // Redact before cutting, so personal data straddling the limit is not stored half-cut.
     let (redaction_window, _) = truncate_chars(trimmed, rules.max_chars + REDACTION_CONTEXT);

@@ -432,6 +432,7 @@ mod tests {
             timezone: String::new(),
             discord_channel: None,
             discord_role: None,
+            aliases: Vec::new(),
         };
         let teams = BTreeMap::from([("support".to_string(), support)]);
         catalog::load_from_sources(sources, &teams).expect("test catalog")

@@ -284,6 +284,17 @@ fn rows() -> Vec<Row> {
                 .ticket(Opened(1)),
         ),
         row(
+            "/ticket naming a team goes to that team",
+            vec![],
+            Act::AskPerson("how much is it? someone from billing please".into()),
+            expect("ticket")
+                .intent("pricing")
+                .team("billing")
+                .answer("")
+                .reason_has("the customer asked for the billing team")
+                .ticket(Opened(1)),
+        ),
+        row(
             "'That helped' rates the answer and stops waiting",
             vec![say("the app keeps crashing on my phone")],
             Act::Helped,
