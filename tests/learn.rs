@@ -317,6 +317,26 @@ fn none_label_learns_a_threshold_that_rejects_an_unseen_source() {
         .expect("the catalog's point");
     assert_eq!(marked["in_scope_accuracy"], v["in_scope_accuracy"]);
     assert_eq!(marked["none_recall"], v["none_recall"]);
+
+    // The threshold is the catalog's, so the router rejects the same way `eval` does.
+    for (message, kind, intent) in [
+        ("how do I subscribe to your newsletter", "fallback", None),
+        (
+            "my card has not arrived yet",
+            "ticket",
+            Some("card-arrival"),
+        ),
+    ] {
+        let run = ws.run(&["--catalog", s(&out), "classify", "--json", message]);
+        run.expect_ok();
+        let decision = run.json_lines().remove(0);
+        assert_eq!(decision["route"]["kind"], kind, "{message}: {decision}");
+        assert_eq!(
+            decision["intent"]["id"].as_str(),
+            intent,
+            "{message}: {decision}"
+        );
+    }
 }
 
 #[test]

@@ -17,9 +17,10 @@
 //!   scaled to the catalog's range.
 //!
 //! Settings are chosen on a held-out slice of the training rows, never on a test file. With a
-//! none label the intent threshold is calibrated there too (see [`choose_threshold`]): the highest
-//! confidence that turns away at most a budgeted share of the in-scope messages, so what is out
-//! of scope (the none label's rows, and messages from sources never seen) falls back.
+//! none label the intent threshold is calibrated there too (see [`choose_threshold`]): the
+//! highest confidence that turns away at most a budgeted share of the in-scope messages, so
+//! what is out of scope (the none label's rows, and messages from sources never seen) falls
+//! back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
