@@ -1,5 +1,5 @@
 //! `personabot eval` end to end: the real binary on the tiny catalog in tests/fixtures/eval
-//! (outcomes computed by hand below), the `--none-label` split, the terminal report, bad input,
+//! (outcomes computed by hand below), the `--none-label` split and its threshold trade-off, the terminal report, bad input,
 //! and the shipped catalog.
 //!
 //! The fixture catalog: `card-lost` ("lost card" 2.0, stolen 1.0; label `Card_lost?`),
@@ -132,7 +132,7 @@ fn json_scores_the_fixture_catalog() {
     );
     assert!(num(&v, "seconds") >= 0.0);
     assert!(num(&v, "msgs_per_sec") >= 0.0);
-    for key in ["in_scope_accuracy", "none_recall", "none_label"] {
+    for key in ["in_scope_accuracy", "none_recall", "none_label", "tradeoff"] {
         assert!(v.get(key).is_none(), "{key} only with --none-label: {v}");
     }
 }
@@ -157,6 +157,31 @@ fn json_with_a_none_label() {
     assert_close(&v, "none_recall", 1.0);
     assert_eq!(v["none_support"], 1);
     assert_eq!(v["none_label"], "oos");
+    // The trade-off: the grid 0, 0.05, ..., 0.95 (the catalog's 0.5 and 0.9 are on it), one
+    // threshold for every intent. Row confidences: 0.86 (rows 1, 2, 4, 5, 6), 0.39 (row 3),
+    // none (row 7).
+    let tradeoff = v["tradeoff"].as_array().expect("tradeoff");
+    assert_eq!(tradeoff.len(), 20, "{v}");
+    let point = |t: f64| {
+        tradeoff
+            .iter()
+            .find(|p| (num(p, "threshold") - t).abs() < 1e-9)
+            .unwrap_or_else(|| panic!("no point {t} in {v}"))
+    };
+    // (threshold, in-scope accuracy, none recall, accuracy, intents using it)
+    let cases = [
+        (0.0, 5.0 / 6.0, 1.0, 6.0 / 7.0, 0), // row 3 counts as refund
+        (0.4, 4.0 / 6.0, 1.0, 5.0 / 7.0, 0), // row 3 falls back
+        (0.5, 4.0 / 6.0, 1.0, 5.0 / 7.0, 2), // refund and card-lost use 0.5
+        (0.9, 0.0, 1.0, 1.0 / 7.0, 1),       // greeting's own threshold
+    ];
+    for (t, in_scope, none, accuracy, intents) in cases {
+        let p = point(t);
+        assert_close(p, "in_scope_accuracy", in_scope);
+        assert_close(p, "none_recall", none);
+        assert_close(p, "accuracy", accuracy);
+        assert_eq!(p["intents"], intents, "{p}");
+    }
     assert_eq!(
         confused(&v),
         owned(&[
@@ -184,6 +209,11 @@ fn terminal_report_summary_table_and_confusions() {
         "none recall:       1.0000 over 1 row(s) labelled \"oos\"",
         "  1  Card_lost? -> refund",
         "  1  greeting -> oos",
+        "out-of-scope trade-off (one threshold for every intent; `<-` marks the catalog's):",
+        "threshold  in-scope accuracy  none recall  accuracy",
+        "    0.000             0.8333       1.0000    0.8571",
+        "    0.500             0.6667       1.0000    0.7143  <- 2 of 3 intents",
+        "    0.900             0.0000       1.0000    0.1429  <- 1 of 3 intents",
     ] {
         assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
     }

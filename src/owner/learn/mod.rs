@@ -16,8 +16,11 @@
 //!   alike changes no ranking), so most become about zero and are dropped, and the rest are
 //!   scaled to the catalog's range.
 //!
-//! Settings are chosen on a held-out slice of the training rows, never on a test file, and the
-//! intent threshold is calibrated there so that messages of the none label fall back.
+//! Settings are chosen on a held-out slice of the training rows, never on a test file. With a
+//! none label the intent threshold is calibrated there too (see [`choose_threshold`]): the
+//! highest confidence that turns away at most a budgeted share of the in-scope messages, so
+//! what is out of scope (the none label's rows, and messages from sources never seen) falls
+//! back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -27,10 +30,12 @@ use crate::core::classify::Classifier;
 use crate::core::text;
 use crate::owner::dataset::LabelledRow;
 
+mod calibrate;
 mod model;
 mod profiles;
 mod vocab;
 
+pub use calibrate::{choose_threshold, Calibration, DEFAULT_MAX_IN_SCOPE_LOSS};
 pub use profiles::{intent_toml, write_profiles};
 
 use model::{keyword_weights, scale_weights, train, unscaled_scores};
@@ -58,6 +63,10 @@ pub struct LearnOptions {
     pub stem_chars: usize,
     /// Seed of the shuffles (the result is deterministic for a seed).
     pub seed: u64,
+    /// Share of the held-out in-scope messages the intent threshold may turn away (0 to 1; see
+    /// [`choose_threshold`]). `None`: [`DEFAULT_MAX_IN_SCOPE_LOSS`] with a none label, and no
+    /// threshold (0) without one.
+    pub max_in_scope_loss: Option<f64>,
 }
 
 impl Default for LearnOptions {
@@ -69,6 +78,7 @@ impl Default for LearnOptions {
             phrases: false,
             stem_chars: 5,
             seed: 7,
+            max_in_scope_loss: None,
         }
     }
 }
@@ -91,10 +101,14 @@ pub struct LearnedProfiles {
     pub intents: Vec<LearnedIntent>,
     /// The intent confidence threshold calibrated on the held-out rows.
     pub threshold: f64,
+    /// How it was chosen and what it does on the held-out rows.
+    pub calibration: Calibration,
+    /// The none label the rows were learned with.
+    pub none_label: Option<String>,
     /// The L2 regularisation chosen on the held-out rows.
     pub l2: f32,
-    /// Accuracy on the held-out rows with the written profiles (none rows count as correct when
-    /// they fall back).
+    /// Accuracy on the held-out rows at the threshold (none rows count as correct when they
+    /// fall back).
     pub holdout_accuracy: f64,
     pub holdout_rows: usize,
     pub training_rows: usize,
@@ -211,35 +225,6 @@ fn top_predictions<'a>(
         .collect()
 }
 
-/// The threshold that maximises held-out accuracy (none rows are right when they fall back),
-/// with its accuracy. Ties go to the lower threshold.
-pub(crate) fn calibrate_threshold(
-    predictions: &[Option<(&str, f64)>],
-    gold: &[&str],
-    none_label: Option<&str>,
-) -> (f64, f64) {
-    let mut candidates: Vec<f64> = predictions.iter().flatten().map(|(_, c)| *c).collect();
-    candidates.push(0.0);
-    candidates.sort_by(f64::total_cmp);
-    candidates.dedup();
-    let mut best = (0.0, -1.0);
-    for &t in &candidates {
-        let correct = predictions
-            .iter()
-            .zip(gold)
-            .filter(|(p, g)| match p {
-                Some((label, c)) if *c >= t => label == *g,
-                _ => none_label == Some(**g),
-            })
-            .count();
-        let accuracy = correct as f64 / gold.len().max(1) as f64;
-        if accuracy > best.1 {
-            best = (t, accuracy);
-        }
-    }
-    best
-}
-
 /// Learns one profile per label (except the none label) from `rows`.
 pub fn learn(
     rows: &[LabelledRow],
@@ -285,8 +270,11 @@ pub fn learn(
 
     // Settings are chosen on the held-out rows; the profiles written are then fitted on every
     // row with them, and keep the threshold calibrated on the held-out rows.
-    let mut best: Option<(f32, f64, f64)> = None;
-    let try_l2 = |l2: f32| -> Result<(f64, f64), LearnError> {
+    let budget = options
+        .max_in_scope_loss
+        .or(none.map(|_| DEFAULT_MAX_IN_SCOPE_LOSS));
+    let mut best: Option<(f32, Calibration)> = None;
+    let try_l2 = |l2: f32| -> Result<Calibration, LearnError> {
         let intents = data.fit(&train_idx, l2);
         let catalog = compile(&intents, 0.0, teams)?;
         let classifier = Classifier::new(&catalog).map_err(LearnError::Catalog)?;
@@ -295,10 +283,10 @@ pub fn learn(
             &classifier,
             held_idx.iter().map(|&i| rows[i].text.as_str()),
         );
-        Ok(calibrate_threshold(&predictions, &gold, none))
+        Ok(choose_threshold(&predictions, &gold, none, budget))
     };
     // The fits are independent: one thread each.
-    let results: Vec<Result<(f64, f64), LearnError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Calibration, LearnError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = L2_GRID
             .iter()
             .map(|&l2| scope.spawn(move || try_l2(l2)))
@@ -309,20 +297,25 @@ pub fn learn(
             .collect()
     });
     for (l2, result) in L2_GRID.iter().zip(results) {
-        let (threshold, accuracy) = result?;
-        if best.is_none_or(|(_, _, a)| accuracy > a) {
-            best = Some((*l2, threshold, accuracy));
+        let calibration = result?;
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| calibration.accuracy > b.accuracy)
+        {
+            best = Some((*l2, calibration));
         }
     }
-    let (l2, threshold, holdout_accuracy) = best.expect("the grid is not empty");
+    let (l2, calibration) = best.expect("the grid is not empty");
     let all: Vec<usize> = (0..rows.len()).collect();
     let intents = data.fit(&all, l2);
-    compile(&intents, threshold, teams)?;
+    compile(&intents, calibration.threshold, teams)?;
     Ok(LearnedProfiles {
         intents,
-        threshold,
+        threshold: calibration.threshold,
+        holdout_accuracy: calibration.accuracy,
+        calibration,
+        none_label: none.map(str::to_string),
         l2,
-        holdout_accuracy,
         holdout_rows: held_idx.len(),
         training_rows: rows.len(),
     })
@@ -404,36 +397,5 @@ mod tests {
         for (label, want) in cases {
             assert_eq!(id_for_label(label, &mut taken), want, "{label}");
         }
-    }
-
-    #[test]
-    fn threshold_calibration_trades_misroutes_for_fallbacks() {
-        // Held-out rows: two right with high confidence, one none row predicted with 0.4, one
-        // right with 0.3. t = 0 gets 3/4 (the none row is misrouted); t = 0.4 gets 3/4 too (the
-        // 0.3 row falls back, the none row too) ... t = 0.41 gets 3/4. Lowest best wins: 0.0.
-        let preds = [
-            Some(("a", 0.9)),
-            Some(("b", 0.8)),
-            Some(("a", 0.4)),
-            Some(("b", 0.3)),
-        ];
-        let gold = ["a", "b", "none", "b"];
-        assert_eq!(
-            calibrate_threshold(&preds, &gold, Some("none")),
-            (0.0, 0.75)
-        );
-        // Make the none row's confidence higher than a right one's: now t = 0.5 is best (4/4).
-        let preds = [
-            Some(("a", 0.9)),
-            Some(("b", 0.8)),
-            Some(("a", 0.4)),
-            Some(("b", 0.5)),
-        ];
-        assert_eq!(calibrate_threshold(&preds, &gold, Some("none")), (0.5, 1.0));
-        // Without a none label, falling back is never right: the threshold stays 0.
-        assert_eq!(
-            calibrate_threshold(&preds, &["a", "b", "a", "b"], None),
-            (0.0, 1.0)
-        );
     }
 }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use super::{LearnError, LearnedIntent, LearnedProfiles};
 use crate::catalog::{self, Catalog, CatalogSources, Team};
 
-/// The TOML text of one learned intent.
-pub fn intent_toml(intent: &LearnedIntent, threshold: f64, source: &str) -> String {
+/// The TOML text of one learned intent; `note` (comment lines, each ending in a newline) goes
+/// after the header.
+pub fn intent_toml(intent: &LearnedIntent, threshold: f64, source: &str, note: &str) -> String {
     use toml_edit::{value, DocumentMut, Item, Table};
     let mut doc = DocumentMut::new();
     doc["name"] = value(intent.label.replace('_', " "));
@@ -30,7 +31,35 @@ pub fn intent_toml(intent: &LearnedIntent, threshold: f64, source: &str) -> Stri
     doc["route"] = Item::Table(route);
     format!(
         "# Learned profile: keywords sorted by weight. Edit freely; `personabot check` validates.\n\
-         # The route sends these messages to the support team until you give it an answer.\n{doc}"
+         # The route sends these messages to the support team until you give it an answer.\n{note}{doc}"
+    )
+}
+
+/// Comment lines saying how `threshold` was chosen (with a none label: the out-of-scope point,
+/// the same in every file) and what it did on the held-out rows.
+pub(super) fn threshold_note(profiles: &LearnedProfiles) -> String {
+    let c = &profiles.calibration;
+    let Some(none) = &profiles.none_label else {
+        if c.max_in_scope_loss == 0.0 {
+            return String::new();
+        }
+        return format!(
+            "# threshold: the highest turning away at most {:.3} of {} held-out rows (accuracy {:.3}, \
+             {:.3} with no threshold), the same in every learned file.\n",
+            c.max_in_scope_loss, c.in_scope_rows, c.in_scope_accuracy, c.in_scope_unrejected
+        );
+    };
+    format!(
+        "# threshold: the out-of-scope point, the same in every learned file: the highest turning\n\
+         # away at most {:.3} of the {} held-out in-scope rows (in-scope accuracy {:.3}, {:.3} with\n\
+         # no threshold); {:.3} of the {} held-out rows labelled {none:?} fall back.\n\
+         # `personabot eval --none-label` prints the other points.\n",
+        c.max_in_scope_loss,
+        c.in_scope_rows,
+        c.in_scope_accuracy,
+        c.in_scope_unrejected,
+        c.none_recall,
+        c.none_rows,
     )
 }
 
@@ -47,7 +76,7 @@ pub(super) fn compile(
             .map(|i| {
                 (
                     PathBuf::from(format!("<learned>/intents/{}.toml", i.id)),
-                    intent_toml(i, threshold, "the training data"),
+                    intent_toml(i, threshold, "the training data", ""),
                 )
             })
             .collect(),
@@ -90,11 +119,15 @@ pub fn write_profiles(
             std::fs::remove_file(path).map_err(io(path))?;
         }
     }
+    let note = threshold_note(profiles);
     let mut written = Vec::new();
     for intent in &profiles.intents {
         let path = intents_dir.join(format!("{}.toml", intent.id));
-        std::fs::write(&path, intent_toml(intent, profiles.threshold, source))
-            .map_err(io(&path))?;
+        std::fs::write(
+            &path,
+            intent_toml(intent, profiles.threshold, source, &note),
+        )
+        .map_err(io(&path))?;
         written.push(path);
     }
     Ok(written)
