@@ -104,7 +104,7 @@ fn assert_fails_with(args: &[&str], expected: &[(&str, &str)]) {
 }
 
 const INTENT_KEYS: &str =
-    "name, description, label, threshold, priority, exclude, keywords, patterns, route, answers, examples";
+    "name, description, label, threshold, priority, exclude, keywords, exact, patterns, route, answers, examples";
 const TEAMS: &str = "billing, investors, people, press, sales, security, support";
 
 #[test]
@@ -114,7 +114,7 @@ fn unknown_keys_are_reported_at_top_level_and_in_every_nested_table() {
     assert_check_fails(
         "broken-keys",
         &[
-            ("broken-keys/personas/founder.toml:2:1: unknown key `colour` (expected one of: name, kind, owner, who, age, location, goals, challenges, threshold, keywords)", "colour"),
+            ("broken-keys/personas/founder.toml:2:1: unknown key `colour` (expected one of: name, kind, owner, who, age, location, goals, challenges, threshold, keywords, exact)", "colour"),
             ("broken-keys/intents/pricing.toml:9:1: unknown key `patterns[0].wieght` (expected one of: regex, weight)", "wieght"),
             (route_personas, "urgent"),
             ("broken-keys/intents/pricing.toml:14:1: unknown key `route.queue` (expected one of: kind, team, personas)", "queue"),
@@ -182,7 +182,7 @@ fn settings_errors_and_catalog_errors_are_reported_together() {
         &["--config", "broken-settings.toml", "--catalog", "broken-refs", "check"],
         &[
             ("broken-settings.toml:2:2: unknown key `clasify` (expected one of: classify, limits, store, privacy, teams, http, discord, slack, telegram, bridges)", "clasify]"),
-            ("broken-settings.toml:6:1: unknown key `classify.intent_treshold` (expected one of: intent_threshold, persona_threshold, margin, max_misses)", "intent_treshold"),
+            ("broken-settings.toml:6:1: unknown key `classify.intent_treshold` (expected one of: intent_threshold, persona_threshold, margin, max_misses, inflections, typos, typo_weight)", "intent_treshold"),
             ("broken-settings.toml:7:10: `classify.margin` must be between 0 and 1, found 1.5", "1.5"),
             ("broken-settings.toml:11:16: `teams.sales.discord_role` `sales-agents` is not a numeric id", "\"sales-agents\""),
             ("broken-refs/intents/pricing.toml:7:9: `patterns[0].regex` is not a valid regex: regex parse error: \\bhow (much|many\\b ^ error: unclosed group", "'\\bhow (much|many\\b'"),
