@@ -12,4 +12,5 @@ mod classify;
 mod errors;
 mod evidence;
 mod harness;
+mod matching;
 mod tickets;
