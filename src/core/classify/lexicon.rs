@@ -99,6 +99,8 @@ pub struct Lexicon {
     /// (hash of a word or of one of its one-letter deletions, candidate: a word id, or
     /// `CLASS_BIT | class id` for a stem), sorted.
     typo_index: Vec<(u64, u32)>,
+    /// Each hash of `typo_index` -> where its candidates start there.
+    typo_starts: Table,
     fuzz: Fuzziness,
     /// Distinguishes lexicons in the per-thread cache.
     id: u64,
@@ -246,7 +248,14 @@ impl LexiconBuilder {
             }
             index.sort_unstable();
             index.dedup();
+            let mut starts = Table::with_capacity(index.len() * 2);
+            for (i, &(h, _)) in index.iter().enumerate() {
+                if i == 0 || index[i - 1].0 != h {
+                    starts.insert(h, i as u32);
+                }
+            }
             lex.typo_index = index;
+            lex.typo_starts = starts;
         }
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         lex.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -367,7 +376,10 @@ impl Lexicon {
     /// The typo index's candidates for one variant (a word or one of its deletions).
     fn typo_candidates(&self, variant: &str) -> impl Iterator<Item = u32> + '_ {
         let h = word_hash(variant);
-        let start = self.typo_index.partition_point(|&(k, _)| k < h);
+        let start = self
+            .typo_starts
+            .find(h)
+            .map_or(self.typo_index.len(), |s| s as usize);
         self.typo_index[start..]
             .iter()
             .take_while(move |&&(k, _)| k == h)
