@@ -40,6 +40,9 @@ fn classify(cwd: &Path, text: &str) -> Value {
     run.json_lines().remove(0)
 }
 
+/// (term, form, matched, weight) of one evidence entry, as written in a test table.
+type Row<'a> = (&'a str, &'a str, &'a str, f64);
+
 /// (term, form, matched, weight) of each evidence entry.
 fn evidence(v: &Value) -> Vec<(String, String, String, f64)> {
     v["evidence"]
@@ -58,7 +61,7 @@ fn evidence(v: &Value) -> Vec<(String, String, String, f64)> {
         .collect()
 }
 
-fn owned(rows: &[(&str, &str, &str, f64)]) -> Vec<(String, String, String, f64)> {
+fn owned(rows: &[Row<'_>]) -> Vec<(String, String, String, f64)> {
     rows.iter()
         .map(|(t, f, m, w)| (t.to_string(), f.to_string(), m.to_string(), *w))
         .collect()
@@ -68,7 +71,7 @@ fn owned(rows: &[(&str, &str, &str, f64)]) -> Vec<(String, String, String, f64)>
 fn other_forms_and_typos_match_and_say_how() {
     let tmp = tempfile::tempdir().unwrap();
     catalog(&tmp.path().join("catalog"), "exact = [\"apple\"]");
-    let cases: &[(&str, &[(&str, &str, &str, f64)])] = &[
+    let cases: &[(&str, &[Row<'_>])] = &[
         ("it crash", &[("crash", "", "", 2.0)]),
         ("it CRASHES", &[("crash", "inflected", "CRASHES", 2.0)]),
         (
