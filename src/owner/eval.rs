@@ -34,7 +34,8 @@ pub enum EvalError {
 
 /// The intent `eval` predicts for `text`, as an index into `catalog.intents`: the top intent of
 /// [`Classifier::classify`] when its confidence reaches its threshold (the intent's own, else
-/// `thresholds.intent_threshold`); `None` (no intent, a fallback) otherwise.
+/// `thresholds.intent_threshold`); `None` (no intent, a fallback) otherwise, and when the top
+/// intent is an out-of-scope one (route kind `fallback`).
 ///
 /// This is the rule `learn` calibrates thresholds for; it ignores conversation state, priority
 /// and the clarify margin.
@@ -48,7 +49,8 @@ pub fn predict(
     let threshold = catalog.intents[index]
         .threshold
         .unwrap_or(thresholds.intent_threshold);
-    (confidence >= threshold).then_some(index)
+    let declined = catalog.intents[index].route.kind == crate::core::model::RouteKind::Fallback;
+    (confidence >= threshold && !declined).then_some(index)
 }
 
 /// The top-scoring intent of `text` (index into `catalog.intents`) and its confidence, before
