@@ -74,7 +74,13 @@ fn out_of_scope_and_soft_cue_table() {
     let (catalog, classifier) = compiled();
     use DecisionKind::*;
     // (messages, last kind, last intent, last persona)
-    let rows: &[(&[&str], DecisionKind, Option<&str>, Option<&str>)] = &[
+    type Row<'a> = (
+        &'a [&'a str],
+        DecisionKind,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let rows: &[Row] = &[
         (&["the price of the plan"], Answer, Some("pricing"), None),
         // One loose word loses to an off-topic one: the bot declines.
         (
