@@ -114,7 +114,7 @@ fn unknown_keys_are_reported_at_top_level_and_in_every_nested_table() {
     assert_check_fails(
         "broken-keys",
         &[
-            ("broken-keys/personas/founder.toml:2:1: unknown key `colour` (expected one of: name, kind, owner, who, age, location, goals, challenges, threshold, keywords, exact)", "colour"),
+            ("broken-keys/personas/founder.toml:2:1: unknown key `colour` (expected one of: name, kind, owner, who, age, location, goals, challenges, threshold, keywords, exact, patterns)", "colour"),
             ("broken-keys/intents/pricing.toml:9:1: unknown key `patterns[0].wieght` (expected one of: regex, weight)", "wieght"),
             (route_personas, "urgent"),
             ("broken-keys/intents/pricing.toml:14:1: unknown key `route.queue` (expected one of: kind, team, personas)", "queue"),
@@ -137,7 +137,7 @@ fn wrong_types_and_out_of_range_numbers_point_at_the_value() {
             ("broken-types/intents/pricing.toml:3:12: `priority` must be between -100 and 100, found 1000", "1000"),
             ("broken-types/intents/pricing.toml:6:1: `keywords.price` weight must be between -10 and 10, found -10.5", "price"),
             ("broken-types/intents/pricing.toml:11:10: `patterns[0].weight` must be between -10 and 10, found 20", "20"),
-            ("broken-types/intents/pricing.toml:14:8: `route.kind` must be one of answer, ticket, escalate, found `sometimes`", "\"sometimes\""),
+            ("broken-types/intents/pricing.toml:14:8: `route.kind` must be one of answer, ticket, escalate, fallback, found `sometimes`", "\"sometimes\""),
             ("broken-types/intents/pricing.toml:15:8: `route.team` must be a string, found an integer", "7"),
         ],
     );
@@ -263,7 +263,7 @@ fn inline_tables_dotted_keys_crlf_and_unicode_columns() {
             ("broken-inline/intents/inline.toml:6:1: `keywords.\"!!\"` has no words to match", "\"!!\""),
             ("broken-inline/intents/inline.toml:3:12: `patterns` must be an array of tables, found a string", "\"x\""),
             // Columns count characters: "ĭ" is two bytes but one column.
-            ("broken-inline/intents/inline.toml:1:18: `route.kind` must be one of answer, ticket, escalate, found `tĭcket`", "\"tĭcket\""),
+            ("broken-inline/intents/inline.toml:1:18: `route.kind` must be one of answer, ticket, escalate, fallback, found `tĭcket`", "\"tĭcket\""),
             (&zzz, "\"zzz\""),
             ("broken-inline/intents/inline.toml:1:42: unknown key `route.extra` (expected one of: kind, team, personas)", "extra"),
             ("broken-inline/intents/inline.toml:2:41: `examples[1]` must be a table, found a string", "\"str\""),

@@ -566,7 +566,7 @@ async fn metrics_and_health() {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["catalog"]["intents"], 16);
+    assert_eq!(health["catalog"]["intents"], 17);
     let page = s.client.get(&s.base).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("<html"));

@@ -243,6 +243,7 @@ const PERSONA_KEYS: &[&str] = &[
     "threshold",
     "keywords",
     "exact",
+    "patterns",
 ];
 
 fn read_persona(
@@ -279,6 +280,7 @@ fn read_persona(
             .collect(),
         threshold: f.number("threshold", 0.0..=1.0, diags),
         keywords: read_keywords(&mut f, diags),
+        patterns: read_patterns(&mut f, diags),
         path: src.path.clone(),
         id,
     };
@@ -570,7 +572,7 @@ fn read_route(
                     Some(k) => over.kind = Some(k),
                     None => diags.push(personas.src.at(
                         item_span(item),
-                        format!("`{path}` must be one of answer, ticket, escalate, found `{kind}`"),
+                        format!("`{path}` must be one of answer, ticket, escalate, fallback, found `{kind}`"),
                     )),
                 }
             } else if let Some(table) = item.as_table_like() {
@@ -606,7 +608,7 @@ fn read_route_kind(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Option<RouteK
         diags.push(f.src.at(
             f.value_span("kind"),
             format!(
-                "`{}` must be one of answer, ticket, escalate, found `{kind}`",
+                "`{}` must be one of answer, ticket, escalate, fallback, found `{kind}`",
                 f.path("kind")
             ),
         ));
@@ -660,14 +662,17 @@ fn check_answers_cover_route(
         .personas
         .iter()
         .filter(|p| {
-            overrides.get(*p).and_then(|o| o.kind).unwrap_or(rule.kind) == RouteKind::Answer
+            let kind = overrides.get(*p).and_then(|o| o.kind).unwrap_or(rule.kind);
+            matches!(kind, RouteKind::Answer | RouteKind::Fallback)
         })
         .collect();
-    let needs_default = rule.kind == RouteKind::Answer;
-    if needs_default && !has_default {
+    if matches!(rule.kind, RouteKind::Answer | RouteKind::Fallback) && !has_default {
         diags.push(src.at(
             f.key_span("answers").or_else(|| f.key_span("route")),
-            "route kind `answer` needs `answers.default` (the answer for unknown or other personas)",
+            format!(
+                "route kind `{}` needs `answers.default` (the answer for unknown or other personas)",
+                rule.kind
+            ),
         ));
         return;
     }

@@ -58,10 +58,12 @@ pub struct Persona {
     /// Minimum confidence; `None` means the settings default.
     pub threshold: Option<f64>,
     pub keywords: Vec<Keyword>,
+    /// Soft cues with numbers ("40 agents", "300 seats", "the four of us").
+    pub patterns: Vec<Pattern>,
     pub path: PathBuf,
 }
 
-/// A weighted regular expression rule of an intent.
+/// A weighted regular expression rule of an intent or a persona.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     pub regex: String,
@@ -78,6 +80,9 @@ pub enum RouteKind {
     Ticket,
     /// A ticket for the team of the conversation's intent, else for the rule's team.
     Escalate,
+    /// Outside what the bot handles (an out-of-scope intent): a fallback that shows the intent's
+    /// answer (what the bot can help with) instead of asking to rephrase.
+    Fallback,
 }
 
 impl RouteKind {
@@ -86,6 +91,7 @@ impl RouteKind {
             "answer" => Some(Self::Answer),
             "ticket" => Some(Self::Ticket),
             "escalate" => Some(Self::Escalate),
+            "fallback" => Some(Self::Fallback),
             _ => None,
         }
     }
@@ -97,6 +103,7 @@ impl fmt::Display for RouteKind {
             Self::Answer => "answer",
             Self::Ticket => "ticket",
             Self::Escalate => "escalate",
+            Self::Fallback => "fallback",
         })
     }
 }

@@ -202,6 +202,15 @@ impl Classifier {
         }
         let mut pattern_sources = Vec::new();
         let mut pattern_postings = Vec::new();
+        for (i, persona) in catalog.personas.iter().enumerate() {
+            for p in &persona.patterns {
+                pattern_sources.push(p.regex.as_str());
+                pattern_postings.push(Posting {
+                    target: Target::Persona(i as u32),
+                    weight: p.weight,
+                });
+            }
+        }
         for (i, intent) in catalog.intents.iter().enumerate() {
             for k in &intent.keywords {
                 let target = Target::Intent(i as u32);

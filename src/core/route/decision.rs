@@ -245,6 +245,12 @@ pub fn decide(
                 decision.reason.push_str(note);
             }
         }
+        RouteKind::Fallback => {
+            // Out of scope: the answer says what the bot can help with. Not a miss (the bot
+            // understood), so off-topic chatter never becomes a ticket.
+            decision.kind = DecisionKind::Fallback;
+            decision.reason = format!("{} is outside what the bot handles", intent.id);
+        }
         RouteKind::Escalate => {
             // The team of the conversation's intent: another intent in this message, else the
             // answer being rated, else the last intent; else the rule's own team.
@@ -344,7 +350,9 @@ pub fn advance(
             .map(|s| (catalog.personas[s.index as usize].id.as_str(), s.score)),
     );
     next.misses = match decision.kind {
-        DecisionKind::Fallback if decision.persona_only => state.misses,
+        DecisionKind::Fallback if decision.persona_only || decision.intent.is_some() => {
+            state.misses
+        }
         DecisionKind::Fallback => state.misses + 1,
         _ => 0,
     };

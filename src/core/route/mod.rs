@@ -10,6 +10,8 @@ use crate::core::model::Catalog;
 mod decision;
 mod reply;
 #[cfg(test)]
+mod scope_tests;
+#[cfg(test)]
 mod tests;
 
 pub use decision::{advance, choose_persona, decide, force_ticket};

@@ -69,6 +69,8 @@ pub fn reply_text(
         DecisionKind::Fallback if decision.persona_only => {
             parts.push(wording::PERSONA_NOTED.into())
         }
+        // An out-of-scope intent's answer says what the bot can help with.
+        DecisionKind::Fallback if decision.answer_text.is_some() => {}
         DecisionKind::Fallback => parts.push(wording::NOT_UNDERSTOOD.into()),
     }
     Some(parts.join("\n\n"))

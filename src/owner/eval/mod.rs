@@ -46,7 +46,8 @@ fn threshold_of(catalog: &Catalog, thresholds: &Thresholds, index: usize) -> f64
 
 /// The intent `eval` predicts for `text`, as an index into `catalog.intents`: the top intent of
 /// [`Classifier::classify`] when its confidence reaches its threshold (the intent's own, else
-/// `thresholds.intent_threshold`); `None` (no intent, a fallback) otherwise.
+/// `thresholds.intent_threshold`); `None` (no intent, a fallback) otherwise, and when the top
+/// intent is an out-of-scope one (route kind `fallback`).
 ///
 /// This is the rule `learn` calibrates thresholds for; it ignores conversation state, priority
 /// and the clarify margin.
@@ -56,8 +57,15 @@ pub fn predict(
     thresholds: &Thresholds,
     text: &str,
 ) -> Option<usize> {
-    let (index, confidence) = top_intent(classifier, text)?;
+    let (index, confidence) =
+        top_intent(classifier, text).filter(|&(i, _)| !declines(catalog, i))?;
     (confidence >= threshold_of(catalog, thresholds, index)).then_some(index)
+}
+
+/// True when intent `index` is an out-of-scope one (route kind `fallback`): its win means no
+/// intent, at any threshold.
+fn declines(catalog: &Catalog, index: usize) -> bool {
+    catalog.intents[index].route.kind == crate::core::model::RouteKind::Fallback
 }
 
 /// The top-scoring intent of `text` (index into `catalog.intents`) and its confidence, before
@@ -68,9 +76,10 @@ pub fn top_intent(classifier: &Classifier, text: &str) -> Option<(usize, f64)> {
     Some((top.index as usize, confidence(top.score)))
 }
 
-/// The top intent and its confidence of every row (before any threshold), and the seconds the
-/// loop took. `tick` is called after each row (a progress bar).
+/// The top intent and its confidence of every row (before any threshold; `None` when an
+/// out-of-scope intent wins), and the seconds the loop took. `tick` is called after each row (a progress bar).
 fn top_all(
+    catalog: &Catalog,
     classifier: &Classifier,
     rows: &[LabelledRow],
     mut tick: impl FnMut(),
@@ -79,7 +88,7 @@ fn top_all(
     let tops = rows
         .iter()
         .map(|row| {
-            let top = top_intent(classifier, &row.text);
+            let top = top_intent(classifier, &row.text).filter(|&(i, _)| !declines(catalog, i));
             tick();
             top
         })
@@ -107,7 +116,7 @@ pub fn run(
             });
         }
     }
-    let (tops, seconds) = top_all(classifier, rows, tick);
+    let (tops, seconds) = top_all(catalog, classifier, rows, tick);
     let pairs: Vec<(&str, Option<&str>)> = rows
         .iter()
         .zip(&tops)
