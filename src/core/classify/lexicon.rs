@@ -338,7 +338,7 @@ impl Lexicon {
 
     #[cfg(test)]
     /// Resolves a message word (already normalised; ASCII case is ignored) with this thread's
-    /// resolver. The hot path passes its own [`Resolver`] to [`Lexicon::resolve_with`].
+    /// resolver. The hot path passes its own [`Resolver`] to [`Lexicon::resolve_packed`].
     pub(crate) fn resolve(&self, word: &str) -> Resolved {
         thread_local! {
             static RESOLVER: RefCell<Resolver> = RefCell::new(Resolver::default());
@@ -346,31 +346,43 @@ impl Lexicon {
         RESOLVER.with(|r| self.resolve_with(&mut r.borrow_mut(), word))
     }
 
-    /// Resolves a message word through `resolver`: one hash and one probe for a catalog word
-    /// or a word seen before; the stemmer and the typo index for a new one.
+    /// [`Lexicon::prepare`] then [`Lexicon::resolve_packed`], unpacked.
+    #[cfg(test)]
+    pub(crate) fn resolve_with(&self, resolver: &mut Resolver, word: &str) -> Resolved {
+        self.prepare(resolver);
+        unpack(self.resolve_packed(resolver, word))
+    }
+
+    /// Makes `resolver` this lexicon's (call once per message, before
+    /// [`Lexicon::resolve_packed`]).
+    #[inline]
+    pub(crate) fn prepare(&self, resolver: &mut Resolver) {
+        if resolver.lexicon != self.id {
+            resolver.reset(self);
+        }
+    }
+
+    /// Resolves a message word (already normalised; ASCII case is ignored) through
+    /// `resolver`, made ready by [`Lexicon::prepare`]: one hash and one probe for a catalog
+    /// word or a word seen before; the stemmer and the typo index for a new one. Answers the
+    /// packed resolution (read it with [`unpack`] or [`packed_class`]).
     ///
     /// Words are told apart by their hash, without comparing letters: the table's slot and a
     /// 32-bit tag, some 45 bits for a table of a few thousand words, so a word outside the
     /// catalog is taken for one inside with odds of about 1 in 10^10; and a word made to
     /// collide only gets the classification its writer could have typed.
     #[inline]
-    pub(crate) fn resolve_with(&self, resolver: &mut Resolver, word: &str) -> Resolved {
+    pub(crate) fn resolve_packed(&self, resolver: &mut Resolver, word: &str) -> u32 {
         let h = word_hash(word);
-        if !self.fuzz.inflections && !self.fuzz.typos {
-            return match self.table.find(h) {
-                Ok(value) => unpack(value),
-                Err(_) => Resolved::MISS,
-            };
-        }
-        if resolver.lexicon != self.id {
-            resolver.reset(self);
-        }
         if let Ok(value) = resolver.table.find(h) {
-            return unpack(value);
+            return value;
         }
-        let resolved = self.resolve_uncached(word);
-        resolver.learn(self, h, pack(resolved));
-        resolved
+        if !self.fuzz.inflections && !self.fuzz.typos {
+            return MISS;
+        }
+        let value = pack(self.resolve_uncached(word));
+        resolver.learn(self, h, value);
+        value
     }
 
     /// The typo index's candidates for one variant (a word or one of its deletions).
@@ -555,8 +567,22 @@ const LOCAL_BITS: u32 = 8;
 const NO_LOCAL: u32 = (1 << LOCAL_BITS) - 1;
 const MAX_LOCAL: u32 = NO_LOCAL - 1;
 
+/// [`Resolved::MISS`], packed.
+pub(crate) const MISS: u32 = pack(Resolved::MISS);
+
+/// The class of a packed resolution, or [`NONE`].
+#[inline]
+pub(crate) fn packed_class(v: u32) -> u32 {
+    let class = v >> (LOCAL_BITS + 2);
+    if class == NO_CLASS {
+        NONE
+    } else {
+        class
+    }
+}
+
 /// A resolution in 32 bits: class (22), word index in its class (8), form (2).
-fn pack(r: Resolved) -> u32 {
+const fn pack(r: Resolved) -> u32 {
     let class = if r.class == NONE { NO_CLASS } else { r.class };
     let local = if r.word == NONE { NO_LOCAL } else { r.word };
     let form = match r.form {
@@ -568,7 +594,7 @@ fn pack(r: Resolved) -> u32 {
 }
 
 #[inline]
-fn unpack(v: u32) -> Resolved {
+pub(crate) fn unpack(v: u32) -> Resolved {
     let class = v >> (LOCAL_BITS + 2);
     let local = (v >> 2) & NO_LOCAL;
     Resolved {

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use super::lexicon::{Form, Fuzziness, Lexicon, LexiconBuilder, Resolved, Resolver, NONE};
+use super::lexicon::{
+    packed_class, unpack, Form, Fuzziness, Lexicon, LexiconBuilder, Resolver, NONE,
+};
 use crate::core::text::Tokens;
 
 /// ASCII bytes that belong inside a word (letters and digits), as in [`crate::core::text::is_word_char`].
@@ -67,7 +69,8 @@ struct Trie {
 /// A message tokenised against the lexicon: each word's resolution and byte range.
 #[derive(Debug, Default, Clone)]
 pub struct Tokenised {
-    words: Vec<Resolved>,
+    /// Per word: its packed resolution (see [`super::lexicon`]'s `pack`).
+    words: Vec<u32>,
     spans: Vec<(u32, u32)>,
     /// Remembers how words outside the catalog resolved, across messages.
     resolver: Resolver,
@@ -248,8 +251,9 @@ impl TermMatcher {
         } = out;
         words.clear();
         spans.clear();
+        self.lexicon.prepare(resolver);
         let mut push = |start: usize, end: usize| {
-            words.push(self.lexicon.resolve_with(resolver, &text[start..end]));
+            words.push(self.lexicon.resolve_packed(resolver, &text[start..end]));
             spans.push((start as u32, end as u32));
         };
         if !text.is_ascii() {
@@ -289,7 +293,7 @@ impl TermMatcher {
         let n = words.len();
         let mut i = 0;
         while i < n {
-            let class = words[i].class;
+            let class = packed_class(words[i]);
             if class == NONE {
                 i += 1;
                 continue;
@@ -301,8 +305,8 @@ impl TermMatcher {
             }
             let mut best = (node, 1);
             let mut j = i + 1;
-            while trie.node_has_children[node as usize] && j < n && words[j].class != NONE {
-                let key = (u64::from(node) << 32) | u64::from(words[j].class);
+            while trie.node_has_children[node as usize] && j < n && packed_class(words[j]) != NONE {
+                let key = (u64::from(node) << 32) | u64::from(packed_class(words[j]));
                 match trie.children.get(&key) {
                     Some(&child) => {
                         node = child;
@@ -338,14 +342,18 @@ impl TermMatcher {
         &self,
         variants: &'v [u32],
         open: usize,
-        words: &[Resolved],
+        words: &[u32],
     ) -> Option<(&'v [u32], Form)> {
-        let form = words.iter().map(|w| w.form).max().unwrap_or(Form::Exact);
+        let form = words
+            .iter()
+            .map(|&w| unpack(w).form)
+            .max()
+            .unwrap_or(Form::Exact);
         // The variant written as the message words are (a typo corrected to it counts).
         for (k, &term) in variants.iter().enumerate() {
             let (s, e) = self.term_words[term as usize];
             let ids = &self.term_word_ids[s as usize..e as usize];
-            if ids.iter().zip(words).all(|(&id, w)| id == w.word) {
+            if ids.iter().zip(words).all(|(&id, &w)| id == unpack(w).word) {
                 if form == Form::Typo && k >= open {
                     return None; // exact-only terms take no typos
                 }
