@@ -12,18 +12,12 @@ use support::served::{Served, BRIDGE_TOKEN};
 
 const AGENT_TOKEN: &str = "bootstrap-agent-token-long";
 
-struct Server(Served);
-
-impl std::ops::Deref for Server {
-    type Target = Served;
-    fn deref(&self) -> &Served {
-        &self.0
-    }
-}
+/// The served app; this file's helpers are an `impl` of it (one test crate, one type).
+type Server = Served;
 
 impl Server {
-    async fn start(env: &[(&str, &str)]) -> Server {
-        Server(Served::start(env, "accounts-test-key").await)
+    async fn up(env: &[(&str, &str)]) -> Server {
+        Served::start(env, "accounts-test-key").await
     }
 
     fn store(&self) -> &Store {
@@ -102,7 +96,7 @@ const SECURITY: &str = "Our compliance team needs your SIG Lite questionnaire an
 
 #[tokio::test]
 async fn a_text_plain_form_with_the_cookie_is_refused_415_and_nothing_is_stored() {
-    let s = Server::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
+    let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
     let id = s.say("c1", REFUND).await.expect("a ticket");
     let cookie = s.sign_in("/agent", AGENT_TOKEN).await;
     let before = s.store().ticket(id).unwrap().unwrap();
@@ -168,7 +162,7 @@ async fn a_text_plain_form_with_the_cookie_is_refused_415_and_nothing_is_stored(
 
 #[tokio::test]
 async fn a_cookie_request_from_a_foreign_origin_is_refused_403() {
-    let s = Server::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
+    let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
     let id = s.say("c1", REFUND).await.expect("a ticket");
     let cookie = s.sign_in("/agent", AGENT_TOKEN).await;
     let claim = |origin: Option<&'static str>, site: Option<&'static str>| {
@@ -229,7 +223,7 @@ async fn a_cookie_request_from_a_foreign_origin_is_refused_403() {
 
 #[tokio::test]
 async fn with_a_public_url_only_its_origin_counts_and_the_cookie_is_secure() {
-    let s = Server::start(&[
+    let s = Server::up(&[
         ("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN),
         (
             "PERSONABOT__HTTP__PUBLIC_URL",
@@ -265,7 +259,7 @@ async fn with_a_public_url_only_its_origin_counts_and_the_cookie_is_secure() {
 
 #[tokio::test]
 async fn six_wrong_tokens_from_one_address_and_the_sixth_is_429() {
-    let s = Server::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
+    let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
     for n in 1..=5 {
         let (status, _) = s
             .bearer(
@@ -319,7 +313,7 @@ async fn six_wrong_tokens_from_one_address_and_the_sixth_is_429() {
 
 #[tokio::test]
 async fn sign_out_revokes_the_cookie_and_each_sign_in_gets_a_new_one() {
-    let s = Server::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
+    let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
     let first = s.sign_in("/agent", AGENT_TOKEN).await;
     let second = s.sign_in("/agent", AGENT_TOKEN).await;
     assert_ne!(first, second, "two sign-ins, two sessions");
@@ -364,7 +358,7 @@ async fn sign_out_revokes_the_cookie_and_each_sign_in_gets_a_new_one() {
 
 #[tokio::test]
 async fn a_removed_or_rotated_account_is_refused_at_once() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     let off = s
         .bearer(Method::GET, "/v1/tickets", "any-token-at-all-here", None)
         .await;
@@ -407,7 +401,7 @@ async fn a_removed_or_rotated_account_is_refused_at_once() {
 
 #[tokio::test]
 async fn roles_open_their_own_routes() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     let agent = s.account("ann", AccountRole::Agent, &[]);
     let owner = s.account("olga", AccountRole::Owner, &[]);
     let admin = s.account("root", AccountRole::Admin, &[]);
@@ -438,7 +432,7 @@ async fn roles_open_their_own_routes() {
 
 #[tokio::test]
 async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     let billing = s.say("b1", REFUND).await.expect("a billing ticket");
     let security = s.say("s1", SECURITY).await.expect("a security ticket");
     let teams = |id| s.store().ticket(id).unwrap().unwrap().team;
@@ -504,7 +498,7 @@ async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
 
 #[tokio::test]
 async fn a_name_in_the_body_is_ignored_and_the_account_is_recorded() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     let id = s.say("c1", REFUND).await.expect("a ticket");
     let ann = s.account("ann", AccountRole::Agent, &[]);
     let path = format!("/v1/tickets/{id}");

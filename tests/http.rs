@@ -12,22 +12,16 @@ const TOKEN: &str = "agent-secret-1-long-enough";
 use support::served::{Served, BRIDGE, BRIDGE_TOKEN};
 
 /// The served app, as the test bridge `test` (`channel: "test"`, its own ids).
-struct Server(Served);
-
-impl std::ops::Deref for Server {
-    type Target = Served;
-    fn deref(&self) -> &Served {
-        &self.0
-    }
-}
+/// The served app; this file's helpers are an `impl` of it (one test crate, one type).
+type Server = Served;
 
 impl Server {
-    async fn start(env: &[(&str, &str)]) -> Server {
-        Server(Served::start(env, "http-test-key").await)
+    async fn up(env: &[(&str, &str)]) -> Server {
+        Served::start(env, "http-test-key").await
     }
 
     async fn with_agent_token() -> Server {
-        Self::start(&[("PERSONABOT__HTTP__AGENT_TOKEN", TOKEN)]).await
+        Self::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", TOKEN)]).await
     }
 
     /// A POST as the test bridge.
@@ -82,7 +76,7 @@ fn keys(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn messages_answer_in_the_classify_shape_plus_reply_and_ticket() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     let first = s
         .say("c1", "u1", "I'm the founder of a 5-person startup")
         .await;
@@ -125,7 +119,7 @@ async fn messages_answer_in_the_classify_shape_plus_reply_and_ticket() {
 
 #[tokio::test]
 async fn feedback_helped_and_talk_to_a_human() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     s.say("f1", "u1", "I forgot my password").await;
     let (status, body) = s
         .post(
@@ -165,7 +159,7 @@ async fn feedback_helped_and_talk_to_a_human() {
 
 #[tokio::test]
 async fn malformed_requests_get_400_naming_the_problem() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     let url = format!("{}/v1/messages", s.base);
     let cases: &[(&[u8], &str)] = &[
         (b"{\"conversation\":\"c\"", "EOF while parsing"),
@@ -219,7 +213,7 @@ async fn malformed_requests_get_400_naming_the_problem() {
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
-    let s = Server::start(&[("PERSONABOT__HTTP__MAX_BODY_BYTES", "1024")]).await;
+    let s = Server::up(&[("PERSONABOT__HTTP__MAX_BODY_BYTES", "1024")]).await;
     let big = "x".repeat(4096);
     let (status, body) = s
         .post(
@@ -235,7 +229,7 @@ async fn oversized_bodies_get_413() {
 
 #[tokio::test]
 async fn a_flood_from_one_user_gets_429_others_are_served() {
-    let s = Server::start(&[("PERSONABOT__LIMITS__FLOOD_MESSAGES", "5")]).await;
+    let s = Server::up(&[("PERSONABOT__LIMITS__FLOOD_MESSAGES", "5")]).await;
     let mut statuses = Vec::new();
     for n in 0..8 {
         let (status, _) = s
@@ -263,7 +257,7 @@ async fn a_flood_from_one_user_gets_429_others_are_served() {
 
 #[tokio::test]
 async fn agent_routes_need_the_token_and_are_off_without_one() {
-    let off = Server::start(&[]).await;
+    let off = Server::up(&[]).await;
     let r = off
         .client
         .get(format!("{}/v1/tickets", off.base))
@@ -529,7 +523,7 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
 
 #[tokio::test]
 async fn metrics_and_health() {
-    let s = Server::start(&[]).await;
+    let s = Server::up(&[]).await;
     s.say("m1", "u1", "how much is it?").await;
     s.say("m2", "u2", "I want a refund").await;
     let text = s

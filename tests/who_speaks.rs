@@ -12,14 +12,8 @@ const AGENT_TOKEN: &str = "who-speaks-agent-token-0123";
 const BRIDGE_TOKEN: &str = "intercom-bridge-token-0123456";
 const OTHER_BRIDGE_TOKEN: &str = "zendesk-bridge-token-0123456";
 
-struct Server(Served);
-
-impl std::ops::Deref for Server {
-    type Target = Served;
-    fn deref(&self) -> &Served {
-        &self.0
-    }
-}
+/// The served app; this file's helpers are an `impl` of it (one test crate, one type).
+type Server = Served;
 
 /// A web visitor: the conversation and token the server issued.
 struct Visitor {
@@ -28,13 +22,13 @@ struct Visitor {
 }
 
 impl Server {
-    async fn start() -> Server {
+    async fn up() -> Server {
         let env = [
             ("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN),
             ("PERSONABOT__BRIDGES__INTERCOM__TOKEN", BRIDGE_TOKEN),
             ("PERSONABOT__BRIDGES__ZENDESK__TOKEN", OTHER_BRIDGE_TOKEN),
         ];
-        Server(Served::start(&env, "who-speaks-key").await)
+        Served::start(&env, "who-speaks-key").await
     }
 
     /// A request with optional bearer and visitor tokens; (status, JSON body).
@@ -110,7 +104,7 @@ impl Server {
 
 #[tokio::test]
 async fn a_visitor_gets_a_conversation_and_only_its_token_opens_it() {
-    let s = Server::start().await;
+    let s = Server::up().await;
     let (ann, first) = s.visit("I'm the founder of a 5-person startup").await;
     assert!(ann.conversation.starts_with("web-"), "{first}");
     assert_eq!(ann.token.len(), 64, "{first}");
@@ -166,7 +160,7 @@ async fn a_visitor_gets_a_conversation_and_only_its_token_opens_it() {
 
 #[tokio::test]
 async fn another_visitors_agent_replies_stay_hidden() {
-    let s = Server::start().await;
+    let s = Server::up().await;
     let (ann, handoff) = s
         .visit("we are 2000 employees and procurement needs an enterprise quote, can I talk to a person?")
         .await;
@@ -198,7 +192,7 @@ async fn another_visitors_agent_replies_stay_hidden() {
 
 #[tokio::test]
 async fn the_web_users_id_is_the_tokens_never_the_bodys() {
-    let s = Server::start().await;
+    let s = Server::up().await;
     let (ann, _) = s.visit("I forgot my password").await;
     let body = json!({ "conversation": ann.conversation, "user": "victim", "text": "still stuck" });
     let (status, v) = s
@@ -219,7 +213,7 @@ async fn the_web_users_id_is_the_tokens_never_the_bodys() {
 
 #[tokio::test]
 async fn the_built_in_channels_cannot_be_claimed_over_http() {
-    let s = Server::start().await;
+    let s = Server::up().await;
     for (channel, conversation) in [
         ("discord", "0"),
         ("discord", "2001"),
@@ -254,7 +248,7 @@ async fn the_built_in_channels_cannot_be_claimed_over_http() {
 
 #[tokio::test]
 async fn a_bridge_speaks_only_with_its_own_token() {
-    let s = Server::start().await;
+    let s = Server::up().await;
     let msg = |channel: &str| {
         json!({ "channel": channel, "conversation": "ic-7", "user": "u-7",
                 "text": "I want a refund for last month" })
