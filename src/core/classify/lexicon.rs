@@ -221,19 +221,22 @@ impl LexiconBuilder {
                 NO_CLASS - 1
             ));
         }
-        lex.table = Table::with_capacity(lex.words.len() * 2);
-        for id in 0..lex.words.len() {
-            lex.table.insert(lex.hashes[id], lex.exact_value(id));
-        }
+        lex.table = lex.word_table(lex.words.len() * 2);
         if lex.fuzz.typos {
             let mut index = Vec::new();
+            // Class stems are looked up only for words that may be inflected.
+            let stems = if lex.fuzz.inflections {
+                &lex.stems[..]
+            } else {
+                &[]
+            };
             let entries = lex
                 .words
                 .iter()
                 .enumerate()
                 .map(|(i, w)| (i as u32, w))
                 .chain(
-                    lex.stems
+                    stems
                         .iter()
                         .enumerate()
                         .map(|(i, s)| (i as u32 | CLASS_BIT, s)),
@@ -308,23 +311,13 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
 }
 
 impl Lexicon {
-    /// Number of catalog words.
-    pub fn len(&self) -> usize {
-        self.words.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
-    /// Number of stem classes.
-    pub fn class_count(&self) -> usize {
-        self.stems.len()
-    }
-
-    /// The catalog word with id `id`.
-    pub fn word_text(&self, id: u32) -> &str {
-        &self.words[id as usize]
+    /// A table of at least `capacity` slots holding the catalog's words.
+    fn word_table(&self, capacity: usize) -> Table {
+        let mut table = Table::with_capacity(capacity);
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            table.insert(hash, self.exact_value(id));
+        }
+        table
     }
 
     /// The packed resolution of catalog word `id` as written.
@@ -401,56 +394,27 @@ impl Lexicon {
     /// Steps 2 and 3 of the module docs, without the cache.
     fn resolve_uncached(&self, word: &str) -> Resolved {
         let lower = word.to_lowercase();
-        let stemmed = class_key(&lower);
-        if self.fuzz.inflections {
-            if let Some(&class) = self.class_of_stem.get(stemmed.as_str()) {
-                return Resolved {
-                    class,
-                    word: NONE,
-                    form: Form::Inflected,
-                };
-            }
+        let stemmed = self.fuzz.inflections.then(|| class_key(&lower));
+        if let Some(&class) = stemmed.as_deref().and_then(|s| self.class_of_stem.get(s)) {
+            return Resolved {
+                class,
+                word: NONE,
+                form: Form::Inflected,
+            };
         }
         if !self.fuzz.typos || lower.chars().count() < TYPO_MIN_CHARS || is_stopword(&lower) {
             return Resolved::MISS;
         }
-        // The word against catalog words first, then its stem against class stems; the lowest
-        // id wins a tie, so the answer does not depend on hash order.
-        let mut best: Option<u32> = None;
+        // The word against catalog words first, then its stem against class stems.
         let mut buf = String::new();
-        for_each_variant(&lower, &mut buf, |variant| {
-            for entry in self.typo_candidates(variant) {
-                if entry & CLASS_BIT == 0
-                    && within_one_edit(&lower, &self.words[entry as usize])
-                    && best.is_none_or(|b| entry < b)
-                {
-                    best = Some(entry);
-                }
-            }
-        });
-        if let Some(word) = best {
+        if let Some(word) = self.nearest(&lower, false, &mut buf) {
             return Resolved {
                 class: self.word_class[word as usize],
                 word: self.word_local[word as usize],
                 form: Form::Typo,
             };
         }
-        if !self.fuzz.inflections {
-            return Resolved::MISS;
-        }
-        let mut best: Option<u32> = None;
-        for_each_variant(&stemmed, &mut buf, |variant| {
-            for entry in self.typo_candidates(variant) {
-                let class = entry & !CLASS_BIT;
-                if entry & CLASS_BIT != 0
-                    && within_one_edit(&stemmed, &self.stems[class as usize])
-                    && best.is_none_or(|b| class < b)
-                {
-                    best = Some(class);
-                }
-            }
-        });
-        match best {
+        match stemmed.and_then(|s| self.nearest(&s, true, &mut buf)) {
             Some(class) => Resolved {
                 class,
                 word: NONE,
@@ -458,6 +422,29 @@ impl Lexicon {
             },
             None => Resolved::MISS,
         }
+    }
+
+    /// The lowest-numbered catalog word (with `stems`: class stem) within one edit of `text`,
+    /// so the answer does not depend on hash order.
+    fn nearest(&self, text: &str, stems: bool, buf: &mut String) -> Option<u32> {
+        let mut best: Option<u32> = None;
+        for_each_variant(text, buf, |variant| {
+            for entry in self.typo_candidates(variant) {
+                if (entry & CLASS_BIT != 0) != stems {
+                    continue;
+                }
+                let id = entry & !CLASS_BIT;
+                let known = if stems {
+                    &self.stems[id as usize]
+                } else {
+                    &self.words[id as usize]
+                };
+                if best.is_none_or(|b| id < b) && within_one_edit(text, known) {
+                    best = Some(id);
+                }
+            }
+        });
+        best
     }
 }
 
@@ -491,11 +478,7 @@ impl Resolver {
         let entries = lexicon.words.len() + self.learnt.len();
         if entries * 10 > self.table.capacity() * 6 {
             // Keep the load under 60%: rebuild at twice the size.
-            self.table = Table::with_capacity(self.table.capacity() * 2);
-            for id in 0..lexicon.words.len() {
-                self.table
-                    .insert(lexicon.hashes[id], lexicon.exact_value(id));
-            }
+            self.table = lexicon.word_table(self.table.capacity() * 2);
             for &(h, v) in &self.learnt {
                 self.table.insert(h, v);
             }

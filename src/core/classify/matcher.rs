@@ -236,11 +236,6 @@ impl TermMatcher {
         self.term_words.len()
     }
 
-    /// The lexicon (catalog words and classes).
-    pub fn lexicon(&self) -> &Lexicon {
-        &self.lexicon
-    }
-
     /// Tokenises normalised `text` against the lexicon.
     #[inline]
     pub(crate) fn tokenise(&self, text: &str, out: &mut Tokenised) {

@@ -10,10 +10,11 @@ mod patterns;
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-pub use lexicon::{stem, within_one_edit, Form, Fuzziness, Lexicon, TYPO_MIN_CHARS};
-pub use matcher::{Hit, TermMatcher, TermMatcherBuilder, Tokenised};
+pub use lexicon::{Form, Fuzziness, TYPO_MIN_CHARS};
+use matcher::Tokenised;
+pub use matcher::{TermMatcher, TermMatcherBuilder};
 pub use patterns::{compile_pattern, PatternRules};
 
 use crate::core::model::Catalog;
@@ -43,8 +44,7 @@ struct Posting {
 
 /// How loosely catalog terms match message words: the `[classify]` settings `inflections`,
 /// `typos` and `typo_weight`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchOptions {
     /// A term also matches other forms of its words (same Snowball English stem).
     pub inflections: bool,
@@ -277,17 +277,6 @@ impl Classifier {
             Target::Persona(p) => Some(self.intent_count + p as usize),
             Target::Veto(_) => None,
         }
-    }
-
-    /// The options it was compiled with.
-    pub fn options(&self) -> MatchOptions {
-        self.options
-    }
-
-    /// Number of catalog words and of their stem classes.
-    pub fn lexicon_size(&self) -> (usize, usize) {
-        let lex = self.terms.lexicon();
-        (lex.len(), lex.class_count())
     }
 
     /// Runs the matcher over `text`, calling `on_hit(posting, text, found)` for every posting
