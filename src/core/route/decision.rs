@@ -68,9 +68,15 @@ fn same_handoff(catalog: &Catalog, persona: Option<&str>, a: u32, b: u32) -> boo
     }
 }
 
-/// The reason's note for a team the customer named.
-fn asked_for(team: &str) -> String {
-    format!("; the customer asked for the {team} team")
+/// The team the customer names in `text_in` (noted in `reason`), else `team`.
+fn named_or(catalog: &Catalog, text_in: &str, team: String, reason: &mut String) -> String {
+    match catalog.team_names.requested(text_in) {
+        Some(named) => {
+            reason.push_str(&format!("; the customer asked for the {named} team"));
+            named.to_string()
+        }
+        None => team,
+    }
 }
 
 /// A customer's answer to a clarifying question: "2", "second", or the intent's name or id.
@@ -204,14 +210,17 @@ pub fn decide(
             return decision;
         }
         if state.misses + 1 >= thresholds.max_misses {
-            let named = catalog.team_names.requested(text_in);
             decision.kind = DecisionKind::Ticket;
-            decision.team = Some(named.unwrap_or(FALLBACK_TEAM).into());
             decision.reason = format!(
-                "no intent recognised in {} messages in a row{}",
-                state.misses + 1,
-                named.map(asked_for).unwrap_or_default()
+                "no intent recognised in {} messages in a row",
+                state.misses + 1
             );
+            decision.team = Some(named_or(
+                catalog,
+                text_in,
+                FALLBACK_TEAM.into(),
+                &mut decision.reason,
+            ));
         } else {
             decision.kind = DecisionKind::Fallback;
             decision.reason = "no intent recognised; asked to rephrase".into();
@@ -268,9 +277,6 @@ pub fn decide(
                 .and_then(|id| catalog.intent(id))
                 .map(|i| i.route_for(persona_id).team)
                 .unwrap_or_else(|| rule.team.clone());
-            // The customer named the team they want: it takes the ticket.
-            let named = catalog.team_names.requested(text_in);
-            let team = named.map_or(team, str::to_string);
             decision.kind = DecisionKind::Ticket;
             decision.reason = match (&subject, &state.awaiting_feedback) {
                 (Some(s), Some(a)) if *s == a.intent => {
@@ -282,10 +288,8 @@ pub fn decide(
                 (Some(s), _) => format!("{} about {s}", intent.id),
                 (None, _) => format!("{} with no earlier topic", intent.id),
             };
-            decision
-                .reason
-                .push_str(&named.map(asked_for).unwrap_or_default());
-            decision.team = Some(team);
+            // The customer named the team they want: it takes the ticket.
+            decision.team = Some(named_or(catalog, text_in, team, &mut decision.reason));
             decision.subject_intent = subject;
             return decision; // an escalation shows no answer text
         }
@@ -304,26 +308,26 @@ pub fn force_ticket(catalog: &Catalog, text_in: &str, decision: &mut Decision) {
     if decision.joins_ticket.is_some() {
         return;
     }
-    let named = catalog.team_names.requested(text_in);
     if decision.kind == DecisionKind::Ticket {
-        if let Some(team) = named.filter(|t| decision.team.as_deref() != Some(*t)) {
-            decision.team = Some(team.to_string());
-            decision.reason.push_str(&asked_for(team));
+        // Only a team other than the ticket's own is worth a note.
+        let current = decision.team.clone().unwrap_or_default();
+        let mut note = String::new();
+        let team = named_or(catalog, text_in, current.clone(), &mut note);
+        if team != current {
+            decision.team = Some(team);
+            decision.reason.push_str(&note);
         }
         return;
     }
     let persona = decision.persona.as_ref().map(|p| p.id.as_str());
     let intent = decision.intent.as_ref().and_then(|i| catalog.intent(&i.id));
     let team = intent.map_or_else(|| FALLBACK_TEAM.to_string(), |i| i.route_for(persona).team);
-    decision.team = Some(named.map_or(team, str::to_string));
     decision.subject_intent = intent.map(|i| i.id.clone());
     decision.reason = match intent {
         Some(i) => format!("customer asked for a person about {}", i.id),
         None => "customer asked for a person".into(),
     };
-    decision
-        .reason
-        .push_str(&named.map(asked_for).unwrap_or_default());
+    decision.team = Some(named_or(catalog, text_in, team, &mut decision.reason));
     decision.kind = DecisionKind::Ticket;
     decision.choices.clear();
     decision.answer = None;
