@@ -186,6 +186,18 @@ impl Classifier {
             }
             per_term[id].push(posting);
         };
+        // Regex rules in catalog order: the personas', then the intents'.
+        let mut pattern_sources = Vec::new();
+        let mut pattern_postings = Vec::new();
+        let mut add_patterns = |patterns: &[crate::core::model::Pattern], target: Target| {
+            for p in patterns {
+                pattern_sources.push(p.regex.clone());
+                pattern_postings.push(Posting {
+                    target,
+                    weight: p.weight,
+                });
+            }
+        };
         for (i, persona) in catalog.personas.iter().enumerate() {
             for k in &persona.keywords {
                 let target = Target::Persona(i as u32);
@@ -199,17 +211,7 @@ impl Classifier {
                     },
                 );
             }
-        }
-        let mut pattern_sources = Vec::new();
-        let mut pattern_postings = Vec::new();
-        for (i, persona) in catalog.personas.iter().enumerate() {
-            for p in &persona.patterns {
-                pattern_sources.push(p.regex.as_str());
-                pattern_postings.push(Posting {
-                    target: Target::Persona(i as u32),
-                    weight: p.weight,
-                });
-            }
+            add_patterns(&persona.patterns, Target::Persona(i as u32));
         }
         for (i, intent) in catalog.intents.iter().enumerate() {
             for k in &intent.keywords {
@@ -236,13 +238,7 @@ impl Classifier {
                     },
                 );
             }
-            for p in &intent.patterns {
-                pattern_sources.push(p.regex.as_str());
-                pattern_postings.push(Posting {
-                    target: Target::Intent(i as u32),
-                    weight: p.weight,
-                });
-            }
+            add_patterns(&intent.patterns, Target::Intent(i as u32));
         }
         let mut term_postings = Vec::with_capacity(per_term.len());
         let mut postings = Vec::new();
@@ -251,7 +247,8 @@ impl Classifier {
             postings.extend(list);
             term_postings.push((start, postings.len() as u32));
         }
-        let patterns = PatternRules::build(&pattern_sources)?;
+        let sources: Vec<&str> = pattern_sources.iter().map(String::as_str).collect();
+        let patterns = PatternRules::build(&sources)?;
         Ok(Classifier {
             terms: builder.build()?,
             options,
