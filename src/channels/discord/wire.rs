@@ -108,8 +108,14 @@ impl Control {
 /// agent read the text in a spoofed order, are dropped.
 pub fn neutralise(text: &str) -> String {
     const ZWSP: char = '\u{200B}';
+    // Bidirectional controls go first: dropped inside the loop, they would join the halves of
+    // a mention that were checked apart ("<\u{202E}@everyone").
+    let text: String = text
+        .chars()
+        .filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        .collect();
     let mut out = String::with_capacity(text.len() + 8);
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(c) = rest.chars().next() {
         let lower = rest.get(..9).map(str::to_ascii_lowercase);
         if c == '@'
@@ -124,8 +130,6 @@ pub fn neutralise(text: &str) -> String {
         } else if rest.starts_with("](") {
             out.push(']');
             out.push(ZWSP);
-        } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
-            // dropped
         } else {
             out.push(c);
         }
@@ -418,6 +422,10 @@ mod tests {
             ("naïve @ café", "naïve @ café"),
             ("invoice_\u{202E}fdp.exe", "invoice_fdp.exe"),
             ("\u{2067}isolated\u{2069} text", "isolated text"),
+            // Found by tests/properties/: a dropped control must not join a mention's halves.
+            ("<\u{202E}@everyone", "<\u{200B}@\u{200B}everyone"),
+            ("]\u{2066}(x)", "]\u{200B}(x)"),
+            ("@\u{202D}here", "@\u{200B}here"),
         ];
         for (input, expected) in cases {
             assert_eq!(neutralise(input), expected, "{input:?}");
