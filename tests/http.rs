@@ -82,7 +82,12 @@ async fn messages_answer_in_the_classify_shape_plus_reply_and_ticket() {
         .await;
     assert_eq!(
         keys(&first),
-        ["evidence", "intent", "persona", "reply", "route", "ticket"]
+        ["actions", "evidence", "intent", "persona", "reply", "route", "ticket"]
+    );
+    assert_eq!(
+        first["actions"],
+        json!([]),
+        "a persona-only fallback offers no buttons"
     );
     assert_eq!(keys(&first["route"]), ["answer", "kind", "team"]);
     let second = s.say("c1", "u1", "how much is it?").await;
@@ -91,6 +96,11 @@ async fn messages_answer_in_the_classify_shape_plus_reply_and_ticket() {
         "sticky persona: {second}"
     );
     assert_eq!(second["route"]["answer"], "pricing/startup-founder");
+    assert_eq!(
+        second["actions"],
+        json!(["helped", "human"]),
+        "a self-help answer"
+    );
     assert!(second["reply"]
         .as_str()
         .unwrap()

@@ -144,7 +144,8 @@ fn disguised_cards_ibans_phones_and_secrets_never_reach_the_raw_files() {
             &format!("zebracorn {text}"),
         );
     }
-    // Through a ticket transcript and an agent's reply as well.
+    // Through a ticket transcript as well. What an agent sends is stored as written: only
+    // customers' text is redacted.
     let o = say(
         &p,
         "http",
@@ -153,7 +154,7 @@ fn disguised_cards_ibans_phones_and_secrets_never_reach_the_raw_files() {
         &format!("refund please, I was charged twice: {}", cases[0].0),
     );
     let ticket = o.ticket.expect("a ticket");
-    p.agent_reply(ticket.id, "ana", &format!("got it, {}", cases[7].0))
+    p.agent_reply(ticket.id, "ana", "got it, write to dana@hearth.example")
         .unwrap();
     p.store().flush().unwrap();
     drop(p);
@@ -162,6 +163,11 @@ fn disguised_cards_ibans_phones_and_secrets_never_reach_the_raw_files() {
         found(&data, &["zebracorn"]),
         ["zebracorn"],
         "messages stored"
+    );
+    assert_eq!(
+        found(&data, &["dana@hearth.example"]),
+        ["dana@hearth.example"],
+        "the agent's reply is stored as written"
     );
     let leaks: Vec<String> = cases
         .iter()

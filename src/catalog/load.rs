@@ -382,6 +382,7 @@ const INTENT_KEYS: &[&str] = &[
     "patterns",
     "route",
     "answers",
+    "feedback",
     "examples",
 ];
 
@@ -411,6 +412,7 @@ fn read_intent(
     let keywords = read_keywords(&mut f, diags);
     let patterns = read_patterns(&mut f, diags);
     let answers = read_answers(&mut f, known, diags);
+    let feedback = f.boolean("feedback", diags).unwrap_or(true);
     let (route, route_overrides) = read_route(&mut f, !answers.is_empty(), known, diags);
     check_answers_cover_route(src, &f, &route, &route_overrides, &answers, known, diags);
     let examples = read_examples(&mut f, known, diags);
@@ -428,6 +430,7 @@ fn read_intent(
         route,
         route_overrides,
         answers,
+        feedback,
         examples,
         path: src.path.clone(),
     }

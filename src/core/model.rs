@@ -164,6 +164,9 @@ pub struct Intent {
     pub route_overrides: BTreeMap<String, RouteOverride>,
     /// Answer texts by persona id, plus `"default"`.
     pub answers: BTreeMap<String, String>,
+    /// Whether the intent's answers are self-help the customer can rate ("That helped" /
+    /// "Talk to a human"). `feedback = false` marks conversational replies (greetings, thanks).
+    pub feedback: bool,
     pub examples: Vec<Example>,
     pub path: PathBuf,
 }

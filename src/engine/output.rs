@@ -66,12 +66,25 @@ pub(crate) struct TicketJson {
     pub status: &'static str,
 }
 
-/// The `chat --json` line: the decision plus the reply and the ticket.
+/// One option of a clarifying question: `{"id":..,"name":..}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChoiceJson {
+    pub id: String,
+    pub name: String,
+}
+
+/// The `chat --json` line: the decision plus the reply, the buttons it offers, the options of a
+/// clarifying question and the ticket.
 #[derive(Debug, Serialize)]
 pub(crate) struct TurnJson {
     #[serde(flatten)]
     pub decision: DecisionJson,
     pub reply: Option<String>,
+    /// `["helped","human"]` under a self-help answer, else `[]`.
+    pub actions: &'static [&'static str],
+    /// A clarifying question's options, in the order they are numbered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<ChoiceJson>,
     pub ticket: Option<TicketJson>,
 }
 
@@ -192,6 +205,19 @@ pub(crate) fn turn_json(outcome: &Outcome) -> TurnJson {
     TurnJson {
         decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
         reply: outcome.reply.clone(),
+        actions: outcome.decision.actions(),
+        choices: outcome
+            .decision
+            .choices
+            .iter()
+            .map(|id| ChoiceJson {
+                id: id.clone(),
+                name: outcome
+                    .catalog
+                    .intent(id)
+                    .map_or_else(|| id.clone(), |i| i.name.clone()),
+            })
+            .collect(),
         ticket: outcome.ticket.as_ref().map(ticket_json),
     }
 }

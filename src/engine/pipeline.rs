@@ -9,7 +9,6 @@ use crate::catalog::Catalog;
 use crate::core::classify::{Classification, Classifier};
 use crate::core::route::{self, Decision};
 use crate::engine::turn::{self, FeedbackStep, FeedbackWrite, TurnPlan, TurnStep};
-use crate::store::redact::redact;
 use crate::store::{now_ms, Actor, Store, StoreError, Ticket, TranscriptLine};
 
 pub use crate::engine::turn::{
@@ -383,8 +382,8 @@ impl Pipeline {
         })
     }
 
-    /// A human agent's reply to the customer: stored (redacted) in the ticket transcript, and
-    /// handed to the ticket's channel for delivery.
+    /// A human agent's reply to the customer: stored as written in the ticket transcript (what
+    /// agents send is never redacted), and handed to the ticket's channel for delivery.
     pub fn agent_reply(
         &self,
         ticket: u64,
@@ -399,7 +398,7 @@ impl Pipeline {
         let line = TranscriptLine {
             at_ms,
             from: Actor::Agent(agent.into()),
-            text: redact(text).into_owned(),
+            text: text.to_string(),
             user: None,
         };
         let stored = self.store.append_transcript_at(ticket, line, at_ms)?;

@@ -10,7 +10,8 @@ mod sled_store;
 
 pub use records::{
     Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
-    InteractionFilter, Label, RouteRecord, ScoredId, Ticket, TicketStatus, TranscriptLine,
+    InteractionFilter, Label, Priority, RouteRecord, ScoredId, Ticket, TicketStatus,
+    TranscriptLine,
 };
 pub use sled_store::{
     token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,

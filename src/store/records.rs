@@ -29,6 +29,10 @@ pub struct RouteRecord {
     /// Answer variant, `<intent>/<persona|default>`.
     pub answer: Option<String>,
     pub reason: String,
+    /// The buttons the reply offered (`helped`, `human`); only answers that offered them count
+    /// in the self-help resolution rate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
 }
 
 /// The customer's verdict on a self-help answer.
@@ -141,6 +145,31 @@ pub struct Ticket {
     pub claimed_by: Option<String>,
     pub resolved_by: Option<String>,
     pub relabels: Vec<Label>,
+    /// How to reach the customer (an email they gave when the ticket opened). Shown to agents,
+    /// never in persona evidence; `forget` and retention delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// `high` when the customer was frustrated; agents see those first.
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+/// How urgently a ticket wants a person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Normal,
+    High,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::High => "high",
+        }
+    }
 }
 
 /// Which interactions a query returns; unset parts match everything.

@@ -80,6 +80,8 @@ fn ticket_with(text: &str, other: &str) -> Ticket {
             by: other.into(),
             at_ms: 2,
         }],
+        contact: None,
+        priority: Default::default(),
     }
 }
 

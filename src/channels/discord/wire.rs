@@ -454,6 +454,8 @@ mod tests {
             claimed_by: None,
             resolved_by: None,
             relabels: Vec::new(),
+            contact: None,
+            priority: Default::default(),
         };
         let text = render_ticket(&Catalog::default(), &ticket);
         assert!(

@@ -124,6 +124,7 @@ pub fn decide(
         subject_intent: None,
         joins_ticket: None,
         persona_only: false,
+        self_help: false,
     };
 
     // Candidates past their threshold, best first.
@@ -297,6 +298,7 @@ pub fn decide(
     if let Some((key, answer_text)) = variant {
         decision.answer = Some(format!("{}/{key}", intent.id));
         decision.answer_text = Some(answer_text.to_string());
+        decision.self_help = intent.feedback && decision.kind == DecisionKind::Answer;
     }
     decision
 }
@@ -362,11 +364,15 @@ pub fn advance(
     };
     next.pending_choices = decision.choices.clone();
     next.awaiting_feedback = match (decision.kind, &decision.answer, &decision.intent) {
-        (DecisionKind::Answer, Some(variant), Some(intent)) => Some(AwaitingFeedback {
-            interaction,
-            intent: intent.id.clone(),
-            variant: variant.clone(),
-        }),
+        (DecisionKind::Answer, Some(variant), Some(intent)) if decision.offers_feedback() => {
+            Some(AwaitingFeedback {
+                interaction,
+                intent: intent.id.clone(),
+                variant: variant.clone(),
+            })
+        }
+        // A greeting or a thank-you leaves the answer being rated as it was.
+        (DecisionKind::Answer, Some(_), Some(_)) => state.awaiting_feedback.clone(),
         _ => None,
     };
     if let Some(subject) = &decision.subject_intent {

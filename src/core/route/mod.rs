@@ -157,13 +157,29 @@ pub struct Decision {
     /// The message said who the customer is but not what they want: a fallback that is not a
     /// miss.
     pub persona_only: bool,
+    /// The answer is self-help the customer can rate (its intent has `feedback` on); greetings,
+    /// thanks and confirmations are not.
+    pub self_help: bool,
 }
+
+/// The buttons under a self-help answer: "That helped" and "Talk to a human".
+pub const FEEDBACK_ACTIONS: &[&str] = &["helped", "human"];
 
 impl Decision {
     /// A self-help answer the customer can rate: it gets the "That helped" / "Talk to a human"
     /// buttons on every channel.
     pub(crate) fn offers_feedback(&self) -> bool {
-        self.kind == DecisionKind::Answer && self.answer_text.is_some()
+        self.kind == DecisionKind::Answer && self.self_help && self.answer_text.is_some()
+    }
+
+    /// The buttons the reply offers (the turn JSON's `"actions"`): [`FEEDBACK_ACTIONS`] under a
+    /// self-help answer, none under greetings, thanks, confirmations, handoffs and fallbacks.
+    pub fn actions(&self) -> &'static [&'static str] {
+        if self.offers_feedback() {
+            FEEDBACK_ACTIONS
+        } else {
+            &[]
+        }
     }
 }
 

@@ -285,6 +285,8 @@ impl PendingFeedbackTicket {
             claimed_by: None,
             resolved_by: None,
             relabels: Vec::new(),
+            contact: None,
+            priority: Default::default(),
         };
         let mut next = state;
         next.awaiting_feedback = None;

@@ -168,6 +168,8 @@ impl PendingTicket<'_> {
             claimed_by: None,
             resolved_by: None,
             relabels: Vec::new(),
+            contact: None,
+            priority: Default::default(),
         };
         let opened = OpenTicket {
             id: ticket_id,
@@ -294,8 +296,8 @@ impl Decided<'_> {
             TicketChange::Open(t) => Some(t.id),
             TicketChange::Append { id, .. } => Some(*id),
         };
-        let reply = route::reply_text(&rules.catalog, &decision, ticket_id, timestamp(at))
-            .map(|r| redact(&r).into_owned());
+        // What the bot sends is never redacted: only what customers write is.
+        let reply = route::reply_text(&rules.catalog, &decision, ticket_id, timestamp(at));
         if let Some(r) = &reply {
             let line = TranscriptLine {
                 at_ms: at,
@@ -330,6 +332,7 @@ impl Decided<'_> {
                 team: decision.team.clone(),
                 answer: decision.answer.clone(),
                 reason: decision.reason.clone(),
+                actions: decision.actions().iter().map(|a| a.to_string()).collect(),
             },
             reply: reply.clone(),
             ticket: ticket_id,

@@ -206,5 +206,6 @@ fn empty_decision() -> Decision {
         subject_intent: None,
         joins_ticket: None,
         persona_only: false,
+        self_help: false,
     }
 }

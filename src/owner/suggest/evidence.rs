@@ -393,6 +393,7 @@ mod tests {
                 team: None,
                 answer: None,
                 reason: String::new(),
+                actions: Vec::new(),
             },
             reply: None,
             ticket: None,
