@@ -19,7 +19,7 @@ fn chat_keeps_the_persona_across_turns() {
     for t in &turns {
         assert_eq!(
             keys(t),
-            set(&["persona", "intent", "route", "evidence", "reply", "ticket"]),
+            set(&["persona", "intent", "route", "evidence", "reply", "actions", "ticket"]),
             "{t}"
         );
         assert!(t["reply"].as_str().is_some_and(|r| !r.is_empty()), "{t}");
@@ -37,6 +37,8 @@ fn chat_keeps_the_persona_across_turns() {
         json!({"kind": "answer", "team": null, "answer": "pricing/startup-founder"})
     );
     assert_eq!(turns[1]["ticket"], Value::Null);
+    assert_eq!(turns[0]["actions"], json!([]), "no buttons under a fallback");
+    assert_eq!(turns[1]["actions"], json!(["helped", "human"]), "buttons under an answer");
     assert!(
         turns[1]["evidence"]
             .as_array()
