@@ -10,6 +10,7 @@ use crate::core::classify::{confidence, Classification, Classifier, Score, Targe
 use crate::core::route::{Decision, DecisionKind, Pick, Thresholds};
 use crate::store::{EvidenceRecord, ScoredId, Ticket};
 
+mod contact;
 mod feedback;
 mod message;
 #[cfg(test)]
@@ -207,5 +208,7 @@ fn empty_decision() -> Decision {
         joins_ticket: None,
         persona_only: false,
         self_help: false,
+        frustrated: false,
+        beside: None,
     }
 }
