@@ -15,8 +15,8 @@ pub fn email_in(text: &str) -> Option<String> {
     let mut found = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')'))
         .map(|w| {
-            w.trim_matches(|c: char| matches!(c, '"' | '\''))
-                .trim_end_matches(|c: char| matches!(c, '.' | '!' | '?' | ':'))
+            w.trim_matches(['"', '\''])
+                .trim_end_matches(['.', '!', '?', ':'])
         })
         .filter(|w| w.contains('@'));
     let candidate = found.next()?;

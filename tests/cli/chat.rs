@@ -58,7 +58,7 @@ fn chat_keeps_the_persona_across_turns() {
     );
 
     let ticket = &turns[2]["ticket"];
-    assert_eq!(keys(ticket), set(&["id", "team", "status"]));
+    assert_eq!(keys(ticket), set(&["id", "team", "status", "priority"]));
     assert_eq!(ticket["team"], "billing");
     assert_eq!(ticket["status"], "open");
     let id = ticket["id"].as_u64().expect("ticket id");

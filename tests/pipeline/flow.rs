@@ -109,20 +109,28 @@ fn several_tickets_stay_open_through_claim_and_resolve() {
     let dir = tempfile::tempdir().unwrap();
     let p = super::pipeline(dir.path());
     let c = |text: &str| say(&p, super::inbound("c", text));
-    let security = c(
-        "I'm the CISO of a 5000-employee bank; we need your SOC 2 report and a security review",
+    let security =
+        c("I'm the CISO of a 5000-employee bank; we need your SOC 2 report and a security review");
+    assert_eq!(
+        security.ticket.as_ref().map(|t| t.team.as_str()),
+        Some("security")
     );
-    assert_eq!(security.ticket.as_ref().map(|t| t.team.as_str()), Some("security"));
     let sales = c("What does Enterprise cost for 300 seats?");
     let ticket = sales.ticket.as_ref().expect("a separate ticket");
     assert_eq!((ticket.id, ticket.team.as_str()), (2, "sales"));
     let reply = sales.reply.unwrap();
-    assert!(reply.contains("#2") && reply.contains("Ticket #1"), "{reply}");
+    assert!(
+        reply.contains("#2") && reply.contains("Ticket #1"),
+        "{reply}"
+    );
 
     p.claim(1, "ana").unwrap();
     let to_security = c("any update on the SOC 2 report and the pen test?");
     assert_eq!(to_security.ticket.map(|t| t.id), Some(1));
-    assert_eq!(to_security.reply, None, "ana has ticket #1: the bot is quiet");
+    assert_eq!(
+        to_security.reply, None,
+        "ana has ticket #1: the bot is quiet"
+    );
     let to_sales = c("any news?");
     assert_eq!(to_sales.ticket.map(|t| t.id), Some(2));
     assert!(to_sales.reply.is_some());
@@ -134,7 +142,12 @@ fn several_tickets_stay_open_through_claim_and_resolve() {
     let state = p.store().conversation("test", "c").unwrap();
     assert_eq!(state.open_tickets().count(), 0);
     let back = c("I can't log in to my account");
-    assert_eq!(back.decision.kind.as_str(), "answer", "{}", back.decision.reason);
+    assert_eq!(
+        back.decision.kind.as_str(),
+        "answer",
+        "{}",
+        back.decision.reason
+    );
     let stored = p.store().tickets(None, None).unwrap();
     assert_eq!(stored.len(), 2, "no ticket lost or added");
 }
@@ -150,10 +163,19 @@ async fn the_agent_queue_lists_high_priority_first() {
             let o = say(&p, super::inbound(conversation, text));
             o.ticket.expect("a ticket")
         };
-        assert_eq!(t("a", "I'd like a refund please").priority, Priority::Normal);
-        let angry = t("b", "You charged me twice!!! This is ridiculous, I want a refund");
+        assert_eq!(
+            t("a", "I'd like a refund please").priority,
+            Priority::Normal
+        );
+        let angry = t(
+            "b",
+            "You charged me twice!!! This is ridiculous, I want a refund",
+        );
         assert_eq!(angry.priority, Priority::High);
-        assert_eq!(t("c", "I'm a journalist writing a story about Hearth").id, 3);
+        assert_eq!(
+            t("c", "I'm a journalist writing a story about Hearth").id,
+            3
+        );
         hand_off_with_contact(&p, "w");
     })
     .await
@@ -189,7 +211,10 @@ async fn the_agent_queue_lists_high_priority_first() {
     assert_eq!(rows[1]["contact"], EMAIL);
     assert!(rows[0].get("contact").is_none());
     let one = get("/v1/tickets/4").await;
-    assert_eq!((one["contact"].as_str(), one["priority"].as_str()), (Some(EMAIL), Some("normal")));
+    assert_eq!(
+        (one["contact"].as_str(), one["priority"].as_str()),
+        (Some(EMAIL), Some("normal"))
+    );
     let high = get("/v1/tickets/2").await;
     assert_eq!(high["priority"], "high");
 }

@@ -25,13 +25,22 @@ fn reply(step: &Step) -> String {
     outcome.reply.clone().unwrap_or_default()
 }
 
+/// A row: its name, the actions before, the action, the route kind and the buttons it offers.
+type ButtonsRow = (
+    &'static str,
+    Vec<Act>,
+    Act,
+    &'static str,
+    &'static [&'static str],
+);
+
 const SELF_HELP: &[&str] = &["helped", "human"];
 const NONE: &[&str] = &[];
 
 #[test]
 fn every_turn_kind_offers_the_right_buttons() {
     let clarify = || say("how much does it cost and can I get a refund?");
-    let rows: Vec<(&str, Vec<Act>, Act, &str, &[&str])> = vec![
+    let rows: Vec<ButtonsRow> = vec![
         (
             "a self-help answer",
             vec![],
