@@ -218,3 +218,63 @@ async fn the_agent_queue_lists_high_priority_first() {
     let high = get("/v1/tickets/2").await;
     assert_eq!(high["priority"], "high");
 }
+
+/// One step of a conversation: a message, or a press of "That helped" / "Talk to a human".
+enum Step {
+    Say(&'static str),
+    Press(bool),
+}
+
+#[test]
+fn the_buttons_follow_the_turn_kind_through_the_pipeline() {
+    use Step::{Press, Say};
+    let dir = tempfile::tempdir().unwrap();
+    let p = super::pipeline(dir.path());
+    const HELP: &[&str] = &["helped", "human"];
+    const NONE: &[&str] = &[];
+    // Each row is one conversation: the steps, and the buttons the last one offers.
+    let rows: &[(&[Step], &str, &[&str])] = &[
+        (&[Say("how much is it?")], "answer", HELP),
+        (&[Say("hello there")], "answer", NONE),
+        (&[Say("how much is it?"), Say("thank you!")], "answer", NONE),
+        (&[Say("how much is it?"), Press(true)], "answer", NONE),
+        (&[Say("how much is it?"), Press(false)], "ticket", NONE),
+        (&[Say("I'd like a refund please")], "ticket", NONE),
+        (
+            &[Say("how much does it cost and can I get a refund?")],
+            "clarify",
+            NONE,
+        ),
+        (
+            &[
+                Say("how much does it cost and can I get a refund?"),
+                Say("the first one"),
+            ],
+            "answer",
+            HELP,
+        ),
+        (&[Say("asdf qwerty")], "fallback", NONE),
+    ];
+    for (n, (steps, kind, actions)) in rows.iter().enumerate() {
+        let conversation = format!("buttons-{n}");
+        let mut last = None;
+        for step in *steps {
+            last = Some(match step {
+                Say(text) => say(&p, super::inbound(&conversation, text)),
+                Press(helped) => p
+                    .feedback(super::CHANNEL, &conversation, "pat", *helped)
+                    .expect("pressed"),
+            });
+        }
+        let outcome = last.expect("a step");
+        assert_eq!(outcome.decision.kind.as_str(), *kind, "row {n}");
+        assert_eq!(outcome.decision.actions(), *actions, "row {n}");
+        if let Some(id) = outcome
+            .interaction
+            .filter(|_| matches!(steps.last(), Some(Say(_))))
+        {
+            let stored = p.store().interaction(id).unwrap().expect("stored");
+            assert_eq!(stored.route.actions, *actions, "row {n}: recorded");
+        }
+    }
+}
