@@ -78,6 +78,7 @@ fn a_contact_lives_on_the_ticket_only_and_forget_removes_it() {
     assert_eq!(given.text, "sure, write to [email]");
     assert!(given.evidence.is_empty() && given.intent_scores.is_empty());
     assert!(given.persona_scores.is_empty() && given.intent.is_none());
+    assert!(given.persona.is_none());
     let all = serde_json::to_string(&interactions).unwrap();
     assert!(!all.contains(MARK), "an interaction holds the email: {all}");
     // In sled's files, once compacted, the email is only the ticket's contact.

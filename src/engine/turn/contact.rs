@@ -4,10 +4,10 @@
 //! of anything (no scores, no evidence), and what is stored of it is redacted as always.
 
 use super::message::{StagedTurn, TurnPlan};
-use super::{scored, Inbound, Rules};
+use super::{Inbound, Rules};
 use crate::core::classify::Classification;
 use crate::core::conversation::ConversationState;
-use crate::core::route::{self, DecisionKind};
+use crate::core::route::DecisionKind;
 use crate::core::wording;
 use crate::store::redact::redact;
 use crate::store::{
@@ -91,19 +91,12 @@ impl Asked<'_> {
         let reply = wording::contact_noted(&email, ticket);
         // The acknowledgement quotes the address: what is kept of it is redacted.
         let stored_reply = redact(&reply).into_owned();
-        let persona = route::choose_persona(
-            &rules.catalog,
-            &rules.thresholds,
-            &Classification::default(),
-            &state,
-        );
         let team = state
             .open_tickets()
             .find(|o| o.id == ticket)
             .map(|o| o.team.clone());
         let mut decision = super::empty_decision();
         decision.kind = DecisionKind::Ticket;
-        decision.persona = persona;
         decision.team = team;
         decision.reason = format!("the customer gave a contact email for ticket #{ticket}");
         let line = |from: Actor, text: &str, user: Option<String>| TranscriptLine {
@@ -121,7 +114,8 @@ impl Asked<'_> {
             conversation: inbound.conversation.clone(),
             user,
             text: stored_text.clone(),
-            persona: scored(&decision.persona),
+            // No persona or intent: this message is evidence of nothing.
+            persona: None,
             intent: None,
             persona_scores: Vec::new(),
             intent_scores: Vec::new(),
