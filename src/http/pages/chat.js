@@ -258,7 +258,9 @@
 
   function politeError(err) {
     if (err && err.status === 429) {
-      var wait = err.retryAfter ? ' ' + err.retryAfter + ' seconds' : ' a few seconds';
+      var secs = Number(err.retryAfter) || 0;
+      var wait = secs >= 120 ? ' ' + Math.ceil(secs / 60) + ' minutes'
+        : secs > 0 ? ' ' + secs + ' seconds' : ' a few seconds';
       return "You're sending messages faster than we can read them. Please wait" + wait + ' and try again.';
     }
     if (err && err.status === 413) return 'That message is too long for us to receive. Please shorten it and try again.';
