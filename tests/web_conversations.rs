@@ -272,6 +272,8 @@ async fn a_visitor_gets_the_conversation_back_with_every_ticket_and_the_agents_r
             .any(|t| t["id"] == json!(theirs)),
         "{updates}"
     );
+    let (_, body) = s.get(&path, Some(&token)).await;
+    assert_eq!(body["tickets"].as_array().map(Vec::len), Some(2), "{body}");
 }
 
 #[tokio::test]
@@ -392,6 +394,7 @@ async fn the_brand_names_every_page() {
         "{csp}"
     );
     // The agent's and the owner's sign-in pages (no session yet).
+    let mut pages = vec![chat];
     for (path, title) in [
         (
             "/agent",
@@ -404,10 +407,11 @@ async fn the_brand_names_every_page() {
     ] {
         let (_, page) = s.page(path).await;
         assert!(page.contains(title), "{path}: {page}");
+        pages.push(page);
     }
     let (_, js) = s.page("/widget.js").await;
     assert!(js.contains(r#""name":"Acme & Co""#) && js.contains(r##""accent":"#0f766e""##));
-    for page in [chat] {
+    for page in pages {
         assert!(!page.contains("Hearth"), "a page names Hearth");
         assert!(!page.contains("{{"), "a placeholder is left");
     }
@@ -446,4 +450,55 @@ fn brand_and_web_settings_are_checked() {
     assert_eq!(d.http.web_conversation_days, 30);
     assert!(d.http.widget_origins.is_empty());
     assert_eq!(d.brand.name, "Hearth");
+}
+
+/// `Store::conversation_tickets` finds a conversation's tickets by its ids as received, also
+/// when the store keeps them hashed (an id holding an email), and no other conversation's.
+#[test]
+fn a_conversations_tickets_by_its_ids_as_received() {
+    use personabot::engine::pipeline::Inbound;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Some("tickets-key")).expect("store");
+    let p = support::pipeline_on(store);
+    let say = |conversation: &str, text: &str| {
+        p.handle(&Inbound {
+            channel: "slack".into(),
+            conversation: conversation.into(),
+            user: "U1".into(),
+            text: text.into(),
+        })
+        .expect("a turn")
+    };
+    let hashed = "dana@hearth.example";
+    let mine = say(hashed, "I want to talk to a human")
+        .ticket
+        .expect("a ticket");
+    let theirs = say("C-other", "I want to talk to a human")
+        .ticket
+        .expect("a ticket");
+    let found: Vec<u64> = p
+        .store()
+        .conversation_tickets("slack", hashed)
+        .expect("read")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(found, [mine.id]);
+    let (channel, stored) = p.store().stored_ids("slack", hashed);
+    assert_ne!(stored, hashed, "the id is kept hashed");
+    let again = p
+        .store()
+        .conversation_tickets(&channel, &stored)
+        .expect("read");
+    assert_eq!(again.len(), 1);
+    let other = p
+        .store()
+        .conversation_tickets("slack", "C-other")
+        .expect("read");
+    assert_eq!(other.iter().map(|t| t.id).collect::<Vec<_>>(), [theirs.id]);
+    assert!(p
+        .store()
+        .conversation_tickets("slack", "C-none")
+        .expect("read")
+        .is_empty());
 }

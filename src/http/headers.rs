@@ -3,7 +3,8 @@
 //! same-origin` (no referrer ever leaves for another site; `no-referrer` would also make the
 //! browser send `Origin: null` on the sign-in forms, which the same-origin check then refuses),
 //! and framing refused everywhere (`frame-ancestors 'none'`, `X-Frame-Options:
-//! DENY`) except the chat page `/`, which the origins in `http.frame_ancestors` may frame.
+//! DENY`) except the chat page `/`, which the origins in `http.frame_ancestors` and
+//! `http.widget_origins` (the widget's sites) may frame. The brand's logo origin may serve images.
 
 use std::sync::Arc;
 

@@ -330,18 +330,19 @@ mod tests {
             ticket(2, 40, vec![other.clone()]),
         ];
         let recent = [q, a, h, handoff];
-        let got: Vec<(u64, &str, Option<&str>, Option<u64>, &str)> = Vec::new();
         let merged = lines(&recent, &tickets);
-        let got = merged.iter().fold(got, |mut v, l| {
-            v.push((
-                l.at_ms,
-                l.from,
-                l.agent.as_deref(),
-                l.ticket,
-                l.text.as_str(),
-            ));
-            v
-        });
+        let got: Vec<_> = merged
+            .iter()
+            .map(|l| {
+                (
+                    l.at_ms,
+                    l.from,
+                    l.agent.as_deref(),
+                    l.ticket,
+                    l.text.as_str(),
+                )
+            })
+            .collect();
         assert_eq!(
             got,
             [
