@@ -369,13 +369,20 @@
     if (polling || !conversation || !activeTickets().length) return;
     polling = true;
     var mine = generation;
-    var ids = ticketList().map(function (t) { return t.id; }).join(',');
+    var asked = ticketList().slice(-20).map(function (t) { return t.id; });
+    var ids = asked.join(',');
     request('GET', '/v1/conversations/' + encodeURIComponent(conversation) + '/updates?after=' +
       lastAgentMs + '&tickets=' + encodeURIComponent(ids))
       .then(function (data) {
         if (mine !== generation) return;
         pollFailures = 0;
-        (data && data.tickets || []).forEach(function (t) { setTicket(t); });
+        var listed = (data && data.tickets) || [];
+        listed.forEach(function (t) { setTicket(t); });
+        // A ticket the server no longer has (deleted with the customer's data) is over.
+        activeTickets().forEach(function (t) {
+          var gone = asked.indexOf(t.id) >= 0 && !listed.some(function (l) { return l.id === t.id; });
+          if (gone) t.status = 'resolved';
+        });
         (data && data.lines || []).forEach(function (line) {
           if (typeof line.at_ms !== 'number' || line.at_ms <= lastAgentMs) return;
           lastAgentMs = line.at_ms;
