@@ -259,6 +259,24 @@ fn the_conversation_survives_reloads_and_new_tabs_with_buttons_that_mean_somethi
     );
     b.step_screenshot(&chat, "c6-new-conversation");
 
+    // A stored conversation the server does not give back (here, a token that is not its own)
+    // is forgotten on load: a fresh chat, no error shown.
+    b.wait_eq(
+        &chat,
+        "a stored conversation that is not ours",
+        "localStorage.setItem('personabot.chat.conversation', JSON.stringify('web-00000000-0000-4000-8000-000000000000')), \
+         localStorage.setItem('personabot.chat.token', JSON.stringify('0'.repeat(64))), true",
+        json!(true),
+    );
+    b.navigate(&chat, &format!("{base}/"));
+    b.wait_eq(
+        &chat,
+        "the foreign conversation forgotten",
+        "[localStorage.getItem('personabot.chat.conversation'), document.querySelector('#notice').hidden, \
+          document.querySelectorAll('#messages .msg:not(.welcome)').length]",
+        json!([null, true, 0]),
+    );
+
     // The flood limit (8 messages): the ninth gets the notice, on a line of its own.
     for n in 1..=8 {
         say(&mut b, &chat, &format!("hello {n}"));

@@ -37,7 +37,7 @@
     try { store().setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* private mode */ }
   }
   function forget() {
-    ['conversation', 'token', 'expires'].forEach(function (k) {
+    ['conversation', 'token'].forEach(function (k) {
       try { store().removeItem(KEY + k); } catch (e) { /* ignore */ }
     });
   }
@@ -550,7 +550,6 @@
       }
       render(entry);
     });
-    if (typeof data.expires_ms === 'number') save('expires', data.expires_ms);
     showBanners();
     scrollDown();
     pollNow();
@@ -567,8 +566,8 @@
     messages.textContent = '';
     banners.textContent = '';
     greet();
-    var expires = Number(load('expires', 0)) || 0;
-    if (typeof conversation !== 'string' || typeof token !== 'string' || (expires && expires < Date.now())) {
+    // How long a conversation is kept is the server's to say (410 Gone when it is over).
+    if (typeof conversation !== 'string' || typeof token !== 'string') {
       forget();
       conversation = null;
       token = null;
