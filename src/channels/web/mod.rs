@@ -324,7 +324,10 @@ async fn updates(
                 let primary = st.open_ticket.as_ref().map(|o| o.id).or(st.last_ticket);
                 let (stored_channel, stored_conversation) =
                     p.store().stored_ids(&channel, &conversation);
-                let mut ids: Vec<u64> = primary.into_iter().chain(known).collect();
+                // Every open ticket (a conversation may have one per team), the last one, and
+                // the ones the page already shows.
+                let open = st.open_tickets().map(|o| o.id);
+                let mut ids: Vec<u64> = primary.into_iter().chain(open).chain(known).collect();
                 ids.sort_unstable();
                 ids.dedup();
                 let mut tickets = Vec::new();

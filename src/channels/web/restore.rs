@@ -230,13 +230,7 @@ pub(super) async fn continued(state: &AppState, speaking: Speaking) -> Result<Sp
                 return Ok(false); // nothing stored: the message starts it
             }
             let mut tickets = Vec::new();
-            for tid in st
-                .open_ticket
-                .as_ref()
-                .map(|o| o.id)
-                .into_iter()
-                .chain(st.last_ticket)
-            {
+            for tid in st.open_tickets().map(|o| o.id).chain(st.last_ticket) {
                 tickets.extend(p.store().ticket(tid)?);
             }
             Ok(expired(last_active_ms(&st, &tickets), now, days))
