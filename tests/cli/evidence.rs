@@ -150,10 +150,7 @@ fn evidence_export_keeps_the_scores_of_the_chosen_persona_and_intent() {
     let turns = env.chat(
         "s",
         "U",
-        &[
-            "I'm the founder of a seed-stage startup",
-            "how much is it?",
-        ],
+        &["I'm the founder of a seed-stage startup", "how much is it?"],
     );
     assert_eq!(turns[1]["persona"]["id"], "startup-founder", "{turns:?}");
     let lines = env.export(&[]);

@@ -10,17 +10,31 @@
 //! - a persona's *messages* are the logged messages the bot gave that persona (`-` for none);
 //! - *decided* messages leave out those a conversation added to its already open ticket: those
 //!   were not the bot's decision;
-//! - *resolution rate*: answers the customer marked "That helped", over answers shown;
+//! - *self-help answers*: answers that offered "That helped" / "Talk to a human" (greetings,
+//!   thanks and confirmations do not; records from before answers stored their buttons count
+//!   unless the current catalog marks the intent `feedback = false`);
+//! - *resolution rate*: self-help answers the customer marked "That helped", over self-help
+//!   answers shown (rating a greeting never counts);
+//! - *escalation after an answer*: self-help answers followed by a ticket on the same intent
+//!   (the ticket names the answer as the interaction that led to it) without a "not helped"
+//!   rating, over self-help answers shown; "not helped" is counted apart;
 //! - *escalation rate*: tickets opened for the persona (by a message, "Talk to a human" or "that
-//!   didn't help"), over its decided messages;
+//!   didn't help"), over its decided messages; *high priority*: those marked `"priority":
+//!   "high"`;
+//! - *A/B answers*: each variant's helped rate (over self-help answers shown) with its 95%
+//!   Wilson interval; a variant is *better with confidence* when a two-proportion z-test against
+//!   it passes at 95% (see `stats.rs` for why that test);
 //! - *clarify* and *fallback rates*: decided messages routed so, over decided messages;
 //! - *unclear* messages: decided messages with no intent, a clarifying question, or an intent
 //!   below the low-confidence line.
 
+mod answers;
 mod html;
 mod keywords;
 mod model;
+mod stats;
 mod text;
+mod text_answers;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -28,11 +42,16 @@ pub use html::{esc as escape_html, render_html, HtmlTarget};
 pub use model::*;
 pub use text::render_text;
 
+pub(crate) use answers::offered_buttons;
+pub use answers::split_variant;
+pub use stats::{two_proportion, wilson, Arm, ZTest};
+
+use answers::{escalated_answers, experiments, rating, AnswerCounts};
 use keywords::{relabels, shared_keywords, silent_keywords, unclear_messages};
 
 use crate::catalog::Catalog;
 use crate::core::route::DecisionKind;
-use crate::store::{Interaction, ScoredId, Ticket};
+use crate::store::{Interaction, Priority, ScoredId, Ticket};
 
 /// The id shown for messages without a persona or intent.
 pub(crate) const NONE_ID: &str = "-";
@@ -179,14 +198,14 @@ struct PersonaTally {
     weekly: Vec<usize>,
     decided: usize,
     answers: usize,
-    helped: usize,
-    not_helped: usize,
+    /// The self-help answers (those that offered the buttons).
+    self_help: AnswerCounts,
     tickets: usize,
+    high_priority: usize,
     clarify: usize,
     fallback: usize,
     intents: HashMap<String, usize>,
-    /// variant -> (shown, helped, not helped)
-    variants: BTreeMap<String, (usize, usize, usize)>,
+    variants: BTreeMap<String, AnswerCounts>,
 }
 
 /// Builds the review of `interactions` and `tickets` (any order; those outside the window are
@@ -224,7 +243,10 @@ pub fn build(
         .map(|w| date_of_day(first_week + 7 * w as i64))
         .collect();
 
+    let escalated = escalated_answers(catalog, &all, tickets);
     let mut tallies: BTreeMap<String, PersonaTally> = BTreeMap::new();
+    let mut by_intent: BTreeMap<String, AnswerCounts> = BTreeMap::new();
+    let mut variants: BTreeMap<String, AnswerCounts> = BTreeMap::new();
     let new_tally = || PersonaTally {
         weekly: vec![0; week_count],
         ..Default::default()
@@ -246,14 +268,23 @@ pub fn build(
         match i.route.kind {
             DecisionKind::Answer => {
                 t.answers += 1;
-                let helped = i.feedback.as_ref().map(|f| f.helped);
-                t.helped += usize::from(helped == Some(true));
-                t.not_helped += usize::from(helped == Some(false));
-                if let Some(variant) = &i.route.answer {
-                    let v = t.variants.entry(variant.clone()).or_insert((0, 0, 0));
-                    v.0 += 1;
-                    v.1 += usize::from(helped == Some(true));
-                    v.2 += usize::from(helped == Some(false));
+                // Only answers that offered "That helped" / "Talk to a human" are self-help:
+                // a greeting's rating never counts.
+                if offered_buttons(catalog, i) {
+                    let (helped, escalated) = (rating(i), escalated.contains(&i.id));
+                    t.self_help.add(helped, escalated);
+                    by_intent
+                        .entry(id_of(&i.intent).to_string())
+                        .or_default()
+                        .add(helped, escalated);
+                    if let Some(variant) = &i.route.answer {
+                        for counts in [
+                            t.variants.entry(variant.clone()).or_default(),
+                            variants.entry(variant.clone()).or_default(),
+                        ] {
+                            counts.add(helped, escalated);
+                        }
+                    }
                 }
             }
             DecisionKind::Clarify => t.clarify += 1,
@@ -261,15 +292,32 @@ pub fn build(
             DecisionKind::Ticket => {}
         }
     }
+    let mut teams: BTreeMap<&str, TeamTickets> = BTreeMap::new();
     for ticket in tickets
         .iter()
         .filter(|t| in_window(t.created_ms) && wanted(id_of(&t.persona)))
     {
-        tallies
+        let high = usize::from(ticket.priority == Priority::High);
+        let t = tallies
             .entry(id_of(&ticket.persona).to_string())
-            .or_insert_with(new_tally)
-            .tickets += 1;
+            .or_insert_with(new_tally);
+        t.tickets += 1;
+        t.high_priority += high;
+        let team = teams.entry(&ticket.team).or_insert_with(|| TeamTickets {
+            team: ticket.team.clone(),
+            tickets: 0,
+            high_priority: 0,
+        });
+        team.tickets += 1;
+        team.high_priority += high;
     }
+    let mut teams: Vec<TeamTickets> = teams.into_values().collect();
+    teams.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.team.cmp(&b.team)));
+    let mut answers_by_intent: Vec<IntentAnswers> = by_intent
+        .into_iter()
+        .map(|(intent, counts)| counts.intent(intent))
+        .collect();
+    answers_by_intent.sort_by(|a, b| b.answers.cmp(&a.answers).then(a.intent.cmp(&b.intent)));
 
     let mut personas: Vec<PersonaReview> = tallies
         .into_iter()
@@ -278,15 +326,7 @@ pub fn build(
             let mut variants: Vec<VariantReview> = t
                 .variants
                 .into_iter()
-                .map(|(variant, (shown, helped, not_helped))| VariantReview {
-                    variant,
-                    shown,
-                    helped,
-                    not_helped,
-                    unrated: shown - helped - not_helped,
-                    resolution_rate: ratio(helped, shown).unwrap_or(0.0),
-                    rated_help_rate: ratio(helped, helped + not_helped),
-                })
+                .map(|(variant, counts)| counts.variant(variant))
                 .collect();
             variants.sort_by(|a, b| b.shown.cmp(&a.shown).then(a.variant.cmp(&b.variant)));
             PersonaReview {
@@ -303,7 +343,8 @@ pub fn build(
                 owner: persona.map(|p| p.owner.clone()).unwrap_or_default(),
                 share: ratio(t.messages, all.len()).unwrap_or(0.0),
                 weekly: t.weekly,
-                resolution_rate: ratio(t.helped, t.answers),
+                resolution_rate: ratio(t.self_help.helped, t.self_help.shown),
+                escalation_after_answer_rate: ratio(t.self_help.escalated, t.self_help.shown),
                 escalation_rate: ratio(t.tickets, t.decided),
                 clarify_rate: ratio(t.clarify, t.decided),
                 fallback_rate: ratio(t.fallback, t.decided),
@@ -312,9 +353,12 @@ pub fn build(
                 messages: t.messages,
                 decided: t.decided,
                 answers: t.answers,
-                helped: t.helped,
-                not_helped: t.not_helped,
+                self_help_answers: t.self_help.shown,
+                helped: t.self_help.helped,
+                not_helped: t.self_help.not_helped,
+                escalated_after_answer: t.self_help.escalated,
                 tickets: t.tickets,
+                high_priority: t.high_priority,
                 clarify: t.clarify,
                 fallback: t.fallback,
                 id,
@@ -334,12 +378,16 @@ pub fn build(
         until_ms: options.now_ms,
         persona_filter: options.persona.clone(),
         messages: all.len(),
+        selected_messages: selected.len(),
         weeks,
         personas,
         unclear: unclear_messages(catalog, &decided, options),
         silent_keywords: silent_keywords(catalog, &selected, options.persona.as_deref()),
         shared_keywords: shared_keywords(&selected, options.top),
         relabels: relabels(&selected, options),
+        answers_by_intent,
+        teams,
+        experiments: experiments(&variants),
     })
 }
 

@@ -88,7 +88,8 @@ pub(super) fn volume_section(out: &mut String, review: &Review) {
 pub(super) fn resolution_section(out: &mut String, review: &Review) {
     out.push_str(
         "<section id=\"resolution\"><h2>Resolution per persona</h2><p class=\"note\">\
-         Resolution: answers marked “That helped” over answers shown. Escalation: tickets \
+         Resolution: self-help answers marked “That helped” over self-help answers shown \
+         (greetings and thanks offer no buttons and do not count). Escalation: tickets \
          opened over decided messages.</p>",
     );
     let rows = review.personas.len().max(1);
@@ -124,7 +125,10 @@ pub(super) fn resolution_section(out: &mut String, review: &Review) {
             (
                 p.resolution_rate,
                 "var(--good)",
-                format!("{} of {} answers helped", p.helped, p.answers),
+                format!(
+                    "{} of {} self-help answers helped",
+                    p.helped, p.self_help_answers
+                ),
             ),
             (
                 p.escalation_rate,

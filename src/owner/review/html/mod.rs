@@ -1,17 +1,18 @@
 //! The review as one self-contained HTML page: inline CSS and SVG charts, no script, nothing
 //! fetched. Every text from the store or the catalog is escaped.
 
+mod answers;
 mod charts;
 mod tables;
 
 use std::fmt::Write as _;
 
+use super::text::message_count;
 use super::{PersonaReview, Review, NONE_ID};
 use crate::store::format_time;
+use answers::{experiments_section, intents_section, teams_section, variants_section};
 use charts::{resolution_section, volume_section};
-use tables::{
-    keywords_section, personas_section, relabels_section, unclear_section, variants_section,
-};
+use tables::{keywords_section, personas_section, relabels_section, unclear_section};
 
 /// Persona colours (Tableau 10); messages without a persona are grey.
 const PALETTE: [&str; 9] = [
@@ -132,21 +133,16 @@ pub fn render_html(review: &Review, target: &HtmlTarget) -> String {
          <meta name=\"color-scheme\" content=\"light dark\">\
          <title>Persona review · personabot</title><link rel=\"icon\" href=\"data:,\">\
          <style>{STYLE}</style></head><body><header><h1>Persona review</h1>\
-         <p class=\"sub\">{} message(s), {}{}</p>",
-        review.messages,
+         <p class=\"sub\" id=\"summary\">{}, {}</p>",
+        esc(&message_count(review)),
         esc(&window),
-        review
-            .persona_filter
-            .as_ref()
-            .map(|p| format!(", persona <b>{}</b>", esc(p)))
-            .unwrap_or_default()
     );
     if target.served {
         filter_form(&mut out, review, target);
     }
     cards(&mut out, review);
     out.push_str("</header><main>");
-    if review.messages == 0 {
+    if review.selected_messages == 0 {
         out.push_str(
             "<section><h2>No messages yet</h2><p class=\"note\">The review fills in as \
              customers write.</p></section>",
@@ -155,7 +151,10 @@ pub fn render_html(review: &Review, target: &HtmlTarget) -> String {
         volume_section(&mut out, review);
         personas_section(&mut out, review);
         resolution_section(&mut out, review);
+        intents_section(&mut out, review);
         variants_section(&mut out, review);
+        experiments_section(&mut out, review);
+        teams_section(&mut out, review);
         unclear_section(&mut out, review);
         keywords_section(&mut out, review);
         relabels_section(&mut out, review);
@@ -201,7 +200,7 @@ fn filter_form(out: &mut String, review: &Review, target: &HtmlTarget) {
 fn cards(out: &mut String, review: &Review) {
     let sum = |f: fn(&PersonaReview) -> usize| review.personas.iter().map(f).sum::<usize>();
     let (answers, helped, tickets, decided) = (
-        sum(|p| p.answers),
+        sum(|p| p.self_help_answers),
         sum(|p| p.helped),
         sum(|p| p.tickets),
         sum(|p| p.decided),
@@ -220,11 +219,21 @@ fn cards(out: &mut String, review: &Review) {
         ),
         (
             percent(ratio(helped, answers)),
-            format!("self-help resolution ({helped} of {answers} answers)"),
+            format!("self-help resolution ({helped} of {answers} self-help answers)"),
+        ),
+        (
+            percent(ratio(sum(|p| p.escalated_after_answer), answers)),
+            format!(
+                "escalated after an answer ({} of {answers})",
+                sum(|p| p.escalated_after_answer)
+            ),
         ),
         (
             percent(ratio(tickets, decided)),
-            format!("escalated ({tickets} ticket(s))"),
+            format!(
+                "escalated ({tickets} ticket(s), {} high priority)",
+                sum(|p| p.high_priority)
+            ),
         ),
         (
             percent(ratio(u.unmatched + u.clarify + u.low_confidence, u.decided)),

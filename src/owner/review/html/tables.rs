@@ -1,5 +1,4 @@
-//! The review page's tables: personas, answer variants, unclear messages, keywords and
-//! relabels.
+//! The review page's tables: personas, unclear messages, keywords and relabels.
 
 use std::fmt::Write as _;
 
@@ -12,8 +11,9 @@ pub(super) fn personas_section(out: &mut String, review: &Review) {
         "<section id=\"personas\"><h2>Personas</h2><p class=\"note\">Share of all messages in \
          the window; rates are over the persona's decided messages (not those added to an \
          open ticket).</p><table><thead><tr><th>persona</th><th>owner</th>\
-         <th class=\"n\">messages</th><th class=\"n\">share</th><th class=\"n\">answers</th>\
-         <th class=\"n\">resolution</th><th class=\"n\">escalation</th>\
+         <th class=\"n\">messages</th><th class=\"n\">share</th><th class=\"n\">self-help</th>\
+         <th class=\"n\">resolution</th><th class=\"n\">after answer</th>\
+         <th class=\"n\">escalation</th><th class=\"n\">high</th>\
          <th class=\"n\">clarify</th><th class=\"n\">fallback</th><th>top intents</th>\
          </tr></thead><tbody>",
     );
@@ -39,55 +39,22 @@ pub(super) fn personas_section(out: &mut String, review: &Review) {
             "<tr><td><i class=\"swatch\" style=\"background:{}\"></i>{}<div class=\"ex\">{}</div></td>\
              <td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{intents}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td>{intents}</td></tr>",
             colour(review, &p.id),
             esc(&p.name),
             esc(&p.id),
             esc(&p.owner),
             p.messages,
             100.0 * p.share,
-            p.answers,
+            p.self_help_answers,
             percent(p.resolution_rate),
+            percent(p.escalation_after_answer_rate),
             percent(p.escalation_rate),
+            p.high_priority,
             percent(p.clarify_rate),
             percent(p.fallback_rate),
         );
-    }
-    out.push_str("</tbody></table></section>");
-}
-
-pub(super) fn variants_section(out: &mut String, review: &Review) {
-    out.push_str(
-        "<section id=\"variants\"><h2>Answer variants</h2><p class=\"note\">Each answer is \
-         <code>intent/persona</code>, or <code>intent/default</code> when the persona has no \
-         answer of its own.</p>",
-    );
-    if review.personas.iter().all(|p| p.variants.is_empty()) {
-        out.push_str("<p>No self-help answers were shown in this window.</p></section>");
-        return;
-    }
-    out.push_str(
-        "<table><thead><tr><th>persona</th><th>variant</th><th class=\"n\">shown</th>\
-         <th class=\"n\">helped</th><th class=\"n\">not helped</th><th class=\"n\">unrated</th>\
-         <th class=\"n\">resolution</th><th class=\"n\">helped of rated</th></tr></thead><tbody>",
-    );
-    for p in &review.personas {
-        for v in &p.variants {
-            let _ = write!(
-                out,
-                "<tr><td class=\"id\">{}</td><td><code>{}</code></td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&p.id),
-                esc(&v.variant),
-                v.shown,
-                v.helped,
-                v.not_helped,
-                v.unrated,
-                percent(Some(v.resolution_rate)),
-                percent(v.rated_help_rate),
-            );
-        }
     }
     out.push_str("</tbody></table></section>");
 }
