@@ -44,7 +44,7 @@ pub use text::render_text;
 
 pub(crate) use answers::offered_buttons;
 pub use answers::split_variant;
-pub use stats::{two_proportion, wilson, Arm, ZTest};
+pub use stats::{compare, two_proportion, wilson, Arm, ZTest};
 
 use answers::{escalated_answers, experiments, rating, AnswerCounts};
 use keywords::{relabels, shared_keywords, silent_keywords, unclear_messages};
