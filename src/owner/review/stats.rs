@@ -228,6 +228,9 @@ mod tests {
         assert_eq!(two_proportion(10, 10, 10, 10), None, "no variance");
     }
 
+    /// (case, arms, expected (better, worse) pairs)
+    type CompareCase<'a> = (&'a str, Vec<Arm<'a>>, Vec<(&'a str, &'a str)>);
+
     #[test]
     fn compare_names_only_confident_winners() {
         let arm = |name, helped, shown| Arm {
@@ -235,8 +238,7 @@ mod tests {
             helped,
             shown,
         };
-        // (case, arms, expected (better, worse) pairs)
-        let table: Vec<(&str, Vec<Arm<'_>>, Vec<(&str, &str)>)> = vec![
+        let table: Vec<CompareCase<'_>> = vec![
             (
                 "a clear difference",
                 vec![arm("p/d#1", 60, 100), arm("p/d#2", 40, 100)],

@@ -155,12 +155,19 @@ mod tests {
             .collect()
     }
 
+    /// (case, interactions, wanted intent, expected retired variants)
+    type RetireCase = (
+        &'static str,
+        Vec<Vec<Interaction>>,
+        Option<&'static str>,
+        Vec<&'static str>,
+    );
+
     #[test]
     fn retires_only_the_variants_that_lost_with_confidence() {
         let catalog = shipped();
         let buttons = ["helped", "human"];
-        // (case, interactions, wanted intent, expected retired variants)
-        let table: Vec<(&str, Vec<Vec<Interaction>>, Option<&str>, Vec<&str>)> = vec![
+        let table: Vec<RetireCase> = vec![
             (
                 "a clear loser",
                 vec![
