@@ -21,20 +21,20 @@ pub(super) fn intents_and_teams(out: &mut String, review: &Review) {
             .max(6);
         let _ = writeln!(
             out,
-            "{:<width$}  {:>7}  {:>6}  {:>10}  {:>12}  {:>10}  {:>10}  {:>12}",
+            "{:<width$}  {:>7}  {:>6}  {:>10}  {:>12}  {:>10}  {:>12}  {:>14}",
             "intent",
             "answers",
             "helped",
             "not helped",
             "after answer",
             "resolution",
-            "not helped",
-            "after answer"
+            "% not helped",
+            "% after answer"
         );
         for a in &review.answers_by_intent {
             let _ = writeln!(
                 out,
-                "{:<width$}  {:>7}  {:>6}  {:>10}  {:>12}  {:>10}  {:>10}  {:>12}",
+                "{:<width$}  {:>7}  {:>6}  {:>10}  {:>12}  {:>10}  {:>12}  {:>14}",
                 a.intent,
                 a.answers,
                 a.helped,

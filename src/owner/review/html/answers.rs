@@ -25,7 +25,7 @@ pub(super) fn intents_section(out: &mut String, review: &Review) {
         "<table><thead><tr><th>intent</th><th class=\"n\">answers</th>\
          <th class=\"n\">helped</th><th class=\"n\">not helped</th>\
          <th class=\"n\">after answer</th><th class=\"n\">resolution</th>\
-         <th class=\"n\">not helped</th><th class=\"n\">after answer</th></tr></thead><tbody>",
+         <th class=\"n\">% not helped</th><th class=\"n\">% after answer</th></tr></thead><tbody>",
     );
     for a in &review.answers_by_intent {
         let _ = write!(
