@@ -104,7 +104,7 @@ fn assert_fails_with(args: &[&str], expected: &[(&str, &str)]) {
 }
 
 const INTENT_KEYS: &str =
-    "name, description, label, threshold, priority, exclude, keywords, exact, patterns, route, answers, feedback, examples";
+    "name, description, label, threshold, priority, exclude, keywords, exact, patterns, route, answers, feedback, examples, not_helped";
 const TEAMS: &str = "billing, investors, people, press, sales, security, support";
 
 #[test]

@@ -249,6 +249,8 @@ fn judging_a_decision_table() {
         joins_ticket: None,
         persona_only: false,
         self_help: false,
+        frustrated: false,
+        beside: None,
     };
     let case = |intents: &[&str], team: Option<&str>| Case {
         intents: intents.iter().map(|i| i.to_string()).collect(),

@@ -114,7 +114,7 @@ async fn messages_answer_in_the_classify_shape_plus_reply_and_ticket() {
     assert_eq!(refund["route"]["kind"], "ticket");
     assert_eq!(
         refund["ticket"],
-        json!({"id": 1, "team": "billing", "status": "open"})
+        json!({"id": 1, "team": "billing", "status": "open", "priority": "normal"})
     );
 
     // The bridge's channel is recorded as given.

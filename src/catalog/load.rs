@@ -384,6 +384,7 @@ const INTENT_KEYS: &[&str] = &[
     "answers",
     "feedback",
     "examples",
+    "not_helped",
 ];
 
 fn read_intent(
@@ -413,6 +414,7 @@ fn read_intent(
     let patterns = read_patterns(&mut f, diags);
     let answers = read_answers(&mut f, known, diags);
     let feedback = f.boolean("feedback", diags).unwrap_or(true);
+    let not_helped = f.boolean("not_helped", diags).unwrap_or(false);
     let (route, route_overrides) = read_route(&mut f, !answers.is_empty(), known, diags);
     check_answers_cover_route(src, &f, &route, &route_overrides, &answers, known, diags);
     let examples = read_examples(&mut f, known, diags);
@@ -431,6 +433,7 @@ fn read_intent(
         route_overrides,
         answers,
         feedback,
+        not_helped,
         examples,
         path: src.path.clone(),
     }

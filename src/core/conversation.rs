@@ -67,6 +67,38 @@ pub struct ConversationState {
     pub recent: Vec<TranscriptLine>,
     /// When the conversation last changed (ms since the epoch), for retention.
     pub updated_ms: u64,
+    /// Earlier tickets still open beside `open_ticket` (one ticket per need), oldest first.
+    /// `open_ticket` is always the most recent open one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_tickets: Vec<OpenTicket>,
+    /// The customer sounded frustrated in this conversation: every ticket it opens is `high`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub frustrated: bool,
+    /// The contact question, once asked, and where the answer went.
+    #[serde(skip_serializing_if = "ContactState::is_empty")]
+    pub contact: ContactState,
+}
+
+/// The optional email question on a web handoff: asked at most once per conversation; the
+/// email itself lives only on tickets (so `forget` and retention take it with them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContactState {
+    /// The bot asked for an email for this ticket: the next message may be the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<u64>,
+    /// The question was asked in this conversation: it is never asked again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub asked: bool,
+    /// The ticket holding the email the customer gave; later tickets copy it from there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<u64>,
+}
+
+impl ContactState {
+    fn is_empty(&self) -> bool {
+        *self == ContactState::default()
+    }
 }
 
 /// How many transcript lines a conversation keeps for the next ticket.
@@ -85,6 +117,55 @@ impl ConversationState {
         for (id, score) in scores {
             let total = self.persona_scores.entry(id.to_string()).or_insert(0.0);
             *total = (*total + score).clamp(-MAX_PERSONA_SCORE, MAX_PERSONA_SCORE);
+        }
+    }
+}
+
+impl ConversationState {
+    /// Every open ticket, the most recent first.
+    pub fn open_tickets(&self) -> impl Iterator<Item = &OpenTicket> {
+        self.open_ticket
+            .iter()
+            .chain(self.other_tickets.iter().rev())
+    }
+
+    /// The most recent open ticket of `team`.
+    pub fn open_ticket_of(&self, team: &str) -> Option<&OpenTicket> {
+        self.open_tickets().find(|o| o.team == team)
+    }
+
+    /// Records a newly opened ticket as the most recent; the one before stays open beside it.
+    pub fn open(&mut self, ticket: OpenTicket) {
+        if let Some(before) = self.open_ticket.replace(ticket) {
+            self.other_tickets.push(before);
+        }
+    }
+
+    /// Forgets the open ticket `id` (resolved, forgotten or purged): the most recent of the
+    /// others, if any, becomes `open_ticket`. Whether it was open here.
+    pub fn release(&mut self, id: u64) -> bool {
+        if self.open_ticket.as_ref().is_some_and(|o| o.id == id) {
+            self.open_ticket = self.other_tickets.pop();
+            return true;
+        }
+        let before = self.other_tickets.len();
+        self.other_tickets.retain(|o| o.id != id);
+        before != self.other_tickets.len()
+    }
+
+    /// Updates who claimed the open ticket `id`; whether it was open here.
+    pub fn set_claimed(&mut self, id: u64, claimed_by: Option<String>) -> bool {
+        let found = self
+            .open_ticket
+            .iter_mut()
+            .chain(self.other_tickets.iter_mut())
+            .find(|o| o.id == id);
+        match found {
+            Some(open) => {
+                open.claimed_by = claimed_by;
+                true
+            }
+            None => false,
         }
     }
 }
@@ -122,5 +203,44 @@ mod tests {
         let state: ConversationState = serde_json::from_str(r#"{"misses":1}"#).unwrap();
         assert_eq!(state.misses, 1);
         assert!(state.open_ticket.is_none());
+        assert!(state.other_tickets.is_empty() && !state.frustrated);
+        assert_eq!(state.contact, ContactState::default());
+        let old = r#"{"open_ticket":{"id":4,"team":"security","claimed_by":null},"turns":2}"#;
+        let state: ConversationState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.open_tickets().map(|o| o.id).collect::<Vec<_>>(), [4]);
+    }
+
+    fn open(id: u64, team: &str) -> OpenTicket {
+        OpenTicket {
+            id,
+            team: team.into(),
+            claimed_by: None,
+        }
+    }
+
+    #[test]
+    fn several_tickets_stay_open_and_release_promotes_the_most_recent() {
+        let mut state = ConversationState::default();
+        state.open(open(1, "security"));
+        state.open(open(2, "sales"));
+        state.open(open(3, "billing"));
+        let ids = |s: &ConversationState| s.open_tickets().map(|o| o.id).collect::<Vec<_>>();
+        assert_eq!(ids(&state), [3, 2, 1]);
+        assert_eq!(state.open_ticket_of("sales").map(|o| o.id), Some(2));
+        assert!(state.set_claimed(1, Some("ana".into())));
+        assert_eq!(state.other_tickets[0].claimed_by.as_deref(), Some("ana"));
+        assert!(!state.set_claimed(9, None));
+        assert!(state.release(3));
+        assert_eq!(ids(&state), [2, 1]);
+        assert!(state.release(1));
+        assert_eq!(ids(&state), [2]);
+        assert!(!state.release(1));
+        assert!(state.release(2));
+        assert!(state.open_ticket.is_none() && state.other_tickets.is_empty());
+        let json = serde_json::to_string(&state).unwrap();
+        assert!(
+            !json.contains("other_tickets") && !json.contains("contact"),
+            "{json}"
+        );
     }
 }

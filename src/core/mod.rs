@@ -2,6 +2,7 @@
 //! catalog's model, classification, conversation state, business hours and the routing decision.
 
 pub mod classify;
+pub mod contact;
 pub mod conversation;
 pub mod hex;
 pub mod hours;

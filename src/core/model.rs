@@ -167,6 +167,9 @@ pub struct Intent {
     /// Whether the intent's answers are self-help the customer can rate ("That helped" /
     /// "Talk to a human"). `feedback = false` marks conversational replies (greetings, thanks).
     pub feedback: bool,
+    /// The customer saying this means the last self-help answer did not help (`not_helped =
+    /// true`, e.g. "that didn't help"): it rates that answer "not helped", as the button does.
+    pub not_helped: bool,
     pub examples: Vec<Example>,
     pub path: PathBuf,
 }

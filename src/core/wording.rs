@@ -91,6 +91,36 @@ pub fn slow_down(window_secs: u64) -> String {
     )
 }
 
+/// The first words to a frustrated customer.
+pub const APOLOGY: &str = "I'm sorry for the trouble, and I understand this is frustrating.";
+
+/// A new need while another ticket is open: a separate ticket for `team` (`ticket` is the new
+/// one's id), while ticket `beside` with `beside_team` stays open; `when` as for
+/// [`handed_off`].
+pub fn separate_ticket(
+    team: &str,
+    ticket: Option<u64>,
+    beside: u64,
+    beside_team: &str,
+    when: &str,
+) -> String {
+    let id = ticket.map(|t| format!(" #{t}")).unwrap_or_default();
+    format!(
+        "That's a separate question, so I've opened a new ticket{id} for our {team} team; a \
+         person will pick it up from here. Ticket #{beside} with our {beside_team} team stays \
+         open.{when}"
+    )
+}
+
+/// The optional question after a web handoff that has no way to reach the customer.
+pub const ASK_CONTACT: &str = "If you'd like an answer by email too, reply with your email \
+     address. (Optional: you can also just keep this chat open.)";
+
+/// A contact email stored on the ticket.
+pub fn contact_noted(email: &str, ticket: u64) -> String {
+    format!("Thanks, we'll write to {email} about ticket #{ticket}.")
+}
+
 /// An agent's reply relayed to the customer.
 pub fn agent_says(team: &str, agent: &str, text: &str) -> String {
     format!("{team} ({agent}): {text}")
@@ -137,11 +167,16 @@ mod tests {
 
     #[test]
     fn the_wrapped_sentences_read_as_one_line() {
-        for s in [NOT_UNDERSTOOD, INTERNAL, WELCOME] {
+        for s in [NOT_UNDERSTOOD, INTERNAL, WELCOME, ASK_CONTACT] {
             assert!(!s.contains("  ") && !s.contains('\n'), "{s:?}");
         }
         assert!(slow_down(10).contains("again in about 10 seconds"));
         assert!(claimed(3).ends_with("until it is resolved."));
+        assert_eq!(
+            separate_ticket("Sales", Some(2), 1, "Security", ""),
+            "That's a separate question, so I've opened a new ticket #2 for our Sales team; a \
+             person will pick it up from here. Ticket #1 with our Security team stays open."
+        );
         assert_eq!(
             handed_off(
                 "Sales",

@@ -58,12 +58,14 @@ pub struct DecisionJson {
     pub evidence: Vec<EvidenceJson>,
 }
 
-/// `{"id":..,"team":..,"status":..}`
+/// `{"id":..,"team":..,"status":..,"priority":..}`
 #[derive(Debug, Serialize)]
 pub(crate) struct TicketJson {
     pub id: u64,
     pub team: String,
     pub status: &'static str,
+    /// `normal`, or `high` when the customer sounded frustrated.
+    pub priority: &'static str,
 }
 
 /// One option of a clarifying question: `{"id":..,"name":..}`.
@@ -133,6 +135,7 @@ pub(crate) fn ticket_json(ticket: &Ticket) -> TicketJson {
         id: ticket.id,
         team: ticket.team.clone(),
         status: ticket.status.as_str(),
+        priority: ticket.priority.as_str(),
     }
 }
 
@@ -237,6 +240,11 @@ pub(crate) struct TicketSummary<'a> {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub first_message: Option<&'a str>,
+    /// `normal`, or `high` (the customer sounded frustrated): the queue lists those first.
+    pub priority: &'static str,
+    /// The email the customer gave to be reached at, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: &'a Option<String>,
 }
 
 /// The agent list's entry for `t`, with its team's display name from `catalog`.
@@ -254,7 +262,14 @@ pub(crate) fn ticket_summary<'a>(catalog: &'a Catalog, t: &'a Ticket) -> TicketS
         created_ms: t.created_ms,
         updated_ms: t.updated_ms,
         first_message: first_customer_message(t),
+        priority: t.priority.as_str(),
+        contact: &t.contact,
     }
+}
+
+/// The agent queue's order: `high` priority first, otherwise as listed.
+pub(crate) fn queue_order(tickets: &mut [Ticket]) {
+    tickets.sort_by_key(|t| std::cmp::Reverse(t.priority));
 }
 
 /// What the customer wrote first in a ticket's transcript.
@@ -301,6 +316,10 @@ pub fn ticket_text(t: &Ticket) -> String {
     let _ = writeln!(s, "persona:  {}", scored(&t.persona));
     let _ = writeln!(s, "intent:   {}", scored(&t.intent));
     let _ = writeln!(s, "reason:   {}", t.reason);
+    let _ = writeln!(s, "priority: {}", t.priority.as_str());
+    if let Some(contact) = &t.contact {
+        let _ = writeln!(s, "contact:  {contact}");
+    }
     if let Some(by) = &t.claimed_by {
         let _ = writeln!(s, "claimed:  {by}");
     }

@@ -212,16 +212,18 @@ impl Pipeline {
         let state = self
             .store
             .conversation(&inbound.channel, &inbound.conversation)?;
-        let open_ticket_gone = match &state.open_ticket {
-            Some(open) => self.store.ticket(open.id)?.is_none(),
-            None => false,
-        };
+        let mut gone_tickets = Vec::new();
+        for open in state.open_tickets() {
+            if self.store.ticket(open.id)?.is_none() {
+                gone_tickets.push(open.id);
+            }
+        }
         let input = turn::TurnInput {
             rules: &rules,
             inbound,
             mode,
             state,
-            open_ticket_gone,
+            gone_tickets,
             user: self.store.hash_user(&inbound.user),
             interaction: self.store.next_interaction_id()?,
             now_ms: self.now(),
@@ -234,8 +236,18 @@ impl Pipeline {
                     Some(id) => self.store.interaction(id)?,
                     None => None,
                 };
-                pending.plan(ticket_id, origin)
+                let contact = self.contact(pending.contact_from())?;
+                pending.plan(ticket_id, origin, contact)
             }
+        })
+    }
+
+    /// The contact stored on ticket `id` (the customer's email, given earlier in the
+    /// conversation), if that ticket is still stored.
+    fn contact(&self, id: Option<u64>) -> Result<Option<String>, PipelineError> {
+        Ok(match id {
+            Some(id) => self.store.ticket(id)?.and_then(|t| t.contact),
+            None => None,
         })
     }
 
@@ -303,7 +315,8 @@ impl Pipeline {
                     Some(id) => self.store.interaction(id)?,
                     None => None,
                 };
-                pending.plan(ticket_id, origin)
+                let contact = self.contact(pending.contact_from())?;
+                pending.plan(ticket_id, origin, contact)
             }
         };
         match &plan.write {

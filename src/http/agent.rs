@@ -44,9 +44,11 @@ async fn list(
         })?),
     };
     let team = q.team.filter(|t| !t.is_empty());
-    let tickets = state
+    let mut tickets = state
         .blocking(move |p| p.store().tickets(team.as_deref(), status))
         .await??;
+    // High-priority tickets (a frustrated customer) come first.
+    crate::engine::output::queue_order(&mut tickets);
     let catalog = state.pipeline.catalog();
     let list: Vec<_> = tickets
         .iter()

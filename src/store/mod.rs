@@ -15,7 +15,7 @@ pub use records::{
 };
 pub use sled_store::{
     token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,
-    StoreError, TicketChange, TurnReceipt, TurnWrite,
+    StoreError, TicketChange, TicketPatch, TurnReceipt, TurnWrite,
 };
 
 /// The control socket a running `serve` listens on, in the store's folder (kept there across

@@ -154,8 +154,8 @@ pub struct Ticket {
     pub priority: Priority,
 }
 
-/// How urgently a ticket wants a person.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How urgently a ticket wants a person (ordered: `Normal < High`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     #[default]

@@ -58,7 +58,7 @@ fn chat_keeps_the_persona_across_turns() {
     );
 
     let ticket = &turns[2]["ticket"];
-    assert_eq!(keys(ticket), set(&["id", "team", "status"]));
+    assert_eq!(keys(ticket), set(&["id", "team", "status", "priority"]));
     assert_eq!(ticket["team"], "billing");
     assert_eq!(ticket["status"], "open");
     let id = ticket["id"].as_u64().expect("ticket id");
@@ -77,7 +77,7 @@ fn chat_keeps_the_persona_across_turns() {
     assert_eq!(later[0]["route"]["kind"], "ticket");
     assert_eq!(
         later[0]["ticket"],
-        json!({"id": id, "team": "billing", "status": "open"})
+        json!({"id": id, "team": "billing", "status": "open", "priority": "normal"})
     );
     assert_eq!(env.tickets().len(), 1, "no second ticket");
 }

@@ -37,6 +37,7 @@ fn ticket_lifecycle_claim_relabel_resolve() {
         show.stdout.contains("customer: I want a refund"),
         "{show:?}"
     );
+    assert!(show.stdout.contains("\npriority: normal\n"), "{show:?}");
 
     // Claimed: the bot goes quiet in that conversation; the message joins the ticket.
     let claim = env.ok(&["tickets", "claim", &id, "--agent", "ann"]);
@@ -45,7 +46,7 @@ fn ticket_lifecycle_claim_relabel_resolve() {
     assert_eq!(turns[0]["reply"], Value::Null);
     assert_eq!(
         turns[0]["ticket"],
-        json!({"id": id_num, "team": "billing", "status": "claimed"})
+        json!({"id": id_num, "team": "billing", "status": "claimed", "priority": "normal"})
     );
     let show = env.ok(&["tickets", "show", &id]);
     assert!(show.stdout.contains("claimed:  ann"), "{show:?}");

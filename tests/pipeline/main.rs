@@ -8,6 +8,7 @@ mod support;
 mod clock;
 mod concurrency;
 mod conversations;
+mod flow;
 mod limits;
 mod regressions;
 mod table;

@@ -5,7 +5,6 @@ use super::{Decision, DecisionKind, Pick, Thresholds, FALLBACK_TEAM};
 use crate::core::classify::{confidence, Classification, Score};
 use crate::core::conversation::{AwaitingFeedback, ConversationState, OpenTicket};
 use crate::core::model::{Catalog, RouteKind};
-use crate::core::text;
 
 fn pick(scores: &[Score], ids: impl Fn(u32) -> String) -> Option<Pick> {
     let top = scores.first()?;
@@ -79,31 +78,86 @@ fn named_or(catalog: &Catalog, text_in: &str, team: String, reason: &mut String)
     }
 }
 
-/// A customer's answer to a clarifying question: "2", "second", or the intent's name or id.
-fn chosen_option(catalog: &Catalog, text_in: &str, choices: &[String]) -> Option<u32> {
-    let said = text::words(text_in).join(" ");
-    let ordinal = [
-        ["1", "first", "one"],
-        ["2", "second", "two"],
-        ["3", "third", "three"],
-    ];
-    for (n, choice) in choices.iter().enumerate() {
-        let index = catalog.intents.iter().position(|i| &i.id == choice)?;
-        let intent = &catalog.intents[index];
-        let by_number = ordinal.get(n).is_some_and(|words| {
-            words.contains(&said.as_str()) || said == format!("the {}", words[1])
-        });
-        let by_name = said == text::words(&intent.name).join(" ")
-            || said == text::words(&intent.id).join(" ");
-        if by_number || by_name {
-            return Some(index as u32);
-        }
-    }
-    None
+/// The catalog index of the option a reply to a clarifying question picks.
+fn chosen_option(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    text_in: &str,
+    classification: &Classification,
+    choices: &[String],
+) -> Option<u32> {
+    let n = super::choice::chosen(catalog, text_in, choices, classification, thresholds.margin)?;
+    let index = catalog.intents.iter().position(|i| i.id == choices[n])?;
+    u32::try_from(index).ok()
 }
 
 /// Decides the route for one message. Pure: the caller applies the result with [`advance`].
+///
+/// While tickets are open, a message whose confident intent is a ticket for a team with no
+/// open ticket opens a separate ticket for that team (one ticket per need); anything else joins
+/// the open ticket of its intent's team, else the most recent one.
 pub fn decide(
+    catalog: &Catalog,
+    thresholds: &Thresholds,
+    text_in: &str,
+    classification: &Classification,
+    state: &ConversationState,
+) -> Decision {
+    let mut decision = route(catalog, thresholds, text_in, classification, state);
+    decision.frustrated = super::tone::frustrated(text_in);
+    if let Some(newest) = &state.open_ticket {
+        follow_up(catalog, state, newest, &mut decision);
+    }
+    decision
+}
+
+/// A message in a conversation with open tickets: a separate ticket for a new need, else it
+/// joins a ticket.
+fn follow_up(
+    catalog: &Catalog,
+    state: &ConversationState,
+    newest: &OpenTicket,
+    decision: &mut Decision,
+) {
+    let persona = decision.persona.as_ref().map(|p| p.id.clone());
+    let rule = decision
+        .intent
+        .as_ref()
+        .and_then(|i| catalog.intents.get(i.index as usize))
+        .filter(|i| decision.intent.as_ref().is_some_and(|p| p.id == i.id))
+        .map(|i| i.route_for(persona.as_deref()));
+    let new_need = decision.kind == DecisionKind::Ticket
+        && decision.joins_ticket.is_none()
+        && rule.as_ref().is_some_and(|r| r.kind == RouteKind::Ticket);
+    let team = match (&decision.team, &rule) {
+        (Some(team), _) if new_need => Some(team.clone()),
+        (_, Some(rule)) => Some(rule.team.clone()),
+        _ => None,
+    };
+    let same_team = team.as_deref().and_then(|t| state.open_ticket_of(t));
+    if new_need && same_team.is_none() {
+        decision.reason.push_str(&format!(
+            "; a separate ticket beside #{} for {}",
+            newest.id, newest.team
+        ));
+        decision.beside = Some(newest.clone());
+        return;
+    }
+    let open = same_team.unwrap_or(newest).clone();
+    decision.kind = DecisionKind::Ticket;
+    decision.team = Some(open.team.clone());
+    decision.reason = format!("follow-up on open ticket #{}", open.id);
+    decision.joins_ticket = Some(open);
+    decision.answer = None;
+    decision.answer_text = None;
+    decision.choices.clear();
+    decision.subject_intent = None;
+    decision.persona_only = false;
+    decision.self_help = false;
+}
+
+/// The route for one message as if no ticket were open.
+fn route(
     catalog: &Catalog,
     thresholds: &Thresholds,
     text_in: &str,
@@ -125,6 +179,8 @@ pub fn decide(
         joins_ticket: None,
         persona_only: false,
         self_help: false,
+        frustrated: false,
+        beside: None,
     };
 
     // Candidates past their threshold, best first.
@@ -139,20 +195,18 @@ pub fn decide(
         .collect();
     let intent_id = |i: u32| catalog.intents[i as usize].id.clone();
 
-    // A ticket owns the conversation: the message joins it.
-    if let Some(open) = &state.open_ticket {
-        decision.intent = pick(&candidates, intent_id);
-        decision.kind = DecisionKind::Ticket;
-        decision.team = Some(open.team.clone());
-        decision.reason = format!("follow-up on open ticket #{}", open.id);
-        decision.joins_ticket = Some(open.clone());
-        return decision;
-    }
-
     // An answer to a clarifying question.
     let mut not_asked: Option<String> = None;
     let chosen = (!state.pending_choices.is_empty())
-        .then(|| chosen_option(catalog, text_in, &state.pending_choices))
+        .then(|| {
+            chosen_option(
+                catalog,
+                thresholds,
+                text_in,
+                classification,
+                &state.pending_choices,
+            )
+        })
         .flatten();
     let top = if let Some(index) = chosen {
         decision.reason = "chosen from a clarifying question".into();
@@ -378,9 +432,10 @@ pub fn advance(
     if let Some(subject) = &decision.subject_intent {
         next.last_intent = Some(subject.clone());
     }
+    next.frustrated |= decision.frustrated;
     if let Some(ticket) = opened_ticket {
         next.last_ticket = Some(ticket.id);
-        next.open_ticket = Some(ticket);
+        next.open(ticket);
     }
     next
 }

@@ -7,12 +7,14 @@ use crate::core::classify::{Classification, MatchOptions};
 use crate::core::conversation::{ConversationState, OpenTicket};
 use crate::core::model::Catalog;
 
+mod choice;
 mod decision;
 mod reply;
 #[cfg(test)]
 mod scope_tests;
 #[cfg(test)]
 mod tests;
+pub mod tone;
 
 pub use decision::{advance, choose_persona, decide, force_ticket};
 pub use reply::reply_text;
@@ -160,6 +162,12 @@ pub struct Decision {
     /// The answer is self-help the customer can rate (its intent has `feedback` on); greetings,
     /// thanks and confirmations are not.
     pub self_help: bool,
+    /// The message sounds frustrated ([`tone::frustrated`]): the reply opens with an apology,
+    /// and the ticket it opens or joins is `high` priority.
+    pub frustrated: bool,
+    /// A new ticket opened for another team while this ticket stays open (one ticket per need):
+    /// the reply names both.
+    pub beside: Option<OpenTicket>,
 }
 
 /// The buttons under a self-help answer: "That helped" and "Talk to a human".

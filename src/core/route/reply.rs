@@ -31,16 +31,21 @@ pub fn reply_text(
     ticket: Option<u64>,
     now: jiff::Timestamp,
 ) -> Option<String> {
+    // A frustrated customer hears an apology first.
+    let mut parts: Vec<String> = Vec::new();
+    if decision.frustrated {
+        parts.push(wording::APOLOGY.into());
+    }
     if let Some(open) = &decision.joins_ticket {
         if open.claimed_by.is_some() {
             return None;
         }
-        return Some(wording::added_to_ticket(
+        parts.push(wording::added_to_ticket(
             open.id,
             catalog.team_name(&open.team),
         ));
+        return Some(parts.join(" "));
     }
-    let mut parts: Vec<String> = Vec::new();
     if let Some(answer) = &decision.answer_text {
         parts.push(answer.clone());
     }
@@ -54,7 +59,16 @@ pub fn reply_text(
             let team = decision.team.as_deref().unwrap_or(FALLBACK_TEAM);
             let name = catalog.team_name(team);
             let when = team_availability(catalog, team, now);
-            parts.push(wording::handed_off(name, ticket, &when));
+            parts.push(match &decision.beside {
+                Some(open) => wording::separate_ticket(
+                    name,
+                    ticket,
+                    open.id,
+                    catalog.team_name(&open.team),
+                    &when,
+                ),
+                None => wording::handed_off(name, ticket, &when),
+            });
         }
         DecisionKind::Clarify => {
             let mut text = String::from(wording::CLARIFY_LEAD);

@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use super::{certain, empty_decision, scored_persona, timestamp, Outcome, PipelineEvent, Rules};
+use super::{
+    certain, contact, empty_decision, scored_persona, timestamp, Outcome, PipelineEvent, Rules,
+};
 use crate::catalog::Catalog;
 use crate::core::classify::Classification;
 use crate::core::conversation::{AwaitingFeedback, ConversationState, OpenTicket};
 use crate::core::route::{self, Decision, DecisionKind};
-use crate::store::{Actor, Interaction, ScoredId, Ticket, TicketStatus, TranscriptLine};
+use crate::store::{Actor, Interaction, Priority, ScoredId, Ticket, TicketStatus, TranscriptLine};
 
 /// Everything a button press is decided on, as read under the conversation's lock.
 pub(crate) struct FeedbackInput<'a> {
@@ -230,9 +232,19 @@ impl PendingFeedbackTicket {
             .filter(|&id| id > 0)
     }
 
-    /// Plans the ticket with its new id and the [`origin`](Self::origin) interaction as stored
-    /// (`None` if there is none, or it was purged).
-    pub(crate) fn plan(self, ticket_id: u64, origin: Option<Interaction>) -> FeedbackPlan {
+    /// The ticket whose `contact` to read and pass to [`plan`](Self::plan), if any.
+    pub(crate) fn contact_from(&self) -> Option<u64> {
+        self.state.contact.ticket
+    }
+
+    /// Plans the ticket with its new id, the [`origin`](Self::origin) interaction as stored
+    /// (`None` if there is none, or it was purged) and the contact the customer gave earlier.
+    pub(crate) fn plan(
+        self,
+        ticket_id: u64,
+        origin: Option<Interaction>,
+        contact: Option<String>,
+    ) -> FeedbackPlan {
         let PendingFeedbackTicket {
             catalog,
             channel,
@@ -246,6 +258,9 @@ impl PendingFeedbackTicket {
             now_ms: at,
         } = self;
         let reply = route::reply_text(&catalog, &decision, Some(ticket_id), timestamp(at));
+        let opens = Some((ticket_id, contact.is_some()));
+        let ask_contact = contact::should_ask(&channel, &state, opens);
+        let reply = contact::with_question(reply, ask_contact);
         let mut transcript = state.recent.clone();
         transcript.push(TranscriptLine {
             at_ms: at,
@@ -285,17 +300,22 @@ impl PendingFeedbackTicket {
             claimed_by: None,
             resolved_by: None,
             relabels: Vec::new(),
-            contact: None,
-            priority: Default::default(),
+            contact: contact.clone(),
+            priority: if state.frustrated {
+                Priority::High
+            } else {
+                Priority::Normal
+            },
         };
         let mut next = state;
         next.awaiting_feedback = None;
         next.last_ticket = Some(ticket_id);
-        next.open_ticket = Some(OpenTicket {
+        next.open(OpenTicket {
             id: ticket_id,
             team,
             claimed_by: None,
         });
+        contact::remember(&mut next, opens, ask_contact);
         if let Some(r) = &reply {
             next.remember(TranscriptLine {
                 at_ms: at,

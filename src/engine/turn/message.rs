@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{
-    classification_score, evidence, scored_intent, scored_list, scored_persona, timestamp,
+    classification_score, contact, evidence, scored_intent, scored_list, scored_persona, timestamp,
     truncate_chars, Inbound, Mode, Outcome, PipelineEvent, Rules,
 };
 use crate::catalog::Catalog;
@@ -14,8 +14,8 @@ use crate::core::conversation::{ConversationState, OpenTicket};
 use crate::core::route::{self, Decision, DecisionKind};
 use crate::store::redact::redact;
 use crate::store::{
-    Actor, Interaction, RouteRecord, ScoredId, Ticket, TicketChange, TicketStatus, TranscriptLine,
-    TurnWrite,
+    Actor, Interaction, Priority, RouteRecord, ScoredId, Ticket, TicketChange, TicketPatch,
+    TicketStatus, TranscriptLine, TurnWrite,
 };
 
 /// Characters past the length limit still redacted, so an email or card number straddling the
@@ -30,9 +30,9 @@ pub(crate) struct TurnInput<'a> {
     pub(crate) mode: Mode,
     /// The conversation's state as stored.
     pub(crate) state: ConversationState,
-    /// The ticket `state.open_ticket` names is no longer stored (forgotten or purged): the bot
-    /// owns the conversation again.
-    pub(crate) open_ticket_gone: bool,
+    /// Open tickets of the state that are no longer stored (forgotten or purged): they no
+    /// longer own the conversation.
+    pub(crate) gone_tickets: Vec<u64>,
     /// The author's id, hashed.
     pub(crate) user: String,
     /// The id the interaction is stored under.
@@ -98,12 +98,16 @@ pub(crate) enum TurnStep<'a> {
     OpensTicket(PendingTicket<'a>),
 }
 
-/// A turn that opens a ticket, waiting for a new ticket id and, for an escalation right after a
-/// self-help answer, that answer's stored interaction.
+/// A turn that opens a ticket, waiting for a new ticket id, for an escalation right after a
+/// self-help answer that answer's stored interaction, and the ticket holding the customer's
+/// contact, if they gave one.
 pub(crate) struct PendingTicket<'a> {
     turn: Box<Decided<'a>>,
     /// The answer this escalation is about.
     origin: Option<u64>,
+    /// The self-help answer the ticket comes right after (on its intent): the ticket points at
+    /// it, an escalation after an answer.
+    after_answer: Option<u64>,
 }
 
 impl PendingTicket<'_> {
@@ -112,9 +116,20 @@ impl PendingTicket<'_> {
         self.origin
     }
 
-    /// Plans the turn with the new ticket's id and the [`origin`](Self::origin) interaction as
-    /// stored (`None` if there is none, or it was purged).
-    pub(crate) fn plan(self, ticket_id: u64, origin: Option<Interaction>) -> TurnPlan {
+    /// The ticket whose `contact` to read and pass to [`plan`](Self::plan), if any.
+    pub(crate) fn contact_from(&self) -> Option<u64> {
+        self.turn.state.contact.ticket
+    }
+
+    /// Plans the turn with the new ticket's id, the [`origin`](Self::origin) interaction as
+    /// stored (`None` if there is none, or it was purged) and the contact the customer gave
+    /// earlier in the conversation.
+    pub(crate) fn plan(
+        self,
+        ticket_id: u64,
+        origin: Option<Interaction>,
+        contact: Option<String>,
+    ) -> TurnPlan {
         let Decided {
             rules,
             inbound,
@@ -163,13 +178,17 @@ impl PendingTicket<'_> {
             intent: subject.or_else(|| scored_intent(&decision.intent, classification)),
             evidence: evidence_records,
             reason: decision.reason.clone(),
-            interaction: self.origin.unwrap_or(*id),
+            interaction: self.after_answer.unwrap_or(*id),
             transcript,
             claimed_by: None,
             resolved_by: None,
             relabels: Vec::new(),
-            contact: None,
-            priority: Default::default(),
+            contact,
+            priority: if decision.frustrated || state.frustrated {
+                Priority::High
+            } else {
+                Priority::Normal
+            },
         };
         let opened = OpenTicket {
             id: ticket_id,
@@ -179,6 +198,15 @@ impl PendingTicket<'_> {
         self.turn
             .plan(TicketChange::Open(Box::new(ticket)), Some(opened))
     }
+}
+
+/// The customer's text as stored: redacted, then cut to `max_chars`. Redacted before cutting,
+/// so personal data straddling the limit is not stored half-cut.
+pub(super) fn stored_text(trimmed: &str, max_chars: usize) -> String {
+    let (redaction_window, _) = truncate_chars(trimmed, max_chars + REDACTION_CONTEXT);
+    truncate_chars(&redact(redaction_window), max_chars)
+        .0
+        .to_string()
 }
 
 /// A turn decided, before its records are built.
@@ -204,16 +232,33 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
         inbound,
         mode,
         mut state,
-        open_ticket_gone,
+        gone_tickets,
         user,
         interaction,
         now_ms,
     } = input;
-    if open_ticket_gone {
-        state.open_ticket = None;
+    for id in gone_tickets {
+        state.release(id);
     }
     let trimmed = inbound.text.trim();
     let (text, truncated) = truncate_chars(trimmed, rules.max_chars);
+    // The message right after the contact question: an email in it is the contact, and the
+    // message is no evidence of anything. The question is never asked twice.
+    if let Some(ticket) = state.contact.awaiting.take() {
+        if let Some(email) = crate::core::contact::email_in(trimmed) {
+            let asked = contact::Asked {
+                rules,
+                inbound,
+                state,
+                stored_text: stored_text(trimmed, rules.max_chars),
+                truncated,
+                user,
+                interaction,
+                now_ms,
+            };
+            return TurnStep::Planned(Box::new(asked.answered(ticket, email)));
+        }
+    }
     let classification = rules.classifier.classify(text);
     let mut decision = route::decide(
         &rules.catalog,
@@ -225,11 +270,7 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
     if mode == Mode::Ticket {
         route::force_ticket(&rules.catalog, text, &mut decision);
     }
-    // Redact before cutting, so personal data straddling the limit is not stored half-cut.
-    let (redaction_window, _) = truncate_chars(trimmed, rules.max_chars + REDACTION_CONTEXT);
-    let redacted = truncate_chars(&redact(redaction_window), rules.max_chars)
-        .0
-        .to_string();
+    let redacted = stored_text(trimmed, rules.max_chars);
     let customer_line = TranscriptLine {
         at_ms: now_ms,
         from: Actor::Customer,
@@ -258,15 +299,18 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
             TurnStep::Planned(Box::new(turn.plan(ticket, None)))
         }
         (None, DecisionKind::Ticket) => {
-            // An escalation right after a self-help answer is about that answer's question.
-            let origin = turn
+            // A ticket right after a self-help answer on its intent is an escalation after that
+            // answer; an escalation by another intent ("a person please") is about its question.
+            let after = turn
                 .state
                 .awaiting_feedback
                 .as_ref()
-                .filter(|a| turn.decision.subject_intent.as_ref() == Some(&a.intent))
+                .filter(|a| turn.decision.subject_intent.as_ref() == Some(&a.intent));
+            let origin = after
                 .filter(|a| (turn.decision.intent.as_ref()).is_some_and(|i| i.id != a.intent))
                 .map(|a| a.interaction);
             TurnStep::OpensTicket(PendingTicket {
+                after_answer: after.map(|a| a.interaction),
                 turn: Box::new(turn),
                 origin,
             })
@@ -298,6 +342,9 @@ impl Decided<'_> {
         };
         // What the bot sends is never redacted: only what customers write is.
         let reply = route::reply_text(&rules.catalog, &decision, ticket_id, timestamp(at));
+        let opens = contact::opens(&ticket);
+        let ask_contact = contact::should_ask(&inbound.channel, &state, opens);
+        let reply = contact::with_question(reply, ask_contact);
         if let Some(r) = &reply {
             let line = TranscriptLine {
                 at_ms: at,
@@ -340,12 +387,18 @@ impl Decided<'_> {
             label: None,
             delivery: None,
         };
-        // "That didn't help" in words: the answer's feedback, as if the button was pressed.
-        let not_helped = state
-            .awaiting_feedback
-            .as_ref()
-            .filter(|a| opened.is_some() && decision.subject_intent.as_ref() == Some(&a.intent))
+        // "That didn't help" in words (an intent marked `not_helped`): the answer's feedback, as
+        // if the button was pressed. A ticket on the answer's intent does not rate it.
+        let says_not_helped = (decision.intent.as_ref())
+            .and_then(|i| rules.catalog.intent(&i.id))
+            .is_some_and(|i| i.not_helped);
+        let not_helped = (state.awaiting_feedback.as_ref())
+            .filter(|_| says_not_helped)
             .map(|a| a.interaction);
+        let patch = TicketPatch {
+            contact: None,
+            high_priority: decision.frustrated && matches!(ticket, TicketChange::Append { .. }),
+        };
         let mut next = route::advance(
             &state,
             &rules.catalog,
@@ -364,6 +417,7 @@ impl Decided<'_> {
             });
         }
         next.updated_ms = at;
+        contact::remember(&mut next, opens, ask_contact);
         let staged = StagedTurn {
             opens_ticket: matches!(ticket, TicketChange::Open(_)),
             text: interaction.text.clone(),
@@ -379,6 +433,7 @@ impl Decided<'_> {
             state: next,
             ticket,
             not_helped,
+            patch,
         };
         TurnPlan { write, staged }
     }

@@ -11,6 +11,7 @@ use crate::core::conversation::ConversationState;
 use crate::core::route::{Decision, DecisionKind, Pick, Thresholds};
 use crate::store::{EvidenceRecord, ScoredId, Ticket};
 
+mod contact;
 mod feedback;
 mod message;
 #[cfg(test)]
@@ -240,5 +241,7 @@ fn empty_decision() -> Decision {
         joins_ticket: None,
         persona_only: false,
         self_help: false,
+        frustrated: false,
+        beside: None,
     }
 }

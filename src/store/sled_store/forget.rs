@@ -75,12 +75,7 @@ impl OpenDb {
         let key = conversation_key(&ticket.channel, &ticket.conversation);
         if let Some(bytes) = self.conversations.get(&key)? {
             let mut state: ConversationState = serde_json::from_slice(&bytes)?;
-            if state
-                .open_ticket
-                .as_ref()
-                .is_some_and(|o| o.id == ticket.id)
-            {
-                state.open_ticket = None;
+            if state.release(ticket.id) {
                 self.conversations
                     .insert(key, serde_json::to_vec(&state)?)?;
             }

@@ -32,7 +32,7 @@ mod writer;
 pub use accounts::{token_hash, valid_account_name, NewToken, Session};
 pub use compact::Compacted;
 pub use forget::ForgetReport;
-pub use writer::{CommitStats, TicketChange, TurnReceipt, TurnWrite};
+pub use writer::{CommitStats, TicketChange, TicketPatch, TurnReceipt, TurnWrite};
 
 use compact::finish_interrupted_compaction;
 use writer::{TurnTrees, TurnWriter};

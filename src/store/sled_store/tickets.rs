@@ -4,7 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
-use crate::core::conversation::{ConversationState, OpenTicket};
+use crate::core::conversation::ConversationState;
 use crate::store::now_ms;
 use crate::store::records::{Interaction, Label, Ticket, TicketStatus, TranscriptLine};
 
@@ -84,15 +84,11 @@ impl OpenDb {
                 if let Some(bytes) = conversations.get(&key)? {
                     let mut state: ConversationState =
                         serde_json::from_slice(&bytes).map_err(abort)?;
-                    if state.open_ticket.as_ref().is_some_and(|o| o.id == t.id) {
-                        state.open_ticket = match t.status {
-                            TicketStatus::Resolved => None,
-                            _ => Some(OpenTicket {
-                                id: t.id,
-                                team: t.team.clone(),
-                                claimed_by: t.claimed_by.clone(),
-                            }),
-                        };
+                    let changed = match t.status {
+                        TicketStatus::Resolved => state.release(t.id),
+                        _ => state.set_claimed(t.id, t.claimed_by.clone()),
+                    };
+                    if changed {
                         conversations.insert(key, serde_json::to_vec(&state).map_err(abort)?)?;
                     }
                 }

@@ -7,7 +7,7 @@ use sled::Tree;
 
 use super::{abort, conversation_key, pair_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
-use crate::store::records::{Feedback, Interaction, Ticket, TranscriptLine};
+use crate::store::records::{Feedback, Interaction, Priority, Ticket, TranscriptLine};
 
 /// What a turn does to tickets.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,15 @@ pub enum TicketChange {
         id: u64,
         lines: Vec<TranscriptLine>,
     },
+}
+
+/// What a turn changes on the ticket it joins ([`TicketChange::Append`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketPatch {
+    /// The email the customer gave when the bot asked how to reach them.
+    pub contact: Option<String>,
+    /// The customer sounded frustrated: the ticket becomes `high` priority.
+    pub high_priority: bool,
 }
 
 /// The trees a turn writes.
@@ -41,6 +50,8 @@ pub struct TurnWrite {
     pub ticket: TicketChange,
     /// The earlier answer this turn marks as "did not help".
     pub not_helped: Option<u64>,
+    /// Applied to the ticket the turn joins.
+    pub patch: TicketPatch,
 }
 
 type TurnResult = Result<Option<Ticket>, StoreError>;
@@ -226,6 +237,12 @@ fn write_turn(
                 let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
                 t.transcript.extend(lines.iter().cloned());
                 t.updated_ms = interaction.at_ms;
+                if let Some(contact) = &turn.patch.contact {
+                    t.contact = Some(contact.clone());
+                }
+                if turn.patch.high_priority {
+                    t.priority = Priority::High;
+                }
                 tickets.insert(&t.id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
                 Some(t)
             }
@@ -233,14 +250,13 @@ fn write_turn(
         },
     };
     if !matches!(turn.ticket, TicketChange::Open(_)) {
-        // Agent actions may have changed the conversation's ticket: keep what is stored.
-        next.open_ticket = match conversations.get(conv_key.as_slice())? {
-            Some(bytes) => {
-                let current: ConversationState = serde_json::from_slice(&bytes).map_err(abort)?;
-                current.open_ticket
-            }
-            None => None,
+        // Agent actions may have changed the conversation's tickets: keep what is stored.
+        let current: ConversationState = match conversations.get(conv_key.as_slice())? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(abort)?,
+            None => ConversationState::default(),
         };
+        next.open_ticket = current.open_ticket;
+        next.other_tickets = current.other_tickets;
     }
     conversations.insert(
         conv_key.as_slice(),
@@ -318,6 +334,7 @@ impl OpenDb {
             state: state.clone(),
             ticket: ticket.clone(),
             not_helped,
+            patch: TicketPatch::default(),
         };
         self.submit_turn(write).wait_blocking()
     }

@@ -55,6 +55,8 @@ pub(super) struct Fake<'r> {
     rules: &'r Rules,
     /// The clock value every action is planned at.
     pub(super) now_ms: u64,
+    /// The channel the conversation is on.
+    pub(super) channel: &'static str,
     pub(super) state: ConversationState,
     interactions: BTreeMap<u64, Interaction>,
     tickets: BTreeMap<u64, Ticket>,
@@ -67,6 +69,7 @@ impl<'r> Fake<'r> {
         Fake {
             rules,
             now_ms: super::NOW,
+            channel: "test",
             state: ConversationState::default(),
             interactions: BTreeMap::new(),
             tickets: BTreeMap::new(),
@@ -96,6 +99,21 @@ impl<'r> Fake<'r> {
         }
     }
 
+    /// The contact stored on ticket `id`, as the pipeline reads it.
+    fn contact(&self, id: Option<u64>) -> Option<String> {
+        id.and_then(|id| self.tickets.get(&id)?.contact.clone())
+    }
+
+    /// The tickets stored so far.
+    pub(super) fn ticket(&self, id: u64) -> Option<&Ticket> {
+        self.tickets.get(&id)
+    }
+
+    /// The interactions stored so far.
+    pub(super) fn interaction(&self, id: u64) -> Option<&Interaction> {
+        self.interactions.get(&id)
+    }
+
     fn new_ticket_id(&mut self) -> u64 {
         self.last_ticket += 1;
         self.last_ticket
@@ -106,7 +124,7 @@ impl<'r> Fake<'r> {
             return Step::new(empty);
         }
         let inbound = Inbound {
-            channel: "test".into(),
+            channel: self.channel.into(),
             conversation: "c1".into(),
             user: "pat".into(),
             text: text.into(),
@@ -117,8 +135,10 @@ impl<'r> Fake<'r> {
             inbound: &inbound,
             mode,
             state: self.state.clone(),
-            open_ticket_gone: (self.state.open_ticket.as_ref())
-                .is_some_and(|o| !self.tickets.contains_key(&o.id)),
+            gone_tickets: (self.state.open_tickets())
+                .filter(|o| !self.tickets.contains_key(&o.id))
+                .map(|o| o.id)
+                .collect(),
             user: "u_pat".into(),
             interaction: self.last_interaction,
             now_ms: self.now_ms,
@@ -127,7 +147,8 @@ impl<'r> Fake<'r> {
             TurnStep::Planned(plan) => *plan,
             TurnStep::OpensTicket(pending) => {
                 let origin = pending.origin().map(|id| self.interactions[&id].clone());
-                pending.plan(self.new_ticket_id(), origin)
+                let contact = self.contact(pending.contact_from());
+                pending.plan(self.new_ticket_id(), origin, contact)
             }
         };
         let stored = self.write_turn(&plan.write);
@@ -163,11 +184,18 @@ impl<'r> Fake<'r> {
             TicketChange::Append { id, lines } => self.tickets.get_mut(id).map(|t| {
                 t.transcript.extend(lines.iter().cloned());
                 t.updated_ms = at_ms;
+                if let Some(contact) = &write.patch.contact {
+                    t.contact = Some(contact.clone());
+                }
+                if write.patch.high_priority {
+                    t.priority = crate::store::Priority::High;
+                }
                 t.clone()
             }),
         };
         if !matches!(write.ticket, TicketChange::Open(_)) {
             next.open_ticket = self.state.open_ticket.clone();
+            next.other_tickets = self.state.other_tickets.clone();
         }
         self.state = next;
         stored
@@ -176,7 +204,7 @@ impl<'r> Fake<'r> {
     fn press(&mut self, helped: bool) -> Step {
         let input = FeedbackInput {
             rules: self.rules,
-            channel: "test",
+            channel: self.channel,
             conversation: "c1",
             user: "u_pat".into(),
             helped,
@@ -210,7 +238,8 @@ impl<'r> Fake<'r> {
             }
             FeedbackStep::OpensTicket(pending) => {
                 let origin = pending.origin().map(|id| self.interactions[&id].clone());
-                pending.plan(self.new_ticket_id(), origin)
+                let contact = self.contact(pending.contact_from());
+                pending.plan(self.new_ticket_id(), origin, contact)
             }
         };
         match &write {

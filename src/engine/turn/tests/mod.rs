@@ -11,6 +11,7 @@ use crate::core::conversation::ConversationState;
 use crate::store::{Actor, TicketChange};
 
 mod fake;
+mod flow;
 
 use fake::{say, Act, Fake, Step};
 
