@@ -84,8 +84,17 @@ pub fn app(state: AppState) -> Router {
     let http = &state.settings.http;
     let max_body = http.max_body_bytes;
     let timeout = Duration::from_secs(http.request_timeout_secs);
+    // The chat page may be framed by the listed sites and by the widget's sites.
+    let framers: Vec<String> = http
+        .frame_ancestors
+        .iter()
+        .chain(&http.widget_origins)
+        .cloned()
+        .collect();
+    let logo = crate::catalog::settings::brand_image_origin(&state.settings.brand.logo_url);
     let headers = Arc::new(crate::http::headers::SecurityHeaders::new(
-        &http.frame_ancestors,
+        &framers,
+        logo.as_slice(),
     ));
     Router::new()
         .route("/healthz", get(healthz))

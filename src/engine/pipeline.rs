@@ -87,6 +87,12 @@ impl Pipeline {
         (self.clock)()
     }
 
+    /// The pipeline's clock now (ms since the epoch), for the edges that judge the age of what
+    /// it stored (a web conversation's idleness).
+    pub fn clock_ms(&self) -> u64 {
+        self.now()
+    }
+
     /// Ticket events from now on. A receiver that falls more than a few hundred events behind
     /// loses the oldest (and is told so by `recv`).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<PipelineEvent> {

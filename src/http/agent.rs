@@ -21,6 +21,8 @@ use crate::http::client::ClientAddr;
 use crate::http::{AgentAuth, ApiError, JsonBody, Role, SignIn, SignInForm, AGENT_COOKIE};
 use crate::store::{Ticket, TicketStatus};
 
+use crate::http::brand::render;
+
 const AGENT_PAGE: &str = include_str!("pages/agent.html");
 const LOGIN_PAGE: &str = include_str!("pages/login.html");
 
@@ -219,10 +221,12 @@ async fn page(
     headers: HeaderMap,
 ) -> Response {
     match authorize(&state, &headers, &method, addr, Role::Agent).await {
-        Ok(_) => Html(AGENT_PAGE).into_response(),
-        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
-            (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE)).into_response()
-        }
+        Ok(_) => Html(render(AGENT_PAGE, &state.settings.brand)).into_response(),
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => (
+            StatusCode::UNAUTHORIZED,
+            Html(render(LOGIN_PAGE, &state.settings.brand)),
+        )
+            .into_response(),
         Err(e) => e.page(),
     }
 }
@@ -239,8 +243,9 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    let page = render(LOGIN_PAGE, &state.settings.brand);
     SIGN_IN
-        .sign_in(&state, &headers, addr, &form.token, LOGIN_PAGE)
+        .sign_in(&state, &headers, addr, &form.token, &page)
         .await
 }
 

@@ -3,7 +3,8 @@
 //! same-origin` (no referrer ever leaves for another site; `no-referrer` would also make the
 //! browser send `Origin: null` on the sign-in forms, which the same-origin check then refuses),
 //! and framing refused everywhere (`frame-ancestors 'none'`, `X-Frame-Options:
-//! DENY`) except the chat page `/`, which the origins in `http.frame_ancestors` may frame.
+//! DENY`) except the chat page `/`, which the origins in `http.frame_ancestors` and
+//! `http.widget_origins` (the widget's sites) may frame. The brand's logo origin may serve images.
 
 use std::sync::Arc;
 
@@ -12,11 +13,16 @@ use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// The Content-Security-Policy with `frame_ancestors` as its `frame-ancestors` sources.
-fn csp(frame_ancestors: &str) -> String {
+/// The Content-Security-Policy with `frame_ancestors` as its `frame-ancestors` sources and
+/// `images` as more `img-src` sources (the brand's logo).
+fn csp(frame_ancestors: &str, images: &str) -> String {
+    let images = match images {
+        "" => String::new(),
+        more => format!(" {more}"),
+    };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         img-src 'self' data:{images}; connect-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors {frame_ancestors}"
     )
 }
@@ -33,14 +39,16 @@ pub(crate) struct SecurityHeaders {
 
 impl SecurityHeaders {
     /// The headers for a server whose chat page `frame_ancestors` may frame (origins checked
-    /// by the settings; one that would not make a header value is left out).
-    pub fn new(frame_ancestors: &[String]) -> SecurityHeaders {
+    /// by the settings; one that would not make a header value is left out), whose pages may
+    /// show images from `images` (origins) too.
+    pub fn new(frame_ancestors: &[String], images: &[String]) -> SecurityHeaders {
+        let images = images.join(" ");
         let common = [
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "same-origin"),
         ];
         let build = |ancestors: &str, deny: bool| -> Headers {
-            let policy = csp(ancestors);
+            let policy = csp(ancestors, &images);
             common
                 .iter()
                 .map(|(name, value)| (name.clone(), HeaderValue::from_static(value)))
@@ -102,11 +110,14 @@ mod tests {
 
     #[test]
     fn framing_by_page_and_setting() {
-        let none = SecurityHeaders::new(&[]);
-        let listed = SecurityHeaders::new(&[
-            "https://www.example.com".to_string(),
-            "https://*.example.org".to_string(),
-        ]);
+        let none = SecurityHeaders::new(&[], &[]);
+        let listed = SecurityHeaders::new(
+            &[
+                "https://www.example.com".to_string(),
+                "https://*.example.org".to_string(),
+            ],
+            &[],
+        );
         // (headers, path, frame-ancestors, X-Frame-Options)
         let table = [
             (&none, "/", "frame-ancestors 'none'", Some("DENY")),
@@ -144,7 +155,7 @@ mod tests {
 
     #[test]
     fn scripts_only_from_the_server() {
-        let policy = csp("'none'");
+        let policy = csp("'none'", "");
         let script = policy
             .split(';')
             .map(str::trim)
@@ -152,5 +163,19 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(script, "script-src 'self'");
         assert!(policy.contains("object-src 'none'") && policy.contains("base-uri 'none'"));
+        assert!(policy.contains("img-src 'self' data:;"));
+    }
+
+    #[test]
+    fn the_brand_logo_may_load() {
+        let h = SecurityHeaders::new(&[], &["https://cdn.example.com".to_string()]);
+        for path in ["/", "/agent"] {
+            let policy =
+                get(h.for_path(path), &header::CONTENT_SECURITY_POLICY).unwrap_or_default();
+            assert!(
+                policy.contains("img-src 'self' data: https://cdn.example.com;"),
+                "{policy}"
+            );
+        }
     }
 }

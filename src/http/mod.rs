@@ -8,6 +8,7 @@
 pub mod agent;
 pub(crate) mod assets;
 pub mod auth;
+pub(crate) mod brand;
 pub mod client;
 pub(crate) mod headers;
 pub(crate) mod limits;

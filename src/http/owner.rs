@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::engine::AppState;
 use crate::http::auth::authorize;
+use crate::http::brand::render;
 use crate::http::client::ClientAddr;
 use crate::http::{ApiError, Role, SignIn, SignInForm, OWNER_COOKIE};
 use crate::owner::review::{self, HtmlTarget, ReviewOptions};
@@ -40,6 +41,19 @@ fn owner_login(agent_page: &str) -> String {
         .fold(agent_page.to_string(), |page, (from, to)| {
             page.replace(from, to)
         })
+}
+
+/// The review page with the product's name in its title (the report itself says
+/// "personabot").
+fn branded_review(html: &str, name: &str) -> String {
+    html.replacen(
+        " · personabot</title>",
+        &format!(
+            " · {} support</title>",
+            crate::owner::review::escape_html(name)
+        ),
+        1,
+    )
 }
 
 /// `?since=30d&persona=ID`; empty values mean "not set".
@@ -98,7 +112,8 @@ async fn page(
     match authorize(&state, &headers, &method, addr, Role::Owner).await {
         Ok(_) => {}
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
-            return (StatusCode::UNAUTHORIZED, Html(LOGIN_PAGE.as_str())).into_response()
+            let page = render(&LOGIN_PAGE, &state.settings.brand);
+            return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
         }
         Err(e) => return e.page(),
     }
@@ -115,7 +130,8 @@ async fn page(
                     .map(|p| p.id.clone())
                     .collect(),
             };
-            Html(review::render_html(&report, &target)).into_response()
+            let html = review::render_html(&report, &target);
+            Html(branded_review(&html, &state.settings.brand.name)).into_response()
         }
         Err(e) => message_page(e),
     }
@@ -162,8 +178,9 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    let page = render(&LOGIN_PAGE, &state.settings.brand);
     SIGN_IN
-        .sign_in(&state, &headers, addr, &form.token, &LOGIN_PAGE)
+        .sign_in(&state, &headers, addr, &form.token, &page)
         .await
 }
 
@@ -191,5 +208,14 @@ mod tests {
             assert!(LOGIN_PAGE.contains(to), "the owner page says {to:?}");
         }
         assert!(!LOGIN_PAGE.contains("/agent/login"));
+    }
+
+    #[test]
+    fn the_review_title_names_the_product() {
+        let page = "<html><head><title>Persona review · personabot</title></head></html>";
+        assert_eq!(
+            branded_review(page, "Acme & Co"),
+            "<html><head><title>Persona review · Acme &amp; Co support</title></head></html>"
+        );
     }
 }

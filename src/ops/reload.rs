@@ -75,6 +75,7 @@ pub fn restart_needed(running: &Settings, on_disk: &Settings) -> Vec<String> {
     note("store", running.store == on_disk.store);
     note("privacy", running.privacy == on_disk.privacy);
     note("bridges", running.bridges == on_disk.bridges);
+    note("brand", running.brand == on_disk.brand);
     note(
         "limits (flood)",
         running.limits.flood_messages == on_disk.limits.flood_messages

@@ -13,9 +13,13 @@ use serde_json::{json, Value};
 
 use crate::{CALL, STEP};
 
+#[derive(Clone)]
 pub(crate) struct Page {
     name: &'static str,
     session: String,
+    /// For a frame of the page: its isolated world's execution context, and the selector of
+    /// its `<iframe>` in the page (clicks are made in the page, at the frame's offset).
+    frame: Option<(i64, String)>,
 }
 
 pub(crate) struct Browser {
@@ -222,7 +226,11 @@ impl Browser {
             .unwrap_or_else(|e| self.fail(&e));
         let session = attached["sessionId"].as_str().unwrap().to_string();
         self.pages.push((name, session.clone()));
-        let page = Page { name, session };
+        let page = Page {
+            name,
+            session,
+            frame: None,
+        };
         for (method, params) in [
             ("Page.enable", json!({})),
             ("Runtime.enable", json!({})),
@@ -259,6 +267,58 @@ impl Browser {
             .collect()
     }
 
+    /// The page itself, for a frame of it.
+    pub(crate) fn top(&self, page: &Page) -> Page {
+        Page {
+            name: page.name,
+            session: page.session.clone(),
+            frame: None,
+        }
+    }
+
+    /// The frame of `page` shown by the `<iframe>` at `iframe` (a selector), once it has loaded
+    /// a document whose URL starts with `url`: evaluations and clicks then happen in it.
+    pub(crate) fn frame(&mut self, page: &Page, iframe: &str, url: &str) -> Page {
+        let deadline = Instant::now() + STEP;
+        let frame_id = loop {
+            let tree = self.page_call(page, "Page.getFrameTree", json!({}));
+            let found = tree["frameTree"]["childFrames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|child| &child["frame"])
+                .find(|f| f["url"].as_str().is_some_and(|u| u.starts_with(url)))
+                .and_then(|f| f["id"].as_str().map(str::to_string));
+            if let Some(id) = found {
+                break id;
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!("{}: no frame showing {url}: {tree}", page.name));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let world = self.page_call(
+            page,
+            "Page.createIsolatedWorld",
+            json!({ "frameId": frame_id, "worldName": "web-chromium-test" }),
+        );
+        let context = world["executionContextId"]
+            .as_i64()
+            .unwrap_or_else(|| self.fail(&format!("no isolated world: {world}")));
+        let framed = Page {
+            name: page.name,
+            session: page.session.clone(),
+            frame: Some((context, iframe.to_string())),
+        };
+        self.wait_eq(
+            &framed,
+            &format!("{url} loaded in the frame"),
+            "document.readyState",
+            json!("complete"),
+        );
+        framed
+    }
+
     pub(crate) fn bring_to_front(&mut self, page: &Page) {
         self.page_call(page, "Page.bringToFront", json!({}));
     }
@@ -281,11 +341,11 @@ impl Browser {
     /// two documents.
     fn eval(&mut self, page: &Page, expr: &str) -> Result<Value, String> {
         let session = page.session.clone();
-        let result = self.call(
-            Some(&session),
-            "Runtime.evaluate",
-            json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
-        )?;
+        let mut params = json!({ "expression": expr, "returnByValue": true, "awaitPromise": true });
+        if let Some((context, _)) = &page.frame {
+            params["contextId"] = json!(context);
+        }
+        let result = self.call(Some(&session), "Runtime.evaluate", params)?;
         if let Some(details) = result.get("exceptionDetails") {
             let text = details["exception"]["description"]
                 .as_str()
@@ -355,7 +415,22 @@ impl Browser {
             &expr,
             Value::is_array,
         );
-        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        let (mut x, mut y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        if let Some((_, iframe)) = page.frame.clone() {
+            let top = self.top(page);
+            let sel = serde_json::to_string(&iframe).unwrap();
+            let offset = self.wait_value(
+                &top,
+                &format!("{iframe} on screen"),
+                &format!(
+                    "(f => {{ if (!f) return null; const r = f.getBoundingClientRect(); \
+                     return [r.left + f.clientLeft, r.top + f.clientTop]; }})(document.querySelector({sel}))"
+                ),
+                Value::is_array,
+            );
+            x += offset[0].as_f64().unwrap();
+            y += offset[1].as_f64().unwrap();
+        }
         self.page_call(
             page,
             "Input.dispatchMouseEvent",

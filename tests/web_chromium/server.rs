@@ -19,6 +19,11 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(root: &Path) -> Server {
+        Self::start_with(root, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    }
+
+    /// `serve` over the catalog in `catalog`, with more settings from `env`.
+    pub(crate) fn start_with(root: &Path, catalog: &Path, env: &[(&str, &str)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -27,7 +32,9 @@ impl Server {
         let mut child = Command::new(BIN)
             .arg("--data")
             .arg(root.join("data"))
-            .args(["--catalog", env!("CARGO_MANIFEST_DIR"), "serve", "--listen"])
+            .arg("--catalog")
+            .arg(catalog)
+            .args(["serve", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .current_dir(root)
             .stdin(Stdio::null())
@@ -37,6 +44,7 @@ impl Server {
             .env_remove("DISCORD_TOKEN")
             .env_remove("PERSONABOT__DISCORD__TOKEN")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .spawn()
             .expect("personabot serve starts");
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -88,6 +96,31 @@ impl Server {
             http_get(self.port, path, header).unwrap_or_else(|| panic!("GET {path}: no answer"));
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// A POST with the agent token (`{}` body): the answer's status.
+    pub(crate) fn agent_post(&self, path: &str, body: &Value) -> u16 {
+        let body = body.to_string();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connects");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("a timeout");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("sends");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     /// SIGTERM, then the exit code.

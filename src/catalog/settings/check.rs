@@ -21,7 +21,7 @@ use super::{ShardRange, DISCORD_TOKEN_ENV, USER_HASH_KEY_ENV};
 /// The sections of the settings file, in the order they are documented.
 pub const SECTIONS: &[&str] = &[
     "classify", "limits", "store", "privacy", "teams", "http", "discord", "slack", "telegram",
-    "bridges",
+    "bridges", "brand",
 ];
 
 /// Keys that hold secrets, and the only environment variable each may come from.
@@ -94,6 +94,7 @@ pub fn check(src: &SourceText) -> Diagnostics {
                 &[]
             }
             "http" => http(&mut t, &mut diags),
+            "brand" => brand(&mut t, &mut diags),
             "discord" => discord(&mut t, &mut diags),
             "bridges" => {
                 bridges(&mut t, &mut diags);
@@ -170,9 +171,11 @@ fn http(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] 
     at_least(t, "session_hours", 1, diags);
     t.string("public_url", diags);
     type Check = fn(&str) -> Result<(), String>;
-    let checks: [(&str, Check); 2] = [
+    at_least(t, "web_conversation_days", 1, diags);
+    let checks: [(&str, Check); 3] = [
         ("trusted_proxies", |s| s.parse::<IpRange>().map(|_| ())),
         ("frame_ancestors", check_origin),
+        ("widget_origins", check_origin),
     ];
     for (key, check) in checks {
         for (value, span) in t.strings(key, diags) {
@@ -194,7 +197,31 @@ fn http(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] 
         "frame_ancestors",
         "agent_token",
         "owner_token",
+        "web_conversation_days",
+        "widget_origins",
     ]
+}
+
+fn brand(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
+    use super::brand;
+    type Check = fn(&str) -> Result<(), String>;
+    let checks: [(&str, Check); 4] = [
+        ("name", brand::check_name),
+        ("accent", brand::check_colour),
+        ("logo_url", brand::check_image_url),
+        ("welcome", brand::check_welcome),
+    ];
+    for (key, check) in checks {
+        if let Some(value) = t.string(key, diags) {
+            if let Err(problem) = check(&value) {
+                diags.push(
+                    t.src
+                        .at(t.value_span(key), format!("`brand.{key}`: {problem}")),
+                );
+            }
+        }
+    }
+    &["name", "accent", "logo_url", "welcome"]
 }
 
 fn discord(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
@@ -481,6 +508,18 @@ mod tests {
             (
                 "[classify\n",
                 &["personabot.toml:1:10: invalid TOML:"],
+            ),
+            (
+                "[http]\nweb_conversation_days = 0\nwidget_origins = [\"shop.example.com\"]\n\
+                 [brand]\nname = \"\"\naccent = \"blue\"\nlogo_url = \"javascript:x\"\ncolour = 1\n",
+                &[
+                    "personabot.toml:2:25: `http.web_conversation_days` must be at least 1, found 0",
+                    "personabot.toml:3:19: `http.widget_origins`: `shop.example.com` is not an origin",
+                    "personabot.toml:5:8: `brand.name`: the product name must not be empty",
+                    "personabot.toml:6:10: `brand.accent`: `blue` is not a hex colour",
+                    "personabot.toml:7:12: `brand.logo_url`: `javascript:x` is not an http(s) address",
+                    "personabot.toml:8:1: unknown key `brand.colour`",
+                ],
             ),
         ];
         for (text, expected) in cases {

@@ -11,7 +11,10 @@ use toml_edit::Item;
 use crate::catalog::{is_valid_team_id, Diagnostics, SourceText, Team};
 use crate::core::route::Thresholds;
 
+mod brand;
 mod check;
+
+pub use brand::{brand_colours, image_origin as brand_image_origin, BrandSettings};
 
 pub use check::{check as check_file, SECRETS, SECTIONS};
 
@@ -177,6 +180,12 @@ pub struct HttpSettings {
     /// Origins allowed to frame the chat page `/` (e.g. `https://www.example.com`); empty: none.
     #[serde(deserialize_with = "crate::core::net::de_origins")]
     pub frame_ancestors: Vec<String>,
+    /// Days a web chat conversation is kept for its visitor (restored on reload, in a new tab or
+    /// on a return); one idle for longer starts afresh. At least 1.
+    pub web_conversation_days: u32,
+    /// Origins whose pages may embed the chat with `GET /widget.js` (they may also frame `/`).
+    #[serde(deserialize_with = "crate::core::net::de_origins")]
+    pub widget_origins: Vec<String>,
 }
 
 /// Agent, owner and bridge tokens shorter than this are refused at start.
@@ -197,6 +206,8 @@ impl Default for HttpSettings {
             max_connections_per_address: 64,
             trusted_proxies: Vec::new(),
             frame_ancestors: Vec::new(),
+            web_conversation_days: 30,
+            widget_origins: Vec::new(),
         }
     }
 }
@@ -242,7 +253,8 @@ macro_rules! redacted_debug {
 
 redacted_debug!(HttpSettings {
     listen, max_body_bytes, session_hours, public_url, header_timeout_secs, request_timeout_secs,
-    max_connections, max_connections_per_address, trusted_proxies, frame_ancestors
+    max_connections, max_connections_per_address, trusted_proxies, frame_ancestors,
+    web_conversation_days, widget_origins
 } secrets { agent_token, owner_token });
 redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
@@ -365,6 +377,8 @@ pub struct Settings {
     pub teams: BTreeMap<String, Team>,
     /// Declared chat bridges, by channel name.
     pub bridges: BTreeMap<String, BridgeSettings>,
+    /// How the web pages present the product.
+    pub brand: BrandSettings,
 }
 
 impl Settings {
@@ -546,6 +560,18 @@ impl Settings {
             })?;
         }
         self.http.validate()?;
+        if self.http.web_conversation_days == 0 {
+            return Err(SettingsError::Invalid {
+                key: "http.web_conversation_days".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        if let Some((key, problem)) = self.brand.problem() {
+            return Err(SettingsError::Invalid {
+                key: key.into(),
+                problem,
+            });
+        }
         if self.limits.max_message_chars < 16 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_message_chars".into(),

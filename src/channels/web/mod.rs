@@ -2,9 +2,13 @@
 //! visitors (who get a server-issued conversation and its visitor token) and for declared chat
 //! bridges (see [`speaker`] for who may speak for whom); `POST /v1/feedback` records "helped" /
 //! "talk to a human"; `POST /v1/classify` classifies without logging; `GET /` serves the
-//! customer chat page, and `GET /v1/conversations/{id}/updates` lets it pick up agent replies.
+//! customer chat page (branded), `GET /v1/conversations/{id}` gives it back a visitor's
+//! conversation (see [`restore`]), `GET /v1/conversations/{id}/updates` lets it pick up agent
+//! replies, and `GET /widget.js` embeds it in other sites (see [`widget`]).
 
+pub mod restore;
 pub mod speaker;
+pub mod widget;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -186,6 +190,7 @@ async fn messages(
         user: req.user.as_deref(),
     };
     let speaking = speaking(&state, &headers, claim, Purpose::Send, "/v1/messages").await?;
+    let speaking = restore::continued(&state, speaking).await?;
     if !state.allow(&speaking.channel, &speaking.user) {
         state.metrics.refused("/v1/messages", 429);
         let limits = &state.settings.limits;
@@ -273,9 +278,24 @@ struct UpdatesQuery {
     after: u64,
     #[serde(default)]
     channel: Option<String>,
+    /// More ticket ids the page knows of (comma-separated); only this conversation's count.
+    #[serde(default)]
+    tickets: Option<String>,
 }
 
-/// Agent replies (and the ticket's state) for a conversation, for the web chat to poll.
+/// The ids of `tickets=1,2,3` (at most 20; anything else ignored).
+fn ticket_ids(list: Option<&str>) -> Vec<u64> {
+    list.unwrap_or_default()
+        .split(',')
+        .filter_map(|id| id.trim().parse().ok())
+        .take(20)
+        .collect()
+}
+
+/// Agent replies (and the tickets' states) for a conversation, for the web chat to poll:
+/// `ticket` is the open ticket, else the last one (as before several tickets could be open);
+/// `tickets` every ticket the conversation's state or `?tickets=` names, `lines` their agent
+/// lines after `after`, each with its `ticket`.
 async fn updates(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -296,33 +316,46 @@ async fn updates(
     )
     .await?;
     let (channel, conversation) = (speaking.channel, speaking.conversation);
+    let known = ticket_ids(q.tickets.as_deref());
     let result = state
         .blocking(
             move |p| -> Result<serde_json::Value, crate::store::StoreError> {
                 let st = p.store().conversation(&channel, &conversation)?;
-                // The open ticket, else the last ticket of this conversation.
-                let ticket = match st.open_ticket.as_ref().map(|o| o.id).or(st.last_ticket) {
-                    Some(id) => p.store().ticket(id)?,
-                    None => None,
-                };
-                let Some(t) = ticket else {
-                    return Ok(json!({ "lines": [], "ticket": null }));
-                };
-                let lines: Vec<serde_json::Value> = t
-                    .transcript
-                    .iter()
-                    .filter(|l| l.at_ms > q.after)
-                    .filter_map(|l| match &l.from {
-                        Actor::Agent(name) => {
-                            Some(json!({ "at_ms": l.at_ms, "agent": name, "text": l.text }))
+                let primary = st.open_ticket.as_ref().map(|o| o.id).or(st.last_ticket);
+                let (stored_channel, stored_conversation) =
+                    p.store().stored_ids(&channel, &conversation);
+                let mut ids: Vec<u64> = primary.into_iter().chain(known).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut tickets = Vec::new();
+                for id in ids {
+                    if let Some(t) = p.store().ticket(id)? {
+                        if t.channel == stored_channel && t.conversation == stored_conversation {
+                            tickets.push(t);
                         }
-                        _ => None,
-                    })
-                    .collect();
+                    }
+                }
+                let catalog = p.catalog();
+                let mut lines: Vec<serde_json::Value> = Vec::new();
+                for t in &tickets {
+                    for l in t.transcript.iter().filter(|l| l.at_ms > q.after) {
+                        if let Actor::Agent(name) = &l.from {
+                            lines.push(json!({ "at_ms": l.at_ms, "agent": name, "text": l.text,
+                                               "ticket": t.id,
+                                               "team_name": catalog.team_name(&t.team) }));
+                        }
+                    }
+                }
+                lines.sort_by_key(|l| l["at_ms"].as_u64().unwrap_or(0));
+                let ticket = tickets
+                    .iter()
+                    .find(|t| Some(t.id) == primary)
+                    .map(|t| restore::ticket_json(&catalog, t));
                 Ok(json!({
                     "lines": lines,
-                    "ticket": { "id": t.id, "team": t.team, "status": t.status.as_str(),
-                                "team_name": p.catalog().team_name(&t.team) },
+                    "ticket": ticket,
+                    "tickets": tickets.iter().map(|t| restore::ticket_json(&catalog, t))
+                        .collect::<Vec<_>>(),
                 }))
             },
         )
@@ -330,8 +363,8 @@ async fn updates(
     Ok(Json(result).into_response())
 }
 
-async fn chat_page() -> Html<&'static str> {
-    Html(CHAT_PAGE)
+async fn chat_page(State(state): State<AppState>) -> Html<String> {
+    Html(crate::http::brand::render(CHAT_PAGE, &state.settings.brand))
 }
 
 /// The web chat page and the generic HTTP chat API (chat bridges post here).
@@ -354,4 +387,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/feedback", post(feedback))
         .route("/v1/classify", post(classify))
         .route("/v1/conversations/{conversation}/updates", get(updates))
+        .route(
+            "/v1/conversations/{conversation}",
+            get(restore::conversation),
+        )
+        .route("/widget.js", get(widget::widget))
 }

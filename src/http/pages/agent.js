@@ -157,6 +157,7 @@
       var top = make('span', 'row-top');
       top.appendChild(make('span', 'tid', '#' + t.id));
       top.appendChild(make('span', 'badge ' + t.status, t.status));
+      if (t.priority === 'high') top.appendChild(make('span', 'badge high', 'high'));
       top.appendChild(make('span', 'team', t.team_name || t.team));
       top.appendChild(timeNode(t.updated_ms || t.created_ms, true));
       b.appendChild(top);
@@ -226,6 +227,14 @@
     if (t.claimed_by) meta += ' · claimed by ' + t.claimed_by;
     if (t.resolved_by) meta += ' · resolved by ' + t.resolved_by;
     text(el('t-meta'), meta);
+    // Set by the ticket JSON when the customer was frustrated, and when they left an email.
+    el('t-priority').hidden = t.priority !== 'high';
+    var contact = typeof t.contact === 'string' ? t.contact : '';
+    var link = el('t-contact-link');
+    text(link, contact);
+    if (/^[^\s@<>"]+@[^\s@<>"]+$/.test(contact)) link.href = 'mailto:' + contact;
+    else link.removeAttribute('href');
+    el('t-contact').hidden = !contact;
     el('claim').disabled = t.status !== 'open';
     el('resolve').disabled = t.status === 'resolved';
     el('reply-send').disabled = t.status === 'resolved';

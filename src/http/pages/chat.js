@@ -2,53 +2,125 @@
   'use strict';
 
   var POLL_MS = 2000;
-  var KEY = 'hearth.chat.';
+  var KEY = 'personabot.chat.';
   var el = function (id) { return document.getElementById(id); };
+  var meta = function (name, fallback) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return (m && m.getAttribute('content')) || fallback;
+  };
+  var BRAND = meta('personabot-brand', 'Support');
+  var WELCOME = meta('personabot-welcome', "Hi! Ask me anything, and I'll point you to the right answer or the right person.");
+  var ASSISTANT = BRAND + ' assistant';
+  var ACTION_LABELS = { helped: 'That helped', human: 'Talk to a human' };
   var messages = el('messages');
   var input = el('input');
   var sendButton = el('send');
-  var banner = el('banner');
+  var banners = el('banners');
   var notice = el('notice');
 
-  // ---- storage (sessionStorage; the page still works when it is unavailable) ----
+  if (/[?&]widget=1\b/.test(window.location.search) || window.self !== window.top) {
+    document.body.classList.add('embedded');
+  }
+
+  // ---- storage: localStorage, so a reload, a new tab or a return finds the conversation ----
+  // (the page still works without it; the server decides how long a conversation is kept).
+  function store() {
+    try { return window.localStorage; } catch (e) { return null; }
+  }
   function load(name, fallback) {
     try {
-      var raw = window.sessionStorage.getItem(KEY + name);
+      var raw = store().getItem(KEY + name);
       return raw === null ? fallback : JSON.parse(raw);
     } catch (e) { return fallback; }
   }
   function save(name, value) {
-    try { window.sessionStorage.setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* private mode */ }
+    try { store().setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* private mode */ }
+  }
+  function forget() {
+    ['conversation', 'token'].forEach(function (k) {
+      try { store().removeItem(KEY + k); } catch (e) { /* ignore */ }
+    });
   }
 
   // The conversation and its visitor token are issued by the server with the first answer.
-  var conversation, token, log, ticket, lastAgentMs;
-  function restore() {
-    conversation = load('conversation', null);
-    token = load('token', null);
-    if (typeof conversation !== 'string' || typeof token !== 'string') {
-      conversation = null;
-      token = null;
-    }
-    log = load('log', []);
-    if (!Array.isArray(log)) log = [];
-    ticket = load('ticket', null);
-    lastAgentMs = Number(load('after', 0)) || 0;
+  var conversation = null, token = null;
+  var tickets = {};        // id -> { id, team, teamName, status, created }
+  var lastAgentMs = 0;
+  var generation = 0;      // bumped by "New conversation", so late answers are dropped
+
+  // ---- markdown subset (bot answers): [text](url), **bold**, "- " list items ----
+  // Built from DOM nodes only: server text never goes through innerHTML.
+  var LINK_SCHEMES = ['http:', 'https:', 'mailto:'];
+  function safeUrl(url) {
+    try {
+      var u = new URL(url, window.location.href);
+      if (LINK_SCHEMES.indexOf(u.protocol) < 0) return null;
+      if (!/^(https?:|mailto:)/i.test(url)) return null; // no relative addresses either
+      return u.href;
+    } catch (e) { return null; }
   }
-  function persist() {
-    save('log', log.slice(-200));
-    save('ticket', ticket);
-    save('after', lastAgentMs);
+  var INLINE = /\*\*([^*\n]+?)\*\*|\[([^\]\n]+)\]\(([^()\s]+)\)/g;
+  function inline(parent, text, bold) {
+    var last = 0, m;
+    INLINE.lastIndex = 0;
+    var found = [];
+    while ((m = INLINE.exec(text)) !== null) found.push({ m: m, index: m.index, end: INLINE.lastIndex });
+    found.forEach(function (f) {
+      var m = f.m;
+      if (f.index > last) parent.appendChild(document.createTextNode(text.slice(last, f.index)));
+      if (m[1] !== undefined && !bold) {
+        var b = document.createElement('strong');
+        inline(b, m[1], true);
+        parent.appendChild(b);
+      } else if (m[2] !== undefined && safeUrl(m[3])) {
+        var a = document.createElement('a');
+        a.href = safeUrl(m[3]);
+        a.rel = 'noopener';
+        a.target = '_blank';
+        a.textContent = m[2];
+        parent.appendChild(a);
+      } else {
+        parent.appendChild(document.createTextNode(m[0]));
+      }
+      last = f.end;
+    });
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+  function markdown(parent, text) {
+    var lines = String(text).split('\n');
+    var para = [], list = null;
+    function flushPara() {
+      if (!para.length) return;
+      var p = document.createElement('p');
+      inline(p, para.join('\n'));
+      parent.appendChild(p);
+      para = [];
+    }
+    lines.forEach(function (line) {
+      var item = /^\s*[-*]\s+(.*)$/.exec(line);
+      if (item) {
+        flushPara();
+        if (!list) { list = document.createElement('ul'); parent.appendChild(list); }
+        var li = document.createElement('li');
+        inline(li, item[1]);
+        list.appendChild(li);
+        return;
+      }
+      list = null;
+      if (!line.trim()) { flushPara(); return; }
+      para.push(line);
+    });
+    flushPara();
   }
 
-  // ---- rendering (server text only ever goes through textContent) ----
+  // ---- rendering ----
   function timeLabel(ms) {
     try {
       return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     } catch (e) { return ''; }
   }
   function scrollDown() { messages.scrollTop = messages.scrollHeight; }
-  // Runs a change that makes the list shorter (the banner, a notice, a taller input box) and
+  // Runs a change that makes the list shorter (a banner, a notice, a taller input box) and
   // keeps the newest message in view if the reader was there.
   function keepBottom(change) {
     var atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
@@ -79,32 +151,64 @@
     }
     var bubble = document.createElement('div');
     bubble.className = 'bubble';
-    bubble.textContent = entry.text;
+    if (entry.role === 'bot') markdown(bubble, entry.text);
+    else bubble.textContent = entry.text;
     box.appendChild(who);
     box.appendChild(bubble);
-    if (entry.feedback) renderFeedback(box, entry);
-    if (entry.failed) markFailed(box);
+    if (entry.actions && entry.actions.length) renderActions(box, entry);
+    if (entry.choices && entry.choices.length) renderChoices(box, entry);
     messages.appendChild(box);
     return box;
   }
 
-  function renderFeedback(box, entry) {
+  // The buttons the turn's "actions" name (none under greetings, thanks or handoffs).
+  function renderActions(box, entry) {
     var row = document.createElement('div');
-    row.className = 'actions';
+    row.className = 'actions feedback';
     row.setAttribute('role', 'group');
     row.setAttribute('aria-label', 'Did this answer help?');
-    [['helped', 'That helped'], ['human', 'Talk to a human']].forEach(function (pair) {
+    entry.actions.forEach(function (action) {
+      if (!ACTION_LABELS[action]) return;
       var b = document.createElement('button');
       b.type = 'button';
-      b.setAttribute('data-action', pair[0]);
-      b.textContent = pair[1];
-      var chosen = entry.feedback === pair[0];
-      b.setAttribute('aria-pressed', chosen ? 'true' : 'false');
-      b.disabled = entry.feedback !== 'pending';
-      b.addEventListener('click', function () { giveFeedback(entry, row, pair[0]); });
+      b.setAttribute('data-action', action);
+      b.textContent = ACTION_LABELS[action];
+      b.setAttribute('aria-pressed', 'false');
+      b.addEventListener('click', function () { giveFeedback(row, action); });
       row.appendChild(b);
     });
     box.appendChild(row);
+  }
+
+  // A clarifying question's options: pressing one sends its name as the customer's answer.
+  function renderChoices(box, entry) {
+    var row = document.createElement('div');
+    row.className = 'actions choices';
+    row.setAttribute('role', 'group');
+    row.setAttribute('aria-label', 'Choose one');
+    entry.choices.forEach(function (choice) {
+      if (!choice || typeof choice.name !== 'string') return;
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.setAttribute('data-choice', String(choice.id));
+      b.textContent = choice.name;
+      b.addEventListener('click', function () {
+        if (busy) return;
+        b.setAttribute('aria-pressed', 'true');
+        send(choice.name);
+      });
+      row.appendChild(b);
+    });
+    box.appendChild(row);
+  }
+
+  // Buttons belong to the latest bot line only: a new message retires them (a pressed
+  // feedback button stays, shown pressed and disabled).
+  function retireButtons() {
+    Array.prototype.forEach.call(messages.querySelectorAll('.actions'), function (row) {
+      if (row.classList.contains('feedback') && row.querySelector('[aria-pressed="true"]')) return;
+      row.remove();
+    });
   }
 
   function markFailed(box) {
@@ -119,8 +223,6 @@
 
   function add(entry) {
     entry.at = entry.at || Date.now();
-    log.push(entry);
-    persist();
     var node = render(entry);
     scrollDown();
     return node;
@@ -156,13 +258,15 @@
 
   function politeError(err) {
     if (err && err.status === 429) {
-      var wait = err.retryAfter ? ' ' + err.retryAfter + ' seconds' : ' a few seconds';
+      var secs = Number(err.retryAfter) || 0;
+      var wait = secs >= 120 ? ' ' + Math.ceil(secs / 60) + ' minutes'
+        : secs > 0 ? ' ' + secs + ' seconds' : ' a few seconds';
       return "You're sending messages faster than we can read them. Please wait" + wait + ' and try again.';
     }
     if (err && err.status === 413) return 'That message is too long for us to receive. Please shorten it and try again.';
     if (err && err.status >= 400 && err.status < 500) return "Sorry, we couldn't send that. Please check it and try again.";
     if (err && err.status >= 500) return 'Sorry, something went wrong on our side. Please try again in a moment.';
-    return "We can't reach Hearth support right now. Please check your connection and try again.";
+    return "We can't reach " + BRAND + ' support right now. Please check your connection and try again.';
   }
 
   // ---- the API ----
@@ -188,44 +292,69 @@
     });
   }
 
-  // ---- the ticket banner and polling ----
+  // ---- tickets: one banner per ticket still open (or the last one, once resolved) ----
   function teamNameFrom(reply, team) {
     var m = /\bour (.+?) team\b/i.exec(reply || '');
     if (m) return m[1];
     return team ? team.charAt(0).toUpperCase() + team.slice(1) : 'support';
   }
+  function ticketList() {
+    return Object.keys(tickets).map(function (k) { return tickets[k]; })
+      .sort(function (a, b) { return a.id - b.id; });
+  }
+  function activeTickets() {
+    return ticketList().filter(function (t) { return t.status !== 'resolved'; });
+  }
 
-  function showBanner() { keepBottom(updateBanner); }
-  function updateBanner() {
-    if (!ticket) { banner.hidden = true; return; }
-    var title = el('banner-title');
-    var sub = el('banner-sub');
-    banner.classList.toggle('resolved', ticket.status === 'resolved');
-    if (ticket.status === 'resolved') {
-      title.textContent = 'Ticket #' + ticket.id + ' is resolved';
-      sub.textContent = 'Our ' + ticket.teamName + " team has closed it. Ask anything else and the assistant will help.";
-    } else {
-      title.textContent = 'Our ' + ticket.teamName + ' team will answer here (ticket #' + ticket.id + ')';
-      sub.textContent = pollFailures >= 3
-        ? "We can't reach our team's replies right now. We'll keep trying."
-        : ticket.status === 'claimed'
-          ? 'Someone from the team is on it. Their replies appear below; you can keep writing.'
-          : 'Their replies appear below. You can keep writing or leave this tab open.';
+  function showBanners() { keepBottom(updateBanners); }
+  function updateBanners() {
+    banners.textContent = '';
+    var list = activeTickets();
+    if (!list.length) {
+      var all = ticketList();
+      if (all.length && all[all.length - 1].resolvedHere) list = [all[all.length - 1]];
     }
-    banner.hidden = false;
+    list.forEach(function (t) {
+      var box = document.createElement('div');
+      box.className = 'banner' + (t.status === 'resolved' ? ' resolved' : '');
+      box.setAttribute('data-ticket', String(t.id));
+      var dot = document.createElement('span');
+      dot.className = 'dot';
+      dot.setAttribute('aria-hidden', 'true');
+      var words = document.createElement('span');
+      var title = document.createElement('span');
+      title.className = 'banner-title';
+      var sub = document.createElement('span');
+      sub.className = 'banner-sub';
+      if (t.status === 'resolved') {
+        title.textContent = 'Ticket #' + t.id + ' is resolved';
+        sub.textContent = 'Our ' + t.teamName + ' team has closed it. Ask anything else and the assistant will help.';
+      } else {
+        title.textContent = 'Our ' + t.teamName + ' team will answer here (ticket #' + t.id + ')';
+        sub.textContent = pollFailures >= 3
+          ? "We can't reach our team's replies right now. We'll keep trying."
+          : t.status === 'claimed'
+            ? 'Someone from the team is on it. Their replies appear below; you can keep writing.'
+            : 'Their replies appear below. You can keep writing, or come back later: this conversation is kept.';
+      }
+      words.appendChild(title);
+      words.appendChild(sub);
+      box.appendChild(dot);
+      box.appendChild(words);
+      banners.appendChild(box);
+    });
   }
 
   function setTicket(t, reply) {
-    var known = ticket && ticket.id === t.id && ticket.team === t.team;
-    ticket = {
+    var known = tickets[t.id];
+    var was = known && known.status;
+    tickets[t.id] = {
       id: t.id,
       team: t.team,
       status: t.status,
-      teamName: known ? ticket.teamName : teamNameFrom(reply, t.team)
+      teamName: t.team_name || (known ? known.teamName : teamNameFrom(reply, t.team)),
+      resolvedHere: known ? (known.resolvedHere || (was !== 'resolved' && t.status === 'resolved')) : false
     };
-    persist();
-    showBanner();
-    pollNow();
   }
 
   var pollTimer = null;
@@ -234,39 +363,42 @@
   function schedulePoll() {
     clearTimeout(pollTimer);
     pollTimer = null;
-    if (ticket && ticket.status !== 'resolved') pollTimer = setTimeout(pollNow, POLL_MS);
+    if (conversation && activeTickets().length) pollTimer = setTimeout(pollNow, POLL_MS);
   }
   function pollNow() {
-    if (polling || !ticket || ticket.status === 'resolved') return;
+    if (polling || !conversation || !activeTickets().length) return;
     polling = true;
-    var asked = conversation;
-    request('GET', '/v1/conversations/' + encodeURIComponent(conversation) + '/updates?after=' + lastAgentMs)
+    var mine = generation;
+    var asked = ticketList().slice(-20).map(function (t) { return t.id; });
+    var ids = asked.join(',');
+    request('GET', '/v1/conversations/' + encodeURIComponent(conversation) + '/updates?after=' +
+      lastAgentMs + '&tickets=' + encodeURIComponent(ids))
       .then(function (data) {
-        if (asked !== conversation || !ticket) return;
+        if (mine !== generation) return;
         pollFailures = 0;
-        var t = data && data.ticket;
-        if (t) {
-          if (t.id !== ticket.id) ticket = { id: t.id, team: t.team, teamName: t.team_name || t.team, status: t.status };
-          if (t.team_name) ticket.teamName = t.team_name;
-          ticket.team = t.team;
-          ticket.status = t.status;
-        }
+        var listed = (data && data.tickets) || [];
+        listed.forEach(function (t) { setTicket(t); });
+        // A ticket the server no longer has (deleted with the customer's data) is over.
+        activeTickets().forEach(function (t) {
+          var gone = asked.indexOf(t.id) >= 0 && !listed.some(function (l) { return l.id === t.id; });
+          if (gone) t.status = 'resolved';
+        });
         (data && data.lines || []).forEach(function (line) {
           if (typeof line.at_ms !== 'number' || line.at_ms <= lastAgentMs) return;
           lastAgentMs = line.at_ms;
-          add({ role: 'agent', who: line.agent + ' (' + ticket.teamName + ')', text: line.text, at: line.at_ms });
+          var team = line.team_name || (tickets[line.ticket] && tickets[line.ticket].teamName) || 'support';
+          add({ role: 'agent', who: line.agent + ' (' + team + ')', text: line.text, at: line.at_ms });
         });
-        if (!t) ticket.status = 'resolved';
-        persist();
-        showBanner();
+        showBanners();
       })
       .catch(function () {
+        if (mine !== generation) return;
         pollFailures += 1;
-        if (pollFailures >= 3) showBanner();
+        if (pollFailures >= 3) showBanners();
       })
       .then(function () {
         polling = false;
-        schedulePoll();
+        if (mine === generation) schedulePoll();
       });
   }
 
@@ -279,49 +411,55 @@
   }
 
   function handleTurn(turn) {
-    var route = (turn && turn.route) || {};
-    if (turn && typeof turn.reply === 'string' && turn.reply) {
-      var isAnswer = route.kind === 'answer' && !!route.answer;
-      if (isAnswer) retireFeedback();
-      add({ role: 'bot', who: 'Hearth assistant', text: turn.reply, feedback: isAnswer ? 'pending' : null });
-    } else if (turn && turn.ticket && ticket) {
-      add({ role: 'system', text: 'Sent to our ' + ticket.teamName + ' team.' });
+    if (!turn) return;
+    retireButtons();
+    if (typeof turn.reply === 'string' && turn.reply) {
+      add({
+        role: 'bot',
+        who: ASSISTANT,
+        text: turn.reply,
+        actions: Array.isArray(turn.actions) ? turn.actions : [],
+        choices: Array.isArray(turn.choices) ? turn.choices : []
+      });
+    } else if (turn.ticket) {
+      add({ role: 'system', text: 'Sent to our ' + ((tickets[turn.ticket.id] || {}).teamName || 'support') + ' team.' });
     }
-    if (turn && turn.ticket) setTicket(turn.ticket, turn.reply);
+    if (turn.ticket) {
+      setTicket(turn.ticket, turn.reply);
+      showBanners();
+      pollNow();
+    }
   }
 
-  // Only the latest self-help answer can be rated.
-  function retireFeedback() {
-    log.forEach(function (e) { if (e.feedback === 'pending') e.feedback = 'expired'; });
-    Array.prototype.forEach.call(messages.querySelectorAll('.actions'), function (row) {
-      if (row.querySelector('[aria-pressed="true"]')) return;
-      row.remove();
-    });
+  function adopt(turn) {
+    if (turn && turn.visitor_token && turn.conversation) {
+      // A new conversation (the first message, or the old one was past keeping).
+      conversation = turn.conversation;
+      token = turn.visitor_token;
+      save('conversation', conversation);
+      save('token', token);
+    }
   }
 
   function send(text) {
     if (busy) return;
     clearNotice();
-    var entry = { role: 'user', who: 'You', text: text };
-    var node = add(entry);
+    retireButtons();
+    var node = add({ role: 'user', who: 'You', text: text });
     setBusy(true);
     typing(true);
+    var mine = generation;
     var body = conversation ? { conversation: conversation, text: text } : { text: text };
     request('POST', '/v1/messages', body)
       .then(function (turn) {
+        if (mine !== generation) return;
         typing(false);
-        if (turn && turn.visitor_token && turn.conversation) {
-          conversation = turn.conversation;
-          token = turn.visitor_token;
-          save('conversation', conversation);
-          save('token', token);
-        }
+        adopt(turn);
         handleTurn(turn);
       })
       .catch(function (err) {
+        if (mine !== generation) return;
         typing(false);
-        entry.failed = true;
-        persist();
         markFailed(node);
         if (!input.value) { input.value = text; autosize(); }
         showNotice(politeError(err));
@@ -332,8 +470,8 @@
       });
   }
 
-  function giveFeedback(entry, row, action) {
-    if (entry.feedback !== 'pending' || busy) return;
+  function giveFeedback(row, action) {
+    if (busy || !conversation) return;
     clearNotice();
     var buttons = row.querySelectorAll('button');
     Array.prototype.forEach.call(buttons, function (b) {
@@ -342,17 +480,18 @@
     });
     setBusy(true);
     typing(true);
+    var mine = generation;
     request('POST', '/v1/feedback', {
       conversation: conversation,
       feedback: action === 'helped' ? 'helped' : 'talk to a human'
     })
       .then(function (turn) {
+        if (mine !== generation) return;
         typing(false);
-        entry.feedback = action;
-        persist();
         handleTurn(turn);
       })
       .catch(function (err) {
+        if (mine !== generation) return;
         typing(false);
         Array.prototype.forEach.call(buttons, function (b) {
           b.disabled = false;
@@ -387,30 +526,80 @@
   input.addEventListener('input', autosize);
 
   function greet() {
-    render({
-      role: 'bot',
-      who: 'Hearth assistant',
-      text: "Hi! I'm Hearth's support assistant. Ask me about plans and pricing, billing, integrations or your account, and I'll point you to the right answer or the right person."
-    }).classList.add('welcome');
+    render({ role: 'bot', who: ASSISTANT, text: WELCOME }).classList.add('welcome');
+  }
+
+  // ---- restoring: the server holds the conversation; this tab only holds its id and token ----
+  function restored(data) {
+    (data.tickets || []).forEach(function (t) { setTicket(t); });
+    var lines = data.lines || [];
+    var lastBot = -1;
+    lines.forEach(function (l, i) { if (l.from === 'bot') lastBot = i; });
+    lines.forEach(function (l, i) {
+      var entry = { role: 'user', who: 'You', text: l.text, at: l.at_ms };
+      if (l.from === 'bot') {
+        entry = { role: 'bot', who: ASSISTANT, text: l.text, at: l.at_ms };
+        if (i === lastBot && i === lines.length - 1) {
+          entry.actions = data.actions || [];
+          entry.choices = data.choices || [];
+        }
+      } else if (l.from === 'agent') {
+        var t = tickets[l.ticket];
+        entry = { role: 'agent', who: l.agent + ' (' + (t ? t.teamName : 'support') + ')', text: l.text, at: l.at_ms };
+        lastAgentMs = Math.max(lastAgentMs, l.at_ms);
+      }
+      render(entry);
+    });
+    showBanners();
+    scrollDown();
+    pollNow();
   }
 
   function start() {
-    restore();
+    generation += 1;
+    clearTimeout(pollTimer);
+    conversation = load('conversation', null);
+    token = load('token', null);
+    tickets = {};
+    lastAgentMs = 0;
+    pollFailures = 0;
     messages.textContent = '';
+    banners.textContent = '';
     greet();
-    log.forEach(render);
-    showBanner();
-    scrollDown();
-    if (ticket && ticket.status !== 'resolved') pollNow();
+    // How long a conversation is kept is the server's to say (410 Gone when it is over).
+    if (typeof conversation !== 'string' || typeof token !== 'string') {
+      forget();
+      conversation = null;
+      token = null;
+      return;
+    }
+    var mine = generation;
+    messages.setAttribute('aria-busy', 'true');
+    request('GET', '/v1/conversations/' + encodeURIComponent(conversation))
+      .then(function (data) {
+        if (mine !== generation) return;
+        if (data) restored(data);
+      })
+      .catch(function (err) {
+        if (mine !== generation) return;
+        if (err && (err.status === 410 || err.status === 403 || err.status === 401 || err.status === 404)) {
+          // Past keeping, or no longer ours: start afresh.
+          forget();
+          conversation = null;
+          token = null;
+          return;
+        }
+        showNotice("We couldn't load your earlier messages just now. You can keep writing; reload to try again.");
+      })
+      .then(function () { messages.setAttribute('aria-busy', 'false'); });
   }
 
   el('restart').addEventListener('click', function () {
-    // A new conversation for the same visitor.
-    ['conversation', 'token', 'log', 'ticket', 'after'].forEach(function (k) {
-      try { window.sessionStorage.removeItem(KEY + k); } catch (e) { /* ignore */ }
-    });
-    clearTimeout(pollTimer);
+    // A new conversation: the stored id and token are forgotten.
+    forget();
     clearNotice();
+    setBusy(false);
+    typing(false);
     start();
     input.focus();
   });

@@ -38,6 +38,12 @@ fn stored_ids<'a>(
     )
 }
 
+/// A channel name and conversation id as stored (owned), for the other store modules.
+pub(super) fn stored_pair(key: &[u8], channel: &str, conversation: &str) -> (String, String) {
+    let (channel, conversation) = stored_ids(key, channel, conversation);
+    (channel.into_owned(), conversation.into_owned())
+}
+
 impl OpenDb {
     fn conversation(
         &self,

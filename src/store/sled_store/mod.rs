@@ -21,6 +21,7 @@ use sled::Tree;
 mod accounts;
 mod audit;
 mod compact;
+mod conversation_tickets;
 mod conversations;
 mod forget;
 mod interactions;
