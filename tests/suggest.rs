@@ -497,3 +497,141 @@ fn apply_refuses_the_built_in_catalog_and_json_reports_everything() {
     assert_eq!(run.stdout, "", "{}", run.stderr);
     assert!(run.stderr.contains("no suggestions"), "{}", run.stderr);
 }
+
+/// pricing's answers with two texts for the default, as an A/B answer is written.
+const AB_PRICING: &str = r#"name = "Pricing"
+
+[keywords]
+pricing = 1.5
+
+[answers]
+# Two texts for everyone: which one helps more?
+default = [
+  """
+Hearth has four plans: Starter, Growth, Scale and Enterprise.
+""",
+  # the short one
+  """
+Plans start free; Growth is $39 per seat.
+""",
+]
+startup-founder = "Our startup program takes 50% off."
+"#;
+
+/// A/B answers: pricing's default shown in two variants, 20 of 30 helped against 8 of 30 (a
+/// two-proportion z-test gives p ≈ 0.0019). `suggest` proposes retiring the second variant,
+/// and the edit removes exactly its text from the `[answers]` array. The records are a real
+/// pipeline answer, stored again under the variant names the A/B answers give.
+#[test]
+fn a_losing_answer_variant_is_proposed_for_retirement() {
+    use personabot::catalog::CatalogSources;
+    use personabot::core::conversation::ConversationState;
+    use personabot::store::{Feedback, TicketChange};
+
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let logged = {
+        let p = support::pipeline_on(Store::open(&data, Some("suggest-test-key")).unwrap());
+        let o = say(&p, "template", "How much does Hearth cost?");
+        assert_eq!(
+            o.decision.actions(),
+            ["helped", "human"],
+            "a self-help answer"
+        );
+        let store = p.store();
+        let template = store.interaction(o.interaction.unwrap()).unwrap().unwrap();
+        for (variant, helped) in [("pricing/default#1", 20), ("pricing/default#2", 8)] {
+            for n in 0..30 {
+                let mut i = template.clone();
+                i.id = store.next_interaction_id().unwrap();
+                i.conversation = format!("{variant}-{n}");
+                i.route.answer = Some(variant.into());
+                i.feedback = (n < helped).then_some(Feedback {
+                    helped: true,
+                    at_ms: i.at_ms,
+                });
+                store
+                    .record_turn(&i, &ConversationState::default(), &TicketChange::None, None)
+                    .unwrap();
+            }
+        }
+        store.interactions(&Default::default()).unwrap()
+    };
+
+    // (a) The binary names the variant to retire, with its evidence.
+    let run = run_bin(work.path(), &data, &["suggest", "--json"]);
+    run.expect_ok();
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let retire = report["retire"].as_array().unwrap();
+    assert_eq!(retire.len(), 1, "{retire:?}");
+    let r = &retire[0];
+    for (key, want) in [
+        ("variant", serde_json::json!("pricing/default#2")),
+        ("intent", serde_json::json!("pricing")),
+        ("key", serde_json::json!("default")),
+        ("number", serde_json::json!(2)),
+        ("shown", serde_json::json!(30)),
+        ("helped", serde_json::json!(8)),
+        ("beaten_by", serde_json::json!("pricing/default#1")),
+        ("beaten_by_shown", serde_json::json!(30)),
+        ("beaten_by_helped", serde_json::json!(20)),
+    ] {
+        assert_eq!(r[key], want, "{key}: {r}");
+    }
+    assert!(
+        (r["p_value"].as_f64().unwrap() - 0.0019009).abs() < 1e-6,
+        "{r}"
+    );
+    let run = run_bin(work.path(), &data, &["suggest"]);
+    run.expect_ok();
+    assert!(
+        run.stderr
+            .contains("intent pricing: retire the answer variant pricing/default#2 (text 2 of [answers] default): it helped 8 of 30 (27%), pricing/default#1 helped 20 of 30 (67%)"),
+        "{}",
+        run.stderr
+    );
+    // --intent of another intent leaves it out.
+    let run = run_bin(
+        work.path(),
+        &data,
+        &["suggest", "--json", "--intent", "refund"],
+    );
+    run.expect_ok();
+    let other: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(other["retire"], serde_json::json!([]));
+
+    // (b) The edit, on a catalog whose pricing answer holds the two texts: the diff removes
+    // the second text (and its comment) and nothing else, and applies with `patch -p1`.
+    let shipped = shipped();
+    let found = suggest::suggest(
+        &shipped.catalog,
+        &shipped.settings.classify,
+        &logged,
+        &SuggestOptions::default(),
+    )
+    .unwrap();
+    let catalog = work.path().join("catalog");
+    std::fs::create_dir_all(catalog.join("intents")).unwrap();
+    std::fs::create_dir_all(catalog.join("personas")).unwrap();
+    std::fs::write(catalog.join("intents/pricing.toml"), AB_PRICING).unwrap();
+    let sources = CatalogSources::read_dir(&catalog).unwrap();
+    let edits = suggest::edit_files(&sources, &[], &found.retire).unwrap();
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(edits[0].retired, ["pricing/default#2"]);
+    assert_eq!(
+        lines_missing(AB_PRICING, &edits[0].after),
+        [
+            "  # the short one",
+            "  \"\"\"",
+            "Plans start free; Growth is $39 per seat.",
+            "\"\"\",",
+        ]
+    );
+    assert!(lines_missing(&edits[0].after, AB_PRICING).is_empty());
+    let out = patch(&catalog, &suggest::render_diff(&edits), false);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(catalog.join("intents/pricing.toml")).unwrap(),
+        edits[0].after
+    );
+}

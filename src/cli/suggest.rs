@@ -70,7 +70,7 @@ pub(crate) fn suggest(
     let interactions = store.interactions(&filter)?;
     let found = suggest::suggest(catalog, &settings.classify, &interactions, &options)?;
     let sources = catalog_sources(cli).map_err(|d| anyhow::anyhow!("{d}"))?;
-    let edits = suggest::edit_files(&sources, &found.suggestions)?;
+    let edits = suggest::edit_files(&sources, &found.suggestions, &found.retire)?;
     let prediction = suggest::predict(
         &sources,
         &edits,
@@ -107,6 +107,11 @@ pub(crate) fn suggest(
     for e in &edits {
         let mut changes: Vec<String> = e.added.iter().map(|t| format!("added {t:?}")).collect();
         changes.extend(e.removed.iter().map(|t| format!("removed {t:?}")));
+        changes.extend(
+            e.retired
+                .iter()
+                .map(|v| format!("retired the answer variant {v}")),
+        );
         writeln!(
             out,
             "wrote {}: {}",

@@ -140,3 +140,62 @@ fn evidence_forget_deletes_one_users_data_only() {
     let turns = env.chat("u1", "U", &["any news?"]);
     assert_eq!(turns[0]["ticket"], Value::Null);
 }
+
+/// `evidence export` carries the score each chosen persona and intent was decided on (it was
+/// always 0.0): the intent's is the message's own score, the persona's the conversation's
+/// accumulated one, so a persona said two turns ago still shows the score that chose it.
+#[test]
+fn evidence_export_keeps_the_scores_of_the_chosen_persona_and_intent() {
+    let env = Env::new();
+    let turns = env.chat(
+        "s",
+        "U",
+        &["I'm the founder of a seed-stage startup", "how much is it?"],
+    );
+    assert_eq!(turns[1]["persona"]["id"], "startup-founder", "{turns:?}");
+    let lines = env.export(&[]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let score = |v: &Value| v["score"].as_f64().expect("a score");
+    let follows_its_score = |v: &Value| {
+        let from_score = 1.0 - (-score(v)).exp();
+        (v["confidence"].as_f64().unwrap() - from_score).abs() < 1e-6
+    };
+    let (first, second) = (&lines[0], &lines[1]);
+    // The first message says who the customer is: the persona's score is that message's own.
+    let persona = &first["persona"];
+    assert_eq!(persona["id"], "startup-founder", "{first}");
+    assert!(score(persona) > 0.0, "{first}");
+    assert!(follows_its_score(persona), "{persona}");
+    let own = first["persona_scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "startup-founder")
+        .expect("the message scored the persona");
+    assert_eq!(score(own), score(persona), "{first}");
+    // The second says nothing about who: the persona comes from the first turn, with its score.
+    let persona = &second["persona"];
+    assert_eq!(persona["id"], "startup-founder", "{second}");
+    assert!(
+        second["persona_scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != "startup-founder"),
+        "the second message alone does not say founder: {second}"
+    );
+    assert!(score(persona) >= score(&first["persona"]), "{second}");
+    assert!(follows_its_score(persona), "{persona}");
+    // The intent's score is the message's own score for it.
+    let intent = &second["intent"];
+    assert_eq!(intent["id"], "pricing", "{second}");
+    assert!(score(intent) > 0.0, "{second}");
+    assert!(follows_its_score(intent), "{intent}");
+    let own = second["intent_scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "pricing")
+        .unwrap();
+    assert_eq!(score(own), score(intent), "{second}");
+}

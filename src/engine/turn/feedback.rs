@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::{certain, contact, empty_decision, scored, timestamp, Outcome, PipelineEvent, Rules};
+use super::{
+    certain, contact, empty_decision, scored_persona, timestamp, Outcome, PipelineEvent, Rules,
+};
 use crate::catalog::Catalog;
 use crate::core::classify::Classification;
 use crate::core::conversation::{AwaitingFeedback, ConversationState, OpenTicket};
@@ -283,7 +285,7 @@ impl PendingFeedbackTicket {
             channel,
             conversation,
             user,
-            persona: scored(&decision.persona),
+            persona: scored_persona(&decision.persona, &Classification::default(), &state),
             intent: origin.as_ref().and_then(|i| i.intent.clone()).or_else(|| {
                 subject.map(|s| ScoredId {
                     id: s,

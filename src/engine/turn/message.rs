@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{
-    classification_score, contact, evidence, scored, scored_list, timestamp, truncate_chars,
-    Inbound, Mode, Outcome, PipelineEvent, Rules,
+    classification_score, contact, evidence, scored_intent, scored_list, scored_persona, timestamp,
+    truncate_chars, Inbound, Mode, Outcome, PipelineEvent, Rules,
 };
 use crate::catalog::Catalog;
 use crate::core::classify::Classification;
@@ -174,8 +174,8 @@ impl PendingTicket<'_> {
             channel: inbound.channel.clone(),
             conversation: inbound.conversation.clone(),
             user: user.clone(),
-            persona: scored(&decision.persona),
-            intent: subject.or_else(|| scored(&decision.intent)),
+            persona: scored_persona(&decision.persona, classification, state),
+            intent: subject.or_else(|| scored_intent(&decision.intent, classification)),
             evidence: evidence_records,
             reason: decision.reason.clone(),
             interaction: self.after_answer.unwrap_or(*id),
@@ -365,8 +365,8 @@ impl Decided<'_> {
             conversation: inbound.conversation.clone(),
             user,
             text: redacted,
-            persona: scored(&decision.persona),
-            intent: scored(&decision.intent),
+            persona: scored_persona(&decision.persona, &classification, &state),
+            intent: scored_intent(&decision.intent, &classification),
             persona_scores: scored_list(&classification.personas, |i| {
                 rules.catalog.personas[i as usize].id.clone()
             }),

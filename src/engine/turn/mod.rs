@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::catalog::settings::Settings;
 use crate::catalog::Catalog;
 use crate::core::classify::{confidence, Classification, Classifier, Score, Target};
+use crate::core::conversation::ConversationState;
 use crate::core::route::{Decision, DecisionKind, Pick, Thresholds};
 use crate::store::{EvidenceRecord, ScoredId, Ticket};
 
@@ -142,11 +143,43 @@ fn timestamp(now_ms: u64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::MAX)
 }
 
-fn scored(pick: &Option<Pick>) -> Option<ScoredId> {
+/// The turn's persona with the score its confidence came from: the conversation's evidence for
+/// that persona from earlier turns (accumulated and capped) plus this message's own score, summed
+/// as [`choose_persona`](crate::core::route::choose_persona) sums them. So `confidence` is
+/// always `1 - e^-score`, also when the persona was said several turns ago.
+fn scored_persona(
+    pick: &Option<Pick>,
+    classification: &Classification,
+    state: &ConversationState,
+) -> Option<ScoredId> {
+    pick.as_ref().map(|p| {
+        let past = state.persona_scores.get(&p.id).copied().unwrap_or(0.0);
+        let now: f32 = classification
+            .personas
+            .iter()
+            .filter(|s| s.index == p.index)
+            .map(|s| s.score)
+            .sum();
+        ScoredId {
+            id: p.id.clone(),
+            confidence: p.confidence,
+            score: past + now,
+        }
+    })
+}
+
+/// The turn's intent with this message's score for it. An intent the customer chose (a button,
+/// an answer to a clarifying question) has confidence 1.0 and keeps whatever score the message's
+/// own words gave it, often 0.0.
+fn scored_intent(pick: &Option<Pick>, classification: &Classification) -> Option<ScoredId> {
     pick.as_ref().map(|p| ScoredId {
         id: p.id.clone(),
         confidence: p.confidence,
-        score: 0.0,
+        score: classification
+            .intents
+            .iter()
+            .find(|s| s.index == p.index)
+            .map_or(0.0, |s| s.score),
     })
 }
 

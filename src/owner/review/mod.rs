@@ -10,26 +10,48 @@
 //! - a persona's *messages* are the logged messages the bot gave that persona (`-` for none);
 //! - *decided* messages leave out those a conversation added to its already open ticket: those
 //!   were not the bot's decision;
-//! - *resolution rate*: answers the customer marked "That helped", over answers shown;
+//! - *self-help answers*: answers that offered "That helped" / "Talk to a human" (greetings,
+//!   thanks and confirmations do not; records from before answers stored their buttons count
+//!   unless the current catalog marks the intent `feedback = false`);
+//! - *resolution rate*: self-help answers the customer marked "That helped", over self-help
+//!   answers shown (rating a greeting never counts);
+//! - *escalation after an answer*: self-help answers followed by a ticket on the same intent
+//!   (the ticket names the answer as the interaction that led to it) without a "not helped"
+//!   rating, over self-help answers shown; "not helped" is counted apart;
 //! - *escalation rate*: tickets opened for the persona (by a message, "Talk to a human" or "that
-//!   didn't help"), over its decided messages;
+//!   didn't help"), over its decided messages; *high priority*: those marked `"priority":
+//!   "high"`;
+//! - *A/B answers*: each variant's helped rate (over self-help answers shown) with its 95%
+//!   Wilson interval; a variant is *better with confidence* when a two-proportion z-test against
+//!   it passes at 95% (see `stats.rs` for why that test);
 //! - *clarify* and *fallback rates*: decided messages routed so, over decided messages;
 //! - *unclear* messages: decided messages with no intent, a clarifying question, or an intent
 //!   below the low-confidence line.
 
+mod answers;
 mod html;
+mod keywords;
+mod model;
+mod stats;
 mod text;
+mod text_answers;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-
-use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use html::{esc as escape_html, render_html, HtmlTarget};
+pub use model::*;
 pub use text::render_text;
+
+pub(crate) use answers::offered_buttons;
+pub use answers::split_variant;
+pub use stats::{compare, two_proportion, wilson, Arm, ZTest};
+
+use answers::{escalated_answers, experiments, rating, AnswerCounts};
+use keywords::{relabels, shared_keywords, silent_keywords, unclear_messages};
 
 use crate::catalog::Catalog;
 use crate::core::route::DecisionKind;
-use crate::store::{Interaction, ScoredId, Ticket};
+use crate::store::{Interaction, Priority, ScoredId, Ticket};
 
 /// The id shown for messages without a persona or intent.
 pub(crate) const NONE_ID: &str = "-";
@@ -92,164 +114,6 @@ pub fn since_cutoff(age: &str, now_ms: u64) -> Result<u64, ReviewError> {
     let d = humantime::parse_duration(age.trim())
         .map_err(|_| ReviewError::InvalidSince(age.to_string()))?;
     Ok(now_ms.saturating_sub(d.as_millis() as u64))
-}
-
-/// The whole report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Review {
-    pub generated_ms: u64,
-    /// The window: `since_ms` (None: all the evidence kept) to `until_ms`.
-    pub since_ms: Option<u64>,
-    pub until_ms: u64,
-    /// The persona filter, if any.
-    pub persona_filter: Option<String>,
-    /// Messages in the window (all personas; the denominator of each persona's share).
-    pub messages: usize,
-    /// Start dates (Mondays, UTC, `YYYY-MM-DD`) of the weeks in `PersonaReview::weekly`.
-    pub weeks: Vec<String>,
-    /// Busiest first; `-` holds the messages without a persona.
-    pub personas: Vec<PersonaReview>,
-    pub unclear: UnclearMessages,
-    pub silent_keywords: SilentKeywords,
-    /// Persona keywords that fired for more than one persona, most messages first.
-    pub shared_keywords: Vec<SharedKeyword>,
-    pub relabels: Relabels,
-}
-
-/// One persona's share of the traffic and how it was served.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PersonaReview {
-    pub id: String,
-    pub name: String,
-    pub owner: String,
-    pub messages: usize,
-    /// `messages` over all messages in the window.
-    pub share: f64,
-    /// Messages per week, aligned with `Review::weeks`.
-    pub weekly: Vec<usize>,
-    /// Messages the bot decided (not added to an already open ticket).
-    pub decided: usize,
-    pub answers: usize,
-    pub helped: usize,
-    pub not_helped: usize,
-    /// Tickets opened for this persona.
-    pub tickets: usize,
-    pub clarify: usize,
-    pub fallback: usize,
-    /// `helped / answers` (None without answers).
-    pub resolution_rate: Option<f64>,
-    /// `tickets / decided`.
-    pub escalation_rate: Option<f64>,
-    pub clarify_rate: Option<f64>,
-    pub fallback_rate: Option<f64>,
-    /// Most frequent intents of the persona's decided messages (`-`: no intent).
-    pub top_intents: Vec<Count>,
-    /// The answer variants shown to this persona, most shown first.
-    pub variants: Vec<VariantReview>,
-}
-
-/// An id (or term) and how many messages had it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Count {
-    pub id: String,
-    pub messages: usize,
-    /// Of the messages it is counted among.
-    pub share: f64,
-}
-
-/// How one answer variant (`<intent>/<persona|default>`) performed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VariantReview {
-    pub variant: String,
-    pub shown: usize,
-    pub helped: usize,
-    pub not_helped: usize,
-    /// Shown and not rated.
-    pub unrated: usize,
-    /// `helped / shown`.
-    pub resolution_rate: f64,
-    /// `helped / (helped + not_helped)` (None when nobody rated it).
-    pub rated_help_rate: Option<f64>,
-}
-
-/// The messages the catalog did not understand well, and the words in them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct UnclearMessages {
-    /// Decided messages in the window (the denominator).
-    pub decided: usize,
-    /// No intent, routed to the fallback (or its ticket after repeated misses).
-    pub unmatched: usize,
-    /// A clarifying question (two intents too close).
-    pub clarify: usize,
-    /// An intent below the low-confidence line.
-    pub low_confidence: usize,
-    pub low_confidence_line: f64,
-    /// Most frequent words and two-word phrases (stopwords left out), with the profiles that
-    /// already have the term.
-    pub terms: Vec<UnclearTerm>,
-    /// A few of the messages, newest first.
-    pub examples: Vec<String>,
-}
-
-/// A term of the unclear messages.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UnclearTerm {
-    pub term: String,
-    pub messages: usize,
-    /// Profiles (`persona:ID` / `intent:ID`) that already list it as a keyword.
-    pub in_profiles: Vec<String>,
-    pub examples: Vec<String>,
-}
-
-/// Keywords with no hit in the window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SilentKeywords {
-    /// Keywords looked at.
-    pub keywords: usize,
-    /// Of those, how many never fired.
-    pub silent: usize,
-    /// Per profile (`persona:ID` / `intent:ID`), in catalog order.
-    pub profiles: Vec<SilentProfile>,
-}
-
-/// One profile's silent keywords.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SilentProfile {
-    pub profile: String,
-    pub keywords: usize,
-    pub silent: Vec<String>,
-}
-
-/// A term that fired for several personas.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SharedKeyword {
-    pub term: String,
-    /// Messages it fired in, per persona.
-    pub personas: BTreeMap<String, usize>,
-    /// Messages it fired in (any persona).
-    pub messages: usize,
-}
-
-/// Agent corrections, from what the bot said to what the agent said.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Relabels {
-    /// Messages carrying an agent label.
-    pub labelled: usize,
-    /// Labels that agreed with the bot on the labelled axes.
-    pub confirmed: usize,
-    /// Intent corrections, most frequent first.
-    pub intent: Vec<Relabel>,
-    /// Persona corrections, most frequent first.
-    pub persona: Vec<Relabel>,
-}
-
-/// One kind of correction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Relabel {
-    pub from: String,
-    pub to: String,
-    pub messages: usize,
-    pub examples: Vec<String>,
 }
 
 /// The Monday (days since the epoch) starting the week of `ms` (UTC).
@@ -334,14 +198,14 @@ struct PersonaTally {
     weekly: Vec<usize>,
     decided: usize,
     answers: usize,
-    helped: usize,
-    not_helped: usize,
+    /// The self-help answers (those that offered the buttons).
+    self_help: AnswerCounts,
     tickets: usize,
+    high_priority: usize,
     clarify: usize,
     fallback: usize,
     intents: HashMap<String, usize>,
-    /// variant -> (shown, helped, not helped)
-    variants: BTreeMap<String, (usize, usize, usize)>,
+    variants: BTreeMap<String, AnswerCounts>,
 }
 
 /// Builds the review of `interactions` and `tickets` (any order; those outside the window are
@@ -379,7 +243,10 @@ pub fn build(
         .map(|w| date_of_day(first_week + 7 * w as i64))
         .collect();
 
+    let escalated = escalated_answers(catalog, &all, tickets);
     let mut tallies: BTreeMap<String, PersonaTally> = BTreeMap::new();
+    let mut by_intent: BTreeMap<String, AnswerCounts> = BTreeMap::new();
+    let mut variants: BTreeMap<String, AnswerCounts> = BTreeMap::new();
     let new_tally = || PersonaTally {
         weekly: vec![0; week_count],
         ..Default::default()
@@ -401,14 +268,23 @@ pub fn build(
         match i.route.kind {
             DecisionKind::Answer => {
                 t.answers += 1;
-                let helped = i.feedback.as_ref().map(|f| f.helped);
-                t.helped += usize::from(helped == Some(true));
-                t.not_helped += usize::from(helped == Some(false));
-                if let Some(variant) = &i.route.answer {
-                    let v = t.variants.entry(variant.clone()).or_insert((0, 0, 0));
-                    v.0 += 1;
-                    v.1 += usize::from(helped == Some(true));
-                    v.2 += usize::from(helped == Some(false));
+                // Only answers that offered "That helped" / "Talk to a human" are self-help:
+                // a greeting's rating never counts.
+                if offered_buttons(catalog, i) {
+                    let (helped, escalated) = (rating(i), escalated.contains(&i.id));
+                    t.self_help.add(helped, escalated);
+                    by_intent
+                        .entry(id_of(&i.intent).to_string())
+                        .or_default()
+                        .add(helped, escalated);
+                    if let Some(variant) = &i.route.answer {
+                        for counts in [
+                            t.variants.entry(variant.clone()).or_default(),
+                            variants.entry(variant.clone()).or_default(),
+                        ] {
+                            counts.add(helped, escalated);
+                        }
+                    }
                 }
             }
             DecisionKind::Clarify => t.clarify += 1,
@@ -416,15 +292,32 @@ pub fn build(
             DecisionKind::Ticket => {}
         }
     }
+    let mut teams: BTreeMap<&str, TeamTickets> = BTreeMap::new();
     for ticket in tickets
         .iter()
         .filter(|t| in_window(t.created_ms) && wanted(id_of(&t.persona)))
     {
-        tallies
+        let high = usize::from(ticket.priority == Priority::High);
+        let t = tallies
             .entry(id_of(&ticket.persona).to_string())
-            .or_insert_with(new_tally)
-            .tickets += 1;
+            .or_insert_with(new_tally);
+        t.tickets += 1;
+        t.high_priority += high;
+        let team = teams.entry(&ticket.team).or_insert_with(|| TeamTickets {
+            team: ticket.team.clone(),
+            tickets: 0,
+            high_priority: 0,
+        });
+        team.tickets += 1;
+        team.high_priority += high;
     }
+    let mut teams: Vec<TeamTickets> = teams.into_values().collect();
+    teams.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.team.cmp(&b.team)));
+    let mut answers_by_intent: Vec<IntentAnswers> = by_intent
+        .into_iter()
+        .map(|(intent, counts)| counts.intent(intent))
+        .collect();
+    answers_by_intent.sort_by(|a, b| b.answers.cmp(&a.answers).then(a.intent.cmp(&b.intent)));
 
     let mut personas: Vec<PersonaReview> = tallies
         .into_iter()
@@ -433,15 +326,7 @@ pub fn build(
             let mut variants: Vec<VariantReview> = t
                 .variants
                 .into_iter()
-                .map(|(variant, (shown, helped, not_helped))| VariantReview {
-                    variant,
-                    shown,
-                    helped,
-                    not_helped,
-                    unrated: shown - helped - not_helped,
-                    resolution_rate: ratio(helped, shown).unwrap_or(0.0),
-                    rated_help_rate: ratio(helped, helped + not_helped),
-                })
+                .map(|(variant, counts)| counts.variant(variant))
                 .collect();
             variants.sort_by(|a, b| b.shown.cmp(&a.shown).then(a.variant.cmp(&b.variant)));
             PersonaReview {
@@ -458,7 +343,8 @@ pub fn build(
                 owner: persona.map(|p| p.owner.clone()).unwrap_or_default(),
                 share: ratio(t.messages, all.len()).unwrap_or(0.0),
                 weekly: t.weekly,
-                resolution_rate: ratio(t.helped, t.answers),
+                resolution_rate: ratio(t.self_help.helped, t.self_help.shown),
+                escalation_after_answer_rate: ratio(t.self_help.escalated, t.self_help.shown),
                 escalation_rate: ratio(t.tickets, t.decided),
                 clarify_rate: ratio(t.clarify, t.decided),
                 fallback_rate: ratio(t.fallback, t.decided),
@@ -467,9 +353,12 @@ pub fn build(
                 messages: t.messages,
                 decided: t.decided,
                 answers: t.answers,
-                helped: t.helped,
-                not_helped: t.not_helped,
+                self_help_answers: t.self_help.shown,
+                helped: t.self_help.helped,
+                not_helped: t.self_help.not_helped,
+                escalated_after_answer: t.self_help.escalated,
                 tickets: t.tickets,
+                high_priority: t.high_priority,
                 clarify: t.clarify,
                 fallback: t.fallback,
                 id,
@@ -489,12 +378,16 @@ pub fn build(
         until_ms: options.now_ms,
         persona_filter: options.persona.clone(),
         messages: all.len(),
+        selected_messages: selected.len(),
         weeks,
         personas,
         unclear: unclear_messages(catalog, &decided, options),
         silent_keywords: silent_keywords(catalog, &selected, options.persona.as_deref()),
         shared_keywords: shared_keywords(&selected, options.top),
         relabels: relabels(&selected, options),
+        answers_by_intent,
+        teams,
+        experiments: experiments(&variants),
     })
 }
 
@@ -508,223 +401,6 @@ pub(crate) fn from_store(
     let interactions = store.interactions(&options.window())?;
     let tickets = store.tickets(None, None)?;
     build(catalog, &interactions, &tickets, options)
-}
-
-/// Where each term of the catalog is a keyword: normalised term -> profiles.
-fn keyword_owners(catalog: &Catalog) -> HashMap<String, Vec<String>> {
-    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
-    let profiles = catalog
-        .personas
-        .iter()
-        .map(|p| (format!("persona:{}", p.id), &p.keywords))
-        .chain(
-            catalog
-                .intents
-                .iter()
-                .map(|i| (format!("intent:{}", i.id), &i.keywords)),
-        );
-    for (profile, keywords) in profiles {
-        for k in keywords.iter().filter(|k| k.weight > 0.0) {
-            owners
-                .entry(k.words.join(" "))
-                .or_default()
-                .push(profile.clone());
-        }
-    }
-    owners
-}
-
-fn is_unclear(i: &Interaction, low_confidence: f64) -> bool {
-    match &i.intent {
-        None => true,
-        Some(intent) => i.route.kind == DecisionKind::Clarify || intent.confidence < low_confidence,
-    }
-}
-
-fn unclear_messages(
-    catalog: &Catalog,
-    decided: &[&Interaction],
-    options: &ReviewOptions,
-) -> UnclearMessages {
-    let mut report = UnclearMessages {
-        decided: decided.len(),
-        low_confidence_line: options.low_confidence,
-        ..Default::default()
-    };
-    let mut unclear: Vec<&Interaction> = decided
-        .iter()
-        .copied()
-        .filter(|i| is_unclear(i, options.low_confidence))
-        .collect();
-    unclear.sort_by_key(|i| std::cmp::Reverse(i.id));
-    let mut counts: HashMap<String, (usize, Vec<String>)> = HashMap::new();
-    for i in &unclear {
-        match (&i.intent, i.route.kind) {
-            (_, DecisionKind::Clarify) => report.clarify += 1,
-            (None, _) => report.unmatched += 1,
-            _ => report.low_confidence += 1,
-        }
-        for term in crate::owner::suggest::candidate_terms(&i.text) {
-            let entry = counts.entry(term).or_default();
-            entry.0 += 1;
-            if entry.1.len() < options.examples && !entry.1.contains(&i.text) {
-                entry.1.push(i.text.clone());
-            }
-        }
-    }
-    report.examples = distinct_texts(unclear.iter().copied(), options.examples);
-    let owners = keyword_owners(catalog);
-    let mut terms: Vec<UnclearTerm> = counts
-        .into_iter()
-        // A term seen once says little; a phrase only counts when it adds to its words.
-        .filter(|(_, (n, _))| *n >= 2)
-        .map(|(term, (messages, examples))| UnclearTerm {
-            in_profiles: owners.get(&term).cloned().unwrap_or_default(),
-            term,
-            messages,
-            examples,
-        })
-        .collect();
-    terms.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.term.cmp(&b.term)));
-    // Drop a word when a phrase holding it is as frequent: the phrase says more.
-    let phrases: Vec<(String, usize)> = terms
-        .iter()
-        .filter(|t| t.term.contains(' '))
-        .map(|t| (t.term.clone(), t.messages))
-        .collect();
-    terms.retain(|t| {
-        t.term.contains(' ')
-            || !phrases
-                .iter()
-                .any(|(p, n)| *n >= t.messages && p.split(' ').any(|w| w == t.term.as_str()))
-    });
-    terms.truncate(options.top * 2);
-    report.terms = terms;
-    report
-}
-
-fn silent_keywords(
-    catalog: &Catalog,
-    messages: &[&Interaction],
-    persona: Option<&str>,
-) -> SilentKeywords {
-    let mut fired: HashSet<(&str, &str)> = HashSet::new();
-    for i in messages {
-        for e in &i.evidence {
-            fired.insert((e.target.as_str(), e.term.as_str()));
-        }
-    }
-    let personas = catalog
-        .personas
-        .iter()
-        .filter(|p| persona.is_none_or(|want| want == p.id))
-        .map(|p| (format!("persona:{}", p.id), &p.keywords));
-    // With a persona filter, intents are judged on other traffic too: leave them out.
-    let intents = catalog
-        .intents
-        .iter()
-        .filter(|_| persona.is_none())
-        .map(|i| (format!("intent:{}", i.id), &i.keywords));
-    let mut report = SilentKeywords::default();
-    for (profile, keywords) in personas.chain(intents) {
-        // Negative weights count against a profile: their silence is not news.
-        let positive: Vec<&str> = keywords
-            .iter()
-            .filter(|k| k.weight > 0.0)
-            .map(|k| k.term.as_str())
-            .collect();
-        let silent: Vec<String> = positive
-            .iter()
-            .filter(|term| !fired.contains(&(profile.as_str(), **term)))
-            .map(|t| t.to_string())
-            .collect();
-        report.keywords += positive.len();
-        report.silent += silent.len();
-        if !silent.is_empty() {
-            report.profiles.push(SilentProfile {
-                profile,
-                keywords: positive.len(),
-                silent,
-            });
-        }
-    }
-    report
-}
-
-fn shared_keywords(messages: &[&Interaction], top: usize) -> Vec<SharedKeyword> {
-    let mut by_term: BTreeMap<&str, (BTreeMap<String, usize>, usize)> = BTreeMap::new();
-    for i in messages {
-        let mut personas_here: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for e in i.evidence.iter().filter(|e| e.weight > 0.0) {
-            if let Some(p) = e.target.strip_prefix("persona:") {
-                personas_here.entry(e.term.as_str()).or_default().insert(p);
-            }
-        }
-        for (term, personas) in personas_here {
-            let entry = by_term.entry(term).or_default();
-            entry.1 += 1;
-            for p in personas {
-                *entry.0.entry(p.to_string()).or_insert(0) += 1;
-            }
-        }
-    }
-    let mut shared: Vec<SharedKeyword> = by_term
-        .into_iter()
-        .filter(|(_, (personas, _))| personas.len() > 1)
-        .map(|(term, (personas, messages))| SharedKeyword {
-            term: term.to_string(),
-            personas,
-            messages,
-        })
-        .collect();
-    shared.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.term.cmp(&b.term)));
-    shared.truncate(top);
-    shared
-}
-
-fn relabels(messages: &[&Interaction], options: &ReviewOptions) -> Relabels {
-    let mut report = Relabels::default();
-    let mut intent: BTreeMap<(String, String), Vec<&Interaction>> = BTreeMap::new();
-    let mut persona: BTreeMap<(String, String), Vec<&Interaction>> = BTreeMap::new();
-    for i in messages {
-        let Some(label) = &i.label else { continue };
-        report.labelled += 1;
-        let mut agreed = true;
-        for (want, said, pairs) in [
-            (&label.intent, id_of(&i.intent), &mut intent),
-            (&label.persona, id_of(&i.persona), &mut persona),
-        ] {
-            if let Some(want) = want.as_deref().filter(|w| *w != said) {
-                agreed = false;
-                pairs
-                    .entry((said.to_string(), want.to_string()))
-                    .or_default()
-                    .push(i);
-            }
-        }
-        report.confirmed += usize::from(agreed);
-    }
-    let list = |pairs: BTreeMap<(String, String), Vec<&Interaction>>| {
-        let mut list: Vec<Relabel> = pairs
-            .into_iter()
-            .map(|((from, to), found)| Relabel {
-                from,
-                to,
-                messages: found.len(),
-                examples: distinct_texts(found.iter().rev().copied(), options.examples),
-            })
-            .collect();
-        list.sort_by(|a, b| {
-            b.messages
-                .cmp(&a.messages)
-                .then(a.from.cmp(&b.from))
-                .then(a.to.cmp(&b.to))
-        });
-        list
-    };
-    report.intent = list(intent);
-    report.persona = list(persona);
-    report
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::{Review, NONE_ID};
 use crate::store::format_time;
 
 /// A percentage, or `-` when there is nothing to divide by.
-fn percent(rate: Option<f64>) -> String {
+pub(super) fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", 100.0 * r))
 }
 
@@ -21,6 +21,22 @@ pub(super) fn sparkline(weekly: &[usize]) -> String {
             _ => BLOCKS[((n * 7).div_ceil(max.max(1))).min(7)],
         })
         .collect()
+}
+
+/// `12 message(s)`, or `12 message(s) of 51 in the window` under a persona filter.
+pub(super) fn message_count(review: &Review) -> String {
+    match &review.persona_filter {
+        Some(p) => format!(
+            "{} message(s) of persona {p} ({} in the window)",
+            review.selected_messages, review.messages
+        ),
+        None => format!("{} message(s)", review.messages),
+    }
+}
+
+/// A 95% interval as `41%–63%`.
+pub(super) fn interval(i: &super::Interval) -> String {
+    format!("{:.0}%–{:.0}%", 100.0 * i.low, 100.0 * i.high)
 }
 
 /// Cuts `text` to `max` characters on one line.
@@ -43,15 +59,10 @@ pub fn render_text(review: &Review) -> String {
     };
     let _ = writeln!(
         out,
-        "personabot review: {} message(s), {window}{}",
-        review.messages,
-        review
-            .persona_filter
-            .as_ref()
-            .map(|p| format!(", persona {p}"))
-            .unwrap_or_default()
+        "personabot review: {}, {window}",
+        message_count(review)
     );
-    if review.messages == 0 {
+    if review.selected_messages == 0 {
         let _ = writeln!(
             out,
             "\nNo messages in this window yet: the review fills in as customers write."
@@ -74,37 +85,45 @@ pub fn render_text(review: &Review) -> String {
     let trend_width = review.weeks.len().max(5);
     let _ = writeln!(
         out,
-        "{:<name_width$}  {:>8}  {:>6}  {:<trend_width$}  {:>7}  {:>10}  {:>10}  {:>7}  {:>8}",
+        "{:<name_width$}  {:>8}  {:>6}  {:<trend_width$}  {:>9}  {:>10}  {:>12}  {:>10}  {:>4}  {:>7}  {:>8}",
         "persona",
         "messages",
         "share",
         "trend",
-        "answers",
+        "self-help",
         "resolution",
+        "after answer",
         "escalation",
+        "high",
         "clarify",
         "fallback"
     );
     for p in &review.personas {
         let _ = writeln!(
             out,
-            "{:<name_width$}  {:>8}  {:>6}  {:<trend_width$}  {:>7}  {:>10}  {:>10}  {:>7}  {:>8}",
+            "{:<name_width$}  {:>8}  {:>6}  {:<trend_width$}  {:>9}  {:>10}  {:>12}  {:>10}  {:>4}  {:>7}  {:>8}",
             p.id,
             p.messages,
             percent(Some(p.share)),
             sparkline(&p.weekly),
-            p.answers,
+            p.self_help_answers,
             percent(p.resolution_rate),
+            percent(p.escalation_after_answer_rate),
             percent(p.escalation_rate),
+            p.high_priority,
             percent(p.clarify_rate),
             percent(p.fallback_rate),
         );
     }
     let _ = writeln!(
         out,
-        "resolution: answers marked \"That helped\" / answers shown; escalation: tickets opened / \
-         messages decided (not added to an open ticket)"
+        "self-help: answers that offered \"That helped\" / \"Talk to a human\" (not greetings or \
+         thanks); resolution: marked \"That helped\" / self-help answers; after answer: \
+         self-help answers followed by a ticket on their intent without a \"not helped\" / \
+         self-help answers; escalation: tickets opened / messages decided (not added to an open \
+         ticket); high: tickets marked priority high"
     );
+    super::text_answers::intents_and_teams(&mut out, review);
 
     let _ = writeln!(out, "\nTOP INTENTS");
     for p in &review.personas {
@@ -129,16 +148,23 @@ pub fn render_text(review: &Review) -> String {
             .max()
             .unwrap_or(7)
             .max(7);
-        let _ = writeln!(out, "\nANSWER VARIANTS (per persona)");
+        let _ = writeln!(out, "\nANSWER VARIANTS (self-help answers, per persona)");
         let _ = writeln!(
             out,
-            "{:<name_width$}  {:<variant_width$}  {:>5}  {:>6}  {:>10}  {:>7}  {:>10}",
-            "persona", "variant", "shown", "helped", "not helped", "unrated", "resolution"
+            "{:<name_width$}  {:<variant_width$}  {:>5}  {:>6}  {:>10}  {:>7}  {:>10}  {:>13}",
+            "persona",
+            "variant",
+            "shown",
+            "helped",
+            "not helped",
+            "unrated",
+            "resolution",
+            "95% interval"
         );
         for (persona, v) in variants {
             let _ = writeln!(
                 out,
-                "{:<name_width$}  {:<variant_width$}  {:>5}  {:>6}  {:>10}  {:>7}  {:>10}",
+                "{:<name_width$}  {:<variant_width$}  {:>5}  {:>6}  {:>10}  {:>7}  {:>10}  {:>13}",
                 persona,
                 v.variant,
                 v.shown,
@@ -146,9 +172,11 @@ pub fn render_text(review: &Review) -> String {
                 v.not_helped,
                 v.unrated,
                 percent(Some(v.resolution_rate)),
+                interval(&v.interval),
             );
         }
     }
+    super::text_answers::experiments(&mut out, review);
 
     let u = &review.unclear;
     let _ = writeln!(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Table, TableLike};
 
-use super::{Action, ProfileKind, SuggestError, Suggestion};
+use super::{Action, ProfileKind, Retirement, SuggestError, Suggestion};
 use crate::catalog::CatalogSources;
 
 /// One catalog file and its edited text.
@@ -23,6 +23,8 @@ pub struct FileEdit {
     /// Keys added (as written) and removed.
     pub added: Vec<String>,
     pub removed: Vec<String>,
+    /// Answer variants whose text was removed (`pricing/default#2`).
+    pub retired: Vec<String>,
 }
 
 fn file_for<'a>(
@@ -74,19 +76,58 @@ fn remove_keeping_comments(table: &mut dyn TableLike, key: &str) -> bool {
     true
 }
 
+/// Removes the retired variants' texts from their `[answers]` arrays (the highest number of a
+/// key first, so the others keep their place); returns the variants removed. A variant whose
+/// key is not an array holding it is left alone.
+fn retire_variants(doc: &mut DocumentMut, retire: &[&Retirement]) -> Vec<String> {
+    let mut ordered: Vec<&Retirement> = retire.to_vec();
+    ordered.sort_by(|a, b| a.key.cmp(&b.key).then(b.number.cmp(&a.number)));
+    let mut retired = Vec::new();
+    for r in ordered {
+        let texts = doc
+            .get_mut("answers")
+            .and_then(Item::as_table_like_mut)
+            .and_then(|answers| answers.get_mut(&r.key))
+            .and_then(Item::as_array_mut);
+        if let Some(texts) = texts {
+            // Never the last text: an answer keeps at least one.
+            if r.number >= 1 && r.number <= texts.len() && texts.len() > 1 {
+                texts.remove(r.number - 1);
+                retired.push(r.variant.clone());
+            }
+        }
+    }
+    retired.reverse();
+    retired
+}
+
 /// Applies the suggestions to the catalog's file texts: removals delete the key, additions
 /// append `term = weight` to the profile's `[keywords]` table (quoted only when TOML needs
-/// it). Everything else in the file is kept as written. Files with no change are left out.
+/// it), retirements remove an answer variant's text from its `[answers]` array. Everything
+/// else in the file is kept as written. Files with no change are left out.
 pub fn edit_files(
     sources: &CatalogSources,
     suggestions: &[Suggestion],
+    retire: &[Retirement],
 ) -> Result<Vec<FileEdit>, SuggestError> {
-    let mut by_profile: BTreeMap<(ProfileKind, &str), Vec<&Suggestion>> = BTreeMap::new();
+    type Changes<'a> = (Vec<&'a Suggestion>, Vec<&'a Retirement>);
+    let mut by_profile: BTreeMap<(ProfileKind, &str), Changes<'_>> = BTreeMap::new();
     for s in suggestions {
-        by_profile.entry((s.kind, &s.profile)).or_default().push(s);
+        by_profile
+            .entry((s.kind, &s.profile))
+            .or_default()
+            .0
+            .push(s);
+    }
+    for r in retire {
+        by_profile
+            .entry((ProfileKind::Intent, &r.intent))
+            .or_default()
+            .1
+            .push(r);
     }
     let mut edits = Vec::new();
-    for ((kind, id), changes) in by_profile {
+    for ((kind, id), (changes, retiring)) in by_profile {
         let (path, before) = file_for(sources, kind, id).ok_or_else(|| SuggestError::NoFile {
             kind,
             id: id.to_string(),
@@ -96,21 +137,24 @@ pub fn edit_files(
             message,
         };
         let mut doc: DocumentMut = before.parse().map_err(|e| toml_error(format!("{e}")))?;
-        let keywords = doc
-            .entry("keywords")
-            .or_insert_with(|| Item::Table(Table::new()))
-            .as_table_like_mut()
-            .ok_or_else(|| toml_error("`keywords` is not a table".into()))?;
+        let retired = retire_variants(&mut doc, &retiring);
         let (mut added, mut removed) = (Vec::new(), Vec::new());
-        for s in changes.iter().filter(|s| s.action == Action::Remove) {
-            if remove_keeping_comments(keywords, &s.term) {
-                removed.push(s.term.clone());
+        if !changes.is_empty() {
+            let keywords = doc
+                .entry("keywords")
+                .or_insert_with(|| Item::Table(Table::new()))
+                .as_table_like_mut()
+                .ok_or_else(|| toml_error("`keywords` is not a table".into()))?;
+            for s in changes.iter().filter(|s| s.action == Action::Remove) {
+                if remove_keeping_comments(keywords, &s.term) {
+                    removed.push(s.term.clone());
+                }
             }
-        }
-        for s in changes.iter().filter(|s| s.action == Action::Add) {
-            if keywords.get(&s.term).is_none() {
-                keywords.insert(&s.term, weight_value(s.weight));
-                added.push(s.term.clone());
+            for s in changes.iter().filter(|s| s.action == Action::Add) {
+                if keywords.get(&s.term).is_none() {
+                    keywords.insert(&s.term, weight_value(s.weight));
+                    added.push(s.term.clone());
+                }
             }
         }
         let after = doc.to_string();
@@ -126,6 +170,7 @@ pub fn edit_files(
                 after,
                 added,
                 removed,
+                retired,
             });
         }
     }
@@ -207,6 +252,7 @@ mod tests {
                 change(Action::Add, "paypal", 1.5),
                 change(Action::Add, "wire fee", 2.0),
             ],
+            &[],
         )
         .unwrap();
         assert_eq!(edits.len(), 1);
@@ -225,6 +271,61 @@ mod tests {
             "{diff}"
         );
         // Nothing to change: no edit, no diff.
-        assert!(edit_files(&sources, &[]).unwrap().is_empty());
+        assert!(edit_files(&sources, &[], &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn retiring_a_variant_removes_its_text_and_keeps_the_rest() {
+        let before = "name = \"Pricing\"\n\n[keywords]\nprice = 1.2\n\n[answers]\n# A/B for founders\nstartup-founder = [\n  \"\"\"\nFirst founder text.\n\"\"\",\n  # the second\n  \"\"\"\nSecond founder text.\n\"\"\",\n  \"Third.\",\n]\ndefault = [\"Only one.\"]\ninvestor = \"Plain.\"\n";
+        let sources = CatalogSources {
+            personas: Vec::new(),
+            intents: vec![(PathBuf::from("cat/intents/pricing.toml"), before.into())],
+            intents_dir: PathBuf::from("cat/intents"),
+        };
+        let retire = |key: &str, number: usize| Retirement {
+            variant: format!("pricing/{key}#{number}"),
+            intent: "pricing".into(),
+            key: key.into(),
+            number,
+            shown: 100,
+            helped: 40,
+            beaten_by: format!("pricing/{key}#1"),
+            beaten_by_shown: 100,
+            beaten_by_helped: 60,
+            z: 2.83,
+            p_value: 0.005,
+        };
+        let edits = edit_files(
+            &sources,
+            &[],
+            &[
+                retire("startup-founder", 2),
+                retire("startup-founder", 3),
+                // Not an array, or its last text, or out of range: left alone.
+                retire("investor", 2),
+                retire("default", 1),
+                retire("startup-founder", 7),
+            ],
+        )
+        .unwrap();
+        assert_eq!(edits.len(), 1);
+        assert_eq!(
+            edits[0].retired,
+            ["pricing/startup-founder#2", "pricing/startup-founder#3"]
+        );
+        let after = &edits[0].after;
+        assert_eq!(
+            after,
+            "name = \"Pricing\"\n\n[keywords]\nprice = 1.2\n\n[answers]\n# A/B for founders\nstartup-founder = [\n  \"\"\"\nFirst founder text.\n\"\"\",\n]\ndefault = [\"Only one.\"]\ninvestor = \"Plain.\"\n"
+        );
+        let doc: DocumentMut = after.parse().expect("still TOML");
+        assert_eq!(
+            doc["answers"]["startup-founder"].as_array().unwrap().len(),
+            1
+        );
+        // Nothing to retire: no edit.
+        assert!(edit_files(&sources, &[], &[retire("default", 1)])
+            .unwrap()
+            .is_empty());
     }
 }

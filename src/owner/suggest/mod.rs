@@ -23,6 +23,11 @@
 //!   is kept when at least `min_support` documents support it and at least `min_share` of the
 //!   documents where `k` fired for `Y` are such mistakes (the rest, truly `Y`, are its
 //!   counter-evidence).
+//!
+//! Answers shown in several texts (A/B variants, `route.answer` like `pricing/default#2`) are
+//! compared too: a variant that helps less than the leading variant of the same answer with
+//! 95% confidence (as `personabot review` judges it) is proposed for retirement, and the edit
+//! removes its text from the intent's `[answers]` array.
 
 use std::path::PathBuf;
 
@@ -38,11 +43,13 @@ mod evidence;
 mod mine;
 mod predict;
 mod render;
+mod variants;
 
 pub use edit::{edit_files, render_diff, write_edits, FileEdit};
 pub use evidence::{candidate_terms, is_content_word};
 pub use predict::{predict, Prediction};
 pub use render::render_summary;
+pub use variants::Retirement;
 
 use evidence::{intent_docs, persona_docs, term_index, unattributed, Doc, Source};
 use mine::{additions, removals, round_weight, Profile};
@@ -211,6 +218,8 @@ pub struct Suggestions {
     /// Sorted by kind, profile, action (additions first), support (largest first), term.
     pub suggestions: Vec<Suggestion>,
     pub min_support: usize,
+    /// Answer variants that lost to another variant of the same answer: texts to retire.
+    pub retire: Vec<Retirement>,
 }
 
 /// Mines keyword additions and removals from `interactions` (any order) for the profiles of
@@ -305,6 +314,10 @@ pub fn suggest(
                 .extend(removals(kind, profile, docs, options));
         }
     }
+    // --persona selects that persona's answer texts, --intent that intent's.
+    found.retire = variants::retirements(catalog, interactions, |intent, key| {
+        everything || wanted(ProfileKind::Intent, intent) || wanted(ProfileKind::Persona, key)
+    });
     found.suggestions.sort_by(|a, b| {
         (a.kind, &a.profile, a.action)
             .cmp(&(b.kind, &b.profile, b.action))

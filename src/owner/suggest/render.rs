@@ -36,7 +36,7 @@ pub fn render_summary(found: &Suggestions, prediction: Option<&Prediction>) -> S
         found.rephrased,
         found.unattributed.messages
     );
-    if found.suggestions.is_empty() {
+    if found.suggestions.is_empty() && found.retire.is_empty() {
         let _ = writeln!(
             out,
             "no suggestions (each needs at least {} supporting document(s))",
@@ -80,6 +80,28 @@ pub fn render_summary(found: &Suggestions, prediction: Option<&Prediction>) -> S
         for e in &s.examples {
             let _ = writeln!(out, "    #{} {}", e.interaction, quoted(&e.text, 160));
         }
+    }
+    for r in &found.retire {
+        let rate = |helped: usize, shown: usize| 100.0 * helped as f64 / shown.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "intent {}: retire the answer variant {} (text {} of [answers] {}): it helped {} of {} \
+             ({:.0}%), {} helped {} of {} ({:.0}%); z = {:.2}, p = {:.4}, better with 95% \
+             confidence. The texts after it move up one number.",
+            r.intent,
+            r.variant,
+            r.number,
+            r.key,
+            r.helped,
+            r.shown,
+            rate(r.helped, r.shown),
+            r.beaten_by,
+            r.beaten_by_helped,
+            r.beaten_by_shown,
+            rate(r.beaten_by_helped, r.beaten_by_shown),
+            r.z,
+            r.p_value
+        );
     }
     let u = &found.unattributed;
     if u.messages > 0 {
