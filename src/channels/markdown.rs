@@ -86,7 +86,20 @@ fn link_at(s: &str) -> Option<(&str, &str, usize)> {
         return None;
     }
     let after = inner[close + 1..].strip_prefix('(')?;
-    let end = after.find(')')?;
+    // The target ends at the `)` that balances its `(`, as in CommonMark.
+    let mut depth = 0usize;
+    let end = after.char_indices().find_map(|(at, c)| match c {
+        '(' => {
+            depth += 1;
+            None
+        }
+        ')' if depth == 0 => Some(at),
+        ')' => {
+            depth -= 1;
+            None
+        }
+        _ => None,
+    })?;
     let url = &after[..end];
     Some((text, url, 1 + close + 2 + end + 1))
 }
@@ -365,7 +378,7 @@ mod tests {
                 "[click](javascript:alert(1)) [x](ftp://a) [y](https://a b)",
                 vec![Line {
                     item: false,
-                    spans: vec![text("click) x y")],
+                    spans: vec![text("click x y")],
                 }],
             ),
             // Not the subset: left as text.
