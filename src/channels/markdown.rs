@@ -178,8 +178,9 @@ fn nothing(_: &str) -> &'static str {
 // Discord
 // ----------------------------------------------------------------------------------------------
 
-/// Discord's markdown characters, backslash-escaped in text.
-const DISCORD_SPECIAL: &[char] = &['\\', '*', '_', '~', '`', '|', '[', ']', '<', '>', '#'];
+/// Discord's markdown characters, backslash-escaped in text (`<` starts mentions, emoji,
+/// timestamps and command links; `#` and `>` only mean something at the start of a line).
+const DISCORD_SPECIAL: &[char] = &['\\', '*', '_', '~', '`', '|', '[', ']', '<'];
 
 /// Text on Discord: mentions and masked links neutralised ([`neutralise`]), then every
 /// markdown character escaped.
@@ -194,11 +195,13 @@ fn discord_text(text: &str) -> String {
     out
 }
 
-/// A line starting with `-`, `+` or `1.` would be a list on Discord.
+/// A line starting with `-`, `+` or `1.` would be a list on Discord, one with `#` a heading,
+/// one with `-#` small print, one with `>` a quote.
 fn discord_line_start(rendered: &str) -> &'static str {
     let digits = rendered.bytes().take_while(u8::is_ascii_digit).count();
     let ordered = digits > 0 && rendered[digits..].starts_with(". ");
-    if rendered.starts_with("- ") || rendered.starts_with("+ ") || ordered {
+    let marks = ["- ", "+ ", "-#", "#", ">"];
+    if marks.iter().any(|m| rendered.starts_with(m)) || ordered {
         "\\"
     } else {
         ""
@@ -428,26 +431,26 @@ mod tests {
         }
     }
 
-    const ANSWER: &str = "Plans:\n- **Growth**: $39 & more, see [pricing](https://hearth.example/p?a=1&b=2)\n- Write to [press](mailto:press@hearth.example)\n\n1. not a list\n# not a heading";
+    const ANSWER: &str = "Plans:\n- **Growth**: $39 & more, see [pricing](https://hearth.example/p?a=1&b=2)\n- Write to [press](mailto:press@hearth.example)\n\n1. not a list\n# not a heading\n> not a quote";
 
     #[test]
     fn renderers_table() {
         let cases: [(fn(&str) -> String, &str); 4] = [
             (
                 discord,
-                "Plans:\n- **Growth**: $39 & more, see [pricing](https://hearth.example/p?a=1&b=2)\n- Write to [press](mailto:press@hearth.example)\n\n\\1. not a list\n\\# not a heading",
+                "Plans:\n- **Growth**: $39 & more, see [pricing](https://hearth.example/p?a=1&b=2)\n- Write to [press](mailto:press@hearth.example)\n\n\\1. not a list\n\\# not a heading\n\\> not a quote",
             ),
             (
                 slack,
-                "Plans:\n• *Growth*: $39 &amp; more, see <https://hearth.example/p?a=1&amp;b=2|pricing>\n• Write to <mailto:press@hearth.example|press>\n\n1. not a list\n# not a heading",
+                "Plans:\n• *Growth*: $39 &amp; more, see <https://hearth.example/p?a=1&amp;b=2|pricing>\n• Write to <mailto:press@hearth.example|press>\n\n1. not a list\n# not a heading\n&gt; not a quote",
             ),
             (
                 telegram_html,
-                "Plans:\n• <b>Growth</b>: $39 &amp; more, see <a href=\"https://hearth.example/p?a=1&amp;b=2\">pricing</a>\n• Write to <a href=\"mailto:press@hearth.example\">press</a>\n\n1. not a list\n# not a heading",
+                "Plans:\n• <b>Growth</b>: $39 &amp; more, see <a href=\"https://hearth.example/p?a=1&amp;b=2\">pricing</a>\n• Write to <a href=\"mailto:press@hearth.example\">press</a>\n\n1. not a list\n# not a heading\n&gt; not a quote",
             ),
             (
                 plain,
-                "Plans:\n- Growth: $39 & more, see pricing (https://hearth.example/p?a=1&b=2)\n- Write to press (press@hearth.example)\n\n1. not a list\n# not a heading",
+                "Plans:\n- Growth: $39 & more, see pricing (https://hearth.example/p?a=1&b=2)\n- Write to press (press@hearth.example)\n\n1. not a list\n# not a heading\n> not a quote",
             ),
         ];
         for (render, want) in cases {
@@ -457,18 +460,19 @@ mod tests {
 
     #[test]
     fn text_outside_the_subset_is_escaped_for_each_platform() {
-        let hostile = "hi @everyone <@123> <!here> [x](https://a/@here) _i_ `c` <b>no</b> & | ~s~";
+        let hostile =
+            "hi @everyone <@123> <!here> [x](https://a/@here) _i_ `c` <b>no</b> & | ~s~ #1";
         assert_eq!(
             discord(hostile),
-            "hi @\u{200B}everyone \\<\u{200B}@123\\> \\<!here\\> [x](https://a/%40here) \\_i\\_ \\`c\\` \\<b\\>no\\</b\\> & \\| \\~s\\~"
+            "hi @\u{200B}everyone \\<\u{200B}@123> \\<!here> [x](https://a/%40here) \\_i\\_ \\`c\\` \\<b>no\\</b> & \\| \\~s\\~ #1"
         );
         assert_eq!(
             slack(hostile),
-            "hi @everyone &lt;@123&gt; &lt;!here&gt; <https://a/@here|x> _i_ `c` &lt;b&gt;no&lt;/b&gt; &amp; | ~s~"
+            "hi @everyone &lt;@123&gt; &lt;!here&gt; <https://a/@here|x> _i_ `c` &lt;b&gt;no&lt;/b&gt; &amp; | ~s~ #1"
         );
         assert_eq!(
             telegram_html(hostile),
-            "hi @everyone &lt;@123&gt; &lt;!here&gt; <a href=\"https://a/@here\">x</a> _i_ `c` &lt;b&gt;no&lt;/b&gt; &amp; | ~s~"
+            "hi @everyone &lt;@123&gt; &lt;!here&gt; <a href=\"https://a/@here\">x</a> _i_ `c` &lt;b&gt;no&lt;/b&gt; &amp; | ~s~ #1"
         );
     }
 
