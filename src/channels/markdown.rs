@@ -435,7 +435,8 @@ mod tests {
 
     #[test]
     fn renderers_table() {
-        let cases: [(fn(&str) -> String, &str); 4] = [
+        type Render = fn(&str) -> String;
+        let cases: [(Render, &str); 4] = [
             (
                 discord,
                 "Plans:\n- **Growth**: $39 & more, see [pricing](https://hearth.example/p?a=1&b=2)\n- Write to [press](mailto:press@hearth.example)\n\n\\1. not a list\n\\# not a heading\n\\> not a quote",

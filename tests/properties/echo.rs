@@ -94,14 +94,14 @@ fn telegram_answer_fault(html: &str) -> Option<String> {
         let next = rest.find(['<', '&']);
         let Some(at) = next else { break };
         let tail = &rest[at..];
-        if tail.starts_with('&') {
-            if !["&amp;", "&lt;", "&gt;", "&quot;"]
+        if let Some(after) = tail.strip_prefix('&') {
+            if !["amp;", "lt;", "gt;", "quot;"]
                 .iter()
-                .any(|e| tail.starts_with(e))
+                .any(|e| after.starts_with(e))
             {
                 return Some(format!("a bare & in {tail:?}"));
             }
-            rest = &tail[1..];
+            rest = after;
             continue;
         }
         let close = tail.find('>')?;
