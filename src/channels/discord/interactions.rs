@@ -101,7 +101,9 @@ pub(super) async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInterac
                 Mode::Ticket
             };
             let reply = match s.state.handle(inbound, mode).await {
-                Ok(o) => o.reply.unwrap_or_else(|| wording::AGENT_HAS_IT.into()),
+                Ok(o) => o
+                    .reply
+                    .map_or_else(|| wording::AGENT_HAS_IT.into(), |r| markdown::discord(&r)),
                 Err(e) => e.user_message(),
             };
             respond(ctx, c, &reply, true).await;
