@@ -165,3 +165,32 @@ async fn a_clarifying_question_offers_its_options_and_a_press_answers_that_optio
     );
     assert_eq!(stored[1].route.kind, "answer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answer_whose_html_telegram_refuses_goes_again_as_plain_text() {
+    let bot = Bot::polling().await;
+    let ann = customer(7103);
+    support::answer_in_markdown(&bot.pipeline, "pricing");
+    bot.fake.fail_next(
+        "sendMessage",
+        400,
+        json!({
+            "ok": false, "error_code": 400,
+            "description": "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0",
+        }),
+    );
+    let since = bot.mark();
+    let (_, q) = bot.fake.say(DM, &ann, "How much does Hearth cost?");
+    let answer = bot.reply_to(since, DM, q).await;
+    assert!(answer.body.get("parse_mode").is_none(), "{}", answer.body);
+    assert!(
+        answer
+            .text()
+            .starts_with("Our plans are on the pricing page (https://hearth.example/pricing)."),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(labels(&answer), [HELPED_LABEL, HUMAN_LABEL]);
+    let d = bot.delivery(0, T).await;
+    assert_eq!((d.ok, d.attempts), (true, 2), "{d:?}");
+}

@@ -100,7 +100,8 @@ impl Telegram {
 
     /// Sends a message, cut to Telegram's limit, retrying flood control and server errors:
     /// plain text with no parse mode (nothing in it is interpreted), or a bot answer in HTML
-    /// ([`Body::Answer`]). Returns the sent message or the last error, and the attempts made.
+    /// ([`Body::Answer`]; should Telegram ever refuse its HTML, the answer goes again as plain
+    /// text). Returns the sent message or the last error, and the attempts made.
     pub(super) async fn send(
         &self,
         chat: i64,
@@ -109,11 +110,38 @@ impl Telegram {
         body: Body<'_>,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> (Result<Message, String>, u32) {
-        let (text, html) = match body {
-            Body::Plain(text) => (fit(text, MAX_TEXT), false),
-            // Cut before rendering, so no tag is cut; the markup only shortens what shows.
-            Body::Answer(markdown) => (markdown::telegram_html(&fit(markdown, MAX_TEXT)), true),
+        let to = (chat, topic, reply_to);
+        let markdown = match body {
+            Body::Plain(text) => {
+                return self
+                    .send_text(to, fit(text, MAX_TEXT), false, keyboard)
+                    .await
+            }
+            Body::Answer(markdown) => markdown,
         };
+        // Cut before rendering, so no tag is cut; the markup only shortens what shows.
+        let cut = fit(markdown, MAX_TEXT);
+        let html = markdown::telegram_html(&cut);
+        let (result, attempts) = self.send_text(to, html, true, keyboard.clone()).await;
+        match &result {
+            Err(e) if e.contains("can't parse entities") => {
+                tracing::warn!(error = %e, "Telegram refused an answer's HTML; sending it as plain text");
+                let plain = fit(&markdown::plain(&cut), MAX_TEXT);
+                let (result, more) = self.send_text(to, plain, false, keyboard).await;
+                (result, attempts + more)
+            }
+            _ => (result, attempts),
+        }
+    }
+
+    /// One `sendMessage` to (chat, topic, reply_to), with its retries.
+    async fn send_text(
+        &self,
+        (chat, topic, reply_to): (i64, Option<i32>, Option<i32>),
+        text: String,
+        html: bool,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> (Result<Message, String>, u32) {
         kit::with_retries("Telegram sendMessage", || {
             let mut request = self.bot.send_message(ChatId(chat), text.clone());
             if html {
