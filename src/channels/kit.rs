@@ -1,6 +1,7 @@
 //! What every channel shares, written once: the customer's buttons (which a reply offers, and
-//! their labels), delivery in order per conversation, one retry policy for sends (honouring the platform's `Retry-After`), and
-//! the loop that relays agents' replies to the customer's conversation.
+//! their labels), delivery in order per conversation, one retry policy for sends (honouring
+//! the platform's `Retry-After`), and the loop that relays agents' replies to the customer's
+//! conversation.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -46,8 +46,13 @@ pub fn safe_url(url: &str) -> bool {
                     c,
                     '<' | '>' | '"' | '\'' | '(' | ')' | '|' | '\\' | '`' | '[' | ']'
                 )
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                || is_invisible(c)
         })
+}
+
+/// Zero-width and bidirectional control characters, which could hide or reorder a link.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Parses an answer into lines of spans. Never fails: what is not the subset is text.

@@ -1,7 +1,8 @@
 //! The Discord channel (serenity): customers write in support channels or DMs and get answers in
 //! Discord markdown with "That helped" / "Talk to a human" buttons (as the turn's actions say),
-//! and clarifying questions with their options as buttons; tickets go to each team's channel as a message with
-//! Claim, Resolve and Relabel controls and a thread; agents' thread messages reach the customer.
+//! and clarifying questions with their options as buttons; tickets go to each team's channel
+//! as a message with Claim, Resolve and Relabel controls and a thread; agents' thread messages
+//! reach the customer.
 //!
 //! This folder is the only place that imports serenity. Deciding code lives in the pipeline.
 //! This file is the adapter (the client and its start and shutdown, the gateway handler,

@@ -2,7 +2,8 @@
 //! app is in, in its DMs, or mention it; each Slack thread is one conversation and the bot
 //! answers in the thread, in mrkdwn, with "That helped" / "Talk to a human" buttons under
 //! self-help answers (as the turn's actions say) and a clarifying question's options as
-//! buttons (a press sends the option as the asker's next message). Agents' replies to Slack tickets are posted back into the customer's thread.
+//! buttons (a press sends the option as the asker's next message). Agents' replies to Slack
+//! tickets are posted back into the customer's thread.
 //!
 //! - `POST /slack/events`: Events API requests (`url_verification`, `event_callback`).
 //! - `POST /slack/interactions`: interactivity requests (`payload=<json>`, `block_actions`).
