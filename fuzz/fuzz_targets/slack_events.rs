@@ -7,6 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use personabot::channels::kit;
 use personabot::channels::slack::{self, EventVerdict};
 use serde_json::Value;
 
@@ -52,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     let escaped = slack::escape(&message.text);
     assert!(!escaped.contains('<') && !escaped.contains('>'));
     let value = slack::button_value(&message.user, &conversation);
+    let controls = [slack::feedback_actions(
+        &value,
+        &[kit::Action::Helped, kit::Action::Human],
+    )];
     let body =
-        slack::post_message_body(&message.channel, &message.thread_ts, &escaped, Some(&value));
+        slack::post_message_body(&message.channel, &message.thread_ts, &escaped, &controls);
     assert!(!body["text"].as_str().unwrap_or_default().contains('<'));
 });

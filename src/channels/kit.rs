@@ -1,6 +1,7 @@
-//! What every channel shares, written once: the customer's button labels, delivery in order
-//! per conversation, one retry policy for sends (honouring the platform's `Retry-After`), and
-//! the loop that relays agents' replies to the customer's conversation.
+//! What every channel shares, written once: the customer's buttons (which a reply offers, and
+//! their labels), delivery in order per conversation, one retry policy for sends (honouring
+//! the platform's `Retry-After`), and the loop that relays agents' replies to the customer's
+//! conversation.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,13 +10,85 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::engine::pipeline::{next_event, PipelineEvent};
+use crate::engine::pipeline::{next_event, Outcome, PipelineEvent};
 use crate::engine::AppState;
 use crate::store::Ticket;
 
 /// The customer's buttons under a self-help answer: a contract with deployments and their docs.
 pub const HELPED_LABEL: &str = "That helped";
 pub const HUMAN_LABEL: &str = "Talk to a human";
+
+// ----------------------------------------------------------------------------------------------
+// The buttons a reply offers
+// ----------------------------------------------------------------------------------------------
+
+/// A feedback button, as the turn JSON's `"actions"` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `"helped"`: "That helped".
+    Helped,
+    /// `"human"`: "Talk to a human".
+    Human,
+}
+
+impl Action {
+    /// The action named `name` in `"actions"`; `None` for a name no channel shows.
+    pub fn parse(name: &str) -> Option<Action> {
+        match name {
+            "helped" => Some(Action::Helped),
+            "human" => Some(Action::Human),
+            _ => None,
+        }
+    }
+
+    /// The button's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Helped => HELPED_LABEL,
+            Action::Human => HUMAN_LABEL,
+        }
+    }
+}
+
+/// One option of a clarifying question: the intent's id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub id: String,
+    pub name: String,
+}
+
+/// The buttons under a reply, exactly as the turn JSON has them (`"actions"` and `"choices"`):
+/// feedback buttons only under a self-help answer, the options under a clarifying question.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Buttons {
+    pub actions: Vec<Action>,
+    pub choices: Vec<Choice>,
+}
+
+impl Buttons {
+    pub fn of(outcome: &Outcome) -> Buttons {
+        let turn = crate::engine::output::turn_json(outcome);
+        Buttons {
+            actions: turn
+                .actions
+                .iter()
+                .filter_map(|a| Action::parse(a))
+                .collect(),
+            choices: turn
+                .choices
+                .into_iter()
+                .map(|c| Choice {
+                    id: c.id,
+                    name: c.name,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.choices.is_empty()
+    }
+}
 
 // ----------------------------------------------------------------------------------------------
 // Ordered delivery

@@ -12,6 +12,7 @@
 pub mod dedupe;
 pub mod discord;
 pub mod kit;
+pub mod markdown;
 pub mod slack;
 pub mod telegram;
 pub mod terminal;

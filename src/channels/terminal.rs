@@ -1,8 +1,12 @@
 //! The terminal channel: a person chats with the bot on a TTY, or a script pipes one message per
-//! line (optionally printing each decision as JSON).
+//! line (optionally printing each decision as JSON). Answers show as plain text (links as
+//! `text (url)`); `--json` keeps the reply's markdown as the API returns it. The `/helped` and
+//! `/human` hints follow the turn's actions.
 
 use std::io::{BufRead, Write};
 
+use super::kit::{Action, Buttons};
+use super::markdown;
 use crate::engine::output::turn_json;
 use crate::engine::pipeline::{Inbound, Outcome, Pipeline};
 
@@ -50,15 +54,28 @@ fn routing_note(outcome: &Outcome) -> String {
         note.push_str(&format!(" | answer {answer}"));
     }
     note.push(']');
-    if d.offers_feedback() {
-        note.push_str("\n     (/helped if that solved it, /human to talk to a person)");
+    if let Some(hint) = feedback_hint(&Buttons::of(outcome).actions) {
+        note.push_str(&format!("\n     ({hint})"));
     }
     note
+}
+
+/// The commands standing in for the buttons the turn offers (its `actions`), if any.
+fn feedback_hint(actions: &[Action]) -> Option<String> {
+    let hints: Vec<&str> = actions
+        .iter()
+        .map(|a| match a {
+            Action::Helped => "/helped if that solved it",
+            Action::Human => "/human to talk to a person",
+        })
+        .collect();
+    (!hints.is_empty()).then(|| hints.join(", "))
 }
 
 fn print_reply(out: &mut dyn Write, outcome: &Outcome, interactive: bool) -> std::io::Result<()> {
     match &outcome.reply {
         Some(reply) => {
+            let reply = markdown::plain(reply);
             let mut lines = reply.lines();
             let prefix = if interactive { "bot> " } else { "" };
             if let Some(first) = lines.next() {
@@ -164,4 +181,24 @@ pub fn run(
         out.flush()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_the_actions() {
+        let cases = [
+            (vec![], None),
+            (
+                vec![Action::Helped, Action::Human],
+                Some("/helped if that solved it, /human to talk to a person"),
+            ),
+            (vec![Action::Human], Some("/human to talk to a person")),
+        ];
+        for (actions, want) in cases {
+            assert_eq!(feedback_hint(&actions).as_deref(), want, "{actions:?}");
+        }
+    }
 }

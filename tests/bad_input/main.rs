@@ -191,9 +191,22 @@ fn the_safety_checks_catch_live_mentions_and_links() {
         (
             "discord masked link",
             Box::new(|s: &mut Seen| {
-                check_discord_requests(&[discord("[a](https://evil)", inert.clone())], s)
+                check_discord_requests(&[discord("[a](javascript:alert(1))", inert.clone())], s)
             }),
             false,
+        ),
+        (
+            "discord answer link",
+            Box::new(|s: &mut Seen| {
+                check_discord_requests(
+                    &[discord(
+                        "see [docs](https://hearth.example/docs)",
+                        inert.clone(),
+                    )],
+                    s,
+                )
+            }),
+            true,
         ),
         (
             "discord parse users",
@@ -225,6 +238,18 @@ fn the_safety_checks_catch_live_mentions_and_links() {
             false,
         ),
         (
+            "slack answer link",
+            Box::new(|s: &mut Seen| {
+                check_slack_calls(
+                    &[slack(
+                        json!({ "text": "see <https://hearth.example/docs|docs>", "parse": "none", "link_names": false }),
+                    )],
+                    s,
+                )
+            }),
+            true,
+        ),
+        (
             "slack parse full",
             Box::new(|s: &mut Seen| {
                 check_slack_calls(
@@ -250,6 +275,39 @@ fn the_safety_checks_catch_live_mentions_and_links() {
                     &[telegram(
                         json!({ "text": "[a](b)", "parse_mode": "MarkdownV2" }),
                     )],
+                    s,
+                )
+            }),
+            false,
+        ),
+        (
+            "telegram answer html",
+            Box::new(|s: &mut Seen| {
+                check_telegram_calls(
+                    &[telegram(json!({
+                        "text": "<b>a</b> <a href=\"https://b.example\">c</a>", "parse_mode": "HTML",
+                        "_result_text": "a c",
+                        "_result_entities": [
+                            { "type": "bold", "offset": 0, "length": 1 },
+                            { "type": "text_link", "offset": 2, "length": 1, "url": "https://b.example" },
+                        ],
+                    }))],
+                    s,
+                )
+            }),
+            true,
+        ),
+        (
+            "telegram html script link",
+            Box::new(|s: &mut Seen| {
+                check_telegram_calls(
+                    &[telegram(json!({
+                        "text": "<a href=\"javascript:x\">c</a>", "parse_mode": "HTML",
+                        "_result_text": "c",
+                        "_result_entities": [
+                            { "type": "text_link", "offset": 0, "length": 1, "url": "javascript:x" },
+                        ],
+                    }))],
                     s,
                 )
             }),

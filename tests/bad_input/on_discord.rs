@@ -23,7 +23,7 @@ const DISCORD_TEAM_CHANNELS: [u64; 4] = [4001, 4002, 4003, 4004];
 
 /// Checks every message the bot sent to the fake Discord: it pings nobody (Discord honours
 /// `allowed_mentions`, so `parse: []` with no users or roles means no mention fires) and its
-/// text carries no live mention or masked link either.
+/// text carries no live mention either, nor a masked link but to http, https or mailto.
 pub(crate) fn check_discord_requests(requests: &[fake_discord::Request], seen: &mut Seen) {
     for r in requests {
         let body = if r
@@ -47,9 +47,19 @@ pub(crate) fn check_discord_requests(requests: &[fake_discord::Request], seen: &
         }
         let content = body["content"].as_str().unwrap_or_default();
         let lower = content.to_lowercase();
-        for live in ["@everyone", "@here", "<@", "<#", "]("] {
+        for live in ["@everyone", "@here", "<@", "<#"] {
             if lower.contains(live) {
                 seen.problem(format!("live {live:?} in {}: {content:.160}", r.api_path()));
+            }
+        }
+        // Masked links only as a bot answer writes them: to http, https or mailto.
+        for (at, _) in lower.match_indices("](") {
+            let target = &lower[at + 2..];
+            if !["http://", "https://", "mailto:"]
+                .iter()
+                .any(|s| target.starts_with(s))
+            {
+                seen.problem(format!("a masked link in {}: {content:.160}", r.api_path()));
             }
         }
     }

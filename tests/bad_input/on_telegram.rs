@@ -30,11 +30,34 @@ async fn tg_post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, St
     }
 }
 
-/// Checks every message the bot sent to the fake Bot API: plain text, nothing parsed.
+/// Checks every message the bot sent to the fake Bot API: plain text, or a bot answer in HTML
+/// that Telegram accepts and whose only formatting is the answers' own (bold, and links to
+/// http, https and mailto).
 pub(crate) fn check_telegram_calls(calls: &[fake_telegram::Call], seen: &mut Seen) {
     for c in calls.iter().filter(|c| c.method == "sendMessage") {
-        if !c.body["parse_mode"].is_null() || !c.body["entities"].is_null() {
-            seen.problem(format!("sendMessage with formatting: {}", c.body));
+        if !c.body["entities"].is_null() {
+            seen.problem(format!("sendMessage with raw entities: {}", c.body));
+        }
+        match c.body["parse_mode"].as_str() {
+            None => {}
+            Some("HTML") => {
+                if !c.ok() {
+                    seen.problem(format!("HTML Telegram refuses: {}", c.body));
+                }
+                for (kind, text, url) in c.entities() {
+                    let allowed = kind == "bold"
+                        || (kind == "text_link"
+                            && url.as_deref().is_some_and(|u| {
+                                ["http://", "https://", "mailto:"]
+                                    .iter()
+                                    .any(|s| u.starts_with(s))
+                            }));
+                    if !allowed {
+                        seen.problem(format!("formatting {kind} {text:?} {url:?}: {}", c.body));
+                    }
+                }
+            }
+            Some(other) => seen.problem(format!("sendMessage with parse_mode {other}: {}", c.body)),
         }
     }
 }

@@ -13,4 +13,5 @@ mod errors;
 mod evidence;
 mod harness;
 mod matching;
+mod terminal;
 mod tickets;

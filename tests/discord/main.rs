@@ -9,6 +9,7 @@ mod support;
 
 mod answers;
 mod bot;
+mod choices;
 mod resilience;
 mod safety;
 mod tickets;

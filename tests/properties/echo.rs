@@ -1,6 +1,8 @@
-//! Echoed text on Discord and Slack can never mention or link.
+//! Echoed text on Discord and Slack can never mention or link, and a bot answer rendered from
+//! its markdown (Discord, Slack, Telegram) can never mention or carry a link that is not http,
+//! https or mailto.
 
-use personabot::channels::{discord, slack};
+use personabot::channels::{discord, markdown, slack};
 use personabot::store::{Actor, EvidenceRecord, Label, Ticket, TicketStatus, TranscriptLine};
 use proptest::prelude::*;
 
@@ -21,6 +23,111 @@ fn mention_soup() -> impl Strategy<Value = String> {
         1 => any::<String>(),
     ];
     prop::collection::vec(piece, 0..16).prop_map(|p| p.concat())
+}
+
+/// Answers written with the markdown subset, broken markdown and chat markup mixed.
+fn markdown_soup() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => prop::sample::select(vec![
+            "**", "[", "]", "(", ")", "](", "- ", "\n", "\n- ", "**bold**", "[x](https://ok.example/a?b=1&c=2)",
+            "[y](javascript:alert(1))", "[z](mailto:press@hearth.example)", "[w](HTTPS://A.EXAMPLE)",
+            "[@everyone](https://a.example/@here)", "[<@1>](http://a.example)", "[x](data:text/html,<b>)",
+            "<a href=\"javascript:x\">", "</b>", "<b>", "&quot;", "\"", "1. ", "# ", "> ",
+            "[x](https://a.example/<@1>)", "[x](https://a.example|<!here>)", "[a](<https://b>)",
+        ])
+        .prop_map(String::from),
+        2 => mention_soup(),
+        1 => tricky_string(4),
+    ];
+    prop::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+}
+
+/// Whether `rest` (what follows a link's opening) starts with an allowed scheme.
+fn allowed_link(rest: &str) -> bool {
+    let lower = rest.to_ascii_lowercase();
+    ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|s| lower.starts_with(s))
+}
+
+/// What is wrong with a rendered Discord answer: a mention, or a masked link to anything but
+/// http, https or mailto.
+fn discord_answer_fault(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    for needle in ["@everyone", "@here", "<@", "<#"] {
+        if lower.contains(needle) {
+            return Some(format!("{needle:?}"));
+        }
+    }
+    // A masked link is `](` and a target closed by `)` (a cut one is text).
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .find(|target| !allowed_link(target))
+        .map(|target| format!("a link to {target:?}"))
+}
+
+/// What is wrong with rendered Slack mrkdwn: any `<...>` but a `<http(s)|mailto...|text>` link.
+fn slack_answer_fault(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        let token = &rest[open + 1..];
+        let close = token.find('>')?;
+        let inner = &token[..close];
+        if !allowed_link(inner) || inner.contains('<') {
+            return Some(format!("<{inner}>"));
+        }
+        rest = &token[close + 1..];
+    }
+    None
+}
+
+/// What Telegram's HTML parser would refuse or read as more than the subset: a tag other than
+/// `<b>`, `</b>`, `<a href="http(s)|mailto...">`, `</a>`; an `&` outside an entity; unbalanced
+/// tags.
+fn telegram_answer_fault(html: &str) -> Option<String> {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = html;
+    loop {
+        let next = rest.find(['<', '&']);
+        let Some(at) = next else { break };
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix('&') {
+            if !["amp;", "lt;", "gt;", "quot;"]
+                .iter()
+                .any(|e| after.starts_with(e))
+            {
+                return Some(format!("a bare & in {tail:?}"));
+            }
+            rest = after;
+            continue;
+        }
+        let close = tail.find('>')?;
+        let tag = &tail[..=close];
+        match tag {
+            "<b>" => open.push("b"),
+            "<a>" => return Some("an a without href".into()),
+            "</b>" | "</a>" => {
+                if open.pop() != Some(&tag[2..3]) {
+                    return Some(format!("unbalanced {tag}"));
+                }
+            }
+            _ => {
+                let href = tag
+                    .strip_prefix("<a href=\"")
+                    .and_then(|t| t.strip_suffix("\">"))
+                    .filter(|h| allowed_link(h) && !h.contains(['"', '<', '>']));
+                match href {
+                    Some(_) => open.push("a"),
+                    None => return Some(format!("the tag {tag}")),
+                }
+            }
+        }
+        rest = &tail[close + 1..];
+    }
+    (!open.is_empty()).then(|| format!("unclosed {open:?}"))
 }
 
 /// True when Discord would read `text` as a mass mention, a user/role/channel mention or a
@@ -130,8 +237,23 @@ proptest! {
                 "half an entity in {:?}", cut
             );
         }
-        let body = slack::post_message_body("C1", "1.2", &escaped, None);
+        let body = slack::post_message_body("C1", "1.2", &escaped, &[]);
         prop_assert!(!body["text"].as_str().unwrap_or_default().contains('<'));
         prop_assert_eq!(&body["link_names"], &serde_json::json!(false));
+    }
+
+    #[test]
+    fn a_rendered_answer_never_mentions_or_links_outside_http_https_mailto(text in markdown_soup()) {
+        let on_discord = markdown::discord(&text);
+        prop_assert_eq!(discord_answer_fault(&on_discord), None, "Discord: {:?}", on_discord);
+        let cut = discord::fit(&on_discord, 40);
+        prop_assert_eq!(discord_answer_fault(&cut), None, "Discord, cut: {:?}", cut);
+        let on_slack = markdown::slack(&text);
+        prop_assert_eq!(slack_answer_fault(&on_slack), None, "Slack: {:?}", on_slack);
+        for mention in ["<!", "<@", "<#"] {
+            prop_assert!(!on_slack.contains(mention), "Slack {}: {:?}", mention, on_slack);
+        }
+        let on_telegram = markdown::telegram_html(&text);
+        prop_assert_eq!(telegram_answer_fault(&on_telegram), None, "Telegram: {:?}", on_telegram);
     }
 }

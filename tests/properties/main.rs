@@ -1,8 +1,8 @@
 //! Property tests (proptest) for the parts every customer message or catalog file goes through:
 //! classification never panics and is deterministic, normalisation is idempotent, redaction
 //! removes generated personal data, catalog loading never panics on arbitrary or near-valid
-//! TOML, the decision JSON is valid JSON, and echoed text can never mention or link on Discord
-//! or Slack.
+//! TOML, the decision JSON is valid JSON, echoed text can never mention or link on Discord
+//! or Slack, and a rendered answer never mentions or links outside http, https and mailto.
 //!
 //! Case counts are small enough for CI (the whole crate runs in well under 30 s in debug); set
 //! `PROPTEST_CASES=N` to run every property N times instead (the megabyte message N/100 times).

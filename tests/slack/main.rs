@@ -9,6 +9,7 @@ mod fake_slack;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod answers;
 mod bot;
 mod buttons;
 mod delivery;

@@ -43,8 +43,37 @@ pub struct Call {
 }
 
 impl Call {
+    /// The text as the customer sees it (for an HTML message, after Telegram parsed it).
     pub fn text(&self) -> &str {
+        self.body["_result_text"]
+            .as_str()
+            .or_else(|| self.body["text"].as_str())
+            .unwrap_or_default()
+    }
+
+    /// The text as the bot sent it (HTML, with `parse_mode: HTML`).
+    pub fn raw_text(&self) -> &str {
         self.body["text"].as_str().unwrap_or_default()
+    }
+
+    /// The formatting Telegram made of an HTML message: (type, the text it covers, url).
+    pub fn entities(&self) -> Vec<(String, String, Option<String>)> {
+        let units: Vec<u16> = self.text().encode_utf16().collect();
+        self.body["_result_entities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let at = e["offset"].as_u64().unwrap_or(0) as usize;
+                let len = e["length"].as_u64().unwrap_or(0) as usize;
+                let covered = units.get(at..at + len).unwrap_or_default();
+                (
+                    e["type"].as_str().unwrap_or_default().to_string(),
+                    String::from_utf16_lossy(covered),
+                    e["url"].as_str().map(String::from),
+                )
+            })
+            .collect()
     }
 
     pub fn chat(&self) -> i64 {
@@ -548,6 +577,16 @@ async fn handle(inner: &Arc<Inner>, method: &str, params: &mut Value) -> (u16, R
             if text.is_empty() {
                 return (400, bad_request("message text is empty"));
             }
+            let (text, entities) = match params["parse_mode"].as_str() {
+                None => (text, Vec::new()),
+                Some("HTML") => match parse_html(&text) {
+                    Ok(parsed) => parsed,
+                    Err(e) => return (400, bad_request(&format!("can't parse entities: {e}"))),
+                },
+                Some(other) => {
+                    return (400, bad_request(&format!("unsupported parse_mode {other}")))
+                }
+            };
             if text.encode_utf16().count() > 4096 {
                 return (400, bad_request("message is too long"));
             }
@@ -561,6 +600,11 @@ async fn handle(inner: &Arc<Inner>, method: &str, params: &mut Value) -> (u16, R
                 "date": now_secs(),
                 "text": text,
             });
+            if !entities.is_empty() {
+                m["entities"] = json!(entities);
+            }
+            params["_result_text"] = json!(text);
+            params["_result_entities"] = json!(entities);
             if let Some(t) = as_i64(&params["message_thread_id"]) {
                 m["message_thread_id"] = json!(t);
                 m["is_topic_message"] = json!(true);
@@ -658,4 +702,81 @@ async fn get_updates(inner: &Arc<Inner>, params: &Value) -> Value {
             return json!([]);
         }
     }
+}
+
+/// Telegram's HTML parse mode, as far as bots use it: `<b>`/`<strong>`, `<i>`/`<em>` and
+/// `<a href="...">`, the entities `&lt;` `&gt;` `&amp;` `&quot;` and numeric ones. Anything else
+/// (another tag, an unclosed or unbalanced tag, a bare `&`) is refused as Telegram refuses it.
+/// Returns the text shown and its entities (offsets in UTF-16 units).
+fn parse_html(html: &str) -> Result<(String, Vec<Value>), String> {
+    let mut text = String::new();
+    let mut units = 0usize;
+    let mut open: Vec<(String, usize, Option<String>)> = Vec::new();
+    let mut entities = Vec::new();
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                let end = rest.find('>').ok_or("unclosed start tag")?;
+                let tag = &rest[1..end];
+                rest = &rest[end + 1..];
+                if let Some(name) = tag.strip_prefix('/') {
+                    let (kind, at, url) = open.pop().ok_or("unexpected end tag")?;
+                    let want = match name {
+                        "b" | "strong" => "bold",
+                        "i" | "em" => "italic",
+                        "a" => "text_link",
+                        _ => return Err(format!("unsupported end tag {name:?}")),
+                    };
+                    if kind != want {
+                        return Err(format!("end tag {name:?} does not match"));
+                    }
+                    let mut e = json!({ "type": kind, "offset": at, "length": units - at });
+                    if let Some(url) = url {
+                        e["url"] = json!(url);
+                    }
+                    entities.push(e);
+                } else if tag == "b" || tag == "strong" {
+                    open.push(("bold".into(), units, None));
+                } else if tag == "i" || tag == "em" {
+                    open.push(("italic".into(), units, None));
+                } else if let Some(href) = tag
+                    .strip_prefix("a href=\"")
+                    .and_then(|t| t.strip_suffix('"'))
+                {
+                    let (url, _) = parse_html(href)?;
+                    open.push(("text_link".into(), units, Some(url)));
+                } else {
+                    return Err(format!("unsupported start tag {tag:?}"));
+                }
+            }
+            '&' => {
+                let end = rest.find(';').ok_or("a bare &")?;
+                let name = &rest[1..end];
+                let decoded = match name {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    _ => name
+                        .strip_prefix('#')
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("unsupported entity {name:?}"))?,
+                };
+                text.push(decoded);
+                units += decoded.len_utf16();
+                rest = &rest[end + 1..];
+            }
+            c => {
+                text.push(c);
+                units += c.len_utf16();
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    if let Some((kind, ..)) = open.first() {
+        return Err(format!("unclosed {kind}"));
+    }
+    Ok((text, entities))
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use personabot::catalog::settings::Settings;
 use personabot::catalog::{self, Catalog};
 use personabot::core::classify::Classifier;
-use personabot::engine::pipeline::Pipeline;
+use personabot::engine::pipeline::{Pipeline, Rules};
 use personabot::store::Store;
 
 pub mod served;
@@ -58,6 +58,34 @@ pub fn pipeline_with_settings(settings: &Settings, store: Store) -> Pipeline {
         ..(*s.catalog).clone()
     };
     Pipeline::new(Arc::new(catalog), s.classifier.clone(), settings, store)
+}
+
+/// A bot answer written with the whole markdown subset (a link, bold, list items, a mailto
+/// link) and text that must stay text on every platform (a `javascript:` link, a mass mention,
+/// a user mention, `&` and `<`).
+pub const MARKDOWN_ANSWER: &str =
+    "Our plans are on [the pricing page](https://hearth.example/pricing).
+- **Growth**: $39 per seat & <more>
+- Write to [sales](mailto:sales@hearth.example)
+No [trick](javascript:alert(1)) @everyone <@123>";
+
+/// Makes `pipeline` answer `intent` with [`MARKDOWN_ANSWER`] when no persona has its own answer
+/// (as a hot reload of the catalog would): the one place tests know how answers are kept.
+pub fn answer_in_markdown(pipeline: &Pipeline, intent: &str) {
+    let rules = pipeline.rules();
+    let mut catalog = (*rules.catalog).clone();
+    let found = catalog
+        .intents
+        .iter_mut()
+        .find(|i| i.id == intent)
+        .unwrap_or_else(|| panic!("no intent {intent}"));
+    found
+        .answers
+        .insert("default".into(), MARKDOWN_ANSWER.into());
+    pipeline.reload(Rules {
+        catalog: Arc::new(catalog),
+        ..(*rules).clone()
+    });
 }
 
 /// The binary under test.

@@ -1,20 +1,22 @@
 //! Discord's interactions: the slash commands (`/help`, `/ticket`; agents' `/claim`,
-//! `/resolve`, `/relabel`) and presses on the bot's buttons and menus, with the agent actions
-//! they run.
+//! `/resolve`, `/relabel`) and presses on the bot's buttons and menus (feedback, a clarifying
+//! question's options), with the agent actions they run.
 
 use std::sync::Arc;
 
 use serenity::all::{
     ChannelId, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
     ComponentInteractionDataKind, Context, CreateInteractionResponse,
-    CreateInteractionResponseMessage, RoleId,
+    CreateInteractionResponseMessage, CreateMessage, RoleId,
 };
 use serenity::http::Http;
 
 use super::wire::{conversation_key, fit, no_pings, text_response, Control, MAX_CONTENT};
-use super::{blocking, Shared, CHANNEL};
+use super::{blocking, deliver, send, Shared, CHANNEL};
+use crate::channels::markdown;
 use crate::core::wording;
-use crate::engine::pipeline::{Inbound, Mode};
+use crate::engine::pipeline::{Inbound, Mode, PipelineError};
+use crate::engine::Admission;
 
 fn option_str(c: &CommandInteraction, name: &str) -> Option<String> {
     c.data
@@ -99,7 +101,9 @@ pub(super) async fn on_command(s: Arc<Shared>, ctx: &Context, c: &CommandInterac
                 Mode::Ticket
             };
             let reply = match s.state.handle(inbound, mode).await {
-                Ok(o) => o.reply.unwrap_or_else(|| wording::AGENT_HAS_IT.into()),
+                Ok(o) => o
+                    .reply
+                    .map_or_else(|| wording::AGENT_HAS_IT.into(), |r| markdown::discord(&r)),
                 Err(e) => e.user_message(),
             };
             respond(ctx, c, &reply, true).await;
@@ -203,6 +207,7 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
                     // Replace the buttons with the outcome, in place.
                     let mut content = c.message.content.clone();
                     if let Some(reply) = &outcome.reply {
+                        let reply = markdown::discord(reply);
                         content = fit(&format!("{content}\n\n{reply}"), MAX_CONTENT);
                     }
                     let update = CreateInteractionResponseMessage::new()
@@ -222,6 +227,13 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
                 Some(Err(e)) => respond_component(ctx, c, &e.user_message(), true).await,
                 None => respond_component(ctx, c, wording::SOMETHING_WRONG, true).await,
             }
+        }
+        Control::Choose { user, intent } => {
+            if user != presser {
+                respond_component(ctx, c, wording::NOT_YOUR_BUTTONS, true).await;
+                return;
+            }
+            choose(s, ctx, c, user, &intent).await;
         }
         Control::Claim { ticket } | Control::Resolve { ticket } => {
             let action = if matches!(control, Control::Claim { .. }) {
@@ -254,6 +266,81 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
             };
             let text = agent_action(&s, ticket, &roles, &c.user.name, action).await;
             respond_component(ctx, c, &text, true).await;
+        }
+    }
+}
+
+/// A press on an option of a clarifying question: the option's name goes into the pipeline as
+/// the customer's next message in the conversation (the options' buttons go), and the reply is
+/// delivered like any other.
+async fn choose(s: Arc<Shared>, ctx: &Context, c: &ComponentInteraction, user: u64, intent: &str) {
+    let Some(name) = s
+        .state
+        .pipeline
+        .catalog()
+        .intent(intent)
+        .map(|i| i.name.clone())
+    else {
+        respond_component(ctx, c, wording::EXPIRED_BUTTON, true).await;
+        return;
+    };
+    match s.state.admit(CHANNEL, &user.to_string()) {
+        Admission::Allow => {}
+        Admission::Notify(notice) => return respond_component(ctx, c, &notice, true).await,
+        Admission::Drop => {
+            let _ = c
+                .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+                .await;
+            return;
+        }
+    }
+    let content = fit(
+        &format!("{}\n\n→ {}", c.message.content, markdown::discord(&name)),
+        MAX_CONTENT,
+    );
+    let update = CreateInteractionResponseMessage::new()
+        .content(content)
+        .components(Vec::new())
+        .allowed_mentions(no_pings());
+    if let Err(e) = c
+        .create_response(&ctx.http, CreateInteractionResponse::UpdateMessage(update))
+        .await
+    {
+        tracing::error!(error = %e, "Discord option response failed");
+    }
+    let inbound = Inbound {
+        channel: CHANNEL.into(),
+        conversation: interaction_conversation(
+            &s,
+            &ctx.http,
+            c.channel_id,
+            user,
+            c.guild_id.is_some(),
+        )
+        .await,
+        user: user.to_string(),
+        text: name,
+    };
+    match s.state.handle(inbound, Mode::Route).await {
+        Ok(outcome) => {
+            deliver(
+                s.clone(),
+                &ctx.http,
+                c.channel_id,
+                Some(&c.message),
+                user,
+                &outcome,
+            )
+            .await
+        }
+        Err(e) => {
+            if let PipelineError::Store(inner) = &e {
+                tracing::error!(error = %inner, "Discord option failed");
+            }
+            let reply = CreateMessage::new()
+                .content(e.user_message())
+                .allowed_mentions(no_pings());
+            let _ = send(&ctx.http, c.channel_id, reply).await;
         }
     }
 }

@@ -1,6 +1,8 @@
-//! The Discord channel (serenity): customers write in support channels or DMs and get answers with
-//! "That helped" / "Talk to a human" buttons; tickets go to each team's channel as a message with
-//! Claim, Resolve and Relabel controls and a thread; agents' thread messages reach the customer.
+//! The Discord channel (serenity): customers write in support channels or DMs and get answers in
+//! Discord markdown with "That helped" / "Talk to a human" buttons (as the turn's actions say),
+//! and clarifying questions with their options as buttons; tickets go to each team's channel
+//! as a message with Claim, Resolve and Relabel controls and a thread; agents' thread messages
+//! reach the customer.
 //!
 //! This folder is the only place that imports serenity. Deciding code lives in the pipeline.
 //! This file is the adapter (the client and its start and shutdown, the gateway handler,
@@ -24,7 +26,7 @@ use serenity::all::{
 use serenity::async_trait;
 use serenity::http::Http;
 
-use super::kit;
+use super::{kit, markdown};
 use crate::catalog::settings::DiscordSettings;
 use crate::channels::dedupe::RecentIds;
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError};
@@ -389,8 +391,8 @@ impl EventHandler for Handler {
     }
 }
 
-/// Sends the pipeline's reply (with the customer's buttons under a self-help answer) and records
-/// whether it arrived.
+/// Sends the pipeline's reply in Discord markdown, with the customer's buttons (the turn's
+/// actions, a clarifying question's options), and records whether it arrived.
 async fn deliver(
     s: Arc<Shared>,
     http: &Http,
@@ -403,13 +405,14 @@ async fn deliver(
         return; // an agent owns the conversation
     };
     let mut message = CreateMessage::new()
-        .content(fit(text, MAX_CONTENT))
+        .content(fit(&markdown::discord(text), MAX_CONTENT))
         .allowed_mentions(no_pings());
     if let Some(m) = reply_to {
         message = message.reference_message(m);
     }
-    if outcome.decision.offers_feedback() {
-        message = message.components(answer_buttons(user));
+    let buttons = kit::Buttons::of(outcome);
+    if !buttons.is_empty() {
+        message = message.components(answer_buttons(user, &buttons));
     }
     let (result, attempts) = send(http, channel, message).await;
     if let Some(id) = outcome.interaction {

@@ -11,7 +11,8 @@ use serenity::all::{
 use serenity::http::HttpError;
 
 use crate::catalog::Catalog;
-use crate::channels::kit::{Failure, HELPED_LABEL, HUMAN_LABEL};
+use crate::channels::kit::{Action, Buttons, Failure, HELPED_LABEL, HUMAN_LABEL};
+use crate::core::model::is_valid_id;
 use crate::store::{Ticket, TicketStatus};
 
 /// Discord's message length limit, in characters.
@@ -54,6 +55,11 @@ pub enum Control {
     Human {
         user: u64,
     },
+    /// An option of a clarifying question (an intent id), for the customer `user`.
+    Choose {
+        user: u64,
+        intent: String,
+    },
     Claim {
         ticket: u64,
     },
@@ -73,6 +79,7 @@ impl Control {
         match self {
             Control::Helped { user } => format!("pb:helped:{user}"),
             Control::Human { user } => format!("pb:human:{user}"),
+            Control::Choose { user, intent } => format!("pb:choose:{user}:{intent}"),
             Control::Claim { ticket } => format!("pb:claim:{ticket}"),
             Control::Resolve { ticket } => format!("pb:resolve:{ticket}"),
             Control::RelabelIntent { ticket } => format!("pb:relabel-intent:{ticket}"),
@@ -87,8 +94,15 @@ impl Control {
         }
         let action = parts.next()?;
         let n: u64 = parts.next()?.parse().ok()?;
+        let extra = parts.next();
         if parts.next().is_some() {
             return None;
+        }
+        if let Some(intent) = extra {
+            return (action == "choose" && is_valid_id(intent)).then(|| Control::Choose {
+                user: n,
+                intent: intent.to_string(),
+            });
         }
         Some(match action {
             "helped" => Control::Helped { user: n },
@@ -274,16 +288,54 @@ pub(super) fn no_pings() -> CreateAllowedMentions {
     CreateAllowedMentions::new().replied_user(false)
 }
 
-/// The customer's two buttons under a self-help answer.
-pub(super) fn answer_buttons(user: u64) -> Vec<CreateActionRow> {
-    vec![CreateActionRow::Buttons(vec![
-        CreateButton::new(Control::Helped { user }.custom_id())
-            .label(HELPED_LABEL)
-            .style(ButtonStyle::Success),
-        CreateButton::new(Control::Human { user }.custom_id())
-            .label(HUMAN_LABEL)
-            .style(ButtonStyle::Secondary),
-    ])]
+/// Discord's limits: buttons in a row, rows in a message, characters in a custom id and a label.
+const ROW: usize = 5;
+const ROWS: usize = 5;
+const MAX_CUSTOM_ID: usize = 100;
+const MAX_LABEL: usize = 80;
+
+/// The customer's buttons under a reply, for the customer `user`: the feedback buttons the
+/// turn offers (`actions`), in one row, and a clarifying question's options, five to a row (an
+/// option whose intent id makes the custom id too long is left to typing).
+pub(super) fn answer_buttons(user: u64, buttons: &Buttons) -> Vec<CreateActionRow> {
+    let mut rows = Vec::new();
+    let feedback: Vec<CreateButton> = buttons
+        .actions
+        .iter()
+        .map(|action| match action {
+            Action::Helped => CreateButton::new(Control::Helped { user }.custom_id())
+                .label(HELPED_LABEL)
+                .style(ButtonStyle::Success),
+            Action::Human => CreateButton::new(Control::Human { user }.custom_id())
+                .label(HUMAN_LABEL)
+                .style(ButtonStyle::Secondary),
+        })
+        .collect();
+    if !feedback.is_empty() {
+        rows.push(CreateActionRow::Buttons(feedback));
+    }
+    let options: Vec<CreateButton> = buttons
+        .choices
+        .iter()
+        .filter_map(|c| {
+            let id = Control::Choose {
+                user,
+                intent: c.id.clone(),
+            }
+            .custom_id();
+            (id.len() <= MAX_CUSTOM_ID).then(|| {
+                CreateButton::new(id)
+                    .label(fit(&c.name, MAX_LABEL))
+                    .style(ButtonStyle::Primary)
+            })
+        })
+        .collect();
+    for chunk in options.chunks(ROW) {
+        if rows.len() < ROWS {
+            rows.push(CreateActionRow::Buttons(chunk.to_vec()));
+        }
+    }
+    rows
 }
 
 /// How a failed Discord call is retried ([`kit::retry_wait`]). serenity keeps no `Retry-After`
@@ -379,6 +431,10 @@ mod tests {
         let controls = [
             Control::Helped { user: 7 },
             Control::Human { user: 7 },
+            Control::Choose {
+                user: 7,
+                intent: "security-compliance".into(),
+            },
             Control::Claim { ticket: 12 },
             Control::Resolve { ticket: 12 },
             Control::RelabelIntent { ticket: 12 },
@@ -399,9 +455,71 @@ mod tests {
             "pb:nope:1",
             "xx:claim:1",
             "pb:claim:1:2",
+            "pb:helped:1:pricing",
+            "pb:choose:1",
+            "pb:choose:x:pricing",
+            "pb:choose:1:",
+            "pb:choose:1:Pricing",
+            "pb:choose:1:pricing:2",
+            "pb:choose:1:../x",
         ] {
             assert_eq!(Control::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn answer_buttons_follow_the_actions_and_choices() {
+        let rows = |buttons: &Buttons| -> Vec<Vec<(String, String)>> {
+            answer_buttons(7, buttons)
+                .iter()
+                .map(|row| {
+                    let row = serde_json::to_value(row).expect("a row serialises");
+                    row["components"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|b| {
+                            let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+                            (s(&b["label"]), s(&b["custom_id"]))
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let pair = |l: &str, id: &str| (l.to_string(), id.to_string());
+        let choice = |n: usize| crate::channels::kit::Choice {
+            id: format!("intent-{n}"),
+            name: format!("Intent {n}"),
+        };
+        let with = |actions: Vec<Action>, choices: Vec<crate::channels::kit::Choice>| Buttons {
+            actions,
+            choices,
+        };
+        assert!(rows(&Buttons::default()).is_empty());
+        assert_eq!(
+            rows(&with(vec![Action::Helped, Action::Human], vec![])),
+            [vec![
+                pair(HELPED_LABEL, "pb:helped:7"),
+                pair(HUMAN_LABEL, "pb:human:7")
+            ]]
+        );
+        assert_eq!(
+            rows(&with(vec![Action::Human], vec![])),
+            [vec![pair(HUMAN_LABEL, "pb:human:7")]]
+        );
+        let mut long = choice(0);
+        long.id = "x".repeat(100);
+        let options = rows(&with(vec![], [long, choice(1), choice(2)].to_vec()));
+        assert_eq!(
+            options,
+            [vec![
+                pair("Intent 1", "pb:choose:7:intent-1"),
+                pair("Intent 2", "pb:choose:7:intent-2")
+            ]]
+        );
+        // Five to a row, at most five rows.
+        let many = rows(&with(vec![], (0..30).map(choice).collect()));
+        assert_eq!(many.iter().map(Vec::len).collect::<Vec<_>>(), [5; 5]);
     }
 
     #[test]

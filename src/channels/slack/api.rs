@@ -138,15 +138,15 @@ impl Api {
         call(target, body).await
     }
 
-    /// Posts (escaped) mrkdwn in a thread.
+    /// Posts (escaped) mrkdwn in a thread, with `controls` (actions blocks) under it.
     pub(super) async fn post(
         &self,
         channel: &str,
         thread_ts: &str,
         mrkdwn: &str,
-        feedback: Option<&str>,
+        controls: &[Value],
     ) -> (Result<Value, String>, u32) {
-        let body = post_message_body(channel, thread_ts, mrkdwn, feedback);
+        let body = post_message_body(channel, thread_ts, mrkdwn, controls);
         self.call("chat.postMessage", &body).await
     }
 }

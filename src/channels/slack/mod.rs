@@ -1,7 +1,9 @@
 //! The Slack channel (Events API + interactivity + Web API): customers write in channels the
 //! app is in, in its DMs, or mention it; each Slack thread is one conversation and the bot
-//! answers in the thread, with "That helped" / "Talk to a human" buttons under self-help
-//! answers. Agents' replies to Slack tickets are posted back into the customer's thread.
+//! answers in the thread, in mrkdwn, with "That helped" / "Talk to a human" buttons under
+//! self-help answers (as the turn's actions say) and a clarifying question's options as
+//! buttons (a press sends the option as the asker's next message). Agents' replies to Slack
+//! tickets are posted back into the customer's thread.
 //!
 //! - `POST /slack/events`: Events API requests (`url_verification`, `event_callback`).
 //! - `POST /slack/interactions`: interactivity requests (`payload=<json>`, `block_actions`).
@@ -11,7 +13,8 @@
 //! so Slack gets its 200 at once; events Slack retries (same `event_id`) are handled once.
 //! Replies go out with `chat.postMessage` (`{api_base}/chat.postMessage`, bearer bot token),
 //! retrying 429 (after its `Retry-After`) and 5xx; `{"ok":false}` is a failure. Everything the
-//! bot echoes is escaped (`&`, `<`, `>`), so nothing it posts can mention or ping anyone.
+//! bot echoes is escaped (`&`, `<`, `>`), so nothing it posts can mention or ping anyone; only
+//! the bot's own answers carry `<url|text>` links (http, https and mailto).
 //!
 //! This file is the adapter (routes, handlers, `start`); the deciding parts (signature check,
 //! conversation keys, which events to handle, Slack text to plain text, escaping, blocks, button
@@ -33,9 +36,10 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use super::kit::{self, AgentReply, Ordered};
+use super::kit::{self, AgentReply, Buttons, Ordered};
+use super::markdown;
 use crate::channels::dedupe::RecentIds;
-use crate::engine::pipeline::{Inbound, Mode, PipelineError};
+use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError};
 use crate::engine::supervise::spawn_subscribed;
 use crate::engine::{Admission, AppState};
 use crate::http::ApiError;
@@ -43,11 +47,11 @@ use api::{call, Api, Target};
 
 pub use api::{api_base, secrets, DEFAULT_API_BASE};
 pub use wire::{
-    agent_reply_text, blocks, bot_user_of, button_value, classify_event, conversation_key, escape,
-    failure, feedback_actions, fit, form_value, parse_button_value, parse_conversation,
-    parse_press, plain_text, post_message_body, pressed_text, section, signature, verify_signature,
-    wants_buttons, EventVerdict, Press, SignatureError, SlackMessage, ACTION_HELPED, ACTION_HUMAN,
-    MAX_SECTION, MAX_SKEW_SECS,
+    agent_reply_text, blocks, bot_user_of, button_value, choice_actions, chosen_text,
+    classify_event, controls, conversation_key, escape, failure, feedback_actions, fit, form_value,
+    parse_button_value, parse_conversation, parse_press, plain_text, post_message_body,
+    pressed_text, section, signature, verify_signature, EventVerdict, Press, SignatureError,
+    SlackMessage, ACTION_CHOOSE, ACTION_HELPED, ACTION_HUMAN, MAX_SECTION, MAX_SKEW_SECS,
 };
 
 /// The channel name recorded with each interaction.
@@ -64,7 +68,7 @@ pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 pub const OFF: &str =
     "the Slack channel is off: set PERSONABOT__SLACK__SIGNING_SECRET and PERSONABOT__SLACK__BOT_TOKEN";
 
-use crate::core::wording::{NOT_YOUR_BUTTONS as REFUSAL, SOMETHING_WRONG};
+use crate::core::wording::{EXPIRED_BUTTON, NOT_YOUR_BUTTONS as REFUSAL, SOMETHING_WRONG};
 
 // ----------------------------------------------------------------------------------------------
 // The adapter
@@ -175,7 +179,7 @@ async fn allowed(state: &AppState, api: &Api, m: &SlackMessage) -> bool {
     state.metrics.refused(EVENTS_PATH, 429);
     if let Some(notice) = notice {
         let _ = api
-            .post(&m.channel, &m.thread_ts, &escape(&notice), None)
+            .post(&m.channel, &m.thread_ts, &escape(&notice), &[])
             .await;
     }
     false
@@ -198,17 +202,31 @@ async fn on_message(state: &AppState, api: &Api, m: SlackMessage) {
                 tracing::error!(error = %inner, "Slack message failed");
             }
             let _ = api
-                .post(&m.channel, &m.thread_ts, &escape(&e.user_message()), None)
+                .post(&m.channel, &m.thread_ts, &escape(&e.user_message()), &[])
                 .await;
             return;
         }
     };
+    deliver(state, api, &m.channel, &m.thread_ts, &m.user, &outcome).await;
+}
+
+/// Posts the pipeline's reply to `user` in the thread, in mrkdwn, with the customer's buttons
+/// (the turn's actions, a clarifying question's options), and records whether it arrived.
+async fn deliver(
+    state: &AppState,
+    api: &Api,
+    channel: &str,
+    thread_ts: &str,
+    user: &str,
+    outcome: &Outcome,
+) {
     let Some(reply) = &outcome.reply else {
         return; // an agent owns the conversation
     };
-    let value = wants_buttons(&outcome).then(|| button_value(&m.user, &m.conversation()));
+    let conversation = conversation_key(channel, thread_ts);
+    let controls = controls(user, &conversation, &Buttons::of(outcome));
     let (result, attempts) = api
-        .post(&m.channel, &m.thread_ts, &escape(reply), value.as_deref())
+        .post(channel, thread_ts, &markdown::slack(reply), &controls)
         .await;
     if let Err(e) = &result {
         tracing::error!(error = %e, attempts, "Slack reply not delivered");
@@ -293,7 +311,7 @@ async fn replace_answer(api: &Api, p: &Press, mrkdwn: &str) {
             let body = json!({
                 "replace_original": true,
                 "text": fit(mrkdwn, MAX_SECTION),
-                "blocks": blocks(mrkdwn, None),
+                "blocks": blocks(mrkdwn, &[]),
             });
             call(Target::ResponseUrl(url), &body).await
         }
@@ -302,7 +320,7 @@ async fn replace_answer(api: &Api, p: &Press, mrkdwn: &str) {
                 "channel": channel,
                 "ts": ts,
                 "text": fit(mrkdwn, MAX_SECTION),
-                "blocks": blocks(mrkdwn, None),
+                "blocks": blocks(mrkdwn, &[]),
                 "parse": "none",
                 "link_names": false,
             });
@@ -320,6 +338,9 @@ async fn on_press(state: &AppState, api: &Api, p: Press) {
         ephemeral(api, &p, REFUSAL).await;
         return;
     }
+    if let Some(intent) = &p.choice {
+        return on_choice(state, api, &p, intent).await;
+    }
     let (conversation, user, helped) = (p.conversation.clone(), p.asker.clone(), p.helped);
     let result = state
         .blocking(move |pl| pl.feedback(CHANNEL, &conversation, &user, helped))
@@ -332,7 +353,8 @@ async fn on_press(state: &AppState, api: &Api, p: Press) {
                 if let (Some(reply), Some((channel, thread))) =
                     (&outcome.reply, parse_conversation(&p.conversation))
                 {
-                    let (sent, attempts) = api.post(channel, thread, &escape(reply), None).await;
+                    let mrkdwn = markdown::slack(reply);
+                    let (sent, attempts) = api.post(channel, thread, &mrkdwn, &[]).await;
                     if let Err(e) = sent {
                         tracing::error!(error = %e, attempts, "Slack handoff reply not delivered");
                     }
@@ -352,6 +374,52 @@ async fn on_press(state: &AppState, api: &Api, p: Press) {
     }
 }
 
+/// A press on an option of a clarifying question: the option's name goes into the pipeline as
+/// the asker's next message in the thread (the options' buttons go), and the reply is posted
+/// like any other.
+async fn on_choice(state: &AppState, api: &Api, p: &Press, intent: &str) {
+    let Some((channel, thread)) = parse_conversation(&p.conversation) else {
+        return;
+    };
+    let Some(name) = state
+        .pipeline
+        .catalog()
+        .intent(intent)
+        .map(|i| i.name.clone())
+    else {
+        ephemeral(api, p, EXPIRED_BUTTON).await;
+        return;
+    };
+    let message = SlackMessage {
+        channel: channel.to_string(),
+        user: p.asker.clone(),
+        text: name.clone(),
+        ts: thread.to_string(),
+        thread_ts: thread.to_string(),
+    };
+    if !allowed(state, api, &message).await {
+        return;
+    }
+    replace_answer(api, p, &chosen_text(&p.original, &name)).await;
+    let inbound = Inbound {
+        channel: CHANNEL.into(),
+        conversation: p.conversation.clone(),
+        user: p.asker.clone(),
+        text: name,
+    };
+    match state.handle(inbound, Mode::Route).await {
+        Ok(outcome) => deliver(state, api, channel, thread, &p.asker, &outcome).await,
+        Err(e) => {
+            if let PipelineError::Store(inner) = &e {
+                tracing::error!(error = %inner, "Slack option failed");
+            }
+            let _ = api
+                .post(channel, thread, &escape(&e.user_message()), &[])
+                .await;
+        }
+    }
+}
+
 /// Delivers an agent's reply into the customer's thread.
 async fn deliver_agent_reply(api: Api, reply: AgentReply) {
     let Some((channel, thread)) = parse_conversation(&reply.ticket.conversation) else {
@@ -362,7 +430,7 @@ async fn deliver_agent_reply(api: Api, reply: AgentReply) {
         return;
     };
     let mrkdwn = agent_reply_text(&reply.team, &reply.agent, &reply.text);
-    let (sent, attempts) = api.post(channel, thread, &mrkdwn, None).await;
+    let (sent, attempts) = api.post(channel, thread, &mrkdwn, &[]).await;
     if let Err(e) = sent {
         tracing::error!(error = %e, attempts, ticket = reply.ticket.id, "agent reply not delivered");
     }

@@ -8,13 +8,18 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::channels::kit::{Failure, HELPED_LABEL, HUMAN_LABEL};
+use crate::channels::kit::{Action, Buttons, Choice, Failure, HELPED_LABEL};
 use crate::core::hex;
-use crate::engine::pipeline::Outcome;
+use crate::core::model::is_valid_id;
 
-/// The buttons' `action_id`s.
+/// The buttons' `action_id`s; a clarifying question's options are `pb_choose_1`, `pb_choose_2`...
 pub const ACTION_HELPED: &str = "pb_helped";
 pub const ACTION_HUMAN: &str = "pb_human";
+pub const ACTION_CHOOSE: &str = "pb_choose_";
+
+/// Slack's limits: elements in an actions block, characters in a button's text.
+const MAX_ELEMENTS: usize = 25;
+const MAX_BUTTON_TEXT: usize = 75;
 
 /// Requests whose timestamp is further than this from now (either way) are refused.
 pub const MAX_SKEW_SECS: u64 = 5 * 60;
@@ -126,16 +131,7 @@ pub fn parse_conversation(key: &str) -> Option<(&str, &str)> {
 /// Escapes Slack's control characters (`&`, `<`, `>`), so echoed text cannot mention, ping or
 /// link anything: `<!everyone>` shows as text.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::channels::markdown::slack_escape(text)
 }
 
 /// Cuts already-escaped mrkdwn to `max` characters, on a character boundary and never inside
@@ -317,47 +313,87 @@ pub fn section(mrkdwn: &str) -> Value {
     })
 }
 
-/// The customer's two buttons under a self-help answer.
-pub fn feedback_actions(value: &str) -> Value {
-    let button = |action: &str, label: &str| {
-        json!({
-            "type": "button",
-            "action_id": action,
-            "text": { "type": "plain_text", "text": label, "emoji": false },
-            "value": value,
-        })
-    };
-    let mut helped = button(ACTION_HELPED, HELPED_LABEL);
-    helped["style"] = json!("primary");
+fn button(action: &str, label: &str, value: &str) -> Value {
     json!({
-        "type": "actions",
-        "block_id": "pb_feedback",
-        "elements": [helped, button(ACTION_HUMAN, HUMAN_LABEL)],
+        "type": "button",
+        "action_id": action,
+        "text": { "type": "plain_text", "text": fit(label, MAX_BUTTON_TEXT), "emoji": false },
+        "value": value,
     })
 }
 
-/// The blocks of a message: the text, and the buttons when `feedback` (their value) is given.
-pub fn blocks(mrkdwn: &str, feedback: Option<&str>) -> Vec<Value> {
-    let mut blocks = vec![section(mrkdwn)];
-    if let Some(value) = feedback {
-        blocks.push(feedback_actions(value));
+/// The customer's feedback buttons under a self-help answer, as the turn's `actions` list them;
+/// `value` is [`button_value`].
+pub fn feedback_actions(value: &str, actions: &[Action]) -> Value {
+    let elements: Vec<Value> = actions
+        .iter()
+        .map(|a| match a {
+            Action::Helped => {
+                let mut helped = button(ACTION_HELPED, a.label(), value);
+                helped["style"] = json!("primary");
+                helped
+            }
+            Action::Human => button(ACTION_HUMAN, a.label(), value),
+        })
+        .collect();
+    json!({ "type": "actions", "block_id": "pb_feedback", "elements": elements })
+}
+
+/// A clarifying question's options as buttons; each carries [`button_value`] and the option's
+/// intent id (`U1|C1/1.2|pricing`).
+pub fn choice_actions(value: &str, choices: &[Choice]) -> Value {
+    let elements: Vec<Value> = choices
+        .iter()
+        .take(MAX_ELEMENTS)
+        .enumerate()
+        .map(|(n, c)| {
+            button(
+                &format!("{ACTION_CHOOSE}{}", n + 1),
+                &c.name,
+                &format!("{value}|{}", c.id),
+            )
+        })
+        .collect();
+    json!({ "type": "actions", "block_id": "pb_choices", "elements": elements })
+}
+
+/// The actions blocks under a reply to `user` in `conversation`: its feedback buttons and its
+/// options, each only when there are some.
+pub fn controls(user: &str, conversation: &str, buttons: &Buttons) -> Vec<Value> {
+    let value = button_value(user, conversation);
+    let mut blocks = Vec::new();
+    if !buttons.actions.is_empty() {
+        blocks.push(feedback_actions(&value, &buttons.actions));
+    }
+    if !buttons.choices.is_empty() {
+        blocks.push(choice_actions(&value, &buttons.choices));
     }
     blocks
 }
 
-/// The `chat.postMessage` body of a reply in a thread. Nothing in it links or pings: the text
-/// is escaped mrkdwn, `parse` is `none` and `link_names` is off.
+/// The blocks of a message: the text, then the `controls` (actions blocks).
+pub fn blocks(mrkdwn: &str, controls: &[Value]) -> Vec<Value> {
+    let mut blocks = vec![section(mrkdwn)];
+    blocks.extend(controls.iter().cloned());
+    blocks
+}
+
+/// The `chat.postMessage` body of a reply in a thread. Nothing in it pings, and nothing links
+/// but the `<url|text>` links of a bot answer ([`markdown::slack`]): the text is escaped
+/// mrkdwn, `parse` is `none` and `link_names` is off.
+///
+/// [`markdown::slack`]: crate::channels::markdown::slack
 pub fn post_message_body(
     channel: &str,
     thread_ts: &str,
     mrkdwn: &str,
-    feedback: Option<&str>,
+    controls: &[Value],
 ) -> Value {
     json!({
         "channel": channel,
         "thread_ts": thread_ts,
         "text": fit(mrkdwn, MAX_SECTION),
-        "blocks": blocks(mrkdwn, feedback),
+        "blocks": blocks(mrkdwn, controls),
         "link_names": false,
         "parse": "none",
         "unfurl_links": false,
@@ -365,20 +401,16 @@ pub fn post_message_body(
     })
 }
 
-/// Whether a reply gets the two buttons: only a self-help answer (as on Discord).
-pub fn wants_buttons(outcome: &Outcome) -> bool {
-    outcome.decision.offers_feedback()
-}
-
 /// An agent's reply as the customer sees it: "*Team (agent):* text", escaped.
 pub fn agent_reply_text(team: &str, agent: &str, text: &str) -> String {
     format!("*{} ({}):* {}", escape(team), escape(agent), escape(text))
 }
 
-/// The answer's text after a button press: the buttons go, the outcome is appended.
+/// The answer's text after a button press: the buttons go, the outcome (a bot reply, in
+/// mrkdwn) is appended.
 pub fn pressed_text(original: &str, helped: bool, reply: Option<&str>) -> String {
     let outcome = match (helped, reply) {
-        (true, Some(r)) => escape(r),
+        (true, Some(r)) => crate::channels::markdown::slack(r),
         (true, None) => format!("_{HELPED_LABEL}_"),
         (false, _) => ASKED_FOR_HUMAN.to_string(),
     };
@@ -390,10 +422,21 @@ pub fn pressed_text(original: &str, helped: bool, reply: Option<&str>) -> String
     }
 }
 
-/// A press on one of the answer's buttons, from a `block_actions` payload.
+/// The text of a clarifying question after an option was pressed: the buttons go, the choice
+/// is appended.
+pub fn chosen_text(original: &str, name: &str) -> String {
+    let outcome = format!("_→ {}_", escape(name));
+    let room = MAX_SECTION.saturating_sub(outcome.chars().count() + 2);
+    format!("{}\n\n{outcome}", fit(original, room))
+}
+
+/// A press on one of the reply's buttons, from a `block_actions` payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Press {
+    /// "That helped" (else "Talk to a human"); ignored for an option.
     pub helped: bool,
+    /// The intent id of a clarifying question's option.
+    pub choice: Option<String>,
     /// The customer the buttons are for.
     pub asker: String,
     pub conversation: String,
@@ -413,12 +456,22 @@ pub fn parse_press(payload: &Value) -> Option<Press> {
     if payload["type"] != "block_actions" {
         return None;
     }
-    let action = payload["actions"]
-        .as_array()?
-        .iter()
-        .find(|a| matches!(a["action_id"].as_str(), Some(ACTION_HELPED | ACTION_HUMAN)))?;
+    let action = payload["actions"].as_array()?.iter().find(|a| {
+        a["action_id"].as_str().is_some_and(|id| {
+            matches!(id, ACTION_HELPED | ACTION_HUMAN) || id.starts_with(ACTION_CHOOSE)
+        })
+    })?;
     let helped = action["action_id"] == ACTION_HELPED;
-    let (asker, conversation) = parse_button_value(action["value"].as_str()?)?;
+    let mut value = action["value"].as_str()?;
+    let mut choice = None;
+    if action["action_id"].as_str()?.starts_with(ACTION_CHOOSE) {
+        let (rest, intent) = value.rsplit_once('|')?;
+        if !is_valid_id(intent) {
+            return None;
+        }
+        (value, choice) = (rest, Some(intent.to_string()));
+    }
+    let (asker, conversation) = parse_button_value(value)?;
     let presser = payload["user"]["id"].as_str().filter(|u| !u.is_empty())?;
     let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(String::from);
     let message = &payload["message"];
@@ -430,6 +483,7 @@ pub fn parse_press(payload: &Value) -> Option<Press> {
         .unwrap_or_default();
     Some(Press {
         helped,
+        choice,
         asker: asker.to_string(),
         conversation: conversation.to_string(),
         presser: presser.to_string(),

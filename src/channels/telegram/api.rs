@@ -9,7 +9,8 @@ use teloxide::payloads::{
 };
 use teloxide::requests::Requester;
 use teloxide::types::{
-    CallbackQueryId, ChatId, InlineKeyboardMarkup, Message, MessageId, ReplyParameters, ThreadId,
+    CallbackQueryId, ChatId, InlineKeyboardMarkup, Message, MessageId, ParseMode, ReplyParameters,
+    ThreadId,
 };
 use teloxide::{ApiError as BotApiError, Bot, RequestError};
 
@@ -18,6 +19,15 @@ use super::OFF;
 use crate::catalog::settings::TelegramSettings;
 use crate::channels::dedupe::RecentIds;
 use crate::channels::kit::{self, Ordered};
+use crate::channels::markdown;
+
+/// What a message says: plain text (an agent's reply, a notice), or a bot answer in the
+/// markdown subset, sent as HTML.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Body<'a> {
+    Plain(&'a str),
+    Answer(&'a str),
+}
 
 /// Longest text of a callback query answer (the small notification).
 const MAX_NOTICE: usize = 200;
@@ -88,20 +98,55 @@ impl Telegram {
         self.chains.in_order(key, work);
     }
 
-    /// Sends a plain-text message (no parse mode: nothing in it is interpreted), cut to
-    /// Telegram's limit, retrying flood control and server errors. Returns the sent message or
-    /// the last error, and the attempts made.
+    /// Sends a message, cut to Telegram's limit, retrying flood control and server errors:
+    /// plain text with no parse mode (nothing in it is interpreted), or a bot answer in HTML
+    /// ([`Body::Answer`]; should Telegram ever refuse its HTML, the answer goes again as plain
+    /// text). Returns the sent message or the last error, and the attempts made.
     pub(super) async fn send(
         &self,
         chat: i64,
         topic: Option<i32>,
         reply_to: Option<i32>,
-        text: &str,
+        body: Body<'_>,
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> (Result<Message, String>, u32) {
-        let text = fit(text, MAX_TEXT);
+        let to = (chat, topic, reply_to);
+        let markdown = match body {
+            Body::Plain(text) => {
+                return self
+                    .send_text(to, fit(text, MAX_TEXT), false, keyboard)
+                    .await
+            }
+            Body::Answer(markdown) => markdown,
+        };
+        // Cut before rendering, so no tag is cut; the markup only shortens what shows.
+        let cut = fit(markdown, MAX_TEXT);
+        let html = markdown::telegram_html(&cut);
+        let (result, attempts) = self.send_text(to, html, true, keyboard.clone()).await;
+        match &result {
+            Err(e) if e.contains("can't parse entities") => {
+                tracing::warn!(error = %e, "Telegram refused an answer's HTML; sending it as plain text");
+                let plain = fit(&markdown::plain(&cut), MAX_TEXT);
+                let (result, more) = self.send_text(to, plain, false, keyboard).await;
+                (result, attempts + more)
+            }
+            _ => (result, attempts),
+        }
+    }
+
+    /// One `sendMessage` to (chat, topic, reply_to), with its retries.
+    async fn send_text(
+        &self,
+        (chat, topic, reply_to): (i64, Option<i32>, Option<i32>),
+        text: String,
+        html: bool,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> (Result<Message, String>, u32) {
         kit::with_retries("Telegram sendMessage", || {
             let mut request = self.bot.send_message(ChatId(chat), text.clone());
+            if html {
+                request = request.parse_mode(ParseMode::Html);
+            }
             if let Some(t) = topic {
                 request = request.message_thread_id(ThreadId(MessageId(t)));
             }

@@ -1,7 +1,9 @@
 //! The Telegram channel (teloxide): customers write to the bot in a private chat, a group or a
-//! forum topic and get the persona-tailored answer, with "That helped" / "Talk to a human"
-//! buttons under self-help answers; agents' replies to Telegram tickets are delivered back to the
-//! chat.
+//! forum topic and get the persona-tailored answer (in Telegram's HTML parse mode: the answers'
+//! links and bold, everything else escaped), with "That helped" / "Talk to a human" buttons
+//! under self-help answers (as the turn's actions say) and a clarifying question's options as
+//! buttons (a press sends the option as the customer's next message); agents' replies to
+//! Telegram tickets are delivered back to the chat as plain text.
 //!
 //! Updates come by long polling (`getUpdates`) unless `telegram.webhook_secret` is set; then they
 //! come to `POST /telegram/webhook`, which checks the `X-Telegram-Bot-Api-Secret-Token` header.
@@ -30,19 +32,19 @@ use teloxide::types::{AllowedUpdate, Update};
 use teloxide::RequestError;
 use tokio::task::JoinHandle;
 
-use super::kit::{self, AgentReply};
+use super::kit::{self, AgentReply, Buttons};
 use crate::engine::pipeline::{Inbound, Mode, Outcome, PipelineError, PipelineEvent};
 use crate::engine::supervise::spawn_subscribed;
 use crate::engine::{Admission, AppState};
 use crate::http::ApiError;
-use api::{Telegram, POLL_TIMEOUT_SECS};
+use api::{Body, Telegram, POLL_TIMEOUT_SECS};
 use wire::{set, MAX_POLL_BACKOFF};
 
 pub use wire::{
     answer_keyboard, conversation_key, failure, failure_of_description, fit, is_start, next_offset,
     parse_conversation, parse_update, poll_backoff, poll_trouble, secret_matches, source,
     valid_secret, without_token, work_of, Button, PollTrouble, Press, Source, TextMessage, Work,
-    MAX_TEXT,
+    MAX_CALLBACK_DATA, MAX_TEXT,
 };
 
 /// The channel name recorded with each interaction.
@@ -101,7 +103,7 @@ async fn allowed(tg: &Telegram, state: &AppState, m: &TextMessage) -> bool {
         Admission::Drop => return false,
     };
     let _ = tg
-        .send(m.chat, m.topic, Some(m.message), &notice, None)
+        .send(m.chat, m.topic, Some(m.message), Body::Plain(&notice), None)
         .await;
     false
 }
@@ -109,15 +111,19 @@ async fn allowed(tg: &Telegram, state: &AppState, m: &TextMessage) -> bool {
 async fn on_start(tg: &Telegram, state: &AppState, m: TextMessage) {
     if allowed(tg, state, &m).await {
         let _ = tg
-            .send(m.chat, m.topic, Some(m.message), WELCOME, None)
+            .send(m.chat, m.topic, Some(m.message), Body::Plain(WELCOME), None)
             .await;
     }
 }
 
 async fn on_text(tg: &Telegram, state: &AppState, m: TextMessage) {
-    if !allowed(tg, state, &m).await {
-        return;
+    if allowed(tg, state, &m).await {
+        on_text_allowed(tg, state, m).await;
     }
+}
+
+/// A customer's message, within the flood limit.
+async fn on_text_allowed(tg: &Telegram, state: &AppState, m: TextMessage) {
     let inbound = Inbound {
         channel: CHANNEL.into(),
         conversation: m.conversation.clone(),
@@ -131,24 +137,33 @@ async fn on_text(tg: &Telegram, state: &AppState, m: TextMessage) {
                 tracing::error!(error = %inner, "Telegram message failed");
             }
             let _ = tg
-                .send(m.chat, m.topic, Some(m.message), &e.user_message(), None)
+                .send(
+                    m.chat,
+                    m.topic,
+                    Some(m.message),
+                    Body::Plain(&e.user_message()),
+                    None,
+                )
                 .await;
         }
     }
 }
 
-/// Sends the pipeline's reply (with the customer's buttons under a self-help answer) and records
-/// whether it arrived.
+/// Sends the pipeline's reply in HTML, with the customer's buttons (the turn's actions, a
+/// clarifying question's options), and records whether it arrived.
 async fn deliver(tg: &Telegram, state: &AppState, m: &TextMessage, outcome: &Outcome) {
     let Some(text) = &outcome.reply else {
         return; // an agent owns the conversation
     };
-    let keyboard = outcome
-        .decision
-        .offers_feedback()
-        .then(|| answer_keyboard(m.user));
+    let keyboard = answer_keyboard(m.user, &Buttons::of(outcome));
     let (result, attempts) = tg
-        .send(m.chat, m.topic, Some(m.message), text, keyboard)
+        .send(
+            m.chat,
+            m.topic,
+            Some(m.message),
+            Body::Answer(text),
+            keyboard,
+        )
         .await;
     if let Err(e) = &result {
         tracing::error!(error = %e, attempts, "Telegram reply not delivered");
@@ -173,6 +188,17 @@ async fn on_press(tg: &Telegram, state: &AppState, p: Press) {
         tg.answer(&p.query, Some(EXPIRED)).await;
         return;
     };
+    if let Button::Choose { user, intent } = &button {
+        let m = TextMessage {
+            chat,
+            topic,
+            message,
+            user: *user,
+            text: String::new(),
+            conversation,
+        };
+        return on_choice(tg, state, &p.query, m, intent).await;
+    }
     let (user, helped) = (button.user().to_string(), button.helped());
     let result = state
         .blocking(move |pl| pl.feedback(CHANNEL, &conversation, &user, helped))
@@ -182,7 +208,9 @@ async fn on_press(tg: &Telegram, state: &AppState, p: Press) {
             tg.answer(&p.query, None).await;
             tg.remove_keyboard(chat, message).await;
             if let Some(reply) = &outcome.reply {
-                let (sent, attempts) = tg.send(chat, topic, Some(message), reply, None).await;
+                let (sent, attempts) = tg
+                    .send(chat, topic, Some(message), Body::Answer(reply), None)
+                    .await;
                 if let Err(e) = sent {
                     tracing::error!(error = %e, attempts, "Telegram feedback reply not delivered");
                 }
@@ -204,6 +232,28 @@ async fn on_press(tg: &Telegram, state: &AppState, p: Press) {
     }
 }
 
+/// A press on an option of a clarifying question (`m` is the question, without text): the
+/// option's name goes into the pipeline as the customer's next message in the conversation
+/// (the options' buttons go), and the reply is delivered like any other.
+async fn on_choice(tg: &Telegram, state: &AppState, query: &str, mut m: TextMessage, intent: &str) {
+    let Some(name) = state
+        .pipeline
+        .catalog()
+        .intent(intent)
+        .map(|i| i.name.clone())
+    else {
+        tg.answer(query, Some(EXPIRED)).await;
+        return;
+    };
+    tg.answer(query, None).await;
+    if !allowed(tg, state, &m).await {
+        return;
+    }
+    tg.remove_keyboard(m.chat, m.message).await;
+    m.text = name;
+    on_text_allowed(tg, state, m).await;
+}
+
 /// Delivers an agent's reply to a Telegram ticket as "Team (agent): text".
 async fn deliver_agent_reply(tg: Arc<Telegram>, reply: AgentReply) {
     let Some((chat, topic)) = parse_conversation(&reply.ticket.conversation) else {
@@ -214,7 +264,7 @@ async fn deliver_agent_reply(tg: Arc<Telegram>, reply: AgentReply) {
         return;
     };
     let body = crate::core::wording::agent_says(&reply.team, &reply.agent, &reply.text);
-    let (sent, attempts) = tg.send(chat, topic, None, &body, None).await;
+    let (sent, attempts) = tg.send(chat, topic, None, Body::Plain(&body), None).await;
     if let Err(e) = sent {
         tracing::error!(error = %e, attempts, ticket = reply.ticket.id, "agent reply not delivered");
     }

@@ -11,7 +11,8 @@ use teloxide::types::{
 use teloxide::{ApiError as BotApiError, RequestError};
 
 use crate::catalog::settings::TelegramSettings;
-use crate::channels::kit::{Failure, HELPED_LABEL, HUMAN_LABEL};
+use crate::channels::kit::{Action, Buttons, Failure};
+use crate::core::model::is_valid_id;
 
 /// Telegram's message length limit (in UTF-16 code units, which is how Telegram counts).
 pub const MAX_TEXT: usize = 4096;
@@ -61,19 +62,25 @@ pub fn parse_conversation(key: &str) -> Option<(i64, Option<i32>)> {
     Some((chat, topic))
 }
 
-/// A button under a self-help answer, for the customer `user`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Telegram's limit on a button's callback data, in bytes.
+pub const MAX_CALLBACK_DATA: usize = 64;
+
+/// A button under a reply, for the customer `user`: feedback under a self-help answer, or an
+/// option (an intent id) of a clarifying question.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Button {
     Helped { user: u64 },
     Human { user: u64 },
+    Choose { user: u64, intent: String },
 }
 
 impl Button {
-    /// The callback data (at most 64 bytes, Telegram's limit).
+    /// The callback data (Telegram allows [`MAX_CALLBACK_DATA`] bytes).
     pub fn data(&self) -> String {
         match self {
             Button::Helped { user } => format!("pb:helped:{user}"),
             Button::Human { user } => format!("pb:human:{user}"),
+            Button::Choose { user, intent } => format!("pb:choose:{user}:{intent}"),
         }
     }
 
@@ -84,19 +91,24 @@ impl Button {
         }
         let action = parts.next()?;
         let user: u64 = parts.next()?.parse().ok()?;
+        let extra = parts.next();
         if parts.next().is_some() {
             return None;
         }
-        match action {
-            "helped" => Some(Button::Helped { user }),
-            "human" => Some(Button::Human { user }),
+        match (action, extra) {
+            ("helped", None) => Some(Button::Helped { user }),
+            ("human", None) => Some(Button::Human { user }),
+            ("choose", Some(intent)) if is_valid_id(intent) => Some(Button::Choose {
+                user,
+                intent: intent.to_string(),
+            }),
             _ => None,
         }
     }
 
     pub fn user(&self) -> u64 {
         match self {
-            Button::Helped { user } | Button::Human { user } => *user,
+            Button::Helped { user } | Button::Human { user } | Button::Choose { user, .. } => *user,
         }
     }
 
@@ -105,12 +117,36 @@ impl Button {
     }
 }
 
-/// The two buttons under a self-help answer.
-pub fn answer_keyboard(user: u64) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new([[
-        InlineKeyboardButton::callback(HELPED_LABEL, Button::Helped { user }.data()),
-        InlineKeyboardButton::callback(HUMAN_LABEL, Button::Human { user }.data()),
-    ]])
+/// The buttons under a reply to `user`: the feedback buttons the turn offers (its `actions`),
+/// in one row, and a clarifying question's options, one per row (an option whose callback
+/// data would be too long is left to typing). `None` when there are none.
+pub fn answer_keyboard(user: u64, buttons: &Buttons) -> Option<InlineKeyboardMarkup> {
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = Vec::new();
+    let feedback: Vec<InlineKeyboardButton> = buttons
+        .actions
+        .iter()
+        .map(|a| {
+            let button = match a {
+                Action::Helped => Button::Helped { user },
+                Action::Human => Button::Human { user },
+            };
+            InlineKeyboardButton::callback(a.label(), button.data())
+        })
+        .collect();
+    if !feedback.is_empty() {
+        rows.push(feedback);
+    }
+    for c in &buttons.choices {
+        let data = Button::Choose {
+            user,
+            intent: c.id.clone(),
+        }
+        .data();
+        if data.len() <= MAX_CALLBACK_DATA {
+            rows.push(vec![InlineKeyboardButton::callback(c.name.clone(), data)]);
+        }
+    }
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
 }
 
 /// Whether the webhook call presented the secret (compared in constant time).

@@ -370,12 +370,30 @@ fn blocks_table() {
     for bad in ["", "U1", "|C1/1.2", "U1|C1", "U1|C1/x"] {
         assert_eq!(parse_button_value(bad), None, "{bad:?}");
     }
-    let cases: Vec<(Option<&str>, Vec<&str>)> = vec![
-        (None, vec!["section"]),
-        (Some(value.as_str()), vec!["section", "actions"]),
+    let both = vec![Action::Helped, Action::Human];
+    let options = vec![
+        Choice {
+            id: "pricing".into(),
+            name: "Pricing".into(),
+        },
+        Choice {
+            id: "refund".into(),
+            name: "Refund".into(),
+        },
     ];
-    for (feedback, kinds) in cases {
-        let body = post_message_body("C1", "1700000000.000100", "a &lt;b&gt;", feedback);
+    let with = |actions: &[Action], choices: &[Choice]| Buttons {
+        actions: actions.to_vec(),
+        choices: choices.to_vec(),
+    };
+    let cases: Vec<(Buttons, Vec<&str>)> = vec![
+        (Buttons::default(), vec!["section"]),
+        (with(&both, &[]), vec!["section", "actions"]),
+        (with(&[Action::Human], &[]), vec!["section", "actions"]),
+        (with(&[], &options), vec!["section", "actions"]),
+    ];
+    for (buttons, kinds) in cases {
+        let controls = controls("U1", "C1/1700000000.000100", &buttons);
+        let body = post_message_body("C1", "1700000000.000100", "a &lt;b&gt;", &controls);
         let got: Vec<&str> = body["blocks"]
             .as_array()
             .unwrap()
@@ -391,26 +409,44 @@ fn blocks_table() {
         assert_eq!(body["blocks"][0]["text"]["type"], "mrkdwn");
         assert_eq!(body["blocks"][0]["text"]["verbatim"], true);
     }
-    let actions = feedback_actions(&value);
-    let buttons: Vec<(&str, &str, &str)> = actions["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| {
-            (
-                b["text"]["text"].as_str().unwrap(),
-                b["action_id"].as_str().unwrap(),
-                b["value"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let elements = |block: &Value| -> Vec<(String, String, String)> {
+        block["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let s = |v: &Value| v.as_str().unwrap().to_string();
+                (s(&b["text"]["text"]), s(&b["action_id"]), s(&b["value"]))
+            })
+            .collect()
+    };
+    let triple = |l: &str, a: &str, v: &str| (l.to_string(), a.to_string(), v.to_string());
     assert_eq!(
-        buttons,
+        elements(&feedback_actions(&value, &both)),
         [
-            ("That helped", ACTION_HELPED, value.as_str()),
-            ("Talk to a human", ACTION_HUMAN, value.as_str())
+            triple("That helped", ACTION_HELPED, &value),
+            triple("Talk to a human", ACTION_HUMAN, &value)
         ]
     );
+    assert_eq!(
+        elements(&feedback_actions(&value, &[Action::Human])),
+        [triple("Talk to a human", ACTION_HUMAN, &value)]
+    );
+    assert_eq!(
+        elements(&choice_actions(&value, &options)),
+        [
+            triple("Pricing", "pb_choose_1", &format!("{value}|pricing")),
+            triple("Refund", "pb_choose_2", &format!("{value}|refund")),
+        ]
+    );
+    let both_kinds = controls("U1", "C1/1700000000.000100", &with(&both, &options));
+    assert_eq!(
+        both_kinds.len(),
+        2,
+        "feedback and options: two actions blocks"
+    );
+    assert_eq!(both_kinds[0]["block_id"], "pb_feedback");
+    assert_eq!(both_kinds[1]["block_id"], "pb_choices");
     assert_eq!(
         agent_reply_text("Sales", "ann <@U1>", "hi <!everyone> & bye"),
         "*Sales (ann &lt;@U1&gt;):* hi &lt;!everyone&gt; &amp; bye"
@@ -429,6 +465,13 @@ fn pressed_text_table() {
             "Answer\n\n_You asked to talk to a human._",
         ),
         ("", true, Some("a <b>"), "a &lt;b&gt;"),
+        // The bot's reply is rendered from its markdown.
+        (
+            "",
+            true,
+            Some("**Great**, see [docs](https://a.example)"),
+            "*Great*, see <https://a.example|docs>",
+        ),
     ];
     for (original, helped, reply, want) in cases {
         assert_eq!(
@@ -461,6 +504,7 @@ fn presses_table() {
         press,
         Press {
             helped: true,
+            choice: None,
             asker: "U1".into(),
             conversation: "C1/1700000000.000100".into(),
             presser: "U1".into(),
@@ -480,6 +524,29 @@ fn presses_table() {
     let mut bad_value = payload(ACTION_HELPED, "U1");
     bad_value["actions"][0]["value"] = json!("nonsense");
     assert_eq!(parse_press(&bad_value), None);
+    // A clarifying question's option carries its intent id after the asker and conversation.
+    let mut option = payload("pb_choose_2", "U1");
+    option["actions"][0]["value"] = json!(format!("{value}|refund"));
+    let chosen = parse_press(&option).unwrap();
+    assert_eq!(chosen.choice.as_deref(), Some("refund"));
+    assert_eq!(
+        (chosen.asker.as_str(), chosen.conversation.as_str()),
+        ("U1", "C1/1700000000.000100")
+    );
+    for forged in [
+        value.clone(),
+        format!("{value}|"),
+        format!("{value}|Refund"),
+        format!("{value}|../x"),
+        "U1|refund".to_string(),
+    ] {
+        option["actions"][0]["value"] = json!(forged);
+        assert_eq!(parse_press(&option), None, "{forged:?}");
+    }
+    assert_eq!(
+        chosen_text("Which one?", "Refund <x>"),
+        "Which one?\n\n_→ Refund &lt;x&gt;_"
+    );
     let mut no_blocks = payload(ACTION_HELPED, "U1");
     no_blocks["message"]["blocks"] = json!([]);
     assert_eq!(parse_press(&no_blocks).unwrap().original, "fallback");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::channels::kit;
+use crate::channels::kit::{self, Choice, HELPED_LABEL, HUMAN_LABEL};
 
 fn update(json: serde_json::Value) -> Update {
     // From text, as the webhook and teloxide read it (teloxide's `UpdateKind` does not
@@ -74,33 +74,111 @@ fn conversation_keys_table() {
 
 #[test]
 fn button_data_table() {
-    for b in [Button::Helped { user: 7 }, Button::Human { user: u64::MAX }] {
-        assert_eq!(Button::parse(&b.data()), Some(b), "{b:?}");
+    let choose = Button::Choose {
+        user: u64::MAX,
+        intent: "security-compliance".into(),
+    };
+    for b in [
+        Button::Helped { user: 7 },
+        Button::Human { user: u64::MAX },
+        choose,
+    ] {
+        assert_eq!(Button::parse(&b.data()), Some(b.clone()), "{b:?}");
         assert!(
-            b.data().len() <= 64,
+            b.data().len() <= MAX_CALLBACK_DATA,
             "Telegram limits callback data to 64 bytes"
         );
     }
     let cases = [
         ("pb:helped:7", Some(Button::Helped { user: 7 })),
         ("pb:human:7", Some(Button::Human { user: 7 })),
+        (
+            "pb:choose:7:refund",
+            Some(Button::Choose {
+                user: 7,
+                intent: "refund".into(),
+            }),
+        ),
         ("pb:claim:7", None),
         ("pb:helped:x", None),
         ("pb:helped:-1", None),
         ("pb:helped", None),
         ("pb:helped:7:8", None),
+        ("pb:choose:7", None),
+        ("pb:choose:7:", None),
+        ("pb:choose:7:Refund", None),
+        ("pb:choose:7:refund:x", None),
+        ("pb:choose:x:refund", None),
         ("xx:helped:7", None),
         ("", None),
     ];
     for (data, want) in cases {
         assert_eq!(Button::parse(data), want, "{data:?}");
     }
-    let k = answer_keyboard(7);
-    let labels: Vec<&str> = k.inline_keyboard[0]
-        .iter()
-        .map(|b| b.text.as_str())
-        .collect();
-    assert_eq!(labels, [HELPED_LABEL, HUMAN_LABEL]);
+}
+
+#[test]
+fn keyboards_follow_the_actions_and_choices() {
+    let choice = |id: &str, name: &str| Choice {
+        id: id.into(),
+        name: name.into(),
+    };
+    let rows = |buttons: &Buttons| -> Vec<Vec<(String, String)>> {
+        answer_keyboard(7, buttons)
+            .map(|k| k.inline_keyboard)
+            .unwrap_or_default()
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|b| {
+                        let data = match &b.kind {
+                            teloxide::types::InlineKeyboardButtonKind::CallbackData(d) => d.clone(),
+                            other => panic!("{other:?}"),
+                        };
+                        (b.text.clone(), data)
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let pair = |l: &str, d: &str| (l.to_string(), d.to_string());
+    let cases = [
+        (Buttons::default(), vec![]),
+        (
+            Buttons {
+                actions: vec![Action::Helped, Action::Human],
+                choices: vec![],
+            },
+            vec![vec![
+                pair(HELPED_LABEL, "pb:helped:7"),
+                pair(HUMAN_LABEL, "pb:human:7"),
+            ]],
+        ),
+        (
+            Buttons {
+                actions: vec![Action::Human],
+                choices: vec![],
+            },
+            vec![vec![pair(HUMAN_LABEL, "pb:human:7")]],
+        ),
+        (
+            Buttons {
+                actions: vec![],
+                choices: vec![
+                    choice("pricing", "Pricing"),
+                    choice(&"x".repeat(60), "Too long"),
+                    choice("refund", "Refund"),
+                ],
+            },
+            vec![
+                vec![pair("Pricing", "pb:choose:7:pricing")],
+                vec![pair("Refund", "pb:choose:7:refund")],
+            ],
+        ),
+    ];
+    for (buttons, want) in cases {
+        assert_eq!(rows(&buttons), want, "{buttons:?}");
+    }
 }
 
 #[test]

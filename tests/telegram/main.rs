@@ -4,9 +4,12 @@
 //! covered: long polling (the fake answers getUpdates) and the webhook (updates POSTed to
 //! /telegram/webhook with the secret header).
 
-#[path = "support/fake_telegram.rs"]
+#[path = "../support/fake_telegram.rs"]
 mod fake_telegram;
+#[path = "../support/mod.rs"]
 mod support;
+
+mod answers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -239,9 +242,9 @@ async fn polling_answers_with_the_persona_and_two_buttons() {
             ("Talk to a human".to_string(), "pb:human:7001".to_string()),
         ]
     );
-    assert!(
-        answer.body.get("parse_mode").is_none(),
-        "plain text: nothing is interpreted"
+    assert_eq!(
+        answer.body["parse_mode"], "HTML",
+        "an answer is sent in HTML, its markup escaped"
     );
     let replies: Vec<i64> = bot
         .fake
