@@ -67,7 +67,14 @@ pub struct ConversationState {
     pub recent: Vec<TranscriptLine>,
     /// When the conversation last changed (ms since the epoch), for retention.
     pub updated_ms: u64,
+    /// The self-help answers shown (`route.answer` names), oldest first, at most
+    /// [`SHOWN_ANSWERS`]: one asked for again gets a pointer instead of the whole text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shown_answers: Vec<String>,
 }
+
+/// How many shown answers a conversation remembers.
+pub const SHOWN_ANSWERS: usize = 8;
 
 /// How many transcript lines a conversation keeps for the next ticket.
 pub const RECENT_LINES: usize = 20;
@@ -90,6 +97,16 @@ impl ConversationState {
 }
 
 impl ConversationState {
+    /// Remembers that the answer `name` was shown, keeping the last [`SHOWN_ANSWERS`].
+    pub(crate) fn note_shown(&mut self, name: &str) {
+        self.shown_answers.retain(|n| n != name);
+        self.shown_answers.push(name.to_string());
+        if self.shown_answers.len() > SHOWN_ANSWERS {
+            let extra = self.shown_answers.len() - SHOWN_ANSWERS;
+            self.shown_answers.drain(..extra);
+        }
+    }
+
     /// Appends a transcript line, keeping the last [`RECENT_LINES`].
     pub(crate) fn remember(&mut self, line: TranscriptLine) {
         self.recent.push(line);

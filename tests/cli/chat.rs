@@ -37,8 +37,16 @@ fn chat_keeps_the_persona_across_turns() {
         json!({"kind": "answer", "team": null, "answer": "pricing/startup-founder"})
     );
     assert_eq!(turns[1]["ticket"], Value::Null);
-    assert_eq!(turns[0]["actions"], json!([]), "no buttons under a fallback");
-    assert_eq!(turns[1]["actions"], json!(["helped", "human"]), "buttons under an answer");
+    assert_eq!(
+        turns[0]["actions"],
+        json!([]),
+        "no buttons under a fallback"
+    );
+    assert_eq!(
+        turns[1]["actions"],
+        json!(["helped", "human"]),
+        "buttons under an answer"
+    );
     assert!(
         turns[1]["evidence"]
             .as_array()

@@ -125,6 +125,7 @@ pub fn decide(
         joins_ticket: None,
         persona_only: false,
         self_help: false,
+        repeat: false,
     };
 
     // Candidates past their threshold, best first.
@@ -295,9 +296,10 @@ pub fn decide(
             return decision; // an escalation shows no answer text
         }
     }
-    if let Some((key, answer_text)) = variant {
+    // The persona's first text, whole: `choose_answer` gives the conversation its own.
+    if let Some((key, answer_text)) = variant.and_then(|(k, texts)| Some((k, texts.first()?))) {
         decision.answer = Some(format!("{}/{key}", intent.id));
-        decision.answer_text = Some(answer_text.to_string());
+        decision.answer_text = Some(answer_text.clone());
         decision.self_help = intent.feedback && decision.kind == DecisionKind::Answer;
     }
     decision
@@ -377,6 +379,11 @@ pub fn advance(
     };
     if let Some(subject) = &decision.subject_intent {
         next.last_intent = Some(subject.clone());
+    }
+    if decision.offers_feedback() {
+        if let Some(answer) = &decision.answer {
+            next.note_shown(answer);
+        }
     }
     if let Some(ticket) = opened_ticket {
         next.last_ticket = Some(ticket.id);

@@ -225,6 +225,14 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
     if mode == Mode::Ticket {
         route::force_ticket(&rules.catalog, text, &mut decision);
     }
+    route::choose_answer(
+        &rules.catalog,
+        &mut decision,
+        text,
+        &classification,
+        &state,
+        &inbound.conversation,
+    );
     // Redact before cutting, so personal data straddling the limit is not stored half-cut.
     let (redaction_window, _) = truncate_chars(trimmed, rules.max_chars + REDACTION_CONTEXT);
     let redacted = truncate_chars(&redact(redaction_window), rules.max_chars)
@@ -311,6 +319,12 @@ impl Decided<'_> {
                 TicketChange::Append { lines, .. } => lines.push(line),
             }
         }
+        // The answer's own text is stored by reference (`route.answer`): only the sentences
+        // around it are kept. A pointer to an answer already shown is the bot's own words.
+        let (stored_reply, answer_at) = match (&reply, &decision.answer_text) {
+            (Some(full), Some(answer)) if !decision.repeat => route::stored_reply(full, answer),
+            _ => (reply.clone(), None),
+        };
         let interaction = Interaction {
             id,
             at_ms: at,
@@ -334,7 +348,8 @@ impl Decided<'_> {
                 reason: decision.reason.clone(),
                 actions: decision.actions().iter().map(|a| a.to_string()).collect(),
             },
-            reply: reply.clone(),
+            reply: stored_reply,
+            answer_at,
             ticket: ticket_id,
             feedback: None,
             label: None,
@@ -382,4 +397,16 @@ impl Decided<'_> {
         };
         TurnPlan { write, staged }
     }
+}
+
+/// The reply an interaction sent, as the customer saw it: its stored sentences with the text of
+/// its answer (`route.answer`, stored by reference) resolved from `catalog`; an answer no longer
+/// in the catalog is said so in its place.
+pub fn reply_as_sent(catalog: &Catalog, interaction: &Interaction) -> Option<String> {
+    route::sent_reply(
+        catalog,
+        interaction.route.answer.as_deref(),
+        interaction.reply.as_deref(),
+        interaction.answer_at,
+    )
 }

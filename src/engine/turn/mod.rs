@@ -16,6 +16,7 @@ mod message;
 mod tests;
 
 pub(crate) use feedback::{plan_feedback, FeedbackInput, FeedbackStep, FeedbackWrite, Rated};
+pub use message::reply_as_sent;
 pub(crate) use message::{plan_turn, StagedTurn, TurnInput, TurnPlan, TurnStep};
 
 /// A customer message from any channel.
@@ -207,5 +208,6 @@ fn empty_decision() -> Decision {
         joins_ticket: None,
         persona_only: false,
         self_help: false,
+        repeat: false,
     }
 }
