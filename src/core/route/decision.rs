@@ -373,6 +373,8 @@ pub fn advance(
                 variant: variant.clone(),
             })
         }
+        // A pointer to an answer already shown is not an answer to rate.
+        _ if decision.repeat => None,
         // A greeting or a thank-you leaves the answer being rated as it was.
         (DecisionKind::Answer, Some(_), Some(_)) => state.awaiting_feedback.clone(),
         _ => None,
