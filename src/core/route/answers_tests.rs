@@ -168,11 +168,20 @@ fn converse(catalog: &Catalog, conversation: &str, messages: &[&str]) -> Vec<Dec
     out
 }
 
+/// (messages, conversation, the last decision's answer, repeat, actions)
+type RepeatCase = (
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+);
+
 #[test]
 fn repeats_get_a_pointer_and_the_offer_of_a_person() {
     let catalog = catalog();
     // (messages, conversation, the last decision's answer, repeat, actions)
-    let cases: &[(&[&str], &str, &str, bool, &[&str])] = &[
+    let cases: &[RepeatCase] = &[
         (
             &["how much is it"],
             "ab-3",
