@@ -135,6 +135,22 @@ mod tests {
     }
 
     #[test]
+    fn shown_answers_are_bounded_and_kept_once() {
+        let mut state = ConversationState::default();
+        for n in 0..SHOWN_ANSWERS + 3 {
+            state.note_shown(&format!("a/{n}"));
+        }
+        state.note_shown("a/5");
+        assert_eq!(state.shown_answers.len(), SHOWN_ANSWERS);
+        assert_eq!(state.shown_answers.first().map(String::as_str), Some("a/3"));
+        assert_eq!(state.shown_answers.last().map(String::as_str), Some("a/5"));
+        assert_eq!(
+            state.shown_answers.iter().filter(|n| *n == "a/5").count(),
+            1
+        );
+    }
+
+    #[test]
     fn old_state_without_new_fields_still_loads() {
         let state: ConversationState = serde_json::from_str(r#"{"misses":1}"#).unwrap();
         assert_eq!(state.misses, 1);
