@@ -104,7 +104,7 @@ fn assert_fails_with(args: &[&str], expected: &[(&str, &str)]) {
 }
 
 const INTENT_KEYS: &str =
-    "name, description, label, threshold, priority, exclude, keywords, exact, patterns, route, answers, feedback, examples, not_helped";
+    "name, description, label, threshold, priority, exclude, keywords, exact, patterns, route, answers, feedback, examples, not_helped, parts";
 const TEAMS: &str = "billing, investors, people, press, sales, security, support";
 
 #[test]
@@ -118,7 +118,7 @@ fn unknown_keys_are_reported_at_top_level_and_in_every_nested_table() {
             ("broken-keys/intents/pricing.toml:9:1: unknown key `patterns[0].wieght` (expected one of: regex, weight)", "wieght"),
             (route_personas, "urgent"),
             ("broken-keys/intents/pricing.toml:14:1: unknown key `route.queue` (expected one of: kind, team, personas)", "queue"),
-            ("broken-keys/intents/pricing.toml:22:1: unknown key `examples[0].expect` (expected one of: text, context, intent, persona, route, team)", "expect"),
+            ("broken-keys/intents/pricing.toml:22:1: unknown key `examples[0].expect` (expected one of: text, context, intent, persona, route, team, answer, conversation)", "expect"),
             (&top, "descripton"),
         ],
     );
@@ -254,6 +254,33 @@ fn answer_routes_need_answer_texts() {
 }
 
 #[test]
+fn answer_variants_parts_and_links_are_checked() {
+    let link = |url: &str| {
+        format!("link `{url}` must start with http:, https: or mailto: (answers may link only to those)")
+    };
+    let at = |line: usize, col: usize, what: &str| {
+        format!("broken-parts/intents/pricing.toml:{line}:{col}: {what}")
+    };
+    assert_check_fails(
+        "broken-parts",
+        &[
+            // In an A/B test's second text, at the link's target.
+            (&at(9, 38, &format!("`answers.default[1]`: {}", link("javascript:alert(1"))), "javascript:"),
+            (&at(12, 23, &format!("`answers.founder`: {}", link("hearth.example/startups"))), "hearth.example/startups)"),
+            (&at(19, 23, &format!("`parts[0].text`: {}", link("ftp://hearth.example/trial"))), "ftp:"),
+            (&at(22, 6, "`parts[1].id`: duplicate part id `trial`"), "\"trial\""),
+            (&at(27, 6, "`parts[2].id` = \"Bad Id\" must be lowercase letters, digits and `-` (and not `default`)"), "\"Bad Id\""),
+            (&at(28, 12, "`parts[2].keywords` needs at least one term"), "[]"),
+            (&at(29, 11, "`parts[2].persona`: unknown persona `cfo`"), "\"cfo\""),
+            (&at(31, 1, "unknown key `parts[2].colour` (expected one of: id, keywords, persona, text)"), "colour"),
+            (&at(33, 1, "`parts[3]` is missing `id`"), "[[parts]]"),
+            (&at(33, 1, "`parts[3]` is missing `text`"), "[[parts]]"),
+            (&at(34, 13, "`parts[3].keywords[0]` has no words to match"), "\"!!\""),
+        ],
+    );
+}
+
+#[test]
 fn inline_tables_dotted_keys_crlf_and_unicode_columns() {
     let zzz = format!("broken-inline/intents/inline.toml:1:35: `route.team`: unknown team `zzz` (teams in settings: {TEAMS})");
     let nope = format!("broken-inline/intents/pricing.toml:2:14: `route.team`: unknown team `nope` (teams in settings: {TEAMS})");
@@ -267,11 +294,11 @@ fn inline_tables_dotted_keys_crlf_and_unicode_columns() {
             (&zzz, "\"zzz\""),
             ("broken-inline/intents/inline.toml:1:42: unknown key `route.extra` (expected one of: kind, team, personas)", "extra"),
             ("broken-inline/intents/inline.toml:2:41: `examples[1]` must be a table, found a string", "\"str\""),
-            ("broken-inline/intents/inline.toml:2:28: unknown key `examples[0].bogus` (expected one of: text, context, intent, persona, route, team)", "bogus"),
+            ("broken-inline/intents/inline.toml:2:28: unknown key `examples[0].bogus` (expected one of: text, context, intent, persona, route, team, answer, conversation)", "bogus"),
             // pricing.toml has CRLF line endings and dotted `route.*` keys.
             ("broken-inline/intents/pricing.toml:7:3: `keywords.prix` weight must be between -10 and 10, found 11", "\"prix\""),
             ("broken-inline/intents/pricing.toml:10:1: `answers.default` is empty", "default"),
-            ("broken-inline/intents/pricing.toml:11:11: `answers.founder` must be a string, found an integer", "3"),
+            ("broken-inline/intents/pricing.toml:11:11: `answers.founder` must be a string or an array of strings (an A/B test), found an integer", "3"),
             (&nope, "\"nope\""),
             ("broken-inline/intents/pricing.toml:9:2: route kind `answer` needs `answers.default` (the answer for unknown or other personas)", "answers]"),
         ],

@@ -248,6 +248,7 @@ fn judging_a_decision_table() {
         subject_intent: None,
         joins_ticket: None,
         persona_only: false,
+        repeat: false,
         self_help: false,
         frustrated: false,
         beside: None,

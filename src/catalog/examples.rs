@@ -13,23 +13,28 @@ pub struct ExampleFailure {
     pub message: String,
 }
 
-/// Runs a conversation of `context` then `text` through the pure router, returning the last
-/// decision.
+/// Runs a conversation of `context` then `text` through the pure router, as the conversation
+/// `conversation` (which picks A/B answers), returning the last decision.
 pub(crate) fn run_conversation(
     catalog: &Catalog,
     classifier: &Classifier,
     thresholds: &Thresholds,
     context: &[String],
     text: &str,
+    conversation: &str,
 ) -> Decision {
     let mut state = ConversationState::default();
-    for (n, message) in context.iter().enumerate() {
+    let turn = |message: &str, state: &ConversationState| {
         let c = classifier.classify(message);
-        let d = route::decide(catalog, thresholds, message, &c, &state);
+        let mut d = route::decide(catalog, thresholds, message, &c, state);
+        route::choose_answer(catalog, &mut d, message, &c, state, conversation);
+        (c, d)
+    };
+    for (n, message) in context.iter().enumerate() {
+        let (c, d) = turn(message, &state);
         state = route::advance(&state, catalog, &c, &d, n as u64 + 1, None);
     }
-    let c = classifier.classify(text);
-    route::decide(catalog, thresholds, text, &c, &state)
+    turn(text, &state).1
 }
 
 fn expected_matches(expected: &Expected, got: Option<&str>) -> bool {
@@ -63,6 +68,10 @@ fn check_example(
         thresholds,
         &example.context,
         &example.text,
+        example
+            .conversation
+            .as_deref()
+            .unwrap_or(route::EXAMPLE_CONVERSATION),
     );
     let mut problems = Vec::new();
     let got_intent = d.intent.as_ref().map(|p| p.id.as_str());
@@ -95,6 +104,14 @@ fn check_example(
             problems.push(format!(
                 "team {t} expected, got {}",
                 show(d.team.as_deref())
+            ));
+        }
+    }
+    if let Some(a) = &example.answer {
+        if d.answer.as_deref() != Some(a.as_str()) {
+            problems.push(format!(
+                "answer {a} expected, got {}",
+                show(d.answer.as_deref())
             ));
         }
     }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::Document;
 
+use super::answers;
 use super::diagnostics::{Diagnostic, Diagnostics, SourceText};
-use super::fields::{item_span, item_type_name, key_path, Fields};
+use super::fields::{item_span, item_type_name, Fields};
 use super::{
     is_valid_id, Catalog, Example, Expected, Intent, Keyword, Pattern, Persona, PersonaKind,
     RouteKind, RouteOverride, RouteRule, Team, DEFAULT_ANSWER,
@@ -106,10 +107,10 @@ pub fn load(dir: &Path, teams: &BTreeMap<String, Team>) -> Result<Catalog, Diagn
 }
 
 /// Ids known before any file is parsed, so cross-references can be checked in one pass.
-struct Known<'a> {
-    personas: BTreeSet<String>,
-    intents: BTreeSet<String>,
-    teams: &'a BTreeMap<String, Team>,
+pub(super) struct Known<'a> {
+    pub(super) personas: BTreeSet<String>,
+    pub(super) intents: BTreeSet<String>,
+    pub(super) teams: &'a BTreeMap<String, Team>,
 }
 
 /// Validates already-read sources. Every problem is reported, in file order.
@@ -385,6 +386,7 @@ const INTENT_KEYS: &[&str] = &[
     "feedback",
     "examples",
     "not_helped",
+    "parts",
 ];
 
 fn read_intent(
@@ -412,11 +414,12 @@ fn read_intent(
     let exclude = read_exclude(&mut f, diags);
     let keywords = read_keywords(&mut f, diags);
     let patterns = read_patterns(&mut f, diags);
-    let answers = read_answers(&mut f, known, diags);
+    let answers = answers::read_answers(&mut f, known, diags);
+    let parts = answers::read_parts(&mut f, known, diags);
     let feedback = f.boolean("feedback", diags).unwrap_or(true);
     let not_helped = f.boolean("not_helped", diags).unwrap_or(false);
     let (route, route_overrides) = read_route(&mut f, !answers.is_empty(), known, diags);
-    check_answers_cover_route(src, &f, &route, &route_overrides, &answers, known, diags);
+    answers::check_answers_cover_route(src, &f, &route, &route_overrides, &answers, known, diags);
     let examples = read_examples(&mut f, known, diags);
     f.finish(INTENT_KEYS, diags);
     Intent {
@@ -432,6 +435,7 @@ fn read_intent(
         route,
         route_overrides,
         answers,
+        parts,
         feedback,
         not_helped,
         examples,
@@ -486,39 +490,6 @@ fn read_patterns(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Vec<Pattern> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn read_answers(
-    f: &mut Fields<'_>,
-    known: &Known<'_>,
-    diags: &mut Diagnostics,
-) -> BTreeMap<String, String> {
-    let mut answers = BTreeMap::new();
-    let Some(mut table) = f.table("answers", diags) else {
-        return answers;
-    };
-    for (key, item) in table.entries() {
-        let path = table.path(key);
-        if key != DEFAULT_ANSWER && !known.personas.contains(key) {
-            diags.push(src_at(
-                &table,
-                key,
-                format!("`{path}`: unknown persona `{key}` (answers are keyed by persona id or `default`)"),
-            ));
-            continue;
-        }
-        match item.as_str() {
-            Some(text) if !text.trim().is_empty() => {
-                answers.insert(key.to_string(), text.trim().to_string());
-            }
-            Some(_) => diags.push(src_at(&table, key, format!("`{path}` is empty"))),
-            None => diags.push(table.src.at(
-                item_span(item),
-                format!("`{path}` must be a string, found {}", item_type_name(item)),
-            )),
-        }
-    }
-    answers
 }
 
 fn read_route(
@@ -653,59 +624,16 @@ fn check_team(
     false
 }
 
-/// A route that answers needs an answer text for each persona it answers.
-fn check_answers_cover_route(
-    src: &SourceText,
-    f: &Fields<'_>,
-    rule: &RouteRule,
-    overrides: &BTreeMap<String, RouteOverride>,
-    answers: &BTreeMap<String, String>,
-    known: &Known<'_>,
-    diags: &mut Diagnostics,
-) {
-    let has_default = answers.contains_key(DEFAULT_ANSWER);
-    let answering_personas: Vec<&String> = known
-        .personas
-        .iter()
-        .filter(|p| {
-            let kind = overrides.get(*p).and_then(|o| o.kind).unwrap_or(rule.kind);
-            matches!(kind, RouteKind::Answer | RouteKind::Fallback)
-        })
-        .collect();
-    if matches!(rule.kind, RouteKind::Answer | RouteKind::Fallback) && !has_default {
-        diags.push(src.at(
-            f.key_span("answers").or_else(|| f.key_span("route")),
-            format!(
-                "route kind `{}` needs `answers.default` (the answer for unknown or other personas)",
-                rule.kind
-            ),
-        ));
-        return;
-    }
-    if !has_default {
-        for persona in answering_personas {
-            if !answers.contains_key(persona.as_str()) {
-                diags.push(src.at(
-                    override_span(f, persona).or_else(|| f.key_span("route")),
-                    format!(
-                        "`{}` answers persona `{persona}` but there is no `answers.{persona}` or `answers.default`",
-                        key_path("route.personas", persona)
-                    ),
-                ));
-            }
-        }
-    }
-}
-
-/// The span of `route.personas.<persona>` in the intent file, if written there.
-fn override_span(f: &Fields<'_>, persona: &str) -> Option<Range<usize>> {
-    let route = f.raw("route")?.as_table_like()?;
-    let personas = route.get("personas")?.as_table_like()?;
-    let (key, item) = personas.get_key_value(persona)?;
-    key.span().or_else(|| item_span(item))
-}
-
-const EXAMPLE_KEYS: &[&str] = &["text", "context", "intent", "persona", "route", "team"];
+const EXAMPLE_KEYS: &[&str] = &[
+    "text",
+    "context",
+    "intent",
+    "persona",
+    "route",
+    "team",
+    "answer",
+    "conversation",
+];
 
 fn read_examples(f: &mut Fields<'_>, known: &Known<'_>, diags: &mut Diagnostics) -> Vec<Example> {
     let mut out = Vec::new();
@@ -741,6 +669,8 @@ fn read_examples(f: &mut Fields<'_>, known: &Known<'_>, diags: &mut Diagnostics)
         if let Some(t) = &team {
             check_team(&e, Some("team"), t, &e.path("team"), known, diags);
         }
+        let answer = e.string("answer", diags);
+        let conversation = e.string("conversation", diags);
         e.finish(EXAMPLE_KEYS, diags);
         if let Some(text) = text {
             out.push(Example {
@@ -750,6 +680,8 @@ fn read_examples(f: &mut Fields<'_>, known: &Known<'_>, diags: &mut Diagnostics)
                 persona,
                 route,
                 team,
+                answer,
+                conversation,
                 line,
                 col,
             });

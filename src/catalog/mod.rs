@@ -5,6 +5,7 @@
 //! `personas/<id>.toml` and `intents/<id>.toml` (see `docs/catalog.md`) and the settings file;
 //! [`load`] and [`settings::check_file`] report every problem at once, as `path:line:col`.
 
+pub(crate) mod answers;
 mod diagnostics;
 pub mod examples;
 pub(crate) mod fields;

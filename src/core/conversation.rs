@@ -77,6 +77,10 @@ pub struct ConversationState {
     /// The contact question, once asked, and where the answer went.
     #[serde(skip_serializing_if = "ContactState::is_empty")]
     pub contact: ContactState,
+    /// The self-help answers shown (`route.answer` names), oldest first, at most
+    /// [`SHOWN_ANSWERS`]: one asked for again gets a pointer instead of the whole text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shown_answers: Vec<String>,
 }
 
 /// The optional email question on a web handoff: asked at most once per conversation; the
@@ -100,6 +104,9 @@ impl ContactState {
         *self == ContactState::default()
     }
 }
+
+/// How many shown answers a conversation remembers.
+pub const SHOWN_ANSWERS: usize = 8;
 
 /// How many transcript lines a conversation keeps for the next ticket.
 pub const RECENT_LINES: usize = 20;
@@ -168,6 +175,16 @@ impl ConversationState {
             None => false,
         }
     }
+
+    /// Remembers that the answer `name` was shown, keeping the last [`SHOWN_ANSWERS`].
+    pub(crate) fn note_shown(&mut self, name: &str) {
+        self.shown_answers.retain(|n| n != name);
+        self.shown_answers.push(name.to_string());
+        if self.shown_answers.len() > SHOWN_ANSWERS {
+            let extra = self.shown_answers.len() - SHOWN_ANSWERS;
+            self.shown_answers.drain(..extra);
+        }
+    }
 }
 
 impl ConversationState {
@@ -196,6 +213,22 @@ mod tests {
             state.accumulate_personas([("investor", 3.0)]);
         }
         assert_eq!(state.persona_scores["investor"], MAX_PERSONA_SCORE);
+    }
+
+    #[test]
+    fn shown_answers_are_bounded_and_kept_once() {
+        let mut state = ConversationState::default();
+        for n in 0..SHOWN_ANSWERS + 3 {
+            state.note_shown(&format!("a/{n}"));
+        }
+        state.note_shown("a/5");
+        assert_eq!(state.shown_answers.len(), SHOWN_ANSWERS);
+        assert_eq!(state.shown_answers.first().map(String::as_str), Some("a/3"));
+        assert_eq!(state.shown_answers.last().map(String::as_str), Some("a/5"));
+        assert_eq!(
+            state.shown_answers.iter().filter(|n| *n == "a/5").count(),
+            1
+        );
     }
 
     #[test]

@@ -140,6 +140,10 @@ pub struct Example {
     pub persona: Option<Expected>,
     pub route: Option<String>,
     pub team: Option<String>,
+    /// The answer shown, as `route.answer` names it (`pricing/default#2`, `pricing/default/trial`).
+    pub answer: Option<String>,
+    /// The conversation id the example runs as (it picks the A/B variant); default `example`.
+    pub conversation: Option<String>,
     /// Where the example starts, for reporting failures.
     pub line: usize,
     pub col: usize,
@@ -162,8 +166,11 @@ pub struct Intent {
     pub patterns: Vec<Pattern>,
     pub route: RouteRule,
     pub route_overrides: BTreeMap<String, RouteOverride>,
-    /// Answer texts by persona id, plus `"default"`.
-    pub answers: BTreeMap<String, String>,
+    /// Answer texts by persona id, plus `"default"`: one text, or several (an A/B test: each
+    /// conversation sees one, see [`crate::core::route::choose_answer`]).
+    pub answers: BTreeMap<String, Vec<String>>,
+    /// Focused parts of the answer, chosen by the message's words ("is there a free trial?").
+    pub parts: Vec<AnswerPart>,
     /// Whether the intent's answers are self-help the customer can rate ("That helped" /
     /// "Talk to a human"). `feedback = false` marks conversational replies (greetings, thanks).
     pub feedback: bool,
@@ -172,6 +179,19 @@ pub struct Intent {
     pub not_helped: bool,
     pub examples: Vec<Example>,
     pub path: PathBuf,
+}
+
+/// A focused part of an intent's answer (`[[parts]]`): shown instead of the whole answer when
+/// the message asks about it ("is there a free trial?" gets the trial part of pricing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerPart {
+    /// Unique within the intent; the answer is named `<intent>/<persona|default>/<id>`.
+    pub id: String,
+    /// The terms that ask for this part, as written.
+    pub keywords: Vec<String>,
+    /// Only for this persona (`None`: for everyone).
+    pub persona: Option<String>,
+    pub text: String,
 }
 
 /// The key of the fallback answer text.
@@ -194,12 +214,14 @@ impl Intent {
         }
     }
 
-    /// The answer variant key (`persona` or `default`) and text for `persona`, if any.
-    pub(crate) fn answer_for(&self, persona: Option<&str>) -> Option<(&str, &str)> {
+    /// The answer key (`persona` or `default`) and its texts (one, or an A/B test's several)
+    /// for `persona`, if any.
+    pub(crate) fn answer_for(&self, persona: Option<&str>) -> Option<(&str, &[String])> {
         persona
             .and_then(|p| self.answers.get_key_value(p))
             .or_else(|| self.answers.get_key_value(DEFAULT_ANSWER))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .filter(|(_, texts)| !texts.is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 }
 

@@ -161,6 +161,15 @@ pub fn relabelled(ticket: u64, intent: Option<&str>, persona: Option<&str>) -> S
     )
 }
 
+/// A self-help answer asked for again in the same conversation: a pointer to it instead of the
+/// whole text, and the offer of a person.
+pub fn already_shared(topic: &str) -> String {
+    format!(
+        "I shared that above (see my answer about {topic}). If it didn't answer your question, \
+         I can pass you to a person on our team."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use crate::engine::turn::{self, FeedbackStep, FeedbackWrite, TurnPlan, TurnStep}
 use crate::store::{now_ms, Actor, Store, StoreError, Ticket, TranscriptLine};
 
 pub use crate::engine::turn::{
-    target_name, truncate_chars, Inbound, Mode, Outcome, PipelineEvent, Rules,
+    reply_as_sent, target_name, truncate_chars, Inbound, Mode, Outcome, PipelineEvent, Rules,
 };
 
 /// The pipeline's clock: milliseconds since the Unix epoch.

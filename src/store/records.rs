@@ -70,8 +70,15 @@ pub struct Interaction {
     pub intent_scores: Vec<ScoredId>,
     pub evidence: Vec<EvidenceRecord>,
     pub route: RouteRecord,
-    /// Redacted reply sent (None: silent, an agent owns the conversation).
+    /// The reply sent (None: silent, an agent owns the conversation), without the text of its
+    /// catalog answer when `answer_at` is set: then only the sentences the bot composed around
+    /// it are kept (None when there are none).
     pub reply: Option<String>,
+    /// Where in `reply` the text of the answer `route.answer` was (a byte offset): stored by
+    /// reference, it is resolved from the catalog (`engine::pipeline::reply_as_sent`). None for
+    /// a reply without catalog text, and in records from before answers were stored so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_at: Option<usize>,
     pub ticket: Option<u64>,
     pub feedback: Option<Feedback>,
     pub label: Option<Label>,

@@ -112,6 +112,38 @@ pub(crate) const FLOOD_NOTICE: &str = "faster than I can keep up";
 pub(crate) const ECHO_MARKERS: [&str; 7] =
     ["@everyone", "@here", "<@", "<!", "](", "\u{202E}", "\u{0}"];
 
+/// `text` without the catalog's own markdown links (answers may link to the shipped catalog's
+/// `hearth.example` pages and addresses): what is left must carry no live markup. A link to
+/// anywhere else (`[https://hearth.example/billing](https://evil.example/phish)`) stays.
+pub(crate) fn without_bot_links(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        let after = &rest[at + 2..];
+        let end = after.find(')').unwrap_or(after.len());
+        let url = &after[..end];
+        let host = url
+            .strip_prefix("https://")
+            .map(|u| u.split('/').next().unwrap_or(""))
+            .or_else(|| {
+                url.strip_prefix("mailto:")
+                    .and_then(|m| m.split_once('@'))
+                    .map(|(_, h)| h)
+            });
+        let ours = host.is_some_and(|h| h == "hearth.example" || h.ends_with(".hearth.example"));
+        out.push_str(&rest[..at]);
+        if ours {
+            out.push_str(&after[..end]);
+        } else {
+            out.push_str("](");
+            out.push_str(url);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn one_mb_text() -> String {
     let mut text = String::from("I want a refund ");
     while text.len() < 1024 * 1024 {

@@ -3,7 +3,9 @@
 
 use personabot::store::{Actor, InteractionFilter, Store, TicketStatus};
 
-use crate::table::{Accept, Case, Chan, ECHO_MARKERS, EMPTY_NOTICE, FLOOD_LIMIT, FLOOD_NOTICE};
+use crate::table::{
+    without_bot_links, Accept, Case, Chan, ECHO_MARKERS, EMPTY_NOTICE, FLOOD_LIMIT, FLOOD_NOTICE,
+};
 
 /// What one (case, channel) observed.
 #[derive(Debug, Default)]
@@ -31,6 +33,8 @@ impl Seen {
 
     /// Checks a reply text sent to the customer: none of their markup comes back.
     pub(crate) fn check_reply(&mut self, reply: &str) {
+        let reply = without_bot_links(reply);
+        let reply = reply.as_str();
         for m in ECHO_MARKERS {
             if reply.to_lowercase().contains(m) {
                 self.problem(format!("reply echoes {m:?}: {:.120}", reply));

@@ -70,7 +70,8 @@ async fn that_helped_resolves_and_talk_to_a_human_opens_a_ticket_with_a_thread()
         .message(
             SUPPORT,
             &alice,
-            "what does the scale plan cost per seat?",
+            // Not the pricing answer again (that would be a pointer to it): its trial part.
+            "is there a free trial?",
             Some(GUILD_ID),
         )
         .await;

@@ -80,7 +80,9 @@ fn one_clock_dates_every_record() {
     assert_eq!(p.resolve(ticket.id, "agent-ann").unwrap().updated_ms, 8_000);
 
     at(9_000);
-    p.handle(&inbound("clock", "the app keeps crashing on my phone"))
+    // Another question than the first: the technical answer again would be a pointer to it,
+    // with nothing to rate.
+    p.handle(&inbound("clock", "Do you integrate with Salesforce?"))
         .unwrap();
     at(10_000);
     let helped = p.feedback(CHANNEL, "clock", "pat", true).unwrap();

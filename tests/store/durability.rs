@@ -7,7 +7,8 @@ use std::time::Duration;
 use personabot::store::{Interaction, InteractionFilter, Store};
 
 use crate::harness::{acked, open_pipeline, say, Acked, ChatProcess, CHANNEL};
-use crate::support::pipeline_on;
+use crate::support::{pipeline_on, shipped};
+use personabot::engine::pipeline::reply_as_sent;
 
 /// A small deterministic generator (64-bit LCG), so the crash points are random-looking but
 /// reproducible.
@@ -100,7 +101,8 @@ fn acknowledged_messages_survive_sigkill() {
                 None => lost.push(a.text.clone()),
                 Some(i) => {
                     found += 1;
-                    if i.route.kind != a.kind || i.ticket != a.ticket || i.reply != a.reply {
+                    let sent = reply_as_sent(&shipped().catalog, i);
+                    if i.route.kind != a.kind || i.ticket != a.ticket || sent != a.reply {
                         mismatched.push(format!(
                             "{:?}: acked {}/{:?}, stored {}/{:?}",
                             a.text, a.kind, a.ticket, i.route.kind, i.ticket

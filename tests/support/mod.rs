@@ -81,7 +81,7 @@ pub fn answer_in_markdown(pipeline: &Pipeline, intent: &str) {
         .unwrap_or_else(|| panic!("no intent {intent}"));
     found
         .answers
-        .insert("default".into(), MARKDOWN_ANSWER.into());
+        .insert("default".into(), vec![MARKDOWN_ANSWER.into()]);
     pipeline.reload(Rules {
         catalog: Arc::new(catalog),
         ..(*rules).clone()

@@ -12,6 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use personabot::engine::pipeline::reply_as_sent;
 use serde_json::Value;
 
 /// How long `serve` may take to print its address and "serving" line.
@@ -514,6 +515,16 @@ impl StoreCheck {
 /// (found by conversation and text) with the acknowledged route kind, team, answer variant,
 /// reply and ticket; the ticket exists with that team. Also checks that every stored turn of
 /// those conversations is whole.
+/// The shipped catalog the served binary answers from (`route.answer` texts resolve in it).
+fn shipped_catalog() -> &'static personabot::catalog::Catalog {
+    static CATALOG: std::sync::OnceLock<personabot::catalog::Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let settings = personabot::catalog::settings::Settings::built_in();
+        personabot::catalog::load(Path::new(env!("CARGO_MANIFEST_DIR")), &settings.teams)
+            .expect("the shipped catalog")
+    })
+}
+
 pub fn check_store(store: &personabot::store::Store, acks: &[Acknowledged]) -> StoreCheck {
     use std::collections::{BTreeSet, HashMap};
     let all = store
@@ -576,7 +587,7 @@ pub fn check_store(store: &personabot::store::Store, acks: &[Acknowledged]) -> S
         let same = i.route.kind == a.route_kind
             && i.route.team == a.team
             && i.route.answer == a.answer
-            && i.reply == a.reply
+            && reply_as_sent(shipped_catalog(), i) == a.reply
             && i.ticket == a.ticket.as_ref().map(|t| t.0)
             && stored_ticket == a.ticket;
         if !same {

@@ -346,7 +346,8 @@ async fn buttons_record_feedback_open_a_ticket_and_agent_replies_come_back() {
 
     // Another answer, then "Talk to a human": a sales ticket and the handoff text.
     let since = bot.mark();
-    let (_, q) = bot.fake.say(DM, &ann, "how much is the growth plan?");
+    // Not the pricing answer again (that would be a pointer to it): its trial part.
+    let (_, q) = bot.fake.say(DM, &ann, "is there a free trial?");
     let answer = bot.reply_to(since, DM, q).await;
     assert_eq!(labels(&answer), [HELPED_LABEL, HUMAN_LABEL]);
     let since = bot.mark();

@@ -181,6 +181,7 @@ fn route(
         self_help: false,
         frustrated: false,
         beside: None,
+        repeat: false,
     };
 
     // Candidates past their threshold, best first.
@@ -349,9 +350,10 @@ fn route(
             return decision; // an escalation shows no answer text
         }
     }
-    if let Some((key, answer_text)) = variant {
+    // The persona's first text, whole: `choose_answer` gives the conversation its own.
+    if let Some((key, answer_text)) = variant.and_then(|(k, texts)| Some((k, texts.first()?))) {
         decision.answer = Some(format!("{}/{key}", intent.id));
-        decision.answer_text = Some(answer_text.to_string());
+        decision.answer_text = Some(answer_text.clone());
         decision.self_help = intent.feedback && decision.kind == DecisionKind::Answer;
     }
     decision
@@ -425,6 +427,8 @@ pub fn advance(
                 variant: variant.clone(),
             })
         }
+        // A pointer to an answer already shown is not an answer to rate.
+        _ if decision.repeat => None,
         // A greeting or a thank-you leaves the answer being rated as it was.
         (DecisionKind::Answer, Some(_), Some(_)) => state.awaiting_feedback.clone(),
         _ => None,
@@ -433,6 +437,11 @@ pub fn advance(
         next.last_intent = Some(subject.clone());
     }
     next.frustrated |= decision.frustrated;
+    if decision.offers_feedback() {
+        if let Some(answer) = &decision.answer {
+            next.note_shown(answer);
+        }
+    }
     if let Some(ticket) = opened_ticket {
         next.last_ticket = Some(ticket.id);
         next.open(ticket);

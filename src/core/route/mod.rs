@@ -7,6 +7,7 @@ use crate::core::classify::{Classification, MatchOptions};
 use crate::core::conversation::{ConversationState, OpenTicket};
 use crate::core::model::Catalog;
 
+mod answers;
 mod choice;
 mod decision;
 mod reply;
@@ -16,6 +17,10 @@ mod scope_tests;
 mod tests;
 pub mod tone;
 
+pub use answers::{
+    answer_choice, answer_text, choose_answer, choose_part, sent_reply, stored_reply,
+    variant_index, AnswerChoice, EXAMPLE_CONVERSATION,
+};
 pub use decision::{advance, choose_persona, decide, force_ticket};
 pub use reply::reply_text;
 
@@ -144,7 +149,8 @@ pub struct Decision {
     pub intent: Option<Pick>,
     pub kind: DecisionKind,
     pub team: Option<String>,
-    /// The answer variant, `<intent>/<persona|default>`.
+    /// The answer shown: `<intent>/<persona|default>`, `...#N` for the N-th text of an A/B
+    /// test, `.../<part>` for a focused part (see [`choose_answer`]).
     pub answer: Option<String>,
     /// The answer text for the variant.
     pub answer_text: Option<String>,
@@ -168,16 +174,25 @@ pub struct Decision {
     /// A new ticket opened for another team while this ticket stays open (one ticket per need):
     /// the reply names both.
     pub beside: Option<OpenTicket>,
+    /// The answer was already shown in the conversation: `answer_text` is a short pointer to
+    /// it, and the reply offers a person only.
+    pub repeat: bool,
 }
 
 /// The buttons under a self-help answer: "That helped" and "Talk to a human".
 pub const FEEDBACK_ACTIONS: &[&str] = &["helped", "human"];
 
+/// The button under a pointer to an answer already shown: "Talk to a human".
+pub const REPEAT_ACTIONS: &[&str] = &["human"];
+
 impl Decision {
     /// A self-help answer the customer can rate: it gets the "That helped" / "Talk to a human"
     /// buttons on every channel.
     pub(crate) fn offers_feedback(&self) -> bool {
-        self.kind == DecisionKind::Answer && self.self_help && self.answer_text.is_some()
+        self.kind == DecisionKind::Answer
+            && self.self_help
+            && self.answer_text.is_some()
+            && !self.repeat
     }
 
     /// The buttons the reply offers (the turn JSON's `"actions"`): [`FEEDBACK_ACTIONS`] under a
@@ -185,6 +200,8 @@ impl Decision {
     pub fn actions(&self) -> &'static [&'static str] {
         if self.offers_feedback() {
             FEEDBACK_ACTIONS
+        } else if self.repeat {
+            REPEAT_ACTIONS
         } else {
             &[]
         }
@@ -200,12 +217,15 @@ pub fn run_single(
     text_in: &str,
 ) -> (Decision, Classification) {
     let classification = classifier.classify(text_in);
-    let decision = decide(
+    let state = ConversationState::default();
+    let mut decision = decide(catalog, thresholds, text_in, &classification, &state);
+    choose_answer(
         catalog,
-        thresholds,
+        &mut decision,
         text_in,
         &classification,
-        &ConversationState::default(),
+        &state,
+        EXAMPLE_CONVERSATION,
     );
     (decision, classification)
 }

@@ -132,6 +132,7 @@ impl Asked<'_> {
             feedback: None,
             label: None,
             delivery: None,
+            answer_at: None,
         };
         let mut next = state;
         next.turns += 1;

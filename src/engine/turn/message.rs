@@ -270,6 +270,14 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
     if mode == Mode::Ticket {
         route::force_ticket(&rules.catalog, text, &mut decision);
     }
+    route::choose_answer(
+        &rules.catalog,
+        &mut decision,
+        text,
+        &classification,
+        &state,
+        &inbound.conversation,
+    );
     let redacted = stored_text(trimmed, rules.max_chars);
     let customer_line = TranscriptLine {
         at_ms: now_ms,
@@ -358,6 +366,12 @@ impl Decided<'_> {
                 TicketChange::Append { lines, .. } => lines.push(line),
             }
         }
+        // The answer's own text is stored by reference (`route.answer`): only the sentences
+        // around it are kept. A pointer to an answer already shown is the bot's own words.
+        let (stored_reply, answer_at) = match (&reply, &decision.answer_text) {
+            (Some(full), Some(answer)) if !decision.repeat => route::stored_reply(full, answer),
+            _ => (reply.clone(), None),
+        };
         let interaction = Interaction {
             id,
             at_ms: at,
@@ -381,7 +395,8 @@ impl Decided<'_> {
                 reason: decision.reason.clone(),
                 actions: decision.actions().iter().map(|a| a.to_string()).collect(),
             },
-            reply: reply.clone(),
+            reply: stored_reply,
+            answer_at,
             ticket: ticket_id,
             feedback: None,
             label: None,
@@ -437,4 +452,16 @@ impl Decided<'_> {
         };
         TurnPlan { write, staged }
     }
+}
+
+/// The reply an interaction sent, as the customer saw it: its stored sentences with the text of
+/// its answer (`route.answer`, stored by reference) resolved from `catalog`; an answer no longer
+/// in the catalog is said so in its place.
+pub fn reply_as_sent(catalog: &Catalog, interaction: &Interaction) -> Option<String> {
+    route::sent_reply(
+        catalog,
+        interaction.route.answer.as_deref(),
+        interaction.reply.as_deref(),
+        interaction.answer_at,
+    )
 }

@@ -18,6 +18,7 @@ mod message;
 mod tests;
 
 pub(crate) use feedback::{plan_feedback, FeedbackInput, FeedbackStep, FeedbackWrite, Rated};
+pub use message::reply_as_sent;
 pub(crate) use message::{plan_turn, StagedTurn, TurnInput, TurnPlan, TurnStep};
 
 /// A customer message from any channel.
@@ -243,5 +244,6 @@ fn empty_decision() -> Decision {
         self_help: false,
         frustrated: false,
         beside: None,
+        repeat: false,
     }
 }

@@ -199,6 +199,7 @@ mod tests {
             feedback: helped.map(|helped| Feedback { helped, at_ms: 1 }),
             label: None,
             delivery: None,
+            answer_at: None,
         }
     }
 

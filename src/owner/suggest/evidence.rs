@@ -396,6 +396,7 @@ mod tests {
                 actions: Vec::new(),
             },
             reply: None,
+            answer_at: None,
             ticket: None,
             feedback: None,
             label: None,

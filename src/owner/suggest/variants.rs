@@ -151,6 +151,7 @@ mod tests {
                 }),
                 label: None,
                 delivery: None,
+                answer_at: None,
             })
             .collect()
     }

@@ -513,7 +513,17 @@ fn check_records(name: &str, step: &Step, want: &Expect, outcome: &Outcome) {
             "{name}: the clock"
         );
         assert_eq!(i.user, "u_pat", "{name}");
-        assert_eq!(i.reply, outcome.reply, "{name}");
+        // The answer's text is stored by reference: put back, the reply is the one sent.
+        assert_eq!(
+            super::reply_as_sent(&outcome.catalog, i),
+            outcome.reply,
+            "{name}"
+        );
+        if let (Some(at), Some(answer)) = (i.answer_at, &outcome.decision.answer_text) {
+            let stored = i.reply.as_deref().unwrap_or("");
+            assert!(!stored.contains(answer.as_str()), "{name}: {stored:?}");
+            assert!(at <= stored.len(), "{name}");
+        }
         assert_eq!(i.route.kind, want.kind, "{name}");
         if let Some(text) = want.stored_text {
             assert_eq!(i.text, text, "{name}: stored text");
