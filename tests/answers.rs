@@ -128,8 +128,10 @@ async fn stored_interactions_name_the_answer_instead_of_copying_it() {
         "refund/default/duplicate-charge",
         "{refund}"
     );
+    // "charged me twice ... !" sounds frustrated: the apology comes first, then the part.
     assert!(
-        reply(refund).starts_with("Duplicate charges are always refunded"),
+        reply(refund).starts_with("I'm sorry")
+            && reply(refund).contains("\n\nDuplicate charges are always refunded"),
         "{refund}"
     );
     assert!(reply(refund).contains("Billing"), "{refund}");

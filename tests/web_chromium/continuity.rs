@@ -18,7 +18,8 @@ const STARTED: &str = "How do I get started?";
 const HUMAN: &str = "I want to talk to a human";
 const AGENT_REPLY: &str = "Hi, Sam from Sales. I'll email you the startup discount form.";
 /// A line of markdown the test catalog adds to every onboarding answer.
-const MARKDOWN: &str = "**Step-by-step guides** are at [the help center](https://help.hearth.example/start) (not at [this](javascript:alert(1)) one).";
+/// (A `javascript:` link would be refused by `check`, so only safe schemes reach the page.)
+const MARKDOWN: &str = "**Step-by-step guides** are at [the help center](https://help.hearth.example/start) (or [write to us](mailto:help@hearth.example)).";
 
 /// The shipped catalog, copied into `root`, with a line of markdown in [`STARTED`]'s answers.
 fn markdown_catalog(root: &Path) -> PathBuf {
@@ -135,20 +136,22 @@ fn the_conversation_survives_reloads_and_new_tabs_with_buttons_that_mean_somethi
         &chat,
         "the option's name sent as the customer's message, answered",
         &format!("[{USER_LINES}.pop(), document.querySelectorAll('#messages [data-choice]').length, [...{LAST_BOT}.querySelectorAll('button')].map(e => e.dataset.action)]"),
-        json!(["Pricing", 0, ["helped", "human"]]),
+        // Pricing was answered above: a pointer to it, offering only a person.
+        json!(["Pricing", 0, ["human"]]),
     );
 
-    // A markdown answer: bold, a list, a safe link; the javascript: link stays text.
+    // A markdown answer: bold, a list, an https and a mailto link.
     say(&mut b, &chat, STARTED);
     b.wait_eq(
         &chat,
         "the answer's markdown as elements",
         &format!(
             "(m => {{ const b = m.querySelector('.bubble'); return [\
-             [...b.querySelectorAll('a')].map(a => [a.textContent, a.href, a.rel, a.target]), \
+             [...b.querySelectorAll('a')].filter(a => ['the help center', 'write to us'].includes(a.textContent)).map(a => [a.textContent, a.href, a.rel, a.target]), \
+             [...b.querySelectorAll('a')].every(a => /^(https?:|mailto:)/.test(a.href) && a.rel === 'noopener'), \
              [...b.querySelectorAll('strong')].map(s => s.textContent), \
              b.querySelectorAll('li').length, \
-             b.textContent.includes('[this](javascript:alert(1))'), \
+             b.textContent.includes('](') || b.textContent.includes('**'), \
              b.querySelectorAll('script, [onclick], [onerror]').length]; }})({LAST_BOT})"
         ),
         json!([
@@ -157,10 +160,16 @@ fn the_conversation_survives_reloads_and_new_tabs_with_buttons_that_mean_somethi
                 "https://help.hearth.example/start",
                 "noopener",
                 "_blank"
+            ], [
+                "write to us",
+                "mailto:help@hearth.example",
+                "noopener",
+                "_blank"
             ]],
+            true,
             ["Step-by-step guides"],
             4,
-            true,
+            false,
             0
         ]),
     );
@@ -219,8 +228,8 @@ fn the_conversation_survives_reloads_and_new_tabs_with_buttons_that_mean_somethi
     b.wait_eq(
         &chat,
         "the markdown answer still rendered",
-        "[...document.querySelectorAll('#messages .msg.bot a')].map(a => a.href)",
-        json!(["https://help.hearth.example/start"]),
+        "[...document.querySelectorAll('#messages .msg.bot a')].map(a => a.href).filter(h => h.endsWith('/start') || h.startsWith('mailto:'))",
+        json!(["https://help.hearth.example/start", "mailto:help@hearth.example"]),
     );
     b.step_screenshot(&chat, "c4-restored-after-reload");
 
