@@ -240,18 +240,24 @@ pub fn discord(markdown: &str) -> String {
 // Slack
 // ----------------------------------------------------------------------------------------------
 
-/// Escapes Slack's control characters (`&`, `<`, `>`), so text cannot mention, ping or link.
-pub fn slack_escape(text: &str) -> String {
+/// `&`, `<` and `>` as entities, and `"` too when `quotes` (for attribute values).
+fn entities(text: &str, quotes: bool) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '"' if quotes => out.push_str("&quot;"),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Escapes Slack's control characters (`&`, `<`, `>`), so text cannot mention, ping or link.
+pub fn slack_escape(text: &str) -> String {
+    entities(text, false)
 }
 
 const SLACK: Style = Style {
@@ -273,17 +279,7 @@ pub fn slack(markdown: &str) -> String {
 
 /// Escapes text for Telegram's HTML parse mode (and for attribute values).
 pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
+    entities(text, true)
 }
 
 const TELEGRAM: Style = Style {
