@@ -94,7 +94,8 @@ fn chosen_option(
 /// Decides the route for one message. Pure: the caller applies the result with [`advance`].
 ///
 /// While tickets are open, a message whose confident intent is a ticket for a team with no
-/// open ticket opens a separate ticket for that team (one ticket per need); anything else joins
+/// open ticket (or asks for a person of such a team) opens a separate ticket for that team (one
+/// ticket per need); anything else joins
 /// the open ticket of its intent's team, else the most recent one.
 pub fn decide(
     catalog: &Catalog,
@@ -128,7 +129,10 @@ fn follow_up(
         .map(|i| i.route_for(persona.as_deref()));
     let new_need = decision.kind == DecisionKind::Ticket
         && decision.joins_ticket.is_none()
-        && rule.as_ref().is_some_and(|r| r.kind == RouteKind::Ticket);
+        // A ticket route, or a request for a person that names (or is about) another team.
+        && rule
+            .as_ref()
+            .is_some_and(|r| matches!(r.kind, RouteKind::Ticket | RouteKind::Escalate));
     let team = match (&decision.team, &rule) {
         (Some(team), _) if new_need => Some(team.clone()),
         (_, Some(rule)) => Some(rule.team.clone()),

@@ -232,6 +232,8 @@ fn a_new_need_gets_its_own_ticket() {
         ("any update on the SOC 2 report and the pen test?", 1),
         ("and what's the price per seat on Enterprise?", 2),
         ("any news?", 2),
+        ("can I talk to a person about this?", 2),
+        ("the security team please", 1),
     ];
     for (text, want) in rows {
         let step = after(&mut fake, &[], say(text));
@@ -245,6 +247,13 @@ fn a_new_need_gets_its_own_ticket() {
             matches!(step.turn.unwrap().ticket, TicketChange::Append { id, .. } if id == *want)
         );
     }
+
+    // Asking for a person of a third team opens that team's ticket.
+    let billing = after(&mut fake, &[], say("I'd like to speak to the billing team"));
+    let outcome = billing.outcome.unwrap();
+    let third = outcome.ticket.expect("a billing ticket");
+    assert_eq!((third.id, third.team.as_str()), (3, "billing"));
+    assert!(outcome.decision.joins_ticket.is_none());
 }
 
 #[test]
