@@ -58,6 +58,22 @@ enum Request {
         persona: Option<String>,
         agent: String,
     },
+    Reply {
+        id: u64,
+        agent: String,
+        text: String,
+    },
+    Assign {
+        id: u64,
+        /// Who assigns, for the audit log.
+        agent: String,
+        to: String,
+    },
+    Note {
+        id: u64,
+        agent: String,
+        text: String,
+    },
     Export {
         filter: InteractionFilter,
         /// Who exports, for the audit log.
@@ -214,6 +230,30 @@ impl StoreAccess for Remote {
             intent: intent.map(String::from),
             persona: persona.map(String::from),
             agent: agent.into(),
+        })
+    }
+
+    fn reply_ticket(&self, id: u64, agent: &str, text: &str) -> Result<Ticket> {
+        self.value(&Request::Reply {
+            id,
+            agent: agent.into(),
+            text: text.into(),
+        })
+    }
+
+    fn assign_ticket(&self, id: u64, to: &str, by: &str) -> Result<Ticket> {
+        self.value(&Request::Assign {
+            id,
+            agent: by.into(),
+            to: to.into(),
+        })
+    }
+
+    fn note_ticket(&self, id: u64, agent: &str, text: &str) -> Result<Ticket> {
+        self.value(&Request::Note {
+            id,
+            agent: agent.into(),
+            text: text.into(),
         })
     }
 
@@ -388,89 +428,105 @@ fn send(out: &mut dyn Write, frame: &Frame) -> std::io::Result<()> {
 /// channels hear of them (a Discord ticket message shows the claim) as they do of an agent's.
 fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Value> {
     let store = pipeline.store();
-    let value = match request {
-        Request::Interactions { filter } => {
-            let list = store.interactions(&filter)?;
-            for i in &list {
-                send(out, &Frame::Item(serde_json::to_value(i)?))?;
+    let value =
+        match request {
+            Request::Interactions { filter } => {
+                let list = store.interactions(&filter)?;
+                for i in &list {
+                    send(out, &Frame::Item(serde_json::to_value(i)?))?;
+                }
+                Value::from(list.len())
             }
-            Value::from(list.len())
-        }
-        Request::Tickets { team, status } => {
-            let list = store.tickets(team.as_deref(), status)?;
-            for t in &list {
-                send(out, &Frame::Item(serde_json::to_value(t)?))?;
+            Request::Tickets { team, status } => {
+                let list = store.tickets(team.as_deref(), status)?;
+                for t in &list {
+                    send(out, &Frame::Item(serde_json::to_value(t)?))?;
+                }
+                Value::from(list.len())
             }
-            Value::from(list.len())
-        }
-        Request::Ticket { id } => serde_json::to_value(store.ticket(id)?)?,
-        Request::Claim { id, agent } => serde_json::to_value(store_access::ticket_action(
-            store,
-            id,
-            &agent,
-            "claim",
-            || Ok(pipeline.claim(id, &agent)?),
-        )?)?,
-        Request::Resolve { id, agent } => serde_json::to_value(store_access::ticket_action(
-            store,
-            id,
-            &agent,
-            "resolve",
-            || Ok(pipeline.resolve(id, &agent)?),
-        )?)?,
-        Request::Relabel {
-            id,
-            intent,
-            persona,
-            agent,
-        } => serde_json::to_value(store_access::ticket_action(
-            store,
-            id,
-            &agent,
-            "relabel",
-            || Ok(pipeline.relabel(id, intent.as_deref(), persona.as_deref(), &agent)?),
-        )?)?,
-        Request::Export { filter, by } => {
-            let mut lines = Lines {
-                out,
-                pending: Vec::new(),
-            };
-            let n = store_access::export(store, &filter, &mut lines, &by)?;
-            lines.finish()?;
-            Value::from(n)
-        }
-        Request::Forget { user, by } => {
-            serde_json::to_value(store_access::forget(store, &user, &by)?)?
-        }
-        Request::AccountAdd { account, by } => {
-            Value::from(store_access::add_account(store, &account, &by)?)
-        }
-        Request::Accounts {} => {
-            let list = store.accounts()?;
-            for a in &list {
-                send(out, &Frame::Item(serde_json::to_value(a)?))?;
+            Request::Ticket { id } => serde_json::to_value(store.ticket(id)?)?,
+            Request::Claim { id, agent } => serde_json::to_value(store_access::ticket_action(
+                store,
+                id,
+                &agent,
+                "claim",
+                || Ok(pipeline.claim(id, &agent)?),
+            )?)?,
+            Request::Resolve { id, agent } => serde_json::to_value(store_access::ticket_action(
+                store,
+                id,
+                &agent,
+                "resolve",
+                || Ok(pipeline.resolve(id, &agent)?),
+            )?)?,
+            Request::Relabel {
+                id,
+                intent,
+                persona,
+                agent,
+            } => serde_json::to_value(store_access::ticket_action(
+                store,
+                id,
+                &agent,
+                "relabel",
+                || Ok(pipeline.relabel(id, intent.as_deref(), persona.as_deref(), &agent)?),
+            )?)?,
+            Request::Reply { id, agent, text } => serde_json::to_value(
+                store_access::ticket_action(store, id, &agent, "reply", || {
+                    Ok(pipeline.agent_reply(id, &agent, &text)?)
+                })?,
+            )?,
+            Request::Assign { id, agent, to } => {
+                serde_json::to_value(store_access::assign(store, id, &agent, &to, || {
+                    Ok(pipeline.assign(id, &to)?)
+                })?)?
             }
-            Value::from(list.len())
-        }
-        Request::AccountRemove { name, by } => {
-            store_access::remove_account(store, &name, &by)?;
-            Value::Null
-        }
-        Request::AccountRotate { name, by } => {
-            Value::from(store_access::rotate_account(store, &name, &by)?)
-        }
-        Request::Audit { since_ms } => {
-            let list = store.audit_log(since_ms)?;
-            for e in &list {
-                send(out, &Frame::Item(serde_json::to_value(e)?))?;
+            Request::Note { id, agent, text } => serde_json::to_value(
+                store_access::ticket_action(store, id, &agent, "note", || {
+                    Ok(pipeline.note(id, &agent, &text)?)
+                })?,
+            )?,
+            Request::Export { filter, by } => {
+                let mut lines = Lines {
+                    out,
+                    pending: Vec::new(),
+                };
+                let n = store_access::export(store, &filter, &mut lines, &by)?;
+                lines.finish()?;
+                Value::from(n)
             }
-            Value::from(list.len())
-        }
-        Request::Compact {} => serde_json::to_value(store_access::compact(store)?)?,
-        Request::Purge { now_ms, days } => {
-            serde_json::to_value(store_access::purge(store, now_ms, days)?)?
-        }
-    };
+            Request::Forget { user, by } => {
+                serde_json::to_value(store_access::forget(store, &user, &by)?)?
+            }
+            Request::AccountAdd { account, by } => {
+                Value::from(store_access::add_account(store, &account, &by)?)
+            }
+            Request::Accounts {} => {
+                let list = store.accounts()?;
+                for a in &list {
+                    send(out, &Frame::Item(serde_json::to_value(a)?))?;
+                }
+                Value::from(list.len())
+            }
+            Request::AccountRemove { name, by } => {
+                store_access::remove_account(store, &name, &by)?;
+                Value::Null
+            }
+            Request::AccountRotate { name, by } => {
+                Value::from(store_access::rotate_account(store, &name, &by)?)
+            }
+            Request::Audit { since_ms } => {
+                let list = store.audit_log(since_ms)?;
+                for e in &list {
+                    send(out, &Frame::Item(serde_json::to_value(e)?))?;
+                }
+                Value::from(list.len())
+            }
+            Request::Compact {} => serde_json::to_value(store_access::compact(store)?)?,
+            Request::Purge { now_ms, days } => {
+                serde_json::to_value(store_access::purge(store, now_ms, days)?)?
+            }
+        };
     Ok(value)
 }
 

@@ -7,12 +7,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use personabot::catalog::settings::USER_HASH_KEY_ENV;
 use personabot::store::{
-    now_ms, Account, AuditEntry, Interaction, InteractionFilter, Store, Ticket, TicketStatus,
+    now_ms, works_team, Account, AuditEntry, Interaction, InteractionFilter, Store, Ticket,
+    TicketStatus,
 };
 
 use super::control;
@@ -59,6 +60,12 @@ pub(crate) trait StoreAccess {
         persona: Option<&str>,
         agent: &str,
     ) -> Result<Ticket>;
+    /// An agent's reply to the customer: it takes a running `serve` (the channels deliver it).
+    fn reply_ticket(&self, id: u64, agent: &str, text: &str) -> Result<Ticket>;
+    /// Assigns the ticket to `to` (an agent account of its team), audited under `by`.
+    fn assign_ticket(&self, id: u64, to: &str, by: &str) -> Result<Ticket>;
+    /// An internal note: agents see it, the customer never does.
+    fn note_ticket(&self, id: u64, agent: &str, text: &str) -> Result<Ticket>;
     /// Writes the matching interactions as JSON Lines; returns how many.
     fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize>;
     /// Deletes a user's records, then compacts the store.
@@ -135,6 +142,19 @@ pub(crate) fn ticket_action(
     Ok(ticket)
 }
 
+/// An assignment taken by a command, audited under `by` with the assignee as its target.
+pub(crate) fn assign(
+    store: &Store,
+    id: u64,
+    by: &str,
+    to: &str,
+    run: impl FnOnce() -> Result<Ticket>,
+) -> Result<Ticket> {
+    let ticket = run()?;
+    audit(store, by, "assign", Some(id), Some(to.to_string()))?;
+    Ok(ticket)
+}
+
 /// Opens the store in `dir`: through the control socket of a `serve` running on it, else
 /// directly.
 pub(crate) fn open(dir: &Path) -> Result<Box<dyn StoreAccess>> {
@@ -184,6 +204,39 @@ impl StoreAccess for Local {
     ) -> Result<Ticket> {
         ticket_action(&self.0, id, agent, "relabel", || {
             Ok(self.0.relabel_ticket(id, intent, persona, agent)?)
+        })
+    }
+
+    fn reply_ticket(&self, id: u64, _agent: &str, _text: &str) -> Result<Ticket> {
+        // Without a running serve no channel could deliver it: refused rather than stored
+        // unsent.
+        bail!(
+            "no `serve` is running on this data folder: a reply to ticket #{id} needs the \
+             running serve to reach the customer"
+        )
+    }
+
+    fn assign_ticket(&self, id: u64, to: &str, by: &str) -> Result<Ticket> {
+        assign(&self.0, id, by, to, || {
+            let team = self
+                .0
+                .ticket(id)?
+                .with_context(|| format!("ticket #{id} not found"))?
+                .team;
+            let accounts = self.0.accounts()?;
+            if !accounts
+                .iter()
+                .any(|a| a.name == to && works_team(a, &team))
+            {
+                bail!("`{to}` is not an agent account of team `{team}`");
+            }
+            Ok(self.0.assign_ticket_at(id, to, now_ms())?)
+        })
+    }
+
+    fn note_ticket(&self, id: u64, agent: &str, text: &str) -> Result<Ticket> {
+        ticket_action(&self.0, id, agent, "note", || {
+            Ok(self.0.note_ticket_at(id, agent, text, now_ms())?)
         })
     }
 

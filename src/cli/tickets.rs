@@ -1,4 +1,4 @@
-//! `personabot tickets`: list, show, claim, resolve and relabel tickets.
+//! `personabot tickets`: list, show, claim, resolve, relabel, reply to, assign and note tickets.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use personabot::catalog::Catalog;
 use personabot::engine::output;
 use personabot::store::{now_ms, TicketStatus};
 
-use super::store_access::StoreAccess;
+use super::store_access::{cli_user, StoreAccess};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum TicketsCommand {
@@ -51,6 +51,30 @@ pub(crate) enum TicketsCommand {
         persona: Option<String>,
         #[arg(long)]
         agent: String,
+    },
+    /// Reply to the customer on the ticket's channel (takes a running `serve`).
+    Reply {
+        id: u64,
+        text: String,
+        /// Who replies (default: the system user).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Assign the ticket to NAME, an agent account of its team.
+    Assign {
+        id: u64,
+        name: String,
+        /// Who assigns, for the audit log (default: the system user).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Add an internal note: agents see it, the customer never does.
+    Note {
+        id: u64,
+        text: String,
+        /// Who writes it (default: the system user).
+        #[arg(long)]
+        agent: Option<String>,
     },
 }
 
@@ -144,6 +168,21 @@ pub(crate) fn tickets(
                 intent.as_deref().unwrap_or("-"),
                 persona.as_deref().unwrap_or("-")
             )?;
+        }
+        TicketsCommand::Reply { id, text, agent } => {
+            let agent = agent.clone().unwrap_or_else(cli_user);
+            let t = store.reply_ticket(*id, &agent, text)?;
+            writeln!(out, "reply sent on ticket #{} by {agent}", t.id)?;
+        }
+        TicketsCommand::Assign { id, name, agent } => {
+            let by = agent.clone().unwrap_or_else(cli_user);
+            let t = store.assign_ticket(*id, name, &by)?;
+            writeln!(out, "ticket #{} assigned to {name} by {by}", t.id)?;
+        }
+        TicketsCommand::Note { id, text, agent } => {
+            let agent = agent.clone().unwrap_or_else(cli_user);
+            let t = store.note_ticket(*id, &agent, text)?;
+            writeln!(out, "note added to ticket #{} by {agent}", t.id)?;
         }
     }
     Ok(ExitCode::SUCCESS)

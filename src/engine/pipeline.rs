@@ -428,4 +428,31 @@ impl Pipeline {
         });
         Ok(stored)
     }
+
+    /// Assigns a ticket to `agent`, an agent or admin account of the ticket's team.
+    pub fn assign(&self, ticket: u64, agent: &str) -> Result<Ticket, PipelineError> {
+        let team = self
+            .store
+            .ticket(ticket)?
+            .ok_or(StoreError::NotFound {
+                what: "ticket",
+                id: ticket,
+            })?
+            .team;
+        let accounts = self.store.accounts()?;
+        if !accounts
+            .iter()
+            .any(|a| a.name == agent && crate::store::works_team(a, &team))
+        {
+            return Err(PipelineError::Invalid(format!(
+                "`{agent}` is not an agent account of team `{team}`"
+            )));
+        }
+        self.ticket_action(ticket, |s, at| s.assign_ticket_at(ticket, agent, at))
+    }
+
+    /// An internal note by `agent` on a ticket: kept for agents, never sent to the customer.
+    pub fn note(&self, ticket: u64, agent: &str, text: &str) -> Result<Ticket, PipelineError> {
+        self.ticket_action(ticket, |s, at| s.note_ticket_at(ticket, agent, text, at))
+    }
 }

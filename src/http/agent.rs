@@ -1,6 +1,8 @@
 //! The agent queue: `/agent` (a page, behind a login with the agent token) and the JSON API under
 //! `/v1/tickets` (list by team and status, show with transcript, evidence and audit history,
-//! claim, reply to the customer on the ticket's channel, resolve, relabel), plus
+//! claim, reply to the customer on the ticket's channel, resolve, relabel, assign to an agent of
+//! the ticket's team, add an internal note the customer never sees; the queue filters
+//! `?assigned=mine|unassigned|all`), plus
 //! `POST /v1/evidence/forget` (a customer's right to be forgotten).
 //!
 //! Every action is taken as the signed-in account (a name in the body is ignored) and written to
@@ -19,7 +21,7 @@ use crate::engine::AppState;
 use crate::http::auth::{audit, authorize, Principal};
 use crate::http::client::ClientAddr;
 use crate::http::{AgentAuth, ApiError, JsonBody, Role, SignIn, SignInForm, AGENT_COOKIE};
-use crate::store::{Ticket, TicketStatus};
+use crate::store::{Assigned, Ticket, TicketStatus};
 
 use crate::http::brand::render;
 
@@ -30,6 +32,8 @@ const LOGIN_PAGE: &str = include_str!("pages/login.html");
 struct ListQuery {
     team: Option<String>,
     status: Option<String>,
+    /// `mine`, `unassigned` or `all` (the default).
+    assigned: Option<String>,
 }
 
 async fn list(
@@ -45,6 +49,8 @@ async fn list(
             ))
         })?),
     };
+    let assigned = Assigned::parse(q.assigned.as_deref().unwrap_or(""))
+        .ok_or_else(|| ApiError::bad_request("unknown `assigned`: use mine, unassigned or all"))?;
     let team = q.team.filter(|t| !t.is_empty());
     let mut tickets = state
         .blocking(move |p| p.store().tickets(team.as_deref(), status))
@@ -54,7 +60,7 @@ async fn list(
     let catalog = state.pipeline.catalog();
     let list: Vec<_> = tickets
         .iter()
-        .filter(|t| who.sees_team(&t.team))
+        .filter(|t| who.sees_team(&t.team) && assigned.keeps(t, &who.name))
         .map(|t| crate::engine::output::ticket_summary(&catalog, t))
         .collect();
     Ok(Json(json!({ "tickets": list })).into_response())
@@ -106,10 +112,10 @@ async fn show(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AgentBody {
-    /// Accepted so that older clients keep working, and ignored: actions are taken as the
-    /// signed-in account.
-    #[serde(default, rename = "agent")]
-    _agent: Option<serde_json::Value>,
+    /// The account to assign the ticket to (`assign`). Other actions accept it so that older
+    /// clients keep working, and ignore it: actions are taken as the signed-in account.
+    #[serde(default)]
+    agent: Option<serde_json::Value>,
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
@@ -125,14 +131,22 @@ async fn action(
     Path((id, verb)): Path<(u64, String)>,
     JsonBody(body): JsonBody<AgentBody>,
 ) -> Result<Response, ApiError> {
-    if !matches!(verb.as_str(), "claim" | "resolve" | "relabel" | "reply") {
+    if !matches!(
+        verb.as_str(),
+        "claim" | "resolve" | "relabel" | "reply" | "assign" | "note"
+    ) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("unknown action `{verb}`: use claim, reply, resolve or relabel"),
+            format!("unknown action `{verb}`: use claim, reply, resolve, relabel, assign or note"),
         ));
     }
     visible_ticket(&state, &who, id).await?;
     let agent = who.name.clone();
+    // The audit names whom a ticket was assigned to.
+    let target = match (verb.as_str(), &body.agent) {
+        ("assign", Some(serde_json::Value::String(to))) => Some(to.clone()),
+        _ => None,
+    };
     let ticket = match verb.as_str() {
         "claim" => state.blocking(move |p| p.claim(id, &agent)).await??,
         "resolve" => state.blocking(move |p| p.resolve(id, &agent)).await??,
@@ -145,6 +159,21 @@ async fn action(
                 .blocking(move |p| p.relabel(id, intent.as_deref(), persona.as_deref(), &agent))
                 .await??
         }
+        "assign" => {
+            let Some(serde_json::Value::String(to)) = body.agent.clone() else {
+                return Err(ApiError::bad_request(
+                    "give `agent`: the account to assign to",
+                ));
+            };
+            state.blocking(move |p| p.assign(id, &to)).await??
+        }
+        "note" => {
+            let text = body.text.clone().unwrap_or_default();
+            if text.trim().is_empty() {
+                return Err(ApiError::bad_request("`text` must not be empty"));
+            }
+            state.blocking(move |p| p.note(id, &agent, &text)).await??
+        }
         _ => {
             let text = body.text.clone().unwrap_or_default();
             if text.trim().is_empty() {
@@ -156,7 +185,7 @@ async fn action(
         }
     };
     state
-        .blocking(move |p| audit(p.store(), &who.name, &verb, Some(id), None, Some(addr)))
+        .blocking(move |p| audit(p.store(), &who.name, &verb, Some(id), target, Some(addr)))
         .await?;
     Ok(Json(ticket).into_response())
 }

@@ -10,13 +10,14 @@ mod sled_store;
 
 pub use records::{
     Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
-    InteractionFilter, Label, Priority, RouteRecord, ScoredId, Ticket, TicketStatus,
+    InteractionFilter, Label, Note, Priority, RouteRecord, ScoredId, Ticket, TicketStatus,
     TranscriptLine,
 };
 pub use sled_store::{
     token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,
     StoreError, TicketChange, TicketPatch, TurnReceipt, TurnWrite,
 };
+pub use sled_store::{works_team, Assigned, MAX_NOTE_CHARS};
 
 /// The control socket a running `serve` listens on, in the store's folder (kept there across
 /// compactions), through which the store commands reach the store it holds.

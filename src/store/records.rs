@@ -159,6 +159,30 @@ pub struct Ticket {
     /// `high` when the customer was frustrated; agents see those first.
     #[serde(default)]
     pub priority: Priority,
+    /// The agent the ticket is assigned to (`POST /v1/tickets/{id}/assign`, round-robin, or
+    /// whoever claimed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<String>,
+    /// Internal notes: agents only, never sent to the customer on any channel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// An agent's internal note on a ticket: seen by agents, never by the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub at_ms: u64,
+    /// The agent who wrote it.
+    pub by: String,
+    /// As written (agents' text is not redacted).
+    pub text: String,
+}
+
+impl Ticket {
+    /// Who works the ticket: the agent it is assigned to, else whoever claimed it.
+    pub fn assignee(&self) -> Option<&str> {
+        self.assigned_to.as_deref().or(self.claimed_by.as_deref())
+    }
 }
 
 /// How urgently a ticket wants a person (ordered: `Normal < High`).

@@ -189,6 +189,8 @@ fn ticket_with(text: &str, other: &str) -> Ticket {
         }],
         contact: None,
         priority: Default::default(),
+        assigned_to: None,
+        notes: Vec::new(),
     }
 }
 

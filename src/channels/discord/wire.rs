@@ -574,6 +574,8 @@ mod tests {
             relabels: Vec::new(),
             contact: None,
             priority: Default::default(),
+            assigned_to: None,
+            notes: Vec::new(),
         };
         let text = render_ticket(&Catalog::default(), &ticket);
         assert!(

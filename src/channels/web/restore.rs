@@ -285,6 +285,8 @@ mod tests {
             relabels: Vec::new(),
             contact: None,
             priority: Default::default(),
+            assigned_to: None,
+            notes: Vec::new(),
         }
     }
 

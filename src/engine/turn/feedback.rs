@@ -306,6 +306,8 @@ impl PendingFeedbackTicket {
             } else {
                 Priority::Normal
             },
+            assigned_to: None,
+            notes: Vec::new(),
         };
         let mut next = state;
         next.awaiting_feedback = None;

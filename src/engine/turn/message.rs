@@ -189,6 +189,8 @@ impl PendingTicket<'_> {
             } else {
                 Priority::Normal
             },
+            assigned_to: None,
+            notes: Vec::new(),
         };
         let opened = OpenTicket {
             id: ticket_id,

@@ -23,6 +23,7 @@ mod audit;
 mod compact;
 mod conversation_tickets;
 mod conversations;
+mod desk;
 mod forget;
 mod interactions;
 mod key;
@@ -32,6 +33,7 @@ mod writer;
 
 pub use accounts::{token_hash, valid_account_name, NewToken, Session};
 pub use compact::Compacted;
+pub use desk::{works_team, Assigned, MAX_NOTE_CHARS};
 pub use forget::ForgetReport;
 pub use writer::{CommitStats, TicketChange, TicketPatch, TurnReceipt, TurnWrite};
 

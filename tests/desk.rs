@@ -1,0 +1,306 @@
+//! The agent desk on a real server (127.0.0.1, real sled): assigning a ticket to an agent of
+//! its team, the queue's `?assigned=mine|unassigned|all`, and internal notes that agents see in
+//! the ticket and the customer never does (the web chat's restored conversation and replies).
+
+mod support;
+
+use personabot::store::{now_ms, Account, AccountRole, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::served::{Served, BRIDGE_TOKEN};
+
+const AGENT_TOKEN: &str = "desk-bootstrap-agent-token";
+const REFUND: &str = "I want a refund for last month's invoice, please";
+const SECURITY: &str = "Our compliance team needs your SIG Lite questionnaire and ISO 27001 certificate for the vendor assessment";
+const NOTE: &str = "Internal: customer is on the legacy plan, check with finance before refunding";
+
+type Server = Served;
+
+impl Server {
+    async fn up() -> Server {
+        Served::start(
+            &[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)],
+            "desk-test-key",
+        )
+        .await
+    }
+
+    fn store(&self) -> &Store {
+        self.state.pipeline.store()
+    }
+
+    fn account(&self, name: &str, role: AccountRole, teams: &[&str]) -> String {
+        let account = Account {
+            name: name.into(),
+            role,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            created_ms: now_ms(),
+        };
+        self.store().add_account(&account).unwrap().token
+    }
+
+    /// A customer message through the test chat bridge; returns the ticket it opened, if any.
+    async fn say(&self, conversation: &str, text: &str) -> Option<u64> {
+        let r = self
+            .client
+            .post(format!("{}/v1/messages", self.base))
+            .bearer_auth(BRIDGE_TOKEN)
+            .json(&json!({"channel": "test", "conversation": conversation,
+                          "user": format!("u-{conversation}"), "text": text}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        body["ticket"]["id"].as_u64()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn queue(&self, token: &str, query: &str) -> Vec<u64> {
+        let (status, list) = self
+            .call(Method::GET, &format!("/v1/tickets{query}"), token, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        list["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_u64().unwrap())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_assignee() {
+    let s = Server::up().await;
+    let first = s.say("a1", REFUND).await.expect("a billing ticket");
+    let second = s.say("a2", REFUND).await.expect("a second billing ticket");
+    let security = s.say("a3", SECURITY).await.expect("a security ticket");
+    let ana = s.account("ana", AccountRole::Agent, &["billing"]);
+    let bo = s.account("bo", AccountRole::Agent, &["billing"]);
+    s.account("sec", AccountRole::Agent, &["security"]);
+    s.account("olga", AccountRole::Owner, &[]);
+
+    // Ana gives the first ticket to Bo.
+    let path = format!("/v1/tickets/{first}/assign");
+    let (status, t) = s
+        .call(Method::POST, &path, &ana, Some(json!({"agent": "bo"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["assigned_to"], "bo");
+    assert_eq!(t["status"], "open", "assigning does not claim");
+    assert_eq!(
+        s.store()
+            .ticket(first)
+            .unwrap()
+            .unwrap()
+            .assigned_to
+            .as_deref(),
+        Some("bo")
+    );
+
+    // Only an agent account of the ticket's team.
+    for nobody in ["sec", "olga", "nobody-at-all"] {
+        let (status, body) = s
+            .call(Method::POST, &path, &ana, Some(json!({"agent": nobody})))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{nobody}: {body}");
+    }
+    let (status, _) = s.call(Method::POST, &path, &ana, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no agent named");
+    // Another team's ticket is not found to Ana.
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("/v1/tickets/{security}/assign"),
+            &ana,
+            Some(json!({"agent": "ana"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.store()
+            .ticket(first)
+            .unwrap()
+            .unwrap()
+            .assigned_to
+            .as_deref(),
+        Some("bo")
+    );
+
+    // Ana claims the second: claiming takes it, so it is hers.
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("/v1/tickets/{second}/claim"),
+            &ana,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.queue(&ana, "?assigned=mine").await, [second]);
+    assert_eq!(s.queue(&bo, "?assigned=mine").await, [first]);
+    assert_eq!(
+        s.queue(&bo, "?assigned=unassigned").await,
+        Vec::<u64>::new()
+    );
+    let mut all = s.queue(&bo, "?assigned=all").await;
+    all.sort();
+    assert_eq!(all, [first, second]);
+    assert_eq!(
+        s.queue(&AGENT_TOKEN.to_string(), "?assigned=unassigned")
+            .await,
+        [security]
+    );
+    let (status, _) = s
+        .call(Method::GET, "/v1/tickets?assigned=theirs", &bo, None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Reassigning a claimed ticket passes the claim on; a resolved one cannot be assigned.
+    let (status, t) = s
+        .call(
+            Method::POST,
+            &format!("/v1/tickets/{second}/assign"),
+            &ana,
+            Some(json!({"agent": "bo"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(
+        (t["assigned_to"].clone(), t["claimed_by"].clone()),
+        (json!("bo"), json!("bo"))
+    );
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("/v1/tickets/{second}/resolve"),
+            &bo,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("/v1/tickets/{second}/assign"),
+            &bo,
+            Some(json!({"agent": "ana"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // The ticket's history says who assigned it to whom.
+    let (_, t) = s
+        .call(Method::GET, &format!("/v1/tickets/{first}"), &ana, None)
+        .await;
+    let assigned: Vec<_> = t["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "assign")
+        .map(|e| (e["who"].clone(), e["target"].clone()))
+        .collect();
+    assert_eq!(assigned, [(json!("ana"), json!("bo"))]);
+}
+
+#[tokio::test]
+async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer() {
+    let s = Server::up().await;
+    // A web visitor asks for a refund: a ticket.
+    let r = s
+        .client
+        .post(format!("{}/v1/messages", s.base))
+        .json(&json!({"text": REFUND}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let turn: Value = r.json().await.unwrap();
+    let conversation = turn["conversation"].as_str().unwrap().to_string();
+    let visitor = turn["visitor_token"].as_str().unwrap().to_string();
+    let id = turn["ticket"]["id"].as_u64().expect("a ticket");
+    let ana = s.account("ana", AccountRole::Agent, &[]);
+
+    let path = format!("/v1/tickets/{id}");
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("{path}/note"),
+            &ana,
+            Some(json!({"text": "  "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty note");
+    let (status, t) = s
+        .call(
+            Method::POST,
+            &format!("{path}/note"),
+            &ana,
+            Some(json!({"text": NOTE, "agent": "the-ceo"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["notes"][0]["text"], NOTE);
+    assert_eq!(
+        t["notes"][0]["by"], "ana",
+        "written as the signed-in account"
+    );
+    assert!(!t["transcript"].to_string().contains("legacy plan"));
+    let (_, t) = s.call(Method::GET, &path, &ana, None).await;
+    assert_eq!(t["notes"][0]["text"], NOTE);
+    assert!(t["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "note" && e["who"] == "ana"));
+
+    // The customer writes on, gets an agent's reply; nowhere does the note appear.
+    s.call(
+        Method::POST,
+        &format!("{path}/reply"),
+        &ana,
+        Some(json!({"text": "Looking into it now."})),
+    )
+    .await;
+    let r = s
+        .client
+        .post(format!("{}/v1/messages", s.base))
+        .header("X-Visitor-Token", &visitor)
+        .json(&json!({"conversation": conversation, "text": "any news?"}))
+        .send()
+        .await
+        .unwrap();
+    let later = r.text().await.unwrap();
+    assert!(!later.contains("legacy plan"), "{later}");
+    let restored = s
+        .client
+        .get(format!("{}/v1/conversations/{conversation}", s.base))
+        .header("X-Visitor-Token", &visitor)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(restored.contains("Looking into it now."), "{restored}");
+    assert!(!restored.contains("legacy plan"), "{restored}");
+}
