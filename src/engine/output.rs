@@ -245,6 +245,8 @@ pub(crate) struct TicketSummary<'a> {
     /// The email the customer gave to be reached at, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: &'a Option<String>,
+    /// Who works the ticket: the agent it is assigned to, else whoever claimed it (null: nobody).
+    pub assigned_to: Option<&'a str>,
 }
 
 /// The agent list's entry for `t`, with its team's display name from `catalog`.
@@ -264,6 +266,7 @@ pub(crate) fn ticket_summary<'a>(catalog: &'a Catalog, t: &'a Ticket) -> TicketS
         first_message: first_customer_message(t),
         priority: t.priority.as_str(),
         contact: &t.contact,
+        assigned_to: t.assignee(),
     }
 }
 
@@ -326,6 +329,9 @@ pub fn ticket_text(t: &Ticket) -> String {
     if let Some(by) = &t.resolved_by {
         let _ = writeln!(s, "resolved: {by}");
     }
+    if let Some(to) = t.assignee() {
+        let _ = writeln!(s, "assigned: {to}");
+    }
     for l in &t.relabels {
         let _ = writeln!(
             s,
@@ -345,6 +351,12 @@ pub fn ticket_text(t: &Ticket) -> String {
             e.weight,
             e.target
         );
+    }
+    if !t.notes.is_empty() {
+        let _ = writeln!(s, "notes (internal, never sent to the customer):");
+        for n in &t.notes {
+            let _ = writeln!(s, "  [{}] {}: {}", format_time(n.at_ms), n.by, n.text);
+        }
     }
     let _ = writeln!(s, "transcript:");
     for line in &t.transcript {
