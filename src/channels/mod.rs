@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod slack;
 pub mod telegram;
 pub mod terminal;
+pub mod thread_note;
 pub mod web;
 
 use std::future::Future;

@@ -308,3 +308,69 @@ async fn claim_needs_the_team_role_and_silences_the_bot_and_relabel_is_stored() 
     bot.reply_to(since, SUPPORT, id).await;
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_in_the_ticket_thread_is_kept_on_the_ticket_and_never_reaches_the_customer() {
+    let bot = Bot::start().await;
+    let carol = customer(7004, "carol");
+    open_sales_ticket(&bot, &carol).await;
+    // The thread is opened after the ticket's post: wait for its link.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let thread = loop {
+        let link = bot.pipeline.store().link("discord:ticket:1").unwrap();
+        match link {
+            Some(l) if l.split('/').nth(2).is_some_and(|t| !t.is_empty()) => break l,
+            _ if std::time::Instant::now() > deadline => panic!("no thread: {link:?}"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    };
+    let thread: u64 = thread.split('/').nth(2).unwrap().parse().unwrap();
+    let agent = User::new(8003, "ann").with_roles(&[SALES_ROLE]);
+    let outsider = User::new(8004, "outsider").with_roles(&[SUPPORT_ROLE]);
+
+    let since = bot.mark();
+    bot.fake
+        .message(thread, &outsider, "/note not on the team", Some(GUILD_ID))
+        .await;
+    bot.fake
+        .message(
+            thread,
+            &agent,
+            "/note Carol is a reseller, offer the partner discount",
+            Some(GUILD_ID),
+        )
+        .await;
+    bot.fake
+        .message(thread, &agent, "Hi Carol, a quote follows.", Some(GUILD_ID))
+        .await;
+    let relayed = bot.posted_in(since, SUPPORT).await;
+    assert!(
+        relayed.content().contains("Hi Carol, a quote follows."),
+        "{}",
+        relayed.content()
+    );
+    // The note is on the ticket, by the agent; the outsider's is not.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let notes = loop {
+        let t = bot.pipeline.store().ticket(1).unwrap().unwrap();
+        if !t.notes.is_empty() || std::time::Instant::now() > deadline {
+            break t.notes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let notes: Vec<(String, String)> = notes.into_iter().map(|n| (n.by, n.text)).collect();
+    assert_eq!(
+        notes,
+        [(
+            "ann".to_string(),
+            "Carol is a reseller, offer the partner discount".to_string()
+        )]
+    );
+    let t = bot.pipeline.store().ticket(1).unwrap().unwrap();
+    assert!(!t.transcript.iter().any(|l| l.text.contains("reseller")));
+    // Nothing the bot sent after the note carries it: not to carol, not anywhere.
+    assert!(!bot.fake.requests()[since..]
+        .iter()
+        .any(|r| r.content().contains("reseller") || r.content().contains("not on the team")));
+    bot.stop().await;
+}

@@ -421,13 +421,15 @@ async fn deliver(
     }
 }
 
-/// A message in a ticket thread: an agent's reply to the customer (unless it starts with `//`,
-/// an internal note).
+/// A message in a ticket thread: an agent's reply to the customer, or with `/note TEXT` an
+/// internal note kept on the ticket (never sent to the customer); `//` chatter is neither.
 async fn relay_agent_message(s: Arc<Shared>, msg: &Message, ticket: u64) {
-    let text = msg.content.trim();
-    if text.is_empty() || text.starts_with("//") {
-        return;
-    }
+    use crate::channels::thread_note::{thread_message, ThreadMessage};
+    let (text, note) = match thread_message(&msg.content) {
+        ThreadMessage::Ignore => return,
+        ThreadMessage::Note(text) => (text, true),
+        ThreadMessage::Reply(text) => (text, false),
+    };
     let roles: Vec<RoleId> = msg
         .member
         .as_ref()
@@ -443,6 +445,12 @@ async fn relay_agent_message(s: Arc<Shared>, msg: &Message, ticket: u64) {
     let agent = msg.author.name.clone();
     let text = text.to_string();
     let pipeline = s.state.pipeline.clone();
+    if note {
+        if let Some(Err(e)) = blocking(move || pipeline.note(ticket, &agent, &text)).await {
+            tracing::error!(error = %e, ticket, "agent note failed");
+        }
+        return;
+    }
     if let Some(Err(e)) = blocking(move || pipeline.agent_reply(ticket, &agent, &text)).await {
         tracing::error!(error = %e, ticket, "agent reply failed");
     }
