@@ -81,6 +81,8 @@ async fn json_errors(response: Response) -> Response {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    // Round-robin assignment follows the tickets the app's channels open.
+    crate::engine::assign::spawn_round_robin(state.pipeline.clone(), &state.settings.teams);
     let http = &state.settings.http;
     let max_body = http.max_body_bytes;
     let timeout = Duration::from_secs(http.request_timeout_secs);

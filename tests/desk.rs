@@ -304,3 +304,72 @@ async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer(
     assert!(restored.contains("Looking into it now."), "{restored}");
     assert!(!restored.contains("legacy plan"), "{restored}");
 }
+
+/// Waits up to 30 s for ticket `id` to have an assignee; returns it.
+async fn assignee(s: &Server, id: u64) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let t = s.store().ticket(id).unwrap().unwrap();
+        if t.assigned_to.is_some() || std::time::Instant::now() > deadline {
+            return t.assigned_to;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn round_robin_gives_new_tickets_in_turn_to_the_teams_signed_in_agents() {
+    let s = Served::start(
+        &[
+            ("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN),
+            ("PERSONABOT__TEAMS__BILLING__ASSIGN", "round-robin"),
+        ],
+        "desk-test-key",
+    )
+    .await;
+    let ann = s.account("ann", AccountRole::Agent, &["billing"]);
+    let bo = s.account("bo", AccountRole::Agent, &[]);
+    s.account("cy", AccountRole::Agent, &["billing"]); // never signs in
+    let sec = s.account("sec", AccountRole::Agent, &["security"]);
+    for token in [&ann, &bo, &sec] {
+        support::served::sign_in(&s.client, &s.base, "/agent", token).await;
+    }
+
+    // A security ticket first: its team assigns by hand, so it stays unassigned.
+    let security = s.say("r0", SECURITY).await.expect("a security ticket");
+    let mut given = Vec::new();
+    for n in 1..=3 {
+        let id = s
+            .say(&format!("r{n}"), REFUND)
+            .await
+            .expect("a billing ticket");
+        given.push(assignee(&s, id).await);
+    }
+    assert_eq!(
+        given,
+        [
+            Some("ann".to_string()),
+            Some("bo".to_string()),
+            Some("ann".to_string())
+        ]
+    );
+    // Events are handled in order: the security ticket was passed over before these.
+    assert_eq!(
+        s.store().ticket(security).unwrap().unwrap().assigned_to,
+        None
+    );
+    let given_to_bo = s.queue(&bo, "?assigned=mine").await;
+    assert_eq!(given_to_bo.len(), 1, "{given_to_bo:?}");
+}
+
+#[test]
+fn an_unknown_assign_mode_is_refused() {
+    let env = [("PERSONABOT__TEAMS__BILLING__ASSIGN", "sometimes")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let err = personabot::catalog::settings::Settings::load_with_env(None, Some(env))
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("teams.billing.assign"), "{err}");
+}

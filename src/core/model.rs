@@ -254,7 +254,14 @@ pub struct Team {
     /// a handoff that names it goes to it ("connect me to someone from finance").
     #[serde(default, deserialize_with = "de_names")]
     pub aliases: Vec<String>,
+    /// How new tickets get an agent: `""` (default: agents claim or assign them) or
+    /// `"round-robin"` (in turn among the team's signed-in agents).
+    #[serde(default)]
+    pub assign: String,
 }
+
+/// `teams.<id>.assign`'s values.
+pub const ASSIGN_MODES: &[&str] = &["", "manual", "round-robin"];
 
 /// A validated catalog.
 #[derive(Debug, Clone, Default)]

@@ -455,4 +455,29 @@ impl Pipeline {
     pub fn note(&self, ticket: u64, agent: &str, text: &str) -> Result<Ticket, PipelineError> {
         self.ticket_action(ticket, |s, at| s.note_ticket_at(ticket, agent, text, at))
     }
+
+    /// Gives a new ticket to the next of its team's signed-in agents (round-robin, see
+    /// [`crate::engine::assign`]); `None` when the ticket has an agent already or nobody of the
+    /// team is signed in.
+    pub fn assign_round_robin(&self, ticket: &Ticket) -> Result<Option<Ticket>, PipelineError> {
+        if ticket.assignee().is_some() {
+            return Ok(None);
+        }
+        let signed_in = self.store.signed_in(self.now())?;
+        let candidates: std::collections::BTreeSet<String> = self
+            .store
+            .accounts()?
+            .into_iter()
+            .filter(|a| signed_in.contains(&a.name) && crate::store::works_team(a, &ticket.team))
+            .map(|a| a.name)
+            .collect();
+        let last = self.store.round_robin_cursor(&ticket.team)?;
+        let Some(agent) = crate::engine::assign::next_agent(&candidates, last.as_deref()) else {
+            return Ok(None);
+        };
+        let assigned =
+            self.ticket_action(ticket.id, |s, at| s.assign_ticket_at(ticket.id, agent, at))?;
+        self.store.set_round_robin_cursor(&ticket.team, agent)?;
+        Ok(Some(assigned))
+    }
 }

@@ -53,6 +53,7 @@ const TEAM_KEYS: &[&str] = &[
     "discord_channel",
     "discord_role",
     "aliases",
+    "assign",
 ];
 
 /// Every problem in one settings file (`src` holds its path and text).
@@ -313,6 +314,14 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
         }
         discord_id(&mut team, "discord_channel", diags);
         discord_id(&mut team, "discord_role", diags);
+        if let Some(mode) = team.string("assign", diags) {
+            if !crate::core::model::ASSIGN_MODES.contains(&mode.as_str()) {
+                diags.push(t.src.at(
+                    team.value_span("assign"),
+                    format!("`{path}.assign` `{mode}`: use \"round-robin\" or \"manual\""),
+                ));
+            }
+        }
         team.finish(TEAM_KEYS, diags);
     }
     for p in alias_problems(&named) {

@@ -497,6 +497,14 @@ impl Settings {
                 });
             }
         }
+        for (id, team) in &self.teams {
+            if !crate::core::model::ASSIGN_MODES.contains(&team.assign.as_str()) {
+                return Err(SettingsError::Invalid {
+                    key: format!("teams.{id}.assign"),
+                    problem: format!("`{}`: use \"round-robin\" or \"manual\"", team.assign),
+                });
+            }
+        }
         if let Some(p) = crate::core::team_names::alias_problems(&self.teams).first() {
             return Err(SettingsError::Invalid {
                 key: format!("teams.{}.aliases", p.team),

@@ -91,7 +91,7 @@ impl OpenDb {
         ))
     }
 
-    fn sessions_tree(&self) -> Result<sled::Tree, StoreError> {
+    pub(super) fn sessions_tree(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree("sessions")?)
     }
 

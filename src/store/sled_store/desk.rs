@@ -73,6 +73,19 @@ impl Assigned {
 }
 
 impl OpenDb {
+    fn signed_in(&self, now_ms: u64) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let mut names = std::collections::BTreeSet::new();
+        for entry in self.sessions_tree()?.iter() {
+            let (_, bytes) = entry?;
+            if let Ok(session) = serde_json::from_slice::<super::Session>(&bytes) {
+                if session.expires_ms > now_ms {
+                    names.insert(session.account);
+                }
+            }
+        }
+        Ok(names)
+    }
+
     fn assign_ticket(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
         self.update_ticket(id, at_ms, |t| assign(t, agent))
     }
@@ -85,7 +98,34 @@ impl OpenDb {
     }
 }
 
+/// The meta key of a team's round-robin cursor (the agent last given one of its tickets).
+fn cursor_key(team: &str) -> String {
+    format!("round_robin:{team}")
+}
+
 impl Store {
+    /// The accounts with a live sign-in session at `now_ms`.
+    pub fn signed_in(&self, now_ms: u64) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        self.current()?.signed_in(now_ms)
+    }
+
+    /// The agent last given a ticket of `team` by round-robin.
+    pub fn round_robin_cursor(&self, team: &str) -> Result<Option<String>, StoreError> {
+        let db = self.current()?;
+        Ok(db
+            .meta
+            .get(cursor_key(team))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records the agent just given a ticket of `team` by round-robin.
+    pub fn set_round_robin_cursor(&self, team: &str, agent: &str) -> Result<(), StoreError> {
+        self.current()?
+            .meta
+            .insert(cursor_key(team), agent.as_bytes())?;
+        Ok(())
+    }
+
     /// Assigns ticket `id` to `agent` at `at_ms` (ms since the epoch). Whether `agent` works
     /// the ticket's team is the caller's check ([`works_team`]).
     pub fn assign_ticket_at(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
