@@ -7,11 +7,14 @@ use crate::store::records::{Account, AccountRole, Note, Ticket, TicketStatus};
 /// The longest note kept, in characters.
 pub const MAX_NOTE_CHARS: usize = 4000;
 
-/// Whether `account` may be given tickets of `team`: an agent or admin of that team (an
-/// account without teams works on every team).
+/// Whether `account` may be given tickets of `team`: an admin, or an agent of that team (an
+/// agent without teams works on every team), as the agent API scopes them.
 pub fn works_team(account: &Account, team: &str) -> bool {
-    matches!(account.role, AccountRole::Agent | AccountRole::Admin)
-        && (account.teams.is_empty() || account.teams.iter().any(|t| t == team))
+    match account.role {
+        AccountRole::Admin => true,
+        AccountRole::Agent => account.teams.is_empty() || account.teams.iter().any(|t| t == team),
+        AccountRole::Owner => false,
+    }
 }
 
 /// Assigns `t` to `agent`. A claimed ticket passes to the assignee with its claim (the bot stays
