@@ -166,8 +166,7 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
     all.sort();
     assert_eq!(all, [first, second]);
     assert_eq!(
-        s.queue(&AGENT_TOKEN.to_string(), "?assigned=unassigned")
-            .await,
+        s.queue(AGENT_TOKEN, "?assigned=unassigned").await,
         [security]
     );
     let (status, _) = s
@@ -369,7 +368,6 @@ fn an_unknown_assign_mode_is_refused() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let err = personabot::catalog::settings::Settings::load_with_env(None, Some(env))
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.to_string().contains("teams.billing.assign"), "{err}");
 }
