@@ -124,11 +124,24 @@ async fn talk_to_a_human_opens_a_ticket_and_agent_replies_reach_the_thread() {
         1
     );
 
-    // An agent's reply is posted into the customer's thread.
+    // An agent's reply is posted into the customer's thread; an internal note is not.
     let since = bot.mark();
+    // (`note` locks the conversation as sync code does.)
+    let noted = tokio::task::block_in_place(|| {
+        bot.pipeline
+            .note(1, "ann", "internal: reseller, offer the partner discount")
+    })
+    .unwrap();
+    assert_eq!(noted.notes.len(), 1);
     bot.pipeline.agent_reply(1, "ann", "hello").unwrap();
     let delivered = bot.reply_in(since, ts).await;
     assert_eq!(delivered.text(), "*Sales (ann):* hello");
+    assert!(
+        !bot.fake.calls()[since..]
+            .iter()
+            .any(|c| c.raw.contains("reseller")),
+        "a note never reaches Slack"
+    );
     assert_eq!(
         delivered.authorization.as_deref(),
         Some(format!("Bearer {TOKEN}").as_str())

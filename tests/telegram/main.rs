@@ -377,8 +377,14 @@ async fn buttons_record_feedback_open_a_ticket_and_agent_replies_come_back() {
         .unwrap();
     assert_eq!(stored[2].feedback.as_ref().map(|f| f.helped), Some(false));
 
-    // An agent's reply reaches the chat as "Team (agent): text".
+    // An agent's reply reaches the chat as "Team (agent): text"; an internal note does not.
     let since = bot.mark();
+    // (`note` locks the conversation as sync code does.)
+    tokio::task::block_in_place(|| {
+        bot.pipeline
+            .note(1, "dana", "internal: reseller, offer the partner discount")
+    })
+    .unwrap();
     bot.pipeline
         .agent_reply(1, "dana", "Happy to put a quote together for you.")
         .unwrap();
@@ -386,6 +392,12 @@ async fn buttons_record_feedback_open_a_ticket_and_agent_replies_come_back() {
     assert_eq!(
         relayed.text(),
         "Sales (dana): Happy to put a quote together for you."
+    );
+    assert!(
+        !bot.fake.calls()[since..]
+            .iter()
+            .any(|c| c.body.to_string().contains("reseller")),
+        "a note never reaches Telegram"
     );
     assert_eq!(relayed.reply_to(), None);
 }
