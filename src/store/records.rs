@@ -284,7 +284,7 @@ pub struct AuditEntry {
     /// system user of a command, or `-` for a failed sign-in.
     pub who: String,
     /// sign_in, sign_in_failed, sign_out, claim, reply, resolve, relabel, export, forget,
-    /// account_add, account_remove, account_rotate.
+    /// account_add, account_remove, account_rotate, assign (target: the assignee), note.
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<u64>,
