@@ -217,3 +217,84 @@ async fn the_same_signed_press_sent_three_times_is_handled_once() {
         .matching(since, |c| c.method == "chat.postEphemeral")
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_note_in_the_thread_is_kept_on_the_ticket_and_never_sent_or_routed() {
+    let bot = Bot::start_with(&[
+        ("PERSONABOT__SLACK__SIGNING_SECRET", SECRET),
+        ("PERSONABOT__SLACK__BOT_TOKEN", TOKEN),
+        ("PERSONABOT__SLACK__AGENTS", "U0ANN"),
+    ])
+    .await;
+    let ts = "1700000041.000100";
+    let since = bot.mark();
+    bot.event(
+        "Ev0041",
+        message(
+            "U0CAROL",
+            "we are 2000 employees, our procurement team needs an enterprise quote, can I talk to a person?",
+            ts,
+        ),
+    )
+    .await;
+    let handoff = bot.reply_in(since, ts).await;
+    assert!(handoff.text().contains("ticket #1"), "{}", handoff.text());
+
+    // The agent's note: on the ticket, not in the transcript, nothing posted.
+    let since = bot.mark();
+    let note = crate::bot::in_thread(
+        message(
+            "U0ANN",
+            "/note reseller, offer the partner discount",
+            "1700000041.000200",
+        ),
+        ts,
+    );
+    bot.event("Ev0042", note).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let ticket = loop {
+        let t = bot.pipeline.store().ticket(1).unwrap().unwrap();
+        if !t.notes.is_empty() || std::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let notes: Vec<(&str, &str)> = ticket
+        .notes
+        .iter()
+        .map(|n| (n.by.as_str(), n.text.as_str()))
+        .collect();
+    assert_eq!(notes, [("U0ANN", "reseller, offer the partner discount")]);
+    assert!(!ticket
+        .transcript
+        .iter()
+        .any(|l| l.text.contains("reseller")));
+    bot.assert_silent(since).await;
+
+    // A customer's "/note" is the customer's message, not a note.
+    let customer = crate::bot::in_thread(
+        message(
+            "U0CAROL",
+            "/note my order number is 42",
+            "1700000041.000300",
+        ),
+        ts,
+    );
+    bot.event("Ev0043", customer).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let t = bot.pipeline.store().ticket(1).unwrap().unwrap();
+        if t.transcript.iter().any(|l| l.text.contains("order number")) {
+            assert_eq!(t.notes.len(), 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the customer's message joins the ticket"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!bot.fake.calls()[since..]
+        .iter()
+        .any(|c| c.raw.contains("reseller")));
+}

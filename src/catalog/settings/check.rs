@@ -103,7 +103,10 @@ pub fn check(src: &SourceText) -> Diagnostics {
             }
             "slack" => {
                 t.string("api_base", &mut diags);
-                &["api_base", "signing_secret", "bot_token"]
+                if t.has("agents") {
+                    t.strings("agents", &mut diags);
+                }
+                &["api_base", "signing_secret", "bot_token", "agents"]
             }
             _ => {
                 t.string("api_url", &mut diags);

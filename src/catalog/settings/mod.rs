@@ -222,6 +222,10 @@ pub struct SlackSettings {
     pub bot_token: Option<String>,
     /// Base URL of the Slack Web API (default https://slack.com/api).
     pub api_base: Option<String>,
+    /// Slack user ids of agents: their `/note TEXT` in a customer's thread is an internal note
+    /// on its open ticket (never sent, never routed).
+    #[serde(deserialize_with = "crate::core::model::de_names")]
+    pub agents: Vec<String>,
 }
 
 /// The Telegram channel.
@@ -256,7 +260,7 @@ redacted_debug!(HttpSettings {
     max_connections, max_connections_per_address, trusted_proxies, frame_ancestors,
     web_conversation_days, widget_origins
 } secrets { agent_token, owner_token });
-redacted_debug!(SlackSettings { api_base } secrets { signing_secret, bot_token });
+redacted_debug!(SlackSettings { api_base, agents } secrets { signing_secret, bot_token });
 redacted_debug!(TelegramSettings { api_url } secrets { token, webhook_secret });
 
 /// A chat bridge: a trusted service that posts customers' messages for its own channel

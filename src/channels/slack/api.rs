@@ -161,6 +161,7 @@ mod tests {
             signing_secret: secret.map(String::from),
             bot_token: token.map(String::from),
             api_base: None,
+            agents: Vec::new(),
         };
         let cases = [
             (None, None, false),

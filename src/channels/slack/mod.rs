@@ -185,7 +185,42 @@ async fn allowed(state: &AppState, api: &Api, m: &SlackMessage) -> bool {
     false
 }
 
+/// Whether `m` is an agent's `/note TEXT` (from one of `slack.agents`): then it is stored as an
+/// internal note on the thread's open ticket, and neither routed nor answered.
+async fn agent_note(state: &AppState, m: &SlackMessage) -> bool {
+    use crate::channels::thread_note::{thread_message, ThreadMessage};
+    if !state.settings.slack.agents.contains(&m.user) {
+        return false;
+    }
+    let ThreadMessage::Note(text) = thread_message(&m.text) else {
+        return false;
+    };
+    let (pipeline, conversation) = (state.pipeline.clone(), m.conversation());
+    let (agent, text) = (m.user.clone(), text.to_string());
+    let noted = tokio::task::spawn_blocking(move || -> Result<Option<u64>, PipelineError> {
+        let store = pipeline.store();
+        let (channel, conversation) = store.stored_ids(CHANNEL, &conversation);
+        let open = store.conversation(&channel, &conversation)?;
+        let Some(id) = open.open_tickets().next().map(|o| o.id) else {
+            return Ok(None);
+        };
+        pipeline.note(id, &agent, &text)?;
+        Ok(Some(id))
+    })
+    .await;
+    match noted {
+        Ok(Ok(Some(_))) => {}
+        Ok(Ok(None)) => tracing::info!("a Slack /note in a thread without an open ticket"),
+        Ok(Err(e)) => tracing::error!(error = %e, "a Slack note failed"),
+        Err(e) => tracing::error!(error = %e, "a Slack note failed"),
+    }
+    true
+}
+
 async fn on_message(state: &AppState, api: &Api, m: SlackMessage) {
+    if agent_note(state, &m).await {
+        return;
+    }
     if !allowed(state, api, &m).await {
         return;
     }
