@@ -52,6 +52,9 @@ pub(crate) enum TicketsCommand {
         #[arg(long)]
         agent: String,
     },
+    /// Search tickets: words in the transcript and notes, with team, status, persona, intent,
+    /// agent and dates.
+    Search(super::tickets_search::SearchArgs),
 }
 
 pub(crate) fn tickets(
@@ -145,6 +148,7 @@ pub(crate) fn tickets(
                 persona.as_deref().unwrap_or("-")
             )?;
         }
+        TicketsCommand::Search(args) => super::tickets_search::search(store, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

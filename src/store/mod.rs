@@ -4,8 +4,10 @@
 //! `Ok` has been flushed to disk.
 
 pub(crate) mod ids;
+pub mod history;
 mod records;
 pub mod redact;
+pub mod search;
 mod sled_store;
 
 pub use records::{
