@@ -76,7 +76,7 @@ async fn search_finds_words_in_transcripts_combined_with_filters() {
     .await;
     // Later lines of the transcript count too, and an agent's reply.
     say(&s, "c1", "u1", "the second charge was on Tuesday").await;
-    let (status, _) = agent(&s, Method::POST, &format!("/v1/tickets/{quote}/claim"), None).await;
+    let (status, _) = agent(&s, Method::POST, &format!("/v1/tickets/{quote}/claim"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = agent(
         &s,

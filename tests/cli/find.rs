@@ -28,7 +28,7 @@ fn tickets_search_combines_words_and_filters() {
     let search = |args: &[&str]| {
         let mut all = vec!["tickets", "search", "--json"];
         all.extend_from_slice(args);
-        ids(env.ok(&all))
+        ids(&env.ok(&all))
     };
     assert_eq!(search(&[]), [quote, refund], "newest first");
     assert_eq!(search(&["charged", "TWICE"]), [refund]);
