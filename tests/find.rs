@@ -66,7 +66,13 @@ async fn search(s: &Served, query: &str) -> Vec<u64> {
 #[tokio::test]
 async fn search_finds_words_in_transcripts_combined_with_filters() {
     let s = up().await;
-    let refund = ticket_of(&s, "c1", "u1", "I want a refund for my invoice, it was charged twice").await;
+    let refund = ticket_of(
+        &s,
+        "c1",
+        "u1",
+        "I want a refund for my invoice, it was charged twice",
+    )
+    .await;
     let quote = ticket_of(
         &s,
         "c2",
@@ -76,7 +82,13 @@ async fn search_finds_words_in_transcripts_combined_with_filters() {
     .await;
     // Later lines of the transcript count too, and an agent's reply.
     say(&s, "c1", "u1", "the second charge was on Tuesday").await;
-    let (status, _) = agent(&s, Method::POST, &format!("/v1/tickets/{quote}/claim"), Some(json!({}))).await;
+    let (status, _) = agent(
+        &s,
+        Method::POST,
+        &format!("/v1/tickets/{quote}/claim"),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = agent(
         &s,
@@ -113,8 +125,20 @@ async fn search_finds_words_in_transcripts_combined_with_filters() {
 async fn a_ticket_shows_the_customers_earlier_tickets_and_conversations_newest_first() {
     let s = up().await;
     // An earlier self-help conversation, then a first ticket, then (elsewhere) a second one.
-    say(&s, "help-1", "zoe", "I run a Shopify store, how much is it?").await;
-    let first = ticket_of(&s, "c1", "zoe", "I want a refund for my invoice, it was charged twice").await;
+    say(
+        &s,
+        "help-1",
+        "zoe",
+        "I run a Shopify store, how much is it?",
+    )
+    .await;
+    let first = ticket_of(
+        &s,
+        "c1",
+        "zoe",
+        "I want a refund for my invoice, it was charged twice",
+    )
+    .await;
     let other = ticket_of(&s, "c9", "max", "I want a refund for my invoice please").await;
     let second = ticket_of(
         &s,
@@ -153,7 +177,13 @@ async fn a_ticket_shows_the_customers_earlier_tickets_and_conversations_newest_f
 #[tokio::test]
 async fn saved_replies_are_listed_rendered_for_a_ticket_and_sent_to_the_customer() {
     let s = up().await;
-    let id = ticket_of(&s, "c1", "u1", "I want a refund for my invoice, it was charged twice").await;
+    let id = ticket_of(
+        &s,
+        "c1",
+        "u1",
+        "I want a refund for my invoice, it was charged twice",
+    )
+    .await;
 
     let (status, all) = agent(&s, Method::GET, "/v1/replies", None).await;
     assert_eq!(status, StatusCode::OK, "{all}");
@@ -163,7 +193,10 @@ async fn saved_replies_are_listed_rendered_for_a_ticket_and_sent_to_the_customer
         .iter()
         .map(|r| r["team"].as_str().unwrap())
         .collect();
-    assert!(teams.contains("billing") && teams.contains("support"), "{all}");
+    assert!(
+        teams.contains("billing") && teams.contains("support"),
+        "{all}"
+    );
 
     let (status, billing) = agent(&s, Method::GET, "/v1/replies?team=billing", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -181,7 +214,12 @@ async fn saved_replies_are_listed_rendered_for_a_ticket_and_sent_to_the_customer
         agent(&s, Method::GET, &format!("/v1/replies?ticket={id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     let rendered = for_ticket["replies"][0]["rendered"].as_str().unwrap();
-    assert!(rendered.starts_with(&format!("Hi there, the refund for ticket #{id} is on its way")), "{rendered}");
+    assert!(
+        rendered.starts_with(&format!(
+            "Hi there, the refund for ticket #{id} is on its way"
+        )),
+        "{rendered}"
+    );
     assert!(rendered.ends_with("agent, Billing"), "{rendered}");
 
     let (status, _) = agent(&s, Method::GET, "/v1/replies?team=nowhere", None).await;
@@ -217,7 +255,13 @@ async fn saved_replies_are_listed_rendered_for_a_ticket_and_sent_to_the_customer
         json!({"saved": "nope"}),
         json!({"saved": "refund-sent", "text": "hi"}),
     ] {
-        let (status, e) = agent(&s, Method::POST, &format!("/v1/tickets/{id}/reply"), Some(body.clone())).await;
+        let (status, e) = agent(
+            &s,
+            Method::POST,
+            &format!("/v1/tickets/{id}/reply"),
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {e}");
     }
 }
@@ -225,7 +269,13 @@ async fn saved_replies_are_listed_rendered_for_a_ticket_and_sent_to_the_customer
 #[tokio::test]
 async fn an_agent_of_one_team_sees_only_that_teams_replies_and_history() {
     let s = up().await;
-    let refund = ticket_of(&s, "c1", "zoe", "I want a refund for my invoice, it was charged twice").await;
+    let refund = ticket_of(
+        &s,
+        "c1",
+        "zoe",
+        "I want a refund for my invoice, it was charged twice",
+    )
+    .await;
     let quote = ticket_of(
         &s,
         "c2",
@@ -241,24 +291,34 @@ async fn an_agent_of_one_team_sees_only_that_teams_replies_and_history() {
     };
     let token = s.state.pipeline.store().add_account(&sales).unwrap().token;
     let get = |path: String| {
-        let req = s.client.get(format!("{}{path}", s.base)).bearer_auth(&token);
+        let req = s
+            .client
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(&token);
         async move {
             let r = req.send().await.unwrap();
             (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
         }
     };
     let (_, replies) = get("/v1/replies".into()).await;
-    assert!(replies["replies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["team"] == "sales"), "{replies}");
+    assert!(
+        replies["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["team"] == "sales"),
+        "{replies}"
+    );
     let (status, _) = get("/v1/replies?team=billing".into()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, t) = get(format!("/v1/tickets/{quote}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        t["history"].as_array().unwrap().iter().all(|e| e["id"] != json!(refund)),
+        t["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["id"] != json!(refund)),
         "billing's ticket stays hidden from sales: {t}"
     );
     let (_, list) = get("/v1/tickets?q=refund".into()).await;

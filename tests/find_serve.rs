@@ -28,12 +28,22 @@ fn tickets_search_works_beside_a_running_serve() {
         let (status, reply) = bridge_post(serve.addr(), "/v1/messages", &body).expect("message");
         assert_eq!(status, 200, "{reply}");
     }
-    let run = run_in(dir.path(), &data, &["tickets", "search", "invoice", "--json"], None);
+    let run = run_in(
+        dir.path(),
+        &data,
+        &["tickets", "search", "invoice", "--json"],
+        None,
+    );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let found = run.json_lines();
     assert_eq!(found.len(), 1, "{}", run.stdout);
     assert_eq!(found[0]["team"], "billing");
-    let run = run_in(dir.path(), &data, &["tickets", "search", "--team", "sales", "--json"], None);
+    let run = run_in(
+        dir.path(),
+        &data,
+        &["tickets", "search", "--team", "sales", "--json"],
+        None,
+    );
     assert_eq!(run.json_lines().len(), 1, "{}", run.stdout);
 }
 
@@ -58,7 +68,14 @@ fn serve_copy(dir: &Path) -> Serve {
         .port();
     let mut cmd = Command::new(support::BIN);
     cmd.current_dir(dir)
-        .args(["--data", "data", "--catalog", ".", "--config", "personabot.toml"])
+        .args([
+            "--data",
+            "data",
+            "--catalog",
+            ".",
+            "--config",
+            "personabot.toml",
+        ])
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -91,8 +108,14 @@ fn eventually(what: &str, ready: impl Fn() -> bool) {
 }
 
 fn titles(serve: &Serve) -> Vec<String> {
-    let (status, body) =
-        request_as(serve.addr, "GET", "/v1/replies?team=billing", None, Some(AGENT)).expect("replies");
+    let (status, body) = request_as(
+        serve.addr,
+        "GET",
+        "/v1/replies?team=billing",
+        None,
+        Some(AGENT),
+    )
+    .expect("replies");
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     v["replies"]
@@ -110,7 +133,11 @@ fn saved_replies_reload_with_the_catalog_and_a_broken_file_keeps_the_old_ones() 
         std::fs::create_dir_all(dir.path().join(folder)).unwrap();
         for entry in std::fs::read_dir(support::repo_root().join(folder)).unwrap() {
             let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.path().join(folder).join(path.file_name().unwrap())).unwrap();
+            std::fs::copy(
+                &path,
+                dir.path().join(folder).join(path.file_name().unwrap()),
+            )
+            .unwrap();
         }
     }
     std::fs::copy(
@@ -127,7 +154,9 @@ fn saved_replies_reload_with_the_catalog_and_a_broken_file_keeps_the_old_ones() 
         std::fs::write(&tmp, text).unwrap();
         std::fs::rename(&tmp, &file).unwrap();
     };
-    save("[card-expired]\ntitle = \"Card expired\"\ntext = \"Hi {customer}, your card expired.\"\n");
+    save(
+        "[card-expired]\ntitle = \"Card expired\"\ntext = \"Hi {customer}, your card expired.\"\n",
+    );
     eventually("the new saved reply", || titles(&serve) == ["Card expired"]);
 
     // A broken file: the old replies keep serving and /healthz says where the mistake is.

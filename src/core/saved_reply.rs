@@ -167,12 +167,20 @@ mod tests {
             ..VALUES
         };
         for (text, values, want) in [
-            ("Hi {customer}, ticket #{ticket}", VALUES, "Hi there, ticket #42"),
+            (
+                "Hi {customer}, ticket #{ticket}",
+                VALUES,
+                "Hi there, ticket #42",
+            ),
             ("Hi {customer}!", named, "Hi Zoë!"),
             ("Hi {customer|friend}!", VALUES, "Hi friend!"),
             ("Hi { customer | friend }!", named, "Hi Zoë!"),
             ("— {agent}, {team} team", VALUES, "— ana, Billing team"),
-            ("We wrote to {contact}.", VALUES, "We wrote to zoe@example.com."),
+            (
+                "We wrote to {contact}.",
+                VALUES,
+                "We wrote to zoe@example.com.",
+            ),
             ("We wrote to {contact|you}.", named, "We wrote to you."),
             ("JSON: {{\"a\": 1}}", VALUES, "JSON: {\"a\": 1}"),
             ("  padded\n", VALUES, "padded"),
@@ -186,7 +194,12 @@ mod tests {
     #[test]
     fn mistakes_are_found_with_their_offset() {
         for (text, offset, token, message) in [
-            ("Hi {custmer}", 3, "{custmer}", "unknown placeholder `{custmer}`"),
+            (
+                "Hi {custmer}",
+                3,
+                "{custmer}",
+                "unknown placeholder `{custmer}`",
+            ),
             ("Hi {customer} {}", 14, "{}", "unknown placeholder `{}`"),
             ("Hi {customer", 3, "{customer", "a `{` without its `}`"),
             ("a }", 2, "}", "a lone `}`"),

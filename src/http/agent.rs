@@ -82,8 +82,7 @@ async fn show(
     let history = state
         .blocking(move |p| p.store().ticket_audit(id))
         .await??;
-    let mut value =
-        serde_json::to_value(&ticket).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut value = serde_json::to_value(&ticket).map_err(|e| ApiError::internal(e.to_string()))?;
     if let Some(object) = value.as_object_mut() {
         object.insert("audit".into(), json!(history));
     }

@@ -78,8 +78,7 @@ pub fn customer_history(
     let mut conversations: BTreeMap<(&str, &str), Vec<&Interaction>> = BTreeMap::new();
     for i in interactions {
         let own = i.channel == ticket.channel && i.conversation == ticket.conversation;
-        if i.ticket.is_none() && !own && i.at_ms < ticket.created_ms && users.contains(&&*i.user)
-        {
+        if i.ticket.is_none() && !own && i.at_ms < ticket.created_ms && users.contains(&&*i.user) {
             conversations
                 .entry((&i.channel, &i.conversation))
                 .or_default()
@@ -110,7 +109,7 @@ pub fn customer_history(
             date: format_time(last.at_ms),
         });
     }
-    out.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    out.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
     out.truncate(HISTORY_LIMIT);
     out
 }
@@ -131,9 +130,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::core::route::DecisionKind;
-    use crate::store::records::{
-        Feedback, Priority, RouteRecord, ScoredId, TicketStatus,
-    };
+    use crate::store::records::{Feedback, Priority, RouteRecord, ScoredId, TicketStatus};
 
     fn scored(id: &str) -> Option<ScoredId> {
         Some(ScoredId {
@@ -209,9 +206,9 @@ mod tests {
         let tickets = vec![
             now.clone(),
             ticket(1, "u_a", "web", 100, None),
-            ticket(2, "u_b", "web", 200, None),            // someone else
-            ticket(3, "u_a", "discord", 300, None),        // same user, other channel
-            ticket(4, "u_a", "web", 2000, None),           // later: not history
+            ticket(2, "u_b", "web", 200, None),     // someone else
+            ticket(3, "u_a", "discord", 300, None), // same user, other channel
+            ticket(4, "u_a", "web", 2000, None),    // later: not history
         ];
         let mut helped = message("u_a", "s-1", 500, None);
         helped.feedback = Some(Feedback {
@@ -223,9 +220,9 @@ mod tests {
         let interactions = vec![
             message("u_a", "s-1", 400, Some("billing")),
             helped,
-            message("u_b", "s-2", 600, Some("billing")),     // someone else
-            in_ticket,                                        // listed as its ticket
-            message("u_a", "s-4", 1500, None),                // after the ticket
+            message("u_b", "s-2", 600, Some("billing")), // someone else
+            in_ticket,                                   // listed as its ticket
+            message("u_a", "s-4", 1500, None),           // after the ticket
         ];
         let history = customer_history(&now, &tickets, &interactions);
         assert_eq!(ids(&history), ["conversation:s-1", "ticket:3", "ticket:1"]);

@@ -3,8 +3,8 @@
 //! Text is redacted and user ids are hashed before anything is written. A write that returns
 //! `Ok` has been flushed to disk.
 
-pub(crate) mod ids;
 pub mod history;
+pub(crate) mod ids;
 mod records;
 pub mod redact;
 pub mod search;

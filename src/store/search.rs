@@ -107,8 +107,7 @@ impl TicketQuery {
 fn worked_by(t: &Ticket, agent: &str) -> bool {
     t.claimed_by.as_deref() == Some(agent)
         || t.resolved_by.as_deref() == Some(agent)
-        || t
-            .transcript
+        || t.transcript
             .iter()
             .any(|line| matches!(&line.from, Actor::Agent(name) if name == agent))
 }
@@ -218,7 +217,10 @@ mod tests {
             (&[("until", "2025-12-05T00:00:01Z")], true),
             (&[("until", "2025-12-05")], false),
             (&[("since", "1764892800000")], true),
-            (&[("q", "invoice"), ("team", "billing"), ("agent", "ana")], true),
+            (
+                &[("q", "invoice"), ("team", "billing"), ("agent", "ana")],
+                true,
+            ),
             (&[("q", "invoice"), ("team", "sales")], false),
             (&[("assigned", "mine")], true),
         ];
@@ -231,8 +233,14 @@ mod tests {
     fn bad_values_are_refused_with_the_reason() {
         for (pairs, want) in [
             (vec![("status", "sleeping")], "unknown status `sleeping`"),
-            (vec![("since", "yesterday")], "since: `yesterday` is not a date"),
-            (vec![("until", "2025-13-01")], "until: `2025-13-01` is not a date"),
+            (
+                vec![("since", "yesterday")],
+                "since: `yesterday` is not a date",
+            ),
+            (
+                vec![("until", "2025-13-01")],
+                "until: `2025-13-01` is not a date",
+            ),
         ] {
             let err = TicketQuery::parse(pairs).unwrap_err();
             assert!(err.starts_with(want), "{err}");

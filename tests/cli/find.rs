@@ -35,11 +35,21 @@ fn tickets_search_combines_words_and_filters() {
     assert_eq!(search(&["quote"]), [quote]);
     assert_eq!(search(&["quote", "--team", "billing"]), Vec::<u64>::new());
     assert_eq!(search(&["--team", "billing", "--status", "open"]), [refund]);
-    assert_eq!(search(&["--intent", "refund", "--since", "2020-01-01"]), [refund]);
+    assert_eq!(
+        search(&["--intent", "refund", "--since", "2020-01-01"]),
+        [refund]
+    );
     assert_eq!(search(&["--until", "2020-01-01"]), Vec::<u64>::new());
 
     let table = env.ok(&["tickets", "search", "procurement"]);
-    assert!(table.stdout.lines().nth(1).is_some_and(|l| l.contains("sales")), "{table:?}");
+    assert!(
+        table
+            .stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("sales")),
+        "{table:?}"
+    );
     let none = env.ok(&["tickets", "search", "zebra"]);
     assert!(none.stdout.contains("(no tickets match)"), "{none:?}");
     let bad = env.run(&["tickets", "search", "--since", "yesterday"], None);
