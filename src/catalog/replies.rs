@@ -180,7 +180,7 @@ mod tests {
             errors,
             [
                 "replies/billing.toml:4:2: invalid reply id `Bad_Id`: use lowercase letters, digits and `-`",
-                "replies/billing.toml:8:12: `typo.text`: unknown placeholder `{custmer}` (expected one of: {customer}, {ticket}, {agent}, {team}, {contact})",
+                "replies/billing.toml:8:12: `typo.text`: unknown placeholder `{custmer}` (expected one of: {customer}, {ticket}, {agent}, {team})",
                 "replies/billing.toml:10:1: `no-text.text` is missing",
                 "replies/billing.toml:15:1: unknown key `extra.colour` (expected one of: title, text)",
                 "replies/billing.toml:18:8: `blank.text` is empty",

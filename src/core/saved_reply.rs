@@ -23,7 +23,9 @@ pub struct SavedReply {
 pub type SavedReplies = BTreeMap<String, Vec<SavedReply>>;
 
 /// The placeholders a saved reply may use.
-pub const PLACEHOLDERS: &[&str] = &["customer", "ticket", "agent", "team", "contact"];
+/// (No `{contact}`: the customer's email lives on the ticket only, never copied into a
+/// transcript.)
+pub const PLACEHOLDERS: &[&str] = &["customer", "ticket", "agent", "team"];
 
 /// What the placeholders stand for, for one ticket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,8 +37,6 @@ pub struct ReplyValues<'a> {
     pub agent: &'a str,
     /// The team's display name.
     pub team: &'a str,
-    /// The email the customer gave, if any.
-    pub contact: Option<&'a str>,
 }
 
 /// A problem in a reply's text, at a byte offset of it.
@@ -132,8 +132,7 @@ pub fn render(text: &str, values: &ReplyValues<'_>) -> String {
                     "customer" => values.customer.map(str::to_string),
                     "ticket" => Some(values.ticket.to_string()),
                     "agent" => Some(values.agent.to_string()),
-                    "team" => Some(values.team.to_string()),
-                    _ => values.contact.map(str::to_string),
+                    _ => Some(values.team.to_string()),
                 };
                 let default = if name == "customer" { "there" } else { "" };
                 out.push_str(
@@ -156,14 +155,12 @@ mod tests {
         ticket: 42,
         agent: "ana",
         team: "Billing",
-        contact: Some("zoe@example.com"),
     };
 
     #[test]
     fn placeholders_render_for_the_ticket() {
         let named = ReplyValues {
             customer: Some("Zoë"),
-            contact: None,
             ..VALUES
         };
         for (text, values, want) in [
@@ -176,12 +173,6 @@ mod tests {
             ("Hi {customer|friend}!", VALUES, "Hi friend!"),
             ("Hi { customer | friend }!", named, "Hi Zoë!"),
             ("— {agent}, {team} team", VALUES, "— ana, Billing team"),
-            (
-                "We wrote to {contact}.",
-                VALUES,
-                "We wrote to zoe@example.com.",
-            ),
-            ("We wrote to {contact|you}.", named, "We wrote to you."),
             ("JSON: {{\"a\": 1}}", VALUES, "JSON: {\"a\": 1}"),
             ("  padded\n", VALUES, "padded"),
             ("no placeholders", VALUES, "no placeholders"),
@@ -203,6 +194,7 @@ mod tests {
             ("Hi {customer} {}", 14, "{}", "unknown placeholder `{}`"),
             ("Hi {customer", 3, "{customer", "a `{` without its `}`"),
             ("a }", 2, "}", "a lone `}`"),
+            ("to {contact}", 3, "{contact}", "unknown placeholder"),
             ("{{ok}} and {nope}", 11, "{nope}", "unknown placeholder"),
         ] {
             let e = check(text).unwrap_err();

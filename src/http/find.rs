@@ -75,7 +75,6 @@ fn values<'a>(
         ticket: ticket.id,
         agent,
         team: catalog.team_name(&ticket.team),
-        contact: ticket.contact.as_deref(),
     }
 }
 
