@@ -129,68 +129,32 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::route::DecisionKind;
-    use crate::store::records::{Feedback, Priority, RouteRecord, ScoredId, TicketStatus};
+    use crate::store::records::Feedback;
+    use serde_json::json;
 
-    fn scored(id: &str) -> Option<ScoredId> {
-        Some(ScoredId {
-            id: id.into(),
-            confidence: 1.0,
-            score: 1.0,
-        })
-    }
-
+    // Records are built from JSON, so that fields added to them later (with serde defaults)
+    // need no change here.
     fn ticket(id: u64, user: &str, channel: &str, at: u64, contact: Option<&str>) -> Ticket {
-        Ticket {
-            id,
-            team: "support".into(),
-            status: TicketStatus::Resolved,
-            created_ms: at,
-            updated_ms: at,
-            channel: channel.into(),
-            conversation: format!("conv-{id}"),
-            user: user.into(),
-            persona: None,
-            intent: scored("refund"),
-            evidence: vec![],
-            reason: String::new(),
-            interaction: 0,
-            transcript: vec![],
-            claimed_by: None,
-            resolved_by: None,
-            relabels: vec![],
-            contact: contact.map(Into::into),
-            priority: Priority::Normal,
-        }
+        serde_json::from_value(json!({
+            "id": id, "team": "support", "status": "resolved", "created_ms": at, "updated_ms": at,
+            "channel": channel, "conversation": format!("conv-{id}"), "user": user,
+            "persona": null, "intent": {"id": "refund", "confidence": 1.0, "score": 1.0},
+            "evidence": [], "reason": "", "interaction": 0, "transcript": [],
+            "claimed_by": null, "resolved_by": null, "relabels": [], "contact": contact,
+        }))
+        .unwrap()
     }
 
     fn message(user: &str, conversation: &str, at: u64, intent: Option<&str>) -> Interaction {
-        Interaction {
-            id: at,
-            at_ms: at,
-            channel: "slack".into(),
-            conversation: conversation.into(),
-            user: user.into(),
-            text: String::new(),
-            persona: None,
-            intent: intent.and_then(scored),
-            persona_scores: vec![],
-            intent_scores: vec![],
-            evidence: vec![],
-            route: RouteRecord {
-                kind: DecisionKind::Answer,
-                team: None,
-                answer: None,
-                reason: String::new(),
-                actions: vec![],
-            },
-            reply: None,
-            answer_at: None,
-            ticket: None,
-            feedback: None,
-            label: None,
-            delivery: None,
-        }
+        let intent = intent.map(|id| json!({"id": id, "confidence": 1.0, "score": 1.0}));
+        serde_json::from_value(json!({
+            "id": at, "at_ms": at, "channel": "slack", "conversation": conversation, "user": user,
+            "text": "", "persona": null, "intent": intent, "persona_scores": [],
+            "intent_scores": [], "evidence": [],
+            "route": {"kind": "answer", "team": null, "answer": null, "reason": ""},
+            "reply": null, "ticket": null, "feedback": null, "label": null,
+        }))
+        .unwrap()
     }
 
     fn ids(history: &[HistoryEntry]) -> Vec<String> {

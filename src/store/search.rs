@@ -144,43 +144,27 @@ impl super::Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::{Priority, TranscriptLine};
+    use serde_json::json;
 
+    /// Built from JSON, so that fields added to tickets later (with serde defaults) need no
+    /// change here.
     fn ticket() -> Ticket {
-        let line = |from: Actor, text: &str| TranscriptLine {
-            at_ms: 1,
-            from,
-            text: text.into(),
-            user: None,
-        };
-        Ticket {
-            id: 7,
-            team: "billing".into(),
-            status: TicketStatus::Claimed,
-            created_ms: 1_764_892_800_000, // 2025-12-05T00:00:00Z
-            updated_ms: 1_764_892_800_000,
-            channel: "web".into(),
-            conversation: "c".into(),
-            user: "u_1".into(),
-            persona: Some(ScoredId {
-                id: "developer".into(),
-                confidence: 0.9,
-                score: 1.0,
-            }),
-            intent: None,
-            evidence: vec![],
-            reason: String::new(),
-            interaction: 1,
-            transcript: vec![
-                line(Actor::Customer, "My Invoice was charged TWICE"),
-                line(Actor::Agent("ana".into()), "Refund on its way, Zoë"),
+        let line =
+            |from: serde_json::Value, text: &str| json!({"at_ms": 1, "from": from, "text": text});
+        serde_json::from_value(json!({
+            "id": 7, "team": "billing", "status": "claimed",
+            "created_ms": 1_764_892_800_000_u64, // 2025-12-05T00:00:00Z
+            "updated_ms": 1_764_892_800_000_u64,
+            "channel": "web", "conversation": "c", "user": "u_1",
+            "persona": {"id": "developer", "confidence": 0.9, "score": 1.0},
+            "intent": null, "evidence": [], "reason": "", "interaction": 1,
+            "transcript": [
+                line(json!({"kind": "customer"}), "My Invoice was charged TWICE"),
+                line(json!({"kind": "agent", "name": "ana"}), "Refund on its way, Zoë"),
             ],
-            claimed_by: Some("bo".into()),
-            resolved_by: None,
-            relabels: vec![],
-            contact: None,
-            priority: Priority::Normal,
-        }
+            "claimed_by": "bo", "resolved_by": null, "relabels": [],
+        }))
+        .unwrap()
     }
 
     fn q(pairs: &[(&str, &str)]) -> TicketQuery {
