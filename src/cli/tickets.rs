@@ -52,7 +52,7 @@ pub(crate) enum TicketsCommand {
         #[arg(long)]
         agent: String,
     },
-    /// Search tickets: words in the transcript and notes, with team, status, persona, intent,
+    /// Search tickets: words in the transcript, with team, status, persona, intent,
     /// agent and dates.
     Search(super::tickets_search::SearchArgs),
 }

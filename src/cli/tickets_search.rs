@@ -15,7 +15,7 @@ use super::store_access::StoreAccess;
 /// What `tickets search` looks for; every part is optional and they combine.
 #[derive(Args, Debug)]
 pub(crate) struct SearchArgs {
-    /// Words that must all occur in the transcript or notes (any case).
+    /// Words that must all occur in the transcript (any case).
     pub text: Vec<String>,
     #[arg(long)]
     pub team: Option<String>,

@@ -2,8 +2,8 @@
 //! pairs and matched against tickets. Pure: the store lists, this module decides.
 //!
 //! Free text (`q`) is cut into words; a ticket matches when every word occurs (case- and
-//! accent-insensitively, anywhere in a line) in its transcript: customer, bot, agent
-//! and internal-note lines alike. The other filters narrow the result exactly.
+//! accent-insensitively, anywhere in a line) in its transcript: customer, bot and agent
+//! lines alike. The other filters narrow the result exactly.
 
 use serde::Serialize;
 
@@ -21,7 +21,7 @@ pub struct TicketQuery {
     pub persona: Option<String>,
     /// An intent id, or `none` for tickets without one.
     pub intent: Option<String>,
-    /// An account that claimed, resolved, is assigned to or wrote in the ticket.
+    /// An account that claimed, resolved or wrote in the ticket.
     pub agent: Option<String>,
     /// Opened at or after (ms since the epoch).
     pub since_ms: Option<u64>,
