@@ -1,4 +1,4 @@
-//! Embeds the shipped catalog (personas/ and intents/) so the binary runs with no files at all.
+//! Embeds the shipped catalog (personas/, intents/ and replies/) so the binary runs with no files at all.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -6,7 +6,7 @@ use std::path::Path;
 fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let mut code = String::new();
-    for kind in ["personas", "intents"] {
+    for kind in ["personas", "intents", "replies"] {
         let dir = Path::new(&root).join(kind);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut files: Vec<_> = std::fs::read_dir(&dir)

@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::channels::routes())
         .merge(crate::http::agent::routes())
+        .merge(crate::http::find::routes())
         .merge(crate::http::owner::routes())
         .merge(crate::http::assets::routes())
         .route_layer(axum::middleware::from_fn_with_state(

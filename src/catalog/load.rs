@@ -23,6 +23,8 @@ pub struct CatalogSources {
     pub intents: Vec<(PathBuf, String)>,
     /// Where the intents came from, for errors about the folder as a whole.
     pub intents_dir: PathBuf,
+    /// `(path, text)` per team's saved replies (`replies/<team>.toml`; the folder is optional).
+    pub replies: Vec<(PathBuf, String)>,
 }
 
 impl CatalogSources {
@@ -31,11 +33,16 @@ impl CatalogSources {
         let mut diags = Diagnostics::default();
         let personas = read_toml_files(&dir.join("personas"), &mut diags);
         let intents = read_toml_files(&dir.join("intents"), &mut diags);
+        let replies = match dir.join("replies") {
+            folder if folder.is_dir() => read_toml_files(&folder, &mut diags),
+            _ => Vec::new(),
+        };
         if diags.is_empty() {
             Ok(CatalogSources {
                 personas,
                 intents,
                 intents_dir: dir.join("intents"),
+                replies,
             })
         } else {
             Err(diags)
@@ -65,6 +72,7 @@ impl CatalogSources {
             personas: own(embedded::PERSONAS),
             intents: own(embedded::INTENTS),
             intents_dir: PathBuf::from("<built-in>/intents"),
+            replies: own(embedded::REPLIES),
         }
     }
 }
@@ -131,6 +139,7 @@ pub fn load_from_sources(
     let mut catalog = Catalog {
         teams: teams.clone(),
         team_names: TeamNames::compile(teams),
+        replies: super::replies::read_replies(&sources.replies, teams, &mut diags),
         ..Catalog::default()
     };
     for (path, text) in sources.personas {

@@ -10,6 +10,7 @@ mod diagnostics;
 pub mod examples;
 pub(crate) mod fields;
 mod load;
+mod replies;
 pub mod settings;
 
 pub use diagnostics::{Diagnostic, Diagnostics, SourceText};

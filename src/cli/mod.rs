@@ -17,6 +17,7 @@ pub(crate) mod serve;
 pub(crate) mod store_access;
 pub(crate) mod suggest;
 pub(crate) mod tickets;
+pub(crate) mod tickets_search;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

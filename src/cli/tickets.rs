@@ -76,6 +76,9 @@ pub(crate) enum TicketsCommand {
         #[arg(long)]
         agent: Option<String>,
     },
+    /// Search tickets: words in the transcript and notes, with team, status, persona, intent,
+    /// agent and dates.
+    Search(super::tickets_search::SearchArgs),
 }
 
 pub(crate) fn tickets(
@@ -184,6 +187,7 @@ pub(crate) fn tickets(
             let t = store.note_ticket(*id, &agent, text)?;
             writeln!(out, "note added to ticket #{} by {agent}", t.id)?;
         }
+        TicketsCommand::Search(args) => super::tickets_search::search(store, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

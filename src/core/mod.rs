@@ -9,6 +9,7 @@ pub mod hours;
 pub mod model;
 pub mod net;
 pub mod route;
+pub mod saved_reply;
 pub mod secret;
 pub mod team_names;
 pub mod text;

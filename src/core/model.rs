@@ -273,6 +273,8 @@ pub struct Catalog {
     pub teams: BTreeMap<String, Team>,
     /// The teams' names compiled for finding them in messages (built with `teams`).
     pub team_names: crate::core::team_names::TeamNames,
+    /// Each team's saved replies (`replies/<team>.toml`).
+    pub replies: crate::core::saved_reply::SavedReplies,
 }
 
 impl Catalog {

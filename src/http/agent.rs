@@ -21,39 +21,28 @@ use crate::engine::AppState;
 use crate::http::auth::{audit, authorize, Principal};
 use crate::http::client::ClientAddr;
 use crate::http::{AgentAuth, ApiError, JsonBody, Role, SignIn, SignInForm, AGENT_COOKIE};
-use crate::store::{Assigned, Ticket, TicketStatus};
+use crate::store::{Assigned, Ticket};
 
 use crate::http::brand::render;
 
 const AGENT_PAGE: &str = include_str!("pages/agent.html");
 const LOGIN_PAGE: &str = include_str!("pages/login.html");
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    team: Option<String>,
-    status: Option<String>,
-    /// `mine`, `unassigned` or `all` (the default).
-    assigned: Option<String>,
-}
-
 async fn list(
     AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let status = match q.status.as_deref() {
-        None | Some("") | Some("all") => None,
-        Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "unknown status `{s}`: use open, claimed, resolved or all"
-            ))
-        })?),
-    };
-    let assigned = Assigned::parse(q.assigned.as_deref().unwrap_or(""))
+    let query = crate::http::find::ticket_query(&pairs)?;
+    let assigned = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "assigned")
+        .map_or("", |(_, v)| v.as_str());
+    let assigned = Assigned::parse(assigned)
         .ok_or_else(|| ApiError::bad_request("unknown `assigned`: use mine, unassigned or all"))?;
-    let team = q.team.filter(|t| !t.is_empty());
     let mut tickets = state
-        .blocking(move |p| p.store().tickets(team.as_deref(), status))
+        .blocking(move |p| p.store().search_tickets(&query))
         .await??;
     // High-priority tickets (a frustrated customer) come first.
     crate::engine::output::queue_order(&mut tickets);
@@ -102,10 +91,11 @@ async fn show(
     let history = state
         .blocking(move |p| p.store().ticket_audit(id))
         .await??;
-    let mut value = serde_json::to_value(ticket).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut value = serde_json::to_value(&ticket).map_err(|e| ApiError::internal(e.to_string()))?;
     if let Some(object) = value.as_object_mut() {
         object.insert("audit".into(), json!(history));
     }
+    crate::http::find::add_history(&state, &who, &ticket, &mut value).await?;
     Ok(Json(value).into_response())
 }
 
@@ -122,6 +112,9 @@ struct AgentBody {
     intent: Option<String>,
     #[serde(default)]
     persona: Option<String>,
+    /// `reply` with a saved reply of the ticket's team (by id) instead of `text`.
+    #[serde(default)]
+    saved: Option<String>,
 }
 
 async fn action(
@@ -140,7 +133,7 @@ async fn action(
             format!("unknown action `{verb}`: use claim, reply, resolve, relabel, assign or note"),
         ));
     }
-    visible_ticket(&state, &who, id).await?;
+    let current = visible_ticket(&state, &who, id).await?;
     let agent = who.name.clone();
     // The audit names whom a ticket was assigned to.
     let target = match (verb.as_str(), &body.agent) {
@@ -175,7 +168,15 @@ async fn action(
             state.blocking(move |p| p.note(id, &agent, &text)).await??
         }
         _ => {
-            let text = body.text.clone().unwrap_or_default();
+            let text = match (&body.saved, &body.text) {
+                (Some(_), Some(_)) => {
+                    return Err(ApiError::bad_request("give `text` or `saved`, not both"))
+                }
+                (Some(saved), None) => {
+                    crate::http::find::saved_reply_text(&state, &current, saved, &agent)?
+                }
+                (None, text) => text.clone().unwrap_or_default(),
+            };
             if text.trim().is_empty() {
                 return Err(ApiError::bad_request("`text` must not be empty"));
             }

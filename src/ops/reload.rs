@@ -1,11 +1,12 @@
 //! Hot reload: `serve` recompiles the catalog and the decision settings when `personas/`,
-//! `intents/` or the settings file change (or on SIGHUP), and swaps them in only when
+//! `intents/`, `replies/` or the settings file change (or on SIGHUP), and swaps them in only when
 //! `personabot check` would pass. A broken change keeps the old rules serving; its errors are
 //! logged as `check` prints them and shown in `/healthz` and the metrics.
 //!
-//! What reloads: personas, intents, teams, `classify.*` and `limits.max_message_chars`. Other
-//! settings (listen address, tokens, channels, store) are read once at start: a change to them
-//! is reported as needing a restart, and the rest of the change still applies.
+//! What reloads: personas, intents, saved replies, teams, `classify.*` and
+//! `limits.max_message_chars`. Other settings (listen address, tokens, channels, store) are
+//! read once at start: a change to them is reported as needing a restart, and the rest of the
+//! change still applies.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -166,7 +167,7 @@ fn watched(source: &ReloadSource) -> (Vec<PathBuf>, Option<PathBuf>) {
     let dirs = source
         .catalog_dir
         .iter()
-        .flat_map(|dir| ["personas", "intents"].map(|sub| dir.join(sub)))
+        .flat_map(|dir| ["personas", "intents", "replies"].map(|sub| dir.join(sub)))
         .filter(|path| path.is_dir())
         .collect();
     (dirs, source.settings_file.clone())

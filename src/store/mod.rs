@@ -3,9 +3,11 @@
 //! Text is redacted and user ids are hashed before anything is written. A write that returns
 //! `Ok` has been flushed to disk.
 
+pub mod history;
 pub(crate) mod ids;
 mod records;
 pub mod redact;
+pub mod search;
 mod sled_store;
 
 pub use records::{

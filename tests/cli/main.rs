@@ -11,6 +11,7 @@ mod check;
 mod classify;
 mod errors;
 mod evidence;
+mod find;
 mod harness;
 mod matching;
 mod terminal;

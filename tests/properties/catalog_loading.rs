@@ -385,6 +385,7 @@ fn catalog_sources() -> impl Strategy<Value = CatalogSources> {
         personas,
         intents,
         intents_dir: PathBuf::from("intents"),
+        replies: Vec::new(),
     })
 }
 
@@ -458,6 +459,7 @@ proptest! {
             personas: vec![(PathBuf::from("personas/founder.toml"), persona)],
             intents: vec![(PathBuf::from("intents/pricing.toml"), text)],
             intents_dir: PathBuf::from("intents"),
+            replies: Vec::new(),
         };
         if let Err(diags) = catalog::load_from_sources(sources.clone(), teams()) {
             check_diagnostics(&sources, &diags)?;

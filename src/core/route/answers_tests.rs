@@ -55,6 +55,7 @@ text = "Startups: 50% off."
             ),
         ],
         intents_dir: PathBuf::from("intents"),
+        replies: Vec::new(),
     };
     load_from_sources(sources, &Settings::built_in().teams).expect("a valid catalog")
 }

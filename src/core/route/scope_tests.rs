@@ -38,6 +38,7 @@ fn sources(off_topic: &str) -> CatalogSources {
             file("intents", "offtopic", off_topic),
         ],
         intents_dir: PathBuf::from("intents"),
+        replies: Vec::new(),
     }
 }
 

@@ -53,6 +53,7 @@ fn sources() -> CatalogSources {
             ),
         ],
         intents_dir: PathBuf::from("intents"),
+        replies: Vec::new(),
     }
 }
 

@@ -177,6 +177,7 @@ mod tests {
                 ),
             ],
             intents_dir: PathBuf::from("intents"),
+            replies: Vec::new(),
         };
         let catalog = load_from_sources(sources, &Settings::built_in().teams).unwrap();
         let classifier = Classifier::new(&catalog).unwrap();

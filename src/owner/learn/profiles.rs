@@ -81,6 +81,7 @@ pub(super) fn compile(
             })
             .collect(),
         intents_dir: PathBuf::from("<learned>/intents"),
+        replies: Vec::new(),
     };
     catalog::load_from_sources(sources, teams).map_err(|d| LearnError::Catalog(d.to_string()))
 }

@@ -235,6 +235,7 @@ mod tests {
             personas: Vec::new(),
             intents: vec![(PathBuf::from("cat/intents/pricing.toml"), before.into())],
             intents_dir: PathBuf::from("cat/intents"),
+            replies: Vec::new(),
         };
         let change = |action, term: &str, weight| Suggestion {
             kind: ProfileKind::Intent,
@@ -281,6 +282,7 @@ mod tests {
             personas: Vec::new(),
             intents: vec![(PathBuf::from("cat/intents/pricing.toml"), before.into())],
             intents_dir: PathBuf::from("cat/intents"),
+            replies: Vec::new(),
         };
         let retire = |key: &str, number: usize| Retirement {
             variant: format!("pricing/{key}#{number}"),

@@ -425,6 +425,7 @@ mod tests {
                 ),
             ],
             intents_dir: PathBuf::from("intents"),
+            replies: Vec::new(),
         };
         let support = Team {
             name: "Support".into(),
