@@ -102,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::channels::routes())
         .merge(crate::http::agent::routes())
         .merge(crate::http::owner::routes())
+        .merge(crate::http::events::routes())
         .merge(crate::http::assets::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -10,6 +10,7 @@ pub(crate) mod assets;
 pub mod auth;
 pub(crate) mod brand;
 pub mod client;
+pub mod events;
 pub(crate) mod headers;
 pub(crate) mod limits;
 pub mod origin;
