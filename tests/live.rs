@@ -276,3 +276,81 @@ async fn the_stream_ends_when_the_server_shuts_down() {
     };
     assert!(ended);
 }
+
+/// `POST /v1/feedback` as the test bridge.
+async fn feedback(s: &Served, body: Value) -> (StatusCode, Value) {
+    let r = s
+        .client
+        .post(format!("{}/v1/feedback", s.base))
+        .bearer_auth(BRIDGE_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
+    let s = up().await;
+    let ann = account(&s, "ann", &["billing"]);
+    let id = say(&s, "b1", REFUND).await.expect("a billing ticket");
+    let rate = |rating: Value, comment: &str| {
+        json!({"channel": "test", "conversation": "b1", "user": "u-b1",
+               "rating": rating, "comment": comment})
+    };
+    // Not resolved yet: nothing to rate.
+    let (status, body) = feedback(&s, rate(json!(5), "")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let path = format!("/v1/tickets/{id}");
+    act(
+        &s,
+        &ann,
+        Method::POST,
+        &format!("{path}/resolve"),
+        Some(json!({})),
+    )
+    .await;
+    for bad in [json!(0), json!(6), json!(-1)] {
+        let (status, body) = feedback(&s, rate(bad.clone(), "")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let mixed = json!({"channel": "test", "conversation": "b1", "user": "u-b1",
+                       "rating": 4, "feedback": "helped"});
+    assert_eq!(feedback(&s, mixed).await.0, StatusCode::BAD_REQUEST);
+    // Another user of the same conversation id has no ticket there to rate.
+    let stranger = json!({"channel": "test", "conversation": "b1", "user": "someone-else",
+                          "rating": 1});
+    assert_eq!(feedback(&s, stranger).await.0, StatusCode::CONFLICT);
+
+    let (status, body) = feedback(
+        &s,
+        rate(json!(4), "Quick! write me at jane.doe@example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["ticket"], &body["csat"]["rating"]),
+        (&json!(id), &json!(4))
+    );
+
+    let ticket = act(&s, &ann, Method::GET, &path, None).await;
+    assert_eq!(ticket["csat"]["rating"], 4, "{ticket}");
+    let comment = ticket["csat"]["comment"].as_str().unwrap();
+    assert!(comment.starts_with("Quick!"), "{comment}");
+    assert!(
+        !comment.contains("jane.doe@example.com"),
+        "redacted: {comment}"
+    );
+
+    // A second rating replaces the first; no comment is none.
+    let (status, _) = feedback(&s, rate(json!(2), "  ")).await;
+    assert_eq!(status, StatusCode::OK);
+    let ticket = act(&s, &ann, Method::GET, &path, None).await;
+    assert_eq!(
+        ticket["csat"],
+        json!({"rating": 2, "at_ms": ticket["csat"]["at_ms"]})
+    );
+}

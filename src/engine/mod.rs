@@ -2,6 +2,7 @@
 //! records to store, and the runtime every channel hands its messages to.
 
 pub mod address_limit;
+pub mod csat;
 pub mod error;
 pub mod flood;
 pub mod metrics;

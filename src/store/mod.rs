@@ -8,6 +8,7 @@ mod records;
 pub mod redact;
 mod sled_store;
 
+pub use records::Csat;
 pub use records::{
     Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
     InteractionFilter, Label, Priority, RouteRecord, ScoredId, Ticket, TicketStatus,

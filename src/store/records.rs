@@ -159,6 +159,20 @@ pub struct Ticket {
     /// `high` when the customer was frustrated; agents see those first.
     #[serde(default)]
     pub priority: Priority,
+    /// The customer's rating once the ticket was resolved ("How did we do?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<Csat>,
+}
+
+/// A customer's rating of how their ticket was handled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Csat {
+    /// 1 (bad) to 5 (great).
+    pub rating: u8,
+    /// What the customer added, redacted; None when they wrote nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at_ms: u64,
 }
 
 /// How urgently a ticket wants a person (ordered: `Normal < High`).

@@ -189,6 +189,7 @@ fn ticket_with(text: &str, other: &str) -> Ticket {
         }],
         contact: None,
         priority: Default::default(),
+        csat: None,
     }
 }
 

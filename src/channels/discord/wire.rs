@@ -574,6 +574,7 @@ mod tests {
             relabels: Vec::new(),
             contact: None,
             priority: Default::default(),
+            csat: None,
         };
         let text = render_ticket(&Catalog::default(), &ticket);
         assert!(

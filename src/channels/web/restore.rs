@@ -285,6 +285,7 @@ mod tests {
             relabels: Vec::new(),
             contact: None,
             priority: Default::default(),
+            csat: None,
         }
     }
 

@@ -306,6 +306,7 @@ impl PendingFeedbackTicket {
             } else {
                 Priority::Normal
             },
+            csat: None,
         };
         let mut next = state;
         next.awaiting_feedback = None;

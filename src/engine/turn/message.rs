@@ -189,6 +189,7 @@ impl PendingTicket<'_> {
             } else {
                 Priority::Normal
             },
+            csat: None,
         };
         let opened = OpenTicket {
             id: ticket_id,

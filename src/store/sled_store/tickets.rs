@@ -65,7 +65,7 @@ impl OpenDb {
     }
 
     /// Changes a ticket and its conversation's ownership atomically.
-    fn update_ticket(
+    pub(super) fn update_ticket(
         &self,
         id: u64,
         at_ms: u64,
