@@ -354,3 +354,120 @@ async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
         json!({"rating": 2, "at_ms": ticket["csat"]["at_ms"]})
     );
 }
+
+const DAY_365_MS: u64 = 365 * 86_400_000;
+
+async fn metrics(s: &Served) -> String {
+    let r = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn tickets_show_their_targets_and_overdue_ones_are_counted() {
+    let s = Served::start(
+        &[
+            ("PERSONABOT__TEAMS__SECURITY__FIRST_RESPONSE_TARGET", "365d"),
+            // Due a millisecond after opening: overdue by the time anyone looks.
+            ("PERSONABOT__TEAMS__BILLING__RESOLVE_TARGET", "1ms"),
+        ],
+        "live-test-key",
+    )
+    .await;
+    let ann = account(&s, "ann", &[]);
+    let security = say(&s, "s1", SECURITY).await.expect("a security ticket");
+    let billing = say(&s, "b1", REFUND).await.expect("a billing ticket");
+
+    let shown = act(
+        &s,
+        &ann,
+        Method::GET,
+        &format!("/v1/tickets/{security}"),
+        None,
+    )
+    .await;
+    let created = shown["created_ms"].as_u64().unwrap();
+    assert_eq!(
+        shown["first_response_due_ms"],
+        created + DAY_365_MS,
+        "{shown}"
+    );
+    assert_eq!(
+        (&shown["resolve_due_ms"], &shown["overdue"]),
+        (&Value::Null, &json!(false))
+    );
+    let shown = act(
+        &s,
+        &ann,
+        Method::GET,
+        &format!("/v1/tickets/{billing}"),
+        None,
+    )
+    .await;
+    let created = shown["created_ms"].as_u64().unwrap();
+    assert_eq!(shown["resolve_due_ms"], created + 1, "{shown}");
+    assert_eq!(shown["overdue"], true);
+
+    let list = act(&s, &ann, Method::GET, "/v1/tickets", None).await;
+    let overdue: Vec<(u64, bool)> = list["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_u64().unwrap(), t["overdue"].as_bool().unwrap()))
+        .collect();
+    assert!(overdue.contains(&(billing, true)), "{list}");
+    assert!(overdue.contains(&(security, false)), "{list}");
+
+    let text = metrics(&s).await;
+    assert!(
+        text.contains("personabot_tickets_overdue{team=\"billing\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("personabot_tickets_overdue{team=\"security\"} 0\n"),
+        "{text}"
+    );
+
+    let path = format!("/v1/tickets/{billing}/resolve");
+    act(&s, &ann, Method::POST, &path, Some(json!({}))).await;
+    let shown = act(
+        &s,
+        &ann,
+        Method::GET,
+        &format!("/v1/tickets/{billing}"),
+        None,
+    )
+    .await;
+    assert_eq!(shown["overdue"], false, "resolved: {shown}");
+    let text = metrics(&s).await;
+    assert!(
+        text.contains("personabot_tickets_overdue{team=\"billing\"} 0\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_names_a_bad_target_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("personabot.toml");
+    std::fs::write(
+        &file,
+        "[teams.sales]\nname = \"Sales\"\nfirst_response_target = \"soon\"\n",
+    )
+    .unwrap();
+    let run = support::run_in(
+        dir.path(),
+        &dir.path().join("data"),
+        &["check", "--config", file.to_str().unwrap()],
+        None,
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("personabot.toml:3:25: `teams.sales.first_response_target`"),
+        "{all}"
+    );
+}

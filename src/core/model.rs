@@ -254,6 +254,14 @@ pub struct Team {
     /// a handoff that names it goes to it ("connect me to someone from finance").
     #[serde(default, deserialize_with = "de_names")]
     pub aliases: Vec<String>,
+    /// The first agent reply is due this long after a ticket opens, counted in `hours`
+    /// ("4h", "1d 2h"; empty: no target).
+    #[serde(default)]
+    pub first_response_target: String,
+    /// The ticket is to be resolved this long after it opens, counted in `hours` (empty: no
+    /// target).
+    #[serde(default)]
+    pub resolve_target: String,
 }
 
 /// A validated catalog.

@@ -10,6 +10,7 @@ pub mod output;
 pub mod pipeline;
 pub mod runtime;
 pub mod supervise;
+pub mod targets;
 mod turn;
 
 pub use runtime::{Admission, AppState, HandlerGuard, Handlers};

@@ -496,6 +496,17 @@ impl Settings {
                     problem,
                 });
             }
+            for (key, target) in [
+                ("first_response_target", &team.first_response_target),
+                ("resolve_target", &team.resolve_target),
+            ] {
+                if let Err(problem) = crate::engine::targets::parse_target(target) {
+                    return Err(SettingsError::Invalid {
+                        key: format!("teams.{id}.{key}"),
+                        problem,
+                    });
+                }
+            }
         }
         if let Some(p) = crate::core::team_names::alias_problems(&self.teams).first() {
             return Err(SettingsError::Invalid {

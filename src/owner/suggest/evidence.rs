@@ -435,6 +435,7 @@ mod tests {
             discord_channel: None,
             discord_role: None,
             aliases: Vec::new(),
+            ..Team::default()
         };
         let teams = BTreeMap::from([("support".to_string(), support)]);
         catalog::load_from_sources(sources, &teams).expect("test catalog")
