@@ -305,7 +305,7 @@ async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
     let path = format!("/v1/tickets/{id}");
-    act(
+    let resolved = act(
         &s,
         &ann,
         Method::POST,
@@ -338,6 +338,10 @@ async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
 
     let ticket = act(&s, &ann, Method::GET, &path, None).await;
     assert_eq!(ticket["csat"]["rating"], 4, "{ticket}");
+    assert_eq!(
+        ticket["updated_ms"], resolved["updated_ms"],
+        "still when it was resolved"
+    );
     let comment = ticket["csat"]["comment"].as_str().unwrap();
     assert!(comment.starts_with("Quick!"), "{comment}");
     assert!(

@@ -57,7 +57,7 @@ pub fn rate(
         comment,
         at_ms,
     };
-    Ok(store.rate_ticket_at(id, csat, at_ms)?)
+    Ok(store.rate_ticket(id, csat)?)
 }
 
 #[cfg(test)]

@@ -4,9 +4,14 @@ use super::{Store, StoreError};
 use crate::store::records::{Csat, Ticket, TicketStatus};
 
 impl Store {
-    /// Stores the customer's rating on a resolved ticket (a later rating replaces it).
-    pub fn rate_ticket_at(&self, id: u64, csat: Csat, at_ms: u64) -> Result<Ticket, StoreError> {
-        self.current()?.update_ticket(id, at_ms, |t| {
+    /// Stores the customer's rating on a resolved ticket (a later rating replaces it). The
+    /// ticket's `updated_ms` stays its resolution time (the rating has its own `at_ms`).
+    pub fn rate_ticket(&self, id: u64, csat: Csat) -> Result<Ticket, StoreError> {
+        let resolved_ms = self
+            .ticket(id)?
+            .ok_or(StoreError::NotFound { what: "ticket", id })?
+            .updated_ms;
+        self.current()?.update_ticket(id, resolved_ms, |t| {
             if t.status != TicketStatus::Resolved {
                 return Err(StoreError::Conflict(format!(
                     "ticket #{id} is not resolved yet"
