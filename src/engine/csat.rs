@@ -36,6 +36,19 @@ pub fn rated_ticket(tickets: &[Ticket], user: &str) -> Option<u64> {
         .map(|t| t.id)
 }
 
+/// The ticket whose customer is to be asked [`QUESTION`] after `event`: one just resolved (not
+/// a later relabel of a resolved ticket) and not rated yet.
+pub fn asks_for_rating(event: &crate::engine::pipeline::PipelineEvent) -> Option<&Ticket> {
+    let crate::engine::pipeline::PipelineEvent::TicketUpdated(t) = event else {
+        return None;
+    };
+    let relabelled = t.relabels.last().is_some_and(|l| l.at_ms == t.updated_ms);
+    (t.status == TicketStatus::Resolved && t.csat.is_none() && !relabelled).then_some(t)
+}
+
+/// Thanks for a rating.
+pub const THANKS: &str = "Thank you for your rating!";
+
 /// Stores `user`'s rating for their latest resolved ticket in the conversation (409 when there
 /// is none); a later rating replaces an earlier one.
 pub fn rate(
@@ -127,6 +140,39 @@ mod tests {
         ];
         for (tickets, want) in table {
             assert_eq!(rated_ticket(&tickets, "u"), want, "{tickets:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_fresh_resolution_asks_for_a_rating() {
+        use crate::engine::pipeline::PipelineEvent;
+        use crate::store::Label;
+        let resolved = ticket(1, "u", "resolved", 5);
+        let mut relabelled = resolved.clone();
+        relabelled.relabels.push(Label {
+            intent: None,
+            persona: None,
+            by: "ann".into(),
+            at_ms: 5,
+        });
+        let mut rated = resolved.clone();
+        rated.csat = Some(Csat {
+            rating: 3,
+            comment: None,
+            at_ms: 6,
+        });
+        let table = [
+            (PipelineEvent::TicketUpdated(resolved.clone()), true),
+            (
+                PipelineEvent::TicketUpdated(ticket(1, "u", "claimed", 5)),
+                false,
+            ),
+            (PipelineEvent::TicketUpdated(relabelled), false),
+            (PipelineEvent::TicketUpdated(rated), false),
+            (PipelineEvent::TicketOpened(resolved), false),
+        ];
+        for (event, asks) in table {
+            assert_eq!(asks_for_rating(&event).is_some(), asks, "{event:?}");
         }
     }
 }
