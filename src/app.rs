@@ -53,8 +53,19 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
             },
         )
         .await??;
+    let settings = state.settings.clone();
+    let overdue = state
+        .blocking(move |p| -> Result<_, crate::store::StoreError> {
+            let tickets = p.store().tickets(None, None)?;
+            let (teams, now_ms) = (&settings.teams, p.clock_ms());
+            Ok(crate::engine::targets::overdue_by_team(
+                teams, &tickets, now_ms,
+            ))
+        })
+        .await??;
     let commits = state.pipeline.store().commit_stats();
-    let body = state.metrics.render(&open, commits, &state.reload.get());
+    let mut body = state.metrics.render(&open, commits, &state.reload.get());
+    body.push_str(&crate::engine::targets::render_overdue(&overdue));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
@@ -105,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::http::agent::routes())
         .merge(crate::http::find::routes())
         .merge(crate::http::owner::routes())
+        .merge(crate::http::events::routes())
         .merge(crate::http::assets::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

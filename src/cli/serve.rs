@@ -137,6 +137,8 @@ async fn serve(
     // Stop taking requests and messages on every channel at once, and let those in flight
     // finish (bounded).
     let _ = stop_http.send(());
+    // The agents' event streams would hold the drain open: end them now.
+    state.closing.send_replace(true);
     let http_drained = async {
         match tokio::time::timeout(Duration::from_secs(10), http).await {
             Ok(Ok(Ok(()))) => {}

@@ -166,6 +166,59 @@ impl BusinessHours {
         best
     }
 
+    /// The open intervals of `date` (merged, in order), as instants.
+    fn open_on(&self, date: Date) -> Vec<(Timestamp, Timestamp)> {
+        let mut minutes: Vec<(u32, u32)> = self
+            .windows
+            .iter()
+            .filter(|w| w.days.contains(&date.weekday()))
+            .map(|w| (w.start_minute, w.end_minute))
+            .collect();
+        minutes.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (start, end) in minutes {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let instant = |minute: u32| -> Option<Timestamp> {
+            let (day, minute) = (minute / (24 * 60), minute % (24 * 60));
+            let date = date
+                .checked_add(jiff::Span::new().days(i64::from(day)))
+                .ok()?;
+            let time = Time::new((minute / 60) as i8, (minute % 60) as i8, 0, 0).ok()?;
+            let zoned = date.to_datetime(time).to_zoned(self.tz.clone()).ok()?;
+            Some(zoned.timestamp())
+        };
+        merged
+            .into_iter()
+            .filter_map(|(start, end)| Some((instant(start)?, instant(end)?)))
+            .collect()
+    }
+
+    /// The instant `open_ms` milliseconds of business hours after `start` (the clock stops
+    /// while the team is closed); None when that is more than a year of open time away.
+    pub(crate) fn after_open_time(&self, start: Timestamp, open_ms: u64) -> Option<Timestamp> {
+        let mut left = i64::try_from(open_ms).ok()?;
+        let first: Date = start.to_zoned(self.tz.clone()).date();
+        for offset in 0..400 {
+            let date = first.checked_add(jiff::Span::new().days(offset)).ok()?;
+            for (open, close) in self.open_on(date) {
+                let from = open.max(start);
+                if from >= close {
+                    continue;
+                }
+                let here = close.as_millisecond() - from.as_millisecond();
+                if left <= here {
+                    return Timestamp::from_millisecond(from.as_millisecond() + left).ok();
+                }
+                left -= here;
+            }
+        }
+        None
+    }
+
     /// "Mon 09:00 Europe/Berlin" for the next opening, or None when open.
     pub(crate) fn next_open_text(&self, now: Timestamp) -> Option<String> {
         self.next_open(now)
@@ -242,5 +295,42 @@ mod tests {
         assert!(h.is_open(at("2026-11-29T10:30:00Z"))); // Sunday
         assert!(h.is_open(at("2026-12-02T23:59:00Z"))); // Wednesday
         assert!(!h.is_open(at("2026-12-01T10:30:00Z"))); // Tuesday
+    }
+
+    #[test]
+    fn open_time_stops_while_closed() {
+        let hours = BusinessHours::parse("Mon-Fri 09:00-17:00", "UTC")
+            .unwrap()
+            .unwrap();
+        let hour = 3_600_000;
+        // 2026-12-04 is a Friday.
+        let table = [
+            ("2026-12-04T10:00:00Z", 2 * hour, "2026-12-04T12:00:00Z"),
+            ("2026-12-04T16:00:00Z", 2 * hour, "2026-12-07T10:00:00Z"),
+            ("2026-12-05T12:00:00Z", hour, "2026-12-07T10:00:00Z"),
+            ("2026-12-04T20:00:00Z", 0, "2026-12-07T09:00:00Z"),
+            ("2026-12-04T10:00:00Z", 8 * hour, "2026-12-07T10:00:00Z"),
+            ("2026-12-04T09:00:00Z", 8 * hour, "2026-12-04T17:00:00Z"),
+        ];
+        for (start, open_ms, want) in table {
+            assert_eq!(
+                hours.after_open_time(at(start), open_ms),
+                Some(at(want)),
+                "{start} + {open_ms}"
+            );
+        }
+        let berlin =
+            BusinessHours::parse("Mon-Fri 09:00-12:00, Mon-Fri 11:00-13:00", "Europe/Berlin")
+                .unwrap()
+                .unwrap();
+        // Overlapping windows count once: 09:00-13:00 Berlin is 08:00-12:00 UTC in December.
+        assert_eq!(
+            berlin.after_open_time(at("2026-12-04T07:00:00Z"), 4 * hour),
+            Some(at("2026-12-04T12:00:00Z"))
+        );
+        assert_eq!(
+            hours.after_open_time(at("2026-12-04T10:00:00Z"), u64::MAX),
+            None
+        );
     }
 }

@@ -258,6 +258,14 @@ pub struct Team {
     /// `"round-robin"` (in turn among the team's signed-in agents).
     #[serde(default)]
     pub assign: String,
+    /// The first agent reply is due this long after a ticket opens, counted in `hours`
+    /// ("4h", "1d 2h"; empty: no target).
+    #[serde(default)]
+    pub first_response_target: String,
+    /// The ticket is to be resolved this long after it opens, counted in `hours` (empty: no
+    /// target).
+    #[serde(default)]
+    pub resolve_target: String,
 }
 
 /// `teams.<id>.assign`'s values.

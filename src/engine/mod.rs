@@ -3,6 +3,7 @@
 
 pub mod address_limit;
 pub mod assign;
+pub mod csat;
 pub mod error;
 pub mod flood;
 pub mod metrics;
@@ -10,6 +11,7 @@ pub mod output;
 pub mod pipeline;
 pub mod runtime;
 pub mod supervise;
+pub mod targets;
 mod turn;
 
 pub use runtime::{Admission, AppState, HandlerGuard, Handlers};

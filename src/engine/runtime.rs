@@ -46,6 +46,9 @@ pub struct Shared {
     /// Bounds the turns running at once: more threads than cores only contend on the store.
     turns: Arc<tokio::sync::Semaphore>,
     started: Instant,
+    /// Set once when the server begins to shut down: long-lived responses (the agents'
+    /// `GET /v1/events` streams) end then, so the drain does not wait for them.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Channel work still running after its request was answered (a webhook update handled after
@@ -132,6 +135,7 @@ impl AppState {
             addresses: Arc::new(Mutex::new(addresses)),
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
+            closing: tokio::sync::watch::channel(false).0,
         }))
     }
 

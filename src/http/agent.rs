@@ -47,10 +47,16 @@ async fn list(
     // High-priority tickets (a frustrated customer) come first.
     crate::engine::output::queue_order(&mut tickets);
     let catalog = state.pipeline.catalog();
+    let now_ms = state.pipeline.clock_ms();
     let list: Vec<_> = tickets
         .iter()
         .filter(|t| who.sees_team(&t.team) && assigned.keeps(t, &who.name))
-        .map(|t| crate::engine::output::ticket_summary(&catalog, t))
+        .map(|t| {
+            let mut summary = json!(crate::engine::output::ticket_summary(&catalog, t));
+            let due = crate::engine::targets::due(state.settings.teams.get(&t.team), t, now_ms);
+            crate::engine::targets::add_due(&mut summary, due);
+            summary
+        })
         .collect();
     Ok(Json(json!({ "tickets": list })).into_response())
 }
@@ -91,7 +97,13 @@ async fn show(
     let history = state
         .blocking(move |p| p.store().ticket_audit(id))
         .await??;
+    let due = crate::engine::targets::due(
+        state.settings.teams.get(&ticket.team),
+        &ticket,
+        state.pipeline.clock_ms(),
+    );
     let mut value = serde_json::to_value(&ticket).map_err(|e| ApiError::internal(e.to_string()))?;
+    crate::engine::targets::add_due(&mut value, due);
     if let Some(object) = value.as_object_mut() {
         object.insert("audit".into(), json!(history));
     }

@@ -10,6 +10,7 @@ pub mod redact;
 pub mod search;
 mod sled_store;
 
+pub use records::Csat;
 pub use records::{
     Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
     InteractionFilter, Label, Note, Priority, RouteRecord, ScoredId, Ticket, TicketStatus,

@@ -166,6 +166,9 @@ pub struct Ticket {
     /// Internal notes: agents only, never sent to the customer on any channel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// The customer's rating once the ticket was resolved ("How did we do?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<Csat>,
 }
 
 /// An agent's internal note on a ticket: seen by agents, never by the customer.
@@ -183,6 +186,17 @@ impl Ticket {
     pub fn assignee(&self) -> Option<&str> {
         self.assigned_to.as_deref().or(self.claimed_by.as_deref())
     }
+}
+
+/// A customer's rating of how their ticket was handled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Csat {
+    /// 1 (bad) to 5 (great).
+    pub rating: u8,
+    /// What the customer added, redacted; None when they wrote nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at_ms: u64,
 }
 
 /// How urgently a ticket wants a person (ordered: `Normal < High`).

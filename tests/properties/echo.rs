@@ -191,6 +191,7 @@ fn ticket_with(text: &str, other: &str) -> Ticket {
         priority: Default::default(),
         assigned_to: None,
         notes: Vec::new(),
+        csat: None,
     }
 }
 

@@ -8,6 +8,7 @@ mod support;
 
 mod answers;
 mod served;
+mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -400,6 +400,35 @@ async fn buttons_record_feedback_open_a_ticket_and_agent_replies_come_back() {
         "a note never reaches Telegram"
     );
     assert_eq!(relayed.reply_to(), None);
+
+    // Resolved: the customer is asked "How did we do?" with 1-5 buttons.
+    let since = bot.mark();
+    let pipeline = bot.pipeline.clone();
+    tokio::task::spawn_blocking(move || pipeline.resolve(1, "dana"))
+        .await
+        .unwrap()
+        .unwrap();
+    let question = bot.sent_to(since, DM, T).await;
+    assert_eq!(question.text(), "How did we do?");
+    assert_eq!(labels(&question), ["1", "2", "3", "4", "5"]);
+    // Someone without a resolved ticket there has nothing to rate.
+    let since = bot.mark();
+    bot.fake.press(&eve, &question, "pb:rate:0:1");
+    let refused = bot.call(since, "answerCallbackQuery").await;
+    assert!(
+        refused.text().contains("no resolved ticket"),
+        "{}",
+        refused.text()
+    );
+    let ticket = bot.pipeline.store().ticket(1).unwrap().unwrap();
+    assert_eq!(ticket.csat, None);
+    let since = bot.mark();
+    bot.fake.press(&ann, &question, "pb:rate:0:4");
+    let thanked = bot.call(since, "answerCallbackQuery").await;
+    assert_eq!(thanked.text(), "Thank you for your rating!");
+    bot.call(since, "editMessageReplyMarkup").await;
+    let ticket = bot.pipeline.store().ticket(1).unwrap().unwrap();
+    assert_eq!(ticket.csat.map(|c| c.rating), Some(4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

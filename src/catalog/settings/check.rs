@@ -54,6 +54,8 @@ const TEAM_KEYS: &[&str] = &[
     "discord_role",
     "aliases",
     "assign",
+    "first_response_target",
+    "resolve_target",
 ];
 
 /// Every problem in one settings file (`src` holds its path and text).
@@ -314,6 +316,13 @@ fn teams(t: &mut Fields<'_>, diags: &mut Diagnostics) {
                 false => team.value_span("timezone"),
             };
             diags.push(t.src.at(at, format!("`{path}.hours` {problem}")));
+        }
+        for key in ["first_response_target", "resolve_target"] {
+            let target = team.string(key, diags).unwrap_or_default();
+            if let Err(problem) = crate::engine::targets::parse_target(&target) {
+                let at = team.value_span(key);
+                diags.push(t.src.at(at, format!("`{path}.{key}`: {problem}")));
+            }
         }
         discord_id(&mut team, "discord_channel", diags);
         discord_id(&mut team, "discord_role", diags);

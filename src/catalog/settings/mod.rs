@@ -500,6 +500,17 @@ impl Settings {
                     problem,
                 });
             }
+            for (key, target) in [
+                ("first_response_target", &team.first_response_target),
+                ("resolve_target", &team.resolve_target),
+            ] {
+                if let Err(problem) = crate::engine::targets::parse_target(target) {
+                    return Err(SettingsError::Invalid {
+                        key: format!("teams.{id}.{key}"),
+                        problem,
+                    });
+                }
+            }
         }
         for (id, team) in &self.teams {
             if !crate::core::model::ASSIGN_MODES.contains(&team.assign.as_str()) {

@@ -576,6 +576,7 @@ mod tests {
             priority: Default::default(),
             assigned_to: None,
             notes: Vec::new(),
+            csat: None,
         };
         let text = render_ticket(&Catalog::default(), &ticket);
         assert!(

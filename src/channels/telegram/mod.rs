@@ -180,6 +180,9 @@ async fn on_press(tg: &Telegram, state: &AppState, p: Press) {
         tg.answer(&p.query, None).await; // not ours: just stop the spinner
         return;
     };
+    if let Button::Rate { rating } = button {
+        return on_rating(tg, state, p, rating).await;
+    }
     if button.user() != p.from {
         tg.answer(&p.query, Some(REFUSAL)).await;
         return;
@@ -252,6 +255,53 @@ async fn on_choice(tg: &Telegram, state: &AppState, query: &str, mut m: TextMess
     tg.remove_keyboard(m.chat, m.message).await;
     m.text = name;
     on_text_allowed(tg, state, m).await;
+}
+
+/// A press of a "How did we do?" button: rates the presser's latest resolved ticket in the
+/// chat (another member of the chat has none there to rate, and is told so).
+async fn on_rating(tg: &Telegram, state: &AppState, p: Press, rating: u8) {
+    let (Some((chat, _, message)), Some(conversation)) = (p.on, p.conversation()) else {
+        tg.answer(&p.query, Some(EXPIRED)).await;
+        return;
+    };
+    let user = p.from.to_string();
+    let rated = state
+        .blocking(move |pl| {
+            crate::engine::csat::rate(pl, CHANNEL, &conversation, &user, rating, None)
+        })
+        .await;
+    match rated {
+        Ok(Ok(_)) => {
+            tg.answer(&p.query, Some(crate::engine::csat::THANKS)).await;
+            tg.remove_keyboard(chat, message).await;
+        }
+        Ok(Err(e)) => tg.answer(&p.query, Some(&e.user_message())).await,
+        Err(_) => tg.answer(&p.query, None).await,
+    }
+}
+
+/// Asks the customer of each Telegram ticket just resolved "How did we do?", with 1-5 buttons.
+async fn ask_for_ratings(
+    tg: Arc<Telegram>,
+    mut events: tokio::sync::broadcast::Receiver<PipelineEvent>,
+) {
+    while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
+        let Some(ticket) = crate::engine::csat::asks_for_rating(&event) else {
+            continue;
+        };
+        if ticket.channel != CHANNEL {
+            continue;
+        }
+        let Some((chat, topic)) = parse_conversation(&ticket.conversation) else {
+            continue;
+        };
+        let keyboard = Some(wire::rating_keyboard());
+        let question = Body::Plain(crate::engine::csat::QUESTION);
+        let (sent, attempts) = tg.send(chat, topic, None, question, keyboard).await;
+        if let Err(e) = sent {
+            tracing::error!(error = %e, attempts, ticket = ticket.id, "rating question not delivered");
+        }
+    }
 }
 
 /// Delivers an agent's reply to a Telegram ticket as "Team (agent): text".
@@ -356,6 +406,7 @@ async fn run(
     source: Source,
     events: tokio::sync::broadcast::Receiver<PipelineEvent>,
 ) {
+    let ratings = ask_for_ratings(tg.clone(), events.resubscribe());
     let relay = tg.clone();
     let replies = kit::relay_agent_replies(
         state.clone(),
@@ -366,10 +417,15 @@ async fn run(
     );
     match source {
         Source::Polling => {
-            tokio::join!(introduce(&tg, source), replies, poll(tg.clone(), state));
+            tokio::join!(
+                introduce(&tg, source),
+                replies,
+                ratings,
+                poll(tg.clone(), state)
+            );
         }
         Source::Webhook => {
-            tokio::join!(introduce(&tg, source), replies);
+            tokio::join!(introduce(&tg, source), replies, ratings);
         }
     }
 }

@@ -69,9 +69,20 @@ pub const MAX_CALLBACK_DATA: usize = 64;
 /// option (an intent id) of a clarifying question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Button {
-    Helped { user: u64 },
-    Human { user: u64 },
-    Choose { user: u64, intent: String },
+    Helped {
+        user: u64,
+    },
+    Human {
+        user: u64,
+    },
+    Choose {
+        user: u64,
+        intent: String,
+    },
+    /// "How did we do?": 1 to 5, for whoever had the resolved ticket (checked when pressed).
+    Rate {
+        rating: u8,
+    },
 }
 
 impl Button {
@@ -81,6 +92,7 @@ impl Button {
             Button::Helped { user } => format!("pb:helped:{user}"),
             Button::Human { user } => format!("pb:human:{user}"),
             Button::Choose { user, intent } => format!("pb:choose:{user}:{intent}"),
+            Button::Rate { rating } => format!("pb:rate:0:{rating}"),
         }
     }
 
@@ -98,6 +110,11 @@ impl Button {
         match (action, extra) {
             ("helped", None) => Some(Button::Helped { user }),
             ("human", None) => Some(Button::Human { user }),
+            ("rate", Some(n)) if user == 0 => n
+                .parse()
+                .ok()
+                .filter(|r| (1..=5).contains(r))
+                .map(|rating| Button::Rate { rating }),
             ("choose", Some(intent)) if is_valid_id(intent) => Some(Button::Choose {
                 user,
                 intent: intent.to_string(),
@@ -109,6 +126,7 @@ impl Button {
     pub fn user(&self) -> u64 {
         match self {
             Button::Helped { user } | Button::Human { user } | Button::Choose { user, .. } => *user,
+            Button::Rate { .. } => 0,
         }
     }
 
@@ -147,6 +165,16 @@ pub fn answer_keyboard(user: u64, buttons: &Buttons) -> Option<InlineKeyboardMar
         }
     }
     (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+}
+
+/// The "How did we do?" buttons: 1 to 5 in one row.
+pub fn rating_keyboard() -> InlineKeyboardMarkup {
+    let row = (1..=5u8)
+        .map(|rating| {
+            InlineKeyboardButton::callback(rating.to_string(), Button::Rate { rating }.data())
+        })
+        .collect::<Vec<_>>();
+    InlineKeyboardMarkup::new(vec![row])
 }
 
 /// Whether the webhook call presented the secret (compared in constant time).

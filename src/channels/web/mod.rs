@@ -63,6 +63,12 @@ pub struct FeedbackRequest {
     pub helped: Option<bool>,
     #[serde(default)]
     pub channel: Option<String>,
+    /// The answer to "How did we do?" once a ticket is resolved: 1 to 5 ...
+    #[serde(default)]
+    pub rating: Option<i64>,
+    /// ... and an optional comment.
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 fn check_id(what: &str, value: &str) -> Result<(), ApiError> {
@@ -225,6 +231,30 @@ async fn feedback(
         user: req.user.as_deref(),
     };
     let speaking = speaking(&state, &headers, claim, Purpose::Act, "/v1/feedback").await?;
+    if let Some(rating) = req.rating {
+        if req.feedback.is_some() || req.helped.is_some() {
+            return Err(ApiError::bad_request(
+                "give either `rating` (and `comment`) or `feedback`, not both",
+            ));
+        }
+        let rating = crate::engine::csat::rating(rating)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let comment = crate::engine::csat::comment(req.comment.as_deref());
+        let (channel, conversation, user) = (
+            speaking.channel.clone(),
+            speaking.conversation.clone(),
+            speaking.user.clone(),
+        );
+        let ticket = state
+            .blocking(move |p| {
+                crate::engine::csat::rate(p, &channel, &conversation, &user, rating, comment)
+            })
+            .await??;
+        return Ok(Json(json!({"ticket": ticket.id, "csat": ticket.csat})).into_response());
+    }
+    if req.comment.is_some() {
+        return Err(ApiError::bad_request("a `comment` goes with a `rating`"));
+    }
     let helped = match (
         req.feedback
             .as_deref()

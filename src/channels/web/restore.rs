@@ -287,6 +287,7 @@ mod tests {
             priority: Default::default(),
             assigned_to: None,
             notes: Vec::new(),
+            csat: None,
         }
     }
 

@@ -308,6 +308,7 @@ impl PendingFeedbackTicket {
             },
             assigned_to: None,
             notes: Vec::new(),
+            csat: None,
         };
         let mut next = state;
         next.awaiting_feedback = None;

@@ -191,6 +191,7 @@ impl PendingTicket<'_> {
             },
             assigned_to: None,
             notes: Vec::new(),
+            csat: None,
         };
         let opened = OpenTicket {
             id: ticket_id,

@@ -32,6 +32,7 @@ mod answers;
 mod html;
 mod keywords;
 mod model;
+pub mod service;
 mod stats;
 mod text;
 mod text_answers;
@@ -388,6 +389,15 @@ pub fn build(
         answers_by_intent,
         teams,
         experiments: experiments(&variants),
+        service: service::service_review(
+            &tickets
+                .iter()
+                .filter(|t| in_window(t.created_ms) && wanted(id_of(&t.persona)))
+                .collect::<Vec<_>>(),
+            &catalog.teams,
+            NONE_ID,
+            options.now_ms,
+        ),
     })
 }
 

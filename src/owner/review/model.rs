@@ -37,6 +37,9 @@ pub struct Review {
     /// Answers with several variants (`<intent>/<key>#<n>`), each variant's counts, and the
     /// variants that help more than others with 95% confidence.
     pub experiments: Vec<AnswerExperiment>,
+    /// How the teams served the tickets, per team and per persona (response times, overdue,
+    /// customer ratings).
+    pub service: super::service::ServiceReview,
 }
 
 /// One persona's share of the traffic and how it was served.

@@ -124,6 +124,7 @@ pub fn render_text(review: &Review) -> String {
          ticket); high: tickets marked priority high"
     );
     super::text_answers::intents_and_teams(&mut out, review);
+    super::service::render_service(&mut out, &review.service);
 
     let _ = writeln!(out, "\nTOP INTENTS");
     for p in &review.personas {

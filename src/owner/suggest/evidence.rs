@@ -436,7 +436,7 @@ mod tests {
             discord_channel: None,
             discord_role: None,
             aliases: Vec::new(),
-            assign: String::new(),
+            ..Team::default()
         };
         let teams = BTreeMap::from([("support".to_string(), support)]);
         catalog::load_from_sources(sources, &teams).expect("test catalog")

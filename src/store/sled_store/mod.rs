@@ -23,6 +23,7 @@ mod audit;
 mod compact;
 mod conversation_tickets;
 mod conversations;
+mod csat;
 mod desk;
 mod forget;
 mod interactions;

@@ -82,6 +82,8 @@ fn button_data_table() {
         Button::Helped { user: 7 },
         Button::Human { user: u64::MAX },
         choose,
+        Button::Rate { rating: 1 },
+        Button::Rate { rating: 5 },
     ] {
         assert_eq!(Button::parse(&b.data()), Some(b.clone()), "{b:?}");
         assert!(
@@ -109,6 +111,12 @@ fn button_data_table() {
         ("pb:choose:7:Refund", None),
         ("pb:choose:7:refund:x", None),
         ("pb:choose:x:refund", None),
+        ("pb:rate:0:4", Some(Button::Rate { rating: 4 })),
+        ("pb:rate:0:0", None),
+        ("pb:rate:0:6", None),
+        ("pb:rate:7:4", None),
+        ("pb:rate:0", None),
+        ("pb:rate:0:4:1", None),
         ("xx:helped:7", None),
         ("", None),
     ];
