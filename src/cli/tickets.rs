@@ -96,37 +96,7 @@ pub(crate) fn tickets(
                 None => None,
             };
             let list = store.tickets(team.as_deref(), status)?;
-            if *json {
-                for t in &list {
-                    serde_json::to_writer(&mut *out, t)?;
-                    writeln!(out)?;
-                }
-            } else {
-                writeln!(
-                    out,
-                    "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message",
-                    "id", "status", "team", "persona", "intent", "age"
-                )?;
-                for t in &list {
-                    let first = output::first_customer_message(t)
-                        .map(|text| text.chars().take(50).collect::<String>())
-                        .unwrap_or_default();
-                    writeln!(
-                        out,
-                        "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  {}",
-                        t.id,
-                        t.status.as_str(),
-                        t.team,
-                        t.persona.as_ref().map_or("-", |p| p.id.as_str()),
-                        t.intent.as_ref().map_or("-", |p| p.id.as_str()),
-                        output::age(now_ms(), t.created_ms),
-                        first.replace('\n', " ")
-                    )?;
-                }
-                if list.is_empty() {
-                    writeln!(out, "(no tickets)")?;
-                }
-            }
+            print_tickets(out, &list, *json, "(no tickets)")?;
         }
         TicketsCommand::Show { id, json } => {
             let t = store
@@ -190,4 +160,46 @@ pub(crate) fn tickets(
         TicketsCommand::Search(args) => super::tickets_search::search(store, args)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tickets as `tickets list` and `tickets search` print them: one JSON ticket per line, or a
+/// table with `empty` under its header when there are none.
+pub(super) fn print_tickets(
+    out: &mut dyn Write,
+    list: &[personabot::store::Ticket],
+    json: bool,
+    empty: &str,
+) -> Result<()> {
+    if json {
+        for t in list {
+            serde_json::to_writer(&mut *out, t)?;
+            writeln!(out)?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message",
+        "id", "status", "team", "persona", "intent", "age"
+    )?;
+    for t in list {
+        let first = output::first_customer_message(t)
+            .map(|text| text.chars().take(50).collect::<String>())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  {}",
+            t.id,
+            t.status.as_str(),
+            t.team,
+            t.persona.as_ref().map_or("-", |p| p.id.as_str()),
+            t.intent.as_ref().map_or("-", |p| p.id.as_str()),
+            output::age(now_ms(), t.created_ms),
+            first.replace('\n', " ")
+        )?;
+    }
+    if list.is_empty() {
+        writeln!(out, "{empty}")?;
+    }
+    Ok(())
 }

@@ -1,14 +1,10 @@
 //! `personabot tickets search`: the agent queue's search (`GET /v1/tickets?q=...`) from the
 //! command line, on the store directly or beside a running `serve`.
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use clap::Args;
 
-use personabot::engine::output;
 use personabot::store::search::TicketQuery;
-use personabot::store::{now_ms, Ticket};
 
 use super::store_access::StoreAccess;
 
@@ -71,41 +67,5 @@ pub(crate) fn search(store: &dyn StoreAccess, args: &SearchArgs) -> Result<()> {
     let mut list = store.tickets(query.team.as_deref(), query.status)?;
     list.retain(|t| query.matches(t));
     let out = &mut std::io::stdout().lock();
-    if args.json {
-        for t in &list {
-            serde_json::to_writer(&mut *out, t)?;
-            writeln!(out)?;
-        }
-    } else {
-        write_table(out, &list)?;
-    }
-    Ok(())
-}
-
-fn write_table(out: &mut dyn Write, list: &[Ticket]) -> Result<()> {
-    writeln!(
-        out,
-        "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  first message",
-        "id", "status", "team", "persona", "intent", "age"
-    )?;
-    for t in list {
-        let first = output::first_customer_message(t)
-            .map(|text| text.chars().take(50).collect::<String>())
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "{:>5}  {:<9} {:<10} {:<20} {:<20} {:>4}  {}",
-            t.id,
-            t.status.as_str(),
-            t.team,
-            t.persona.as_ref().map_or("-", |p| p.id.as_str()),
-            t.intent.as_ref().map_or("-", |p| p.id.as_str()),
-            output::age(now_ms(), t.created_ms),
-            first.replace('\n', " ")
-        )?;
-    }
-    if list.is_empty() {
-        writeln!(out, "(no tickets match)")?;
-    }
-    Ok(())
+    super::tickets::print_tickets(out, &list, args.json, "(no tickets match)")
 }
