@@ -5,10 +5,10 @@
 
 mod support;
 
-use personabot::store::{now_ms, Account, AccountRole, Store};
+use personabot::store::AccountRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::served::{Served, BRIDGE_TOKEN};
+use support::served::Served;
 
 const AGENT_TOKEN: &str = "bootstrap-agent-token-long";
 
@@ -18,56 +18,6 @@ type Server = Served;
 impl Server {
     async fn up(env: &[(&str, &str)]) -> Server {
         Served::start(env, "accounts-test-key").await
-    }
-
-    fn store(&self) -> &Store {
-        self.state.pipeline.store()
-    }
-
-    /// Creates an account straight in the store; returns its token.
-    fn account(&self, name: &str, role: AccountRole, teams: &[&str]) -> String {
-        let account = Account {
-            name: name.into(),
-            role,
-            teams: teams.iter().map(|t| t.to_string()).collect(),
-            created_ms: now_ms(),
-        };
-        self.store().add_account(&account).unwrap().token
-    }
-
-    /// A customer message through the test chat bridge; returns the ticket id it opened, if any.
-    async fn say(&self, conversation: &str, text: &str) -> Option<u64> {
-        let r = self
-            .client
-            .post(format!("{}/v1/messages", self.base))
-            .bearer_auth(BRIDGE_TOKEN)
-            .json(&json!({"channel": "test", "conversation": conversation,
-                          "user": format!("u-{conversation}"), "text": text}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let body: Value = r.json().await.unwrap();
-        body["ticket"]["id"].as_u64()
-    }
-
-    async fn bearer(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Signs in with the form at `page` (`/agent` or `/review`); returns the cookie pair.
@@ -97,7 +47,7 @@ const SECURITY: &str = "Our compliance team needs your SIG Lite questionnaire an
 #[tokio::test]
 async fn a_text_plain_form_with_the_cookie_is_refused_415_and_nothing_is_stored() {
     let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
-    let id = s.say("c1", REFUND).await.expect("a ticket");
+    let id = s.bridge_says("c1", REFUND).await.expect("a ticket");
     let cookie = s.sign_in("/agent", AGENT_TOKEN).await;
     let before = s.store().ticket(id).unwrap().unwrap();
     // What a cross-site <form enctype="text/plain"> sends: a body that reads as JSON.
@@ -163,7 +113,7 @@ async fn a_text_plain_form_with_the_cookie_is_refused_415_and_nothing_is_stored(
 #[tokio::test]
 async fn a_cookie_request_from_a_foreign_origin_is_refused_403() {
     let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
-    let id = s.say("c1", REFUND).await.expect("a ticket");
+    let id = s.bridge_says("c1", REFUND).await.expect("a ticket");
     let cookie = s.sign_in("/agent", AGENT_TOKEN).await;
     let claim = |origin: Option<&'static str>, site: Option<&'static str>| {
         let mut req = s
@@ -433,8 +383,11 @@ async fn roles_open_their_own_routes() {
 #[tokio::test]
 async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
     let s = Server::up(&[]).await;
-    let billing = s.say("b1", REFUND).await.expect("a billing ticket");
-    let security = s.say("s1", SECURITY).await.expect("a security ticket");
+    let billing = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
+    let security = s
+        .bridge_says("s1", SECURITY)
+        .await
+        .expect("a security ticket");
     let teams = |id| s.store().ticket(id).unwrap().unwrap().team;
     assert_eq!(
         (teams(billing), teams(security)),
@@ -499,7 +452,7 @@ async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
 #[tokio::test]
 async fn a_name_in_the_body_is_ignored_and_the_account_is_recorded() {
     let s = Server::up(&[]).await;
-    let id = s.say("c1", REFUND).await.expect("a ticket");
+    let id = s.bridge_says("c1", REFUND).await.expect("a ticket");
     let ann = s.account("ann", AccountRole::Agent, &[]);
     let path = format!("/v1/tickets/{id}");
     let claim = json!({"agent": "the-ceo"});

@@ -4,10 +4,10 @@
 
 mod support;
 
-use personabot::store::{now_ms, Account, AccountRole, Store};
+use personabot::store::AccountRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::served::{Served, BRIDGE_TOKEN};
+use support::served::Served;
 
 const AGENT_TOKEN: &str = "desk-bootstrap-agent-token";
 const REFUND: &str = "I want a refund for last month's invoice, please";
@@ -25,58 +25,9 @@ impl Server {
         .await
     }
 
-    fn store(&self) -> &Store {
-        self.state.pipeline.store()
-    }
-
-    fn account(&self, name: &str, role: AccountRole, teams: &[&str]) -> String {
-        let account = Account {
-            name: name.into(),
-            role,
-            teams: teams.iter().map(|t| t.to_string()).collect(),
-            created_ms: now_ms(),
-        };
-        self.store().add_account(&account).unwrap().token
-    }
-
-    /// A customer message through the test chat bridge; returns the ticket it opened, if any.
-    async fn say(&self, conversation: &str, text: &str) -> Option<u64> {
-        let r = self
-            .client
-            .post(format!("{}/v1/messages", self.base))
-            .bearer_auth(BRIDGE_TOKEN)
-            .json(&json!({"channel": "test", "conversation": conversation,
-                          "user": format!("u-{conversation}"), "text": text}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let body: Value = r.json().await.unwrap();
-        body["ticket"]["id"].as_u64()
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
     async fn queue(&self, token: &str, query: &str) -> Vec<u64> {
         let (status, list) = self
-            .call(Method::GET, &format!("/v1/tickets{query}"), token, None)
+            .bearer(Method::GET, &format!("/v1/tickets{query}"), token, None)
             .await;
         assert_eq!(status, StatusCode::OK, "{query}: {list}");
         list["tickets"]
@@ -91,9 +42,15 @@ impl Server {
 #[tokio::test]
 async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_assignee() {
     let s = Server::up().await;
-    let first = s.say("a1", REFUND).await.expect("a billing ticket");
-    let second = s.say("a2", REFUND).await.expect("a second billing ticket");
-    let security = s.say("a3", SECURITY).await.expect("a security ticket");
+    let first = s.bridge_says("a1", REFUND).await.expect("a billing ticket");
+    let second = s
+        .bridge_says("a2", REFUND)
+        .await
+        .expect("a second billing ticket");
+    let security = s
+        .bridge_says("a3", SECURITY)
+        .await
+        .expect("a security ticket");
     let ana = s.account("ana", AccountRole::Agent, &["billing"]);
     let bo = s.account("bo", AccountRole::Agent, &["billing"]);
     s.account("sec", AccountRole::Agent, &["security"]);
@@ -102,7 +59,7 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
     // Ana gives the first ticket to Bo.
     let path = format!("/v1/tickets/{first}/assign");
     let (status, t) = s
-        .call(Method::POST, &path, &ana, Some(json!({"agent": "bo"})))
+        .bearer(Method::POST, &path, &ana, Some(json!({"agent": "bo"})))
         .await;
     assert_eq!(status, StatusCode::OK, "{t}");
     assert_eq!(t["assigned_to"], "bo");
@@ -120,15 +77,15 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
     // Only an agent account of the ticket's team.
     for nobody in ["sec", "olga", "nobody-at-all"] {
         let (status, body) = s
-            .call(Method::POST, &path, &ana, Some(json!({"agent": nobody})))
+            .bearer(Method::POST, &path, &ana, Some(json!({"agent": nobody})))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{nobody}: {body}");
     }
-    let (status, _) = s.call(Method::POST, &path, &ana, Some(json!({}))).await;
+    let (status, _) = s.bearer(Method::POST, &path, &ana, Some(json!({}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no agent named");
     // Another team's ticket is not found to Ana.
     let (status, _) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("/v1/tickets/{security}/assign"),
             &ana,
@@ -148,7 +105,7 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
 
     // Ana claims the second: claiming takes it, so it is hers.
     let (status, _) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("/v1/tickets/{second}/claim"),
             &ana,
@@ -170,13 +127,13 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
         [security]
     );
     let (status, _) = s
-        .call(Method::GET, "/v1/tickets?assigned=theirs", &bo, None)
+        .bearer(Method::GET, "/v1/tickets?assigned=theirs", &bo, None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Reassigning a claimed ticket passes the claim on; a resolved one cannot be assigned.
     let (status, t) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("/v1/tickets/{second}/assign"),
             &ana,
@@ -189,7 +146,7 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
         (json!("bo"), json!("bo"))
     );
     let (status, _) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("/v1/tickets/{second}/resolve"),
             &bo,
@@ -198,7 +155,7 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("/v1/tickets/{second}/assign"),
             &bo,
@@ -209,7 +166,7 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
 
     // The ticket's history says who assigned it to whom.
     let (_, t) = s
-        .call(Method::GET, &format!("/v1/tickets/{first}"), &ana, None)
+        .bearer(Method::GET, &format!("/v1/tickets/{first}"), &ana, None)
         .await;
     let assigned: Vec<_> = t["audit"]
         .as_array()
@@ -241,7 +198,7 @@ async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer(
 
     let path = format!("/v1/tickets/{id}");
     let (status, _) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("{path}/note"),
             &ana,
@@ -250,7 +207,7 @@ async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer(
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "an empty note");
     let (status, t) = s
-        .call(
+        .bearer(
             Method::POST,
             &format!("{path}/note"),
             &ana,
@@ -264,7 +221,7 @@ async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer(
         "written as the signed-in account"
     );
     assert!(!t["transcript"].to_string().contains("legacy plan"));
-    let (_, t) = s.call(Method::GET, &path, &ana, None).await;
+    let (_, t) = s.bearer(Method::GET, &path, &ana, None).await;
     assert_eq!(t["notes"][0]["text"], NOTE);
     assert!(t["audit"]
         .as_array()
@@ -273,7 +230,7 @@ async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer(
         .any(|e| e["action"] == "note" && e["who"] == "ana"));
 
     // The customer writes on, gets an agent's reply; nowhere does the note appear.
-    s.call(
+    s.bearer(
         Method::POST,
         &format!("{path}/reply"),
         &ana,
@@ -335,11 +292,14 @@ async fn round_robin_gives_new_tickets_in_turn_to_the_teams_signed_in_agents() {
     }
 
     // A security ticket first: its team assigns by hand, so it stays unassigned.
-    let security = s.say("r0", SECURITY).await.expect("a security ticket");
+    let security = s
+        .bridge_says("r0", SECURITY)
+        .await
+        .expect("a security ticket");
     let mut given = Vec::new();
     for n in 1..=3 {
         let id = s
-            .say(&format!("r{n}"), REFUND)
+            .bridge_says(&format!("r{n}"), REFUND)
             .await
             .expect("a billing ticket");
         given.push(assignee(&s, id).await);

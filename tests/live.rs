@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use personabot::store::{Account, AccountRole};
+use personabot::store::AccountRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -20,37 +20,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 async fn up() -> Served {
     Served::start(&[], "live-test-key").await
-}
-
-fn account(s: &Served, name: &str, teams: &[&str]) -> String {
-    let account = Account {
-        name: name.into(),
-        role: AccountRole::Agent,
-        teams: teams.iter().map(|t| t.to_string()).collect(),
-        created_ms: 1,
-    };
-    s.state
-        .pipeline
-        .store()
-        .add_account(&account)
-        .unwrap()
-        .token
-}
-
-/// A customer message through the test bridge; the ticket it opened or shows, if any.
-async fn say(s: &Served, conversation: &str, text: &str) -> Option<u64> {
-    let r = s
-        .client
-        .post(format!("{}/v1/messages", s.base))
-        .bearer_auth(BRIDGE_TOKEN)
-        .json(&json!({"channel": "test", "conversation": conversation,
-                      "user": format!("u-{conversation}"), "text": text}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
-    body["ticket"]["id"].as_u64()
 }
 
 async fn act(s: &Served, token: &str, method: Method, path: &str, body: Option<Value>) -> Value {
@@ -130,7 +99,7 @@ impl Events {
 #[tokio::test]
 async fn events_need_an_agent() {
     let s = up().await;
-    let _ = account(&s, "ann", &[]);
+    let _ = s.account("ann", AccountRole::Agent, &[]);
     let r = s
         .client
         .get(format!("{}/v1/events", s.base))
@@ -151,10 +120,10 @@ async fn events_need_an_agent() {
 #[tokio::test]
 async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
     let s = up().await;
-    let ann = account(&s, "ann", &["billing"]);
+    let ann = s.account("ann", AccountRole::Agent, &["billing"]);
     let mut events = Events::open(&s, &ann).await;
 
-    let id = say(&s, "b1", REFUND).await.expect("a billing ticket");
+    let id = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
     let (kind, data) = events.next().await;
     assert_eq!(
         (kind.as_str(), &data["ticket"]["id"]),
@@ -178,7 +147,8 @@ async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
         ("claimed", &json!("ann"))
     );
 
-    say(&s, "b1", "are you there? it was invoice 42").await;
+    s.bridge_says("b1", "are you there? it was invoice 42")
+        .await;
     let (kind, data) = events.next().await;
     assert_eq!(kind, "message");
     assert_eq!(
@@ -235,16 +205,19 @@ async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
 #[tokio::test]
 async fn an_agent_hears_only_their_teams_tickets() {
     let s = up().await;
-    let bea = account(&s, "bea", &["billing"]);
-    let sam = account(&s, "sam", &["security"]);
-    let all = account(&s, "root", &[]);
+    let bea = s.account("bea", AccountRole::Agent, &["billing"]);
+    let sam = s.account("sam", AccountRole::Agent, &["security"]);
+    let all = s.account("root", AccountRole::Agent, &[]);
     let (mut bea_events, mut sam_events, mut all_events) = (
         Events::open(&s, &bea).await,
         Events::open(&s, &sam).await,
         Events::open(&s, &all).await,
     );
-    let security = say(&s, "s1", SECURITY).await.expect("a security ticket");
-    let billing = say(&s, "b1", REFUND).await.expect("a billing ticket");
+    let security = s
+        .bridge_says("s1", SECURITY)
+        .await
+        .expect("a security ticket");
+    let billing = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
 
     // Bea's first event is the billing ticket: the security one was never sent to her.
     let (kind, data) = bea_events.next().await;
@@ -265,7 +238,7 @@ async fn an_agent_hears_only_their_teams_tickets() {
 #[tokio::test]
 async fn the_stream_ends_when_the_server_shuts_down() {
     let s = up().await;
-    let ann = account(&s, "ann", &[]);
+    let ann = s.account("ann", AccountRole::Agent, &[]);
     let mut events = Events::open(&s, &ann).await;
     s.state.closing.send_replace(true);
     let ended = loop {
@@ -294,8 +267,8 @@ async fn feedback(s: &Served, body: Value) -> (StatusCode, Value) {
 #[tokio::test]
 async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
     let s = up().await;
-    let ann = account(&s, "ann", &["billing"]);
-    let id = say(&s, "b1", REFUND).await.expect("a billing ticket");
+    let ann = s.account("ann", AccountRole::Agent, &["billing"]);
+    let id = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
     let rate = |rating: Value, comment: &str| {
         json!({"channel": "test", "conversation": "b1", "user": "u-b1",
                "rating": rating, "comment": comment})
@@ -382,9 +355,12 @@ async fn tickets_show_their_targets_and_overdue_ones_are_counted() {
         "live-test-key",
     )
     .await;
-    let ann = account(&s, "ann", &[]);
-    let security = say(&s, "s1", SECURITY).await.expect("a security ticket");
-    let billing = say(&s, "b1", REFUND).await.expect("a billing ticket");
+    let ann = s.account("ann", AccountRole::Agent, &[]);
+    let security = s
+        .bridge_says("s1", SECURITY)
+        .await
+        .expect("a security ticket");
+    let billing = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
 
     let shown = act(
         &s,

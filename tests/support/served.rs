@@ -9,7 +9,9 @@ use std::sync::Arc;
 use personabot::app;
 use personabot::catalog::settings::Settings;
 use personabot::engine::AppState;
-use personabot::store::Store;
+use personabot::store::{now_ms, Account, AccountRole, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 
 /// The chat bridge every served test declares.
 pub const BRIDGE: &str = "test";
@@ -83,5 +85,62 @@ impl Served {
             state,
             _dir: dir,
         }
+    }
+}
+
+/// What several served tests do: accounts, customer messages through the test bridge, and
+/// calls with a bearer token.
+impl Served {
+    pub fn store(&self) -> &Store {
+        self.state.pipeline.store()
+    }
+
+    /// Creates an account straight in the store; returns its token.
+    pub fn account(&self, name: &str, role: AccountRole, teams: &[&str]) -> String {
+        let account = Account {
+            name: name.into(),
+            role,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            created_ms: now_ms(),
+        };
+        self.store().add_account(&account).unwrap().token
+    }
+
+    /// A customer message through the test chat bridge (user `u-<conversation>`); returns the
+    /// ticket it opened or shows, if any.
+    pub async fn bridge_says(&self, conversation: &str, text: &str) -> Option<u64> {
+        let r = self
+            .client
+            .post(format!("{}/v1/messages", self.base))
+            .bearer_auth(BRIDGE_TOKEN)
+            .json(&json!({"channel": BRIDGE, "conversation": conversation,
+                          "user": format!("u-{conversation}"), "text": text}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        body["ticket"]["id"].as_u64()
+    }
+
+    /// `method path` with `Authorization: Bearer token` and an optional JSON body; the status
+    /// and the JSON answer (`null` when it is not JSON).
+    pub async fn bearer(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 }
