@@ -66,16 +66,17 @@ pub struct Buttons {
 }
 
 impl Buttons {
+    /// The buttons the turn JSON lists (`"actions"` and `"choices"`), read from the decision
+    /// without building the rest of the JSON.
     pub fn of(outcome: &Outcome) -> Buttons {
-        let turn = crate::engine::output::turn_json(outcome);
         Buttons {
-            actions: turn
-                .actions
+            actions: outcome
+                .decision
+                .actions()
                 .iter()
                 .filter_map(|a| Action::parse(a))
                 .collect(),
-            choices: turn
-                .choices
+            choices: crate::engine::output::choices_json(outcome)
                 .into_iter()
                 .map(|c| Choice {
                     id: c.id,

@@ -209,20 +209,25 @@ pub(crate) fn turn_json(outcome: &Outcome) -> TurnJson {
         decision: decision_json(&outcome.catalog, &outcome.decision, &outcome.classification),
         reply: outcome.reply.clone(),
         actions: outcome.decision.actions(),
-        choices: outcome
-            .decision
-            .choices
-            .iter()
-            .map(|id| ChoiceJson {
-                id: id.clone(),
-                name: outcome
-                    .catalog
-                    .intent(id)
-                    .map_or_else(|| id.clone(), |i| i.name.clone()),
-            })
-            .collect(),
+        choices: choices_json(outcome),
         ticket: outcome.ticket.as_ref().map(ticket_json),
     }
+}
+
+/// A clarifying question's options with their names (the turn JSON's `"choices"`).
+pub(crate) fn choices_json(outcome: &Outcome) -> Vec<ChoiceJson> {
+    outcome
+        .decision
+        .choices
+        .iter()
+        .map(|id| ChoiceJson {
+            id: id.clone(),
+            name: outcome
+                .catalog
+                .intent(id)
+                .map_or_else(|| id.clone(), |i| i.name.clone()),
+        })
+        .collect()
 }
 
 /// A ticket in the agent queue's list (`GET /v1/tickets`).
