@@ -5,12 +5,10 @@
 mod serve_process;
 mod support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use serve_process::{bridge_post, request_as, ServeProcess, BRIDGE_TOKEN};
+use serve_process::{bridge_post, copy_catalog, request_as, ServeProcess};
 use support::run_in;
 
 const AGENT: &str = "find-serve-agent-token-long-enough";
@@ -47,57 +45,6 @@ fn tickets_search_works_beside_a_running_serve() {
     assert_eq!(run.json_lines().len(), 1, "{}", run.stdout);
 }
 
-struct Serve {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `serve` on the catalog and settings copied into `dir`.
-fn serve_copy(dir: &Path) -> Serve {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(support::BIN);
-    cmd.current_dir(dir)
-        .args([
-            "--data",
-            "data",
-            "--catalog",
-            ".",
-            "--config",
-            "personabot.toml",
-        ])
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .env("RUST_LOG", "warn");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("PERSONABOT") || key == "DISCORD_TOKEN" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("PERSONABOT__BRIDGES__TEST__TOKEN", BRIDGE_TOKEN)
-        .env("PERSONABOT__HTTP__AGENT_TOKEN", AGENT);
-    let serve = Serve {
-        child: cmd.spawn().expect("serve starts"),
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-    };
-    eventually("the server to answer", || {
-        request_as(serve.addr, "GET", "/healthz", None, None).is_ok_and(|(s, _)| s == 200)
-    });
-    serve
-}
-
 /// Polls `ready` for up to 30 s.
 fn eventually(what: &str, ready: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -107,9 +54,9 @@ fn eventually(what: &str, ready: impl Fn() -> bool) {
     }
 }
 
-fn titles(serve: &Serve) -> Vec<String> {
+fn titles(serve: &ServeProcess) -> Vec<String> {
     let (status, body) = request_as(
-        serve.addr,
+        serve.addr(),
         "GET",
         "/v1/replies?team=billing",
         None,
@@ -129,23 +76,8 @@ fn titles(serve: &Serve) -> Vec<String> {
 #[test]
 fn saved_replies_reload_with_the_catalog_and_a_broken_file_keeps_the_old_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for folder in ["personas", "intents", "replies"] {
-        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
-        for entry in std::fs::read_dir(support::repo_root().join(folder)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(
-                &path,
-                dir.path().join(folder).join(path.file_name().unwrap()),
-            )
-            .unwrap();
-        }
-    }
-    std::fs::copy(
-        support::repo_root().join("personabot.toml"),
-        dir.path().join("personabot.toml"),
-    )
-    .unwrap();
-    let serve = serve_copy(dir.path());
+    copy_catalog(dir.path());
+    let serve = ServeProcess::start_in(dir.path(), &[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT)]);
     assert_eq!(titles(&serve)[0], "Refund sent");
 
     let file = dir.path().join("replies/billing.toml");
@@ -162,7 +94,7 @@ fn saved_replies_reload_with_the_catalog_and_a_broken_file_keeps_the_old_ones() 
     // A broken file: the old replies keep serving and /healthz says where the mistake is.
     save("[oops]\ntext = \"Hi {custmer}\"\n");
     eventually("the reload error in /healthz", || {
-        request_as(serve.addr, "GET", "/healthz", None, None)
+        request_as(serve.addr(), "GET", "/healthz", None, None)
             .is_ok_and(|(_, body)| body.contains("billing.toml:2:12"))
     });
     assert_eq!(titles(&serve), ["Card expired"]);

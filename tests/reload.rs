@@ -4,10 +4,12 @@
 //! on SIGHUP, and says which settings need a restart. A library-level test swaps catalogs while
 //! turns run, and checks no turn mixes the two.
 
+#[path = "support/serve_process.rs"]
+mod serve_process;
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,25 +19,10 @@ use personabot::core::classify::Classifier;
 use personabot::engine::pipeline::{Inbound, Pipeline, Rules};
 use personabot::store::Store;
 use serde_json::{json, Value};
+use serve_process::{copy_catalog, ServeProcess, BRIDGE_TOKEN};
 
 /// The longest wait for the server to notice a change.
 const NOTICE: Duration = Duration::from_secs(15);
-
-/// Copies the shipped catalog and settings into `dir`.
-fn copy_catalog(dir: &Path) {
-    for folder in ["personas", "intents"] {
-        std::fs::create_dir_all(dir.join(folder)).unwrap();
-        for entry in std::fs::read_dir(support::repo_root().join(folder)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.join(folder).join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    std::fs::copy(
-        support::repo_root().join("personabot.toml"),
-        dir.join("personabot.toml"),
-    )
-    .unwrap();
-}
 
 /// Writes `path` the way editors do: a temporary file renamed over it.
 fn save(path: &Path, text: &str) {
@@ -44,53 +31,18 @@ fn save(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// The chat bridge this test posts a customer's message as.
-const BRIDGE_TOKEN: &str = "reload-test-bridge-token-01";
-
 struct Serve {
-    child: Child,
+    process: ServeProcess,
     base: String,
     client: reqwest::Client,
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Serve {
     async fn start(dir: &Path) -> Serve {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new(support::BIN);
-        cmd.current_dir(dir)
-            .args([
-                "--data",
-                "data",
-                "--catalog",
-                ".",
-                "--config",
-                "personabot.toml",
-            ])
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .env("RUST_LOG", "warn")
-            .env("PERSONABOT__BRIDGES__TEST__TOKEN", BRIDGE_TOKEN);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PERSONABOT") || key == "DISCORD_TOKEN" {
-                cmd.env_remove(key);
-            }
-        }
+        let process = ServeProcess::start_in(dir, &[]);
         let serve = Serve {
-            child: cmd.spawn().expect("serve starts"),
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{}", process.addr()),
+            process,
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
         };
         serve
@@ -237,7 +189,7 @@ async fn serve_swaps_valid_changes_and_keeps_serving_through_broken_ones() {
         .contains("personabot_catalog_reload_ok 1"));
 
     // SIGHUP reloads with nothing changed on disk.
-    let pid = serve.child.id().to_string();
+    let pid = serve.process.pid().to_string();
     let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
     assert!(sent.success());
     serve

@@ -30,7 +30,23 @@ impl ServeProcess {
     /// shipped catalog and built-in settings plus `env`, and waits until it says it is serving.
     /// Panics (with its stderr) if it exits or stays silent.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> ServeProcess {
-        let mut cmd = command(data, env);
+        ServeProcess::spawn(command(data, env))
+    }
+
+    /// Starts `serve` in `dir` on the catalog and settings there (`--catalog . --config
+    /// personabot.toml --data data`, see [`copy_catalog`]) plus `env`, and waits until it says
+    /// it is serving.
+    pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        std::fs::create_dir_all(dir.join("data")).expect("create the data folder");
+        let mut cmd = base_command(env);
+        cmd.args(["--data", "data", "--catalog", "."])
+            .args(["--config", "personabot.toml"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir);
+        ServeProcess::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> ServeProcess {
         let mut child = cmd.spawn().expect("serve starts");
         let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -165,23 +181,30 @@ impl ServeProcess {
     }
 }
 
-/// The `personabot --data DATA --catalog <repo> serve --listen 127.0.0.1:0` command, with the
-/// shipped catalog, built-in settings (every `PERSONABOT*` variable of the test's environment
-/// removed) and `env`, its stderr piped.
 /// The chat bridge every served test process declares: tests post customers' messages as it
 /// (`"channel": "test"` with their own conversation and user ids), as a bridge would.
 pub const BRIDGE: &str = "test";
 pub const BRIDGE_TOKEN: &str = "serve-test-bridge-token-0123";
 
+/// The `personabot --data DATA --catalog <repo> serve --listen 127.0.0.1:0` command, with the
+/// shipped catalog, built-in settings (every `PERSONABOT*` variable of the test's environment
+/// removed) and `env`, its stderr piped.
 pub fn command(data: &Path, env: &[(&str, &str)]) -> Command {
     let root = env!("CARGO_MANIFEST_DIR");
     std::fs::create_dir_all(data).expect("create the data folder");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_personabot"));
+    let mut cmd = base_command(env);
     cmd.arg("--data")
         .arg(data)
         .args(["--catalog", root, "serve", "--listen", "127.0.0.1:0"])
-        .current_dir(data)
-        .stdin(Stdio::null())
+        .current_dir(data);
+    cmd
+}
+
+/// The binary with stderr piped, every `PERSONABOT*` variable of the test's environment removed,
+/// the test bridge declared and `env` set; the caller adds the arguments.
+fn base_command(env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_personabot"));
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .env("NO_PROXY", "127.0.0.1,localhost")
@@ -197,6 +220,22 @@ pub fn command(data: &Path, env: &[(&str, &str)]) -> Command {
         cmd.env(key, value);
     }
     cmd
+}
+
+/// Copies the shipped catalog (`personas/`, `intents/`, `replies/`) and `personabot.toml` into
+/// `dir`, for [`ServeProcess::start_in`].
+pub fn copy_catalog(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in ["personas", "intents", "replies"] {
+        std::fs::create_dir_all(dir.join(folder)).expect("create a catalog folder");
+        for entry in std::fs::read_dir(root.join(folder)).expect("read the shipped catalog") {
+            let path = entry.expect("a catalog entry").path();
+            let name = path.file_name().expect("a file name");
+            std::fs::copy(&path, dir.join(folder).join(name)).expect("copy a catalog file");
+        }
+    }
+    std::fs::copy(root.join("personabot.toml"), dir.join("personabot.toml"))
+        .expect("copy the settings");
 }
 
 impl Drop for ServeProcess {
