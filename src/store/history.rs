@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::records::{Interaction, InteractionFilter, Ticket};
+use super::records::{Interaction, Ticket};
 use super::{format_time, Store, StoreError};
 
 /// One earlier ticket or conversation.
@@ -43,6 +43,22 @@ fn same_customer(ticket: &Ticket, other: &Ticket) -> bool {
         || matches!((&ticket.contact, &other.contact), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
 }
 
+/// The stored user ids of `ticket`'s customer: its own, and those of same-contact tickets on
+/// other channels (sorted, without repeats).
+pub fn customer_users<'a>(ticket: &'a Ticket, tickets: &'a [Ticket]) -> Vec<&'a str> {
+    let mut users: Vec<&str> = std::iter::once(ticket.user.as_str())
+        .chain(
+            tickets
+                .iter()
+                .filter(|t| same_customer(ticket, t))
+                .map(|t| t.user.as_str()),
+        )
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    users
+}
+
 /// The history of `ticket`'s customer from `tickets` and `interactions` (any order): tickets
 /// opened before it, and conversations without a ticket with messages before it, newest first,
 /// at most [`HISTORY_LIMIT`].
@@ -66,15 +82,7 @@ pub fn customer_history(
             date: format_time(t.created_ms),
         })
         .collect();
-    // The ticket's users: its own, and those of same-contact tickets on other channels.
-    let users: Vec<&str> = std::iter::once(ticket.user.as_str())
-        .chain(
-            tickets
-                .iter()
-                .filter(|t| same_customer(ticket, t))
-                .map(|t| t.user.as_str()),
-        )
-        .collect();
+    let users = customer_users(ticket, tickets);
     let mut conversations: BTreeMap<(&str, &str), Vec<&Interaction>> = BTreeMap::new();
     for i in interactions {
         let own = i.channel == ticket.channel && i.conversation == ticket.conversation;
@@ -118,10 +126,11 @@ impl Store {
     /// [`customer_history`] of `ticket`, read from the store.
     pub fn customer_history(&self, ticket: &Ticket) -> Result<Vec<HistoryEntry>, StoreError> {
         let tickets = self.tickets(None, None)?;
-        let interactions = self.interactions(&InteractionFilter {
-            until_ms: Some(ticket.created_ms),
-            ..InteractionFilter::default()
-        })?;
+        // Only the customer's own interactions are read (through the by-user index).
+        let mut interactions = Vec::new();
+        for user in customer_users(ticket, &tickets) {
+            interactions.extend(self.interactions_of(user, ticket.created_ms)?);
+        }
         Ok(customer_history(ticket, &tickets, &interactions))
     }
 }

@@ -142,3 +142,32 @@ fn interaction_queries_by_time_persona_intent_and_outcome() {
         );
     }
 }
+
+#[test]
+fn interactions_of_one_user_come_from_the_by_user_index_and_stop_at_until() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_pipeline(dir.path());
+    let store = p.store();
+    let first = say(&p, "u-one", "fay", "how much is it?");
+    let other = say(&p, "u-two", "gus", "how much is it?");
+    std::thread::sleep(Duration::from_millis(5));
+    let split = now_ms();
+    let later = say(&p, "u-one", "fay", "can I get a refund?");
+    let stored = |o: &personabot::engine::pipeline::Outcome| {
+        store.interaction(o.interaction.unwrap()).unwrap().unwrap()
+    };
+    let fay = stored(&first).user;
+    assert_ne!(fay, stored(&other).user);
+    let all = ids(&store.interactions_of(&fay, u64::MAX).unwrap());
+    assert_eq!(
+        all,
+        [first.interaction.unwrap(), later.interaction.unwrap()]
+    );
+    let before = ids(&store.interactions_of(&fay, split).unwrap());
+    assert_eq!(before, [first.interaction.unwrap()]);
+    // A prefix of a stored id is no user.
+    assert!(store
+        .interactions_of(&fay[..fay.len() - 1], u64::MAX)
+        .unwrap()
+        .is_empty());
+}

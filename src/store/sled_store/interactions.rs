@@ -30,6 +30,25 @@ impl OpenDb {
         Ok(out)
     }
 
+    /// The interactions of the stored user id `user` before `until_ms`, through the by-user
+    /// index (user ++ id).
+    fn interactions_of(&self, user: &str, until_ms: u64) -> Result<Vec<Interaction>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.by_user.scan_prefix(user.as_bytes()) {
+            let (key, _) = entry?;
+            // A longer id that starts with this one is another user.
+            if key.len() != user.len() + 8 {
+                continue;
+            }
+            if let Some(i) = self.interaction(id_suffix(&key))? {
+                if i.user == user && i.at_ms < until_ms {
+                    out.push(i);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn interaction_count(&self) -> usize {
         self.interactions.len()
     }
@@ -86,6 +105,15 @@ impl Store {
     /// Interactions matching `filter`, oldest first.
     pub fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
         self.current()?.interactions(filter)
+    }
+
+    /// The interactions of the stored (hashed) user id `user` before `until_ms`, by id.
+    pub fn interactions_of(
+        &self,
+        user: &str,
+        until_ms: u64,
+    ) -> Result<Vec<Interaction>, StoreError> {
+        self.current()?.interactions_of(user, until_ms)
     }
 
     /// Number of interactions stored.
