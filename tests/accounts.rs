@@ -262,6 +262,37 @@ async fn six_wrong_tokens_from_one_address_and_the_sixth_is_429() {
 }
 
 #[tokio::test]
+async fn guessing_a_bridge_token_counts_as_failed_sign_ins() {
+    let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
+    let message = |token: String| {
+        let body = json!({"channel": support::served::BRIDGE, "conversation": "c-guess",
+            "user": "u-guess", "text": "hello"});
+        let request = s.client.post(format!("{}/v1/messages", s.base));
+        async move { request.bearer_auth(token).json(&body).send().await.unwrap() }
+    };
+    for n in 1..=5 {
+        let r = message(format!("wrong-bridge-token-number-{n}")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "try {n}");
+    }
+    // The sixth try, even with the right token, waits; so does the agent's own token.
+    let r = message(support::served::BRIDGE_TOKEN.into()).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    let (status, _) = s
+        .bearer(Method::GET, "/v1/tickets", AGENT_TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let log = s.store().audit_log(None).unwrap();
+    let failures: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "sign_in_failed")
+        .collect();
+    assert_eq!(failures.len(), 5, "{log:?}");
+    assert_eq!(failures[0].target.as_deref(), Some("bridge:test"));
+    assert_eq!(s.store().interaction_count(), 0, "nothing was stored");
+}
+
+#[tokio::test]
 async fn sign_out_revokes_the_cookie_and_each_sign_in_gets_a_new_one() {
     let s = Server::up(&[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)]).await;
     let first = s.sign_in("/agent", AGENT_TOKEN).await;

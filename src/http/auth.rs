@@ -334,6 +334,31 @@ fn failed(state: &AppState, store: &Store, addr: ClientAddr, who: &str, target: 
     );
 }
 
+/// 429 (with `Retry-After`) when `addr` is past its failed sign-ins: checked before another
+/// bearer credential (a bridge's token) is tried.
+pub(crate) fn bearer_gate(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
+    let Some(wait) = blocked(state, addr) else {
+        return Ok(());
+    };
+    let refused = Refused::too_many(state, wait);
+    Err(ApiError {
+        retry_after_secs: refused.retry_after_secs,
+        ..refused.error
+    })
+}
+
+/// Counts a wrong bearer credential of another kind (`target`, e.g. a bridge's name) from
+/// `addr` against its failed sign-ins, and writes it to the audit log.
+pub(crate) async fn bearer_failed(state: &AppState, addr: ClientAddr, target: String) {
+    let owned = state.clone();
+    let counted = state
+        .blocking(move |p| failed(&owned, p.store(), addr, "-", &target))
+        .await;
+    if let Err(e) = counted {
+        tracing::error!(error = %e, "a failed bridge token could not be counted");
+    }
+}
+
 /// What a credential resolved to.
 enum Resolved {
     Off,

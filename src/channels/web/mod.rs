@@ -21,6 +21,7 @@ use serde_json::json;
 use crate::engine::output::{decision_json, turn_json};
 use crate::engine::pipeline::{Inbound, Mode};
 use crate::engine::AppState;
+use crate::http::client::ClientAddr;
 use crate::http::{ApiError, JsonBody};
 use crate::store::Actor;
 use speaker::{Claim, Credentials, Purpose, Speaker, VisitorKey, VISITOR_HEADER, WEB};
@@ -107,6 +108,7 @@ async fn visitor_key(state: &AppState) -> Result<VisitorKey, ApiError> {
 async fn speaking(
     state: &AppState,
     headers: &HeaderMap,
+    addr: ClientAddr,
     claim: Claim<'_>,
     purpose: Purpose,
     endpoint: &'static str,
@@ -121,6 +123,12 @@ async fn speaking(
         }
     }
     let bearer = crate::http::auth::bearer(headers);
+    if bearer.is_some() {
+        // A bridge's token is a credential: guessing it counts as a failed sign-in.
+        crate::http::auth::bearer_gate(state, addr).inspect_err(|_| {
+            state.metrics.refused(endpoint, 429);
+        })?;
+    }
     let visitor = headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok());
     let key = visitor_key(state).await?;
     let decided = speaker::decide(
@@ -158,6 +166,10 @@ async fn speaking(
             issued: None,
         }),
         Err(refusal) => {
+            // A wrong token counts; a missing one guesses nothing.
+            if let (speaker::Refusal::BridgeToken(bridge), Some(_)) = (&refusal, bearer) {
+                crate::http::auth::bearer_failed(state, addr, format!("bridge:{bridge}")).await;
+            }
             let status = refusal.status();
             state.metrics.refused(endpoint, status);
             Err(ApiError::new(
@@ -188,6 +200,7 @@ fn answer(outcome: &crate::engine::pipeline::Outcome, speaking: &Speaking) -> Re
 async fn messages(
     State(state): State<AppState>,
     headers: HeaderMap,
+    addr: ClientAddr,
     JsonBody(req): JsonBody<MessageRequest>,
 ) -> Result<Response, ApiError> {
     let claim = Claim {
@@ -195,7 +208,7 @@ async fn messages(
         conversation: req.conversation.as_deref(),
         user: req.user.as_deref(),
     };
-    let speaking = speaking(&state, &headers, claim, Purpose::Send, "/v1/messages").await?;
+    let speaking = speaking(&state, &headers, addr, claim, Purpose::Send, "/v1/messages").await?;
     let speaking = restore::continued(&state, speaking).await?;
     if !state.allow(&speaking.channel, &speaking.user) {
         state.metrics.refused("/v1/messages", 429);
@@ -223,6 +236,7 @@ async fn messages(
 async fn feedback(
     State(state): State<AppState>,
     headers: HeaderMap,
+    addr: ClientAddr,
     JsonBody(req): JsonBody<FeedbackRequest>,
 ) -> Result<Response, ApiError> {
     let claim = Claim {
@@ -230,7 +244,7 @@ async fn feedback(
         conversation: Some(&req.conversation),
         user: req.user.as_deref(),
     };
-    let speaking = speaking(&state, &headers, claim, Purpose::Act, "/v1/feedback").await?;
+    let speaking = speaking(&state, &headers, addr, claim, Purpose::Act, "/v1/feedback").await?;
     if let Some(rating) = req.rating {
         if req.feedback.is_some() || req.helped.is_some() {
             return Err(ApiError::bad_request(
@@ -329,6 +343,7 @@ fn ticket_ids(list: Option<&str>) -> Vec<u64> {
 async fn updates(
     State(state): State<AppState>,
     headers: HeaderMap,
+    addr: ClientAddr,
     Path(conversation): Path<String>,
     Query(q): Query<UpdatesQuery>,
 ) -> Result<Response, ApiError> {
@@ -340,6 +355,7 @@ async fn updates(
     let speaking = speaking(
         &state,
         &headers,
+        addr,
         claim,
         Purpose::Read,
         "/v1/conversations/updates",

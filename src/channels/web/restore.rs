@@ -18,6 +18,7 @@ use serde_json::json;
 use super::speaker::{self, Claim, Purpose};
 use super::{speaking, visitor_key, Speaking, WEB};
 use crate::engine::AppState;
+use crate::http::client::ClientAddr;
 use crate::http::ApiError;
 
 use crate::core::conversation::ConversationState;
@@ -171,6 +172,7 @@ pub(super) struct ConversationQuery {
 pub(super) async fn conversation(
     State(state): State<AppState>,
     headers: HeaderMap,
+    addr: ClientAddr,
     Path(conversation): Path<String>,
     Query(q): Query<ConversationQuery>,
 ) -> Result<Response, ApiError> {
@@ -179,7 +181,15 @@ pub(super) async fn conversation(
         conversation: Some(&conversation),
         user: None,
     };
-    let speaking = speaking(&state, &headers, claim, Purpose::Read, "/v1/conversations").await?;
+    let speaking = speaking(
+        &state,
+        &headers,
+        addr,
+        claim,
+        Purpose::Read,
+        "/v1/conversations",
+    )
+    .await?;
     let days = state.settings.http.web_conversation_days;
     let (channel, id) = (speaking.channel, speaking.conversation);
     let body = state
