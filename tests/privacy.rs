@@ -276,11 +276,27 @@ async fn the_retention_task_purges_on_the_clock_it_is_given() {
         .await
         .unwrap()
     };
-    // A clock 30 days after `between`: with a 30-day window, only the older messages go.
+    // Audit entries (who did what, from which address) on either side of `between`.
+    let audit = |at_ms: u64, ticket: u64| personabot::store::AuditEntry {
+        at_ms,
+        who: "ann".into(),
+        action: "claim".into(),
+        ticket: Some(ticket),
+        target: None,
+        via: "http".into(),
+        from: Some("192.0.2.7".into()),
+    };
+    let store = pipeline.store();
+    store.record_audit(&audit(between - 10, 1)).unwrap();
+    store.record_audit(&audit(between + 10, 2)).unwrap();
+    // A clock 30 days after `between`: with 30-day windows, only the older records go.
     let clock = Arc::new(AtomicU64::new(between + 30 * DAY_MS));
     let task = tokio::spawn(personabot::ops::retention::run(
         pipeline.clone(),
-        30,
+        personabot::ops::retention::Windows {
+            evidence_days: 30,
+            audit_days: 30,
+        },
         Duration::from_millis(20),
         {
             let clock = clock.clone();
@@ -314,8 +330,25 @@ async fn the_retention_task_purges_on_the_clock_it_is_given() {
     };
     assert!(!old.is_empty());
     wait_for(recent.clone());
+    // The same purge deletes the old audit entry, just after the interactions.
+    let audit_times = || -> Vec<u64> {
+        let log = store.audit_log(None).unwrap();
+        log.iter().map(|e| e.at_ms).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while audit_times() != [between + 10] {
+        assert!(Instant::now() < deadline, "audit: {:?}", audit_times());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(store.ticket_audit(1).unwrap().is_empty());
+    assert_eq!(store.ticket_audit(2).unwrap().len(), 1);
     // The task keeps running: a later clock purges the rest.
     clock.store(now_ms() + 31 * DAY_MS, Ordering::SeqCst);
     wait_for(Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !audit_times().is_empty() {
+        assert!(Instant::now() < deadline, "audit: {:?}", audit_times());
+        std::thread::sleep(Duration::from_millis(10));
+    }
     task.abort();
 }

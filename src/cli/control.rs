@@ -7,6 +7,7 @@
 //! (a record) or `{"line": "..."}` (an export line) any number of times, then one `{"ok": ...}`
 //! or `{"error": "..."}`.
 
+use personabot::ops::retention::Windows;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -89,6 +90,9 @@ enum Request {
     Purge {
         now_ms: u64,
         days: u32,
+        /// The audit window (0, keeping it, from an older command).
+        #[serde(default)]
+        audit_days: u32,
     },
     AccountAdd {
         account: Account,
@@ -283,8 +287,12 @@ impl StoreAccess for Remote {
         self.value(&Request::Compact {})
     }
 
-    fn purge(&self, now_ms: u64, days: u32) -> Result<Purge> {
-        self.value(&Request::Purge { now_ms, days })
+    fn purge(&self, now_ms: u64, windows: Windows) -> Result<Purge> {
+        self.value(&Request::Purge {
+            now_ms,
+            days: windows.evidence_days,
+            audit_days: windows.audit_days,
+        })
     }
 
     fn add_account(&self, account: &Account, by: &str) -> Result<String> {
@@ -523,8 +531,16 @@ fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Val
                 Value::from(list.len())
             }
             Request::Compact {} => serde_json::to_value(store_access::compact(store)?)?,
-            Request::Purge { now_ms, days } => {
-                serde_json::to_value(store_access::purge(store, now_ms, days)?)?
+            Request::Purge {
+                now_ms,
+                days,
+                audit_days,
+            } => {
+                let windows = Windows {
+                    evidence_days: days,
+                    audit_days,
+                };
+                serde_json::to_value(store_access::purge(store, now_ms, windows)?)?
             }
         };
     Ok(value)

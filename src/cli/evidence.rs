@@ -1,5 +1,6 @@
 //! `personabot evidence`: export, forget, purge and compact the logged evidence.
 
+use personabot::ops::retention::Windows;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,14 +120,21 @@ pub fn evidence(
             );
         }
         EvidenceCommand::Purge => {
-            let days = settings.store.retention_days;
+            let windows = Windows::of(&settings.store);
+            let days = windows.evidence_days;
+            let p = store.purge(now_ms(), windows)?;
             if days == 0 {
-                println!("retention is off (store.retention_days = 0): nothing purged");
+                println!("retention is off (store.retention_days = 0): no evidence purged");
             } else {
-                let p = store.purge(now_ms(), days)?;
                 println!(
                     "purged {} interaction(s), {} resolved ticket(s) and {} idle conversation(s) older than {days} days",
                     p.interactions, p.tickets, p.conversations
+                );
+            }
+            if windows.audit_days > 0 {
+                println!(
+                    "purged {} audit log record(s) older than {} days",
+                    p.audit, windows.audit_days
                 );
             }
         }

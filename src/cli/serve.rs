@@ -89,11 +89,12 @@ async fn serve(
         );
     }
     let retention = {
-        let (pipeline, days) = (pipeline.clone(), settings.store.retention_days);
+        let pipeline = pipeline.clone();
+        let windows = personabot::ops::retention::Windows::of(&settings.store);
         spawn_supervised("retention", move || {
             personabot::ops::retention::run(
                 pipeline.clone(),
-                days,
+                windows,
                 personabot::ops::retention::EVERY,
                 now_ms,
             )

@@ -4,6 +4,7 @@
 //! Both implement [`StoreAccess`] with the same results, so a command prints the same bytes
 //! whichever it was given.
 
+use personabot::ops::retention::Windows;
 use std::io::Write;
 use std::path::Path;
 
@@ -43,6 +44,9 @@ pub(crate) struct Purge {
     pub interactions: usize,
     pub tickets: usize,
     pub conversations: usize,
+    /// Audit entries (an older `serve` does not send it).
+    #[serde(default)]
+    pub audit: usize,
 }
 
 /// The store operations the commands use. Errors are final: their text is what the command
@@ -71,8 +75,8 @@ pub(crate) trait StoreAccess {
     /// Deletes a user's records, then compacts the store.
     fn forget_user(&self, user: &str) -> Result<Forgotten>;
     fn compact(&self) -> Result<Compaction>;
-    /// Deletes what is older than `days` at `now_ms`.
-    fn purge(&self, now_ms: u64, days: u32) -> Result<Purge>;
+    /// Deletes what is older than its window at `now_ms`.
+    fn purge(&self, now_ms: u64, windows: Windows) -> Result<Purge>;
     /// Creates an account for `by`; returns its new token.
     fn add_account(&self, account: &Account, by: &str) -> Result<String>;
     fn accounts(&self) -> Result<Vec<Account>>;
@@ -252,8 +256,8 @@ impl StoreAccess for Local {
         compact(&self.0)
     }
 
-    fn purge(&self, now_ms: u64, days: u32) -> Result<Purge> {
-        purge(&self.0, now_ms, days)
+    fn purge(&self, now_ms: u64, windows: Windows) -> Result<Purge> {
+        purge(&self.0, now_ms, windows)
     }
 
     fn add_account(&self, account: &Account, by: &str) -> Result<String> {
@@ -312,11 +316,12 @@ pub(crate) fn compact(store: &Store) -> Result<Compaction> {
     })
 }
 
-pub(crate) fn purge(store: &Store, now_ms: u64, days: u32) -> Result<Purge> {
-    let p = personabot::ops::retention::purge(store, now_ms, days)?;
+pub(crate) fn purge(store: &Store, now_ms: u64, windows: Windows) -> Result<Purge> {
+    let p = personabot::ops::retention::purge(store, now_ms, windows)?;
     Ok(Purge {
         interactions: p.interactions,
         tickets: p.tickets,
         conversations: p.conversations,
+        audit: p.audit,
     })
 }

@@ -1,6 +1,7 @@
 //! Retention: evidence older than `store.retention_days` is purged (interactions, resolved
-//! tickets, idle conversations), by `personabot evidence purge` and by a background task in
-//! `serve` that runs at start and then every hour. The clock is a parameter, so the task is
+//! tickets, idle conversations), and audit entries older than `store.audit_retention_days`, by
+//! `personabot evidence purge` and by a background task in `serve` that runs at start and then
+//! every hour. The clock is a parameter, so the task is
 //! tested with an injected one.
 
 use std::sync::Arc;
@@ -22,6 +23,26 @@ pub struct Purged {
     pub interactions: usize,
     pub tickets: usize,
     pub conversations: usize,
+    pub audit: usize,
+}
+
+/// How many days each kind of record is kept (0: forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// Interactions, resolved tickets and idle conversations.
+    pub evidence_days: u32,
+    /// The audit log.
+    pub audit_days: u32,
+}
+
+impl Windows {
+    /// The windows of `settings`.
+    pub fn of(settings: &crate::catalog::settings::StoreSettings) -> Windows {
+        Windows {
+            evidence_days: settings.retention_days,
+            audit_days: settings.audit_retention_days,
+        }
+    }
 }
 
 /// The oldest time (ms since the epoch) kept at `now_ms` with a window of `days` days; `None`
@@ -30,39 +51,39 @@ pub fn cutoff(now_ms: u64, days: u32) -> Option<u64> {
     (days > 0).then(|| now_ms.saturating_sub(u64::from(days) * DAY_MS))
 }
 
-/// Purges what is older than the window at `now_ms` (nothing when `days == 0`).
-pub fn purge(store: &Store, now_ms: u64, days: u32) -> Result<Purged, StoreError> {
-    let Some(cutoff) = cutoff(now_ms, days) else {
-        return Ok(Purged::default());
-    };
-    let interactions = store.purge_before(cutoff)?;
-    let (tickets, conversations) = store.purge_stale_before(cutoff)?;
-    Ok(Purged {
-        interactions,
-        tickets,
-        conversations,
-    })
+/// Purges what is older than its window at `now_ms` (nothing for a window of 0 days).
+pub fn purge(store: &Store, now_ms: u64, windows: Windows) -> Result<Purged, StoreError> {
+    let mut purged = Purged::default();
+    if let Some(cutoff) = cutoff(now_ms, windows.evidence_days) {
+        purged.interactions = store.purge_before(cutoff)?;
+        (purged.tickets, purged.conversations) = store.purge_stale_before(cutoff)?;
+    }
+    if let Some(cutoff) = cutoff(now_ms, windows.audit_days) {
+        purged.audit = store.purge_audit_before(cutoff)?;
+    }
+    Ok(purged)
 }
 
 /// The background task: purges at once, then every `every`, reading the time from `clock`
-/// (ms since the epoch). Runs until aborted; does nothing when `days == 0`.
+/// (ms since the epoch). Runs until aborted; does nothing when both windows are 0.
 pub async fn run(
     pipeline: Arc<Pipeline>,
-    days: u32,
+    windows: Windows,
     every: Duration,
     clock: impl Fn() -> u64 + Send + Sync + 'static,
 ) {
-    if days == 0 {
+    if windows.evidence_days == 0 && windows.audit_days == 0 {
         return;
     }
     let clock = Arc::new(clock);
     loop {
         let (p, clock) = (pipeline.clone(), clock.clone());
-        match tokio::task::spawn_blocking(move || purge(p.store(), clock(), days)).await {
+        match tokio::task::spawn_blocking(move || purge(p.store(), clock(), windows)).await {
             Ok(Ok(purged)) if purged != Purged::default() => tracing::info!(
                 interactions = purged.interactions,
                 tickets = purged.tickets,
                 conversations = purged.conversations,
+                audit = purged.audit,
                 "retention purge"
             ),
             Ok(Ok(_)) => {}

@@ -99,7 +99,15 @@ fn retention_removes_the_contact_with_the_ticket() {
     let id = hand_off_with_contact(&p, "w2");
     p.resolve(id, "ana").unwrap();
     let later = personabot::store::now_ms() + 31 * DAY_MS;
-    let purged = personabot::ops::retention::purge(p.store(), later, 30).unwrap();
+    let purged = personabot::ops::retention::purge(
+        p.store(),
+        later,
+        personabot::ops::retention::Windows {
+            evidence_days: 30,
+            audit_days: 0,
+        },
+    )
+    .unwrap();
     assert_eq!(purged.tickets, 1);
     p.store().compact().unwrap();
     assert_eq!(raw_count(dir.path(), MARK), 0);

@@ -89,7 +89,8 @@ pub fn check(src: &SourceText) -> Diagnostics {
             "limits" => limits(&mut t, &mut diags),
             "store" => {
                 at_least(&mut t, "retention_days", 0, &mut diags);
-                &["retention_days"][..]
+                at_least(&mut t, "audit_retention_days", 0, &mut diags);
+                &["retention_days", "audit_retention_days"][..]
             }
             "privacy" => &["user_hash_key"],
             "teams" => {

@@ -337,12 +337,16 @@ impl HttpSettings {
 pub struct StoreSettings {
     /// Interactions older than this many days are purged; 0 keeps them.
     pub retention_days: u32,
+    /// Audit log entries (who did what, from which address) older than this many days are
+    /// purged; 0 keeps them.
+    pub audit_retention_days: u32,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             retention_days: 180,
+            audit_retention_days: 400,
         }
     }
 }

@@ -34,6 +34,25 @@ impl OpenDb {
             .collect()
     }
 
+    /// Deletes entries before `cutoff_ms` and their ticket index; returns how many.
+    fn purge_audit_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        let (log, by_ticket) = self.audit_trees()?;
+        let mut n = 0;
+        for entry in log.range(..cutoff_ms.to_be_bytes().as_slice()) {
+            let (key, bytes) = entry?;
+            let old: AuditEntry = serde_json::from_slice(&bytes)?;
+            if let Some(ticket) = old.ticket {
+                let mut index = ticket.to_be_bytes().to_vec();
+                index.extend_from_slice(&key);
+                by_ticket.remove(index)?;
+            }
+            log.remove(key)?;
+            n += 1;
+        }
+        self.db.flush()?;
+        Ok(n)
+    }
+
     fn ticket_audit(&self, ticket: u64) -> Result<Vec<AuditEntry>, StoreError> {
         let (log, by_ticket) = self.audit_trees()?;
         let mut out = Vec::new();
@@ -56,6 +75,11 @@ impl Store {
     /// The audit log from `since_ms` on (all of it with `None`), oldest first.
     pub fn audit_log(&self, since_ms: Option<u64>) -> Result<Vec<AuditEntry>, StoreError> {
         self.current()?.audit_log(since_ms)
+    }
+
+    /// Deletes audit entries older than `cutoff_ms`; returns how many.
+    pub fn purge_audit_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        self.current()?.purge_audit_before(cutoff_ms)
     }
 
     /// The audit entries about one ticket, oldest first.
