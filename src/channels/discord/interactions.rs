@@ -267,6 +267,9 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
             let text = agent_action(&s, ticket, &roles, &c.user.name, action).await;
             respond_component(ctx, c, &text, true).await;
         }
+        Control::Rate { ticket, rating } => {
+            super::rating::on_press(&s, ctx, c, ticket, rating).await;
+        }
     }
 }
 

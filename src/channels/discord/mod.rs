@@ -12,6 +12,7 @@
 //! tested there, and the whole adapter runs against a fake Discord in `tests/discord/`.
 
 mod interactions;
+mod rating;
 mod tickets;
 mod wire;
 

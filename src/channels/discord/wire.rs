@@ -72,6 +72,11 @@ pub enum Control {
     RelabelPersona {
         ticket: u64,
     },
+    /// A "How did we do?" button: `rating` (1 to 5) for `ticket`, pressable by its customer.
+    Rate {
+        ticket: u64,
+        rating: u8,
+    },
 }
 
 impl Control {
@@ -84,6 +89,7 @@ impl Control {
             Control::Resolve { ticket } => format!("pb:resolve:{ticket}"),
             Control::RelabelIntent { ticket } => format!("pb:relabel-intent:{ticket}"),
             Control::RelabelPersona { ticket } => format!("pb:relabel-persona:{ticket}"),
+            Control::Rate { ticket, rating } => format!("pb:rate:{ticket}:{rating}"),
         }
     }
 
@@ -97,6 +103,10 @@ impl Control {
         let extra = parts.next();
         if parts.next().is_some() {
             return None;
+        }
+        if let (Some(rating), "rate") = (extra, action) {
+            let rating = rating.parse::<u8>().ok().filter(|r| (1..=5).contains(r))?;
+            return Some(Control::Rate { ticket: n, rating });
         }
         if let Some(intent) = extra {
             return (action == "choose" && is_valid_id(intent)).then(|| Control::Choose {
@@ -239,6 +249,19 @@ pub fn render_ticket(catalog: &Catalog, t: &Ticket) -> String {
 }
 
 /// The agent controls under a ticket message (none once resolved).
+/// The five "How did we do?" buttons for a resolved ticket, labelled 1 to 5.
+pub(super) fn rating_components(ticket: u64) -> Vec<CreateActionRow> {
+    let buttons = (1..=5u8)
+        .zip(crate::engine::csat::LABELS)
+        .map(|(rating, label)| {
+            CreateButton::new(Control::Rate { ticket, rating }.custom_id())
+                .label(label)
+                .style(ButtonStyle::Secondary)
+        })
+        .collect();
+    vec![CreateActionRow::Buttons(buttons)]
+}
+
 pub(super) fn ticket_components(catalog: &Catalog, t: &Ticket) -> Vec<CreateActionRow> {
     if t.status == TicketStatus::Resolved {
         return Vec::new();
@@ -439,6 +462,14 @@ mod tests {
             Control::Resolve { ticket: 12 },
             Control::RelabelIntent { ticket: 12 },
             Control::RelabelPersona { ticket: 12 },
+            Control::Rate {
+                ticket: 12,
+                rating: 1,
+            },
+            Control::Rate {
+                ticket: 12,
+                rating: 5,
+            },
         ];
         for c in controls {
             assert_eq!(Control::parse(&c.custom_id()), Some(c.clone()), "{c:?}");
@@ -462,6 +493,11 @@ mod tests {
             "pb:choose:1:Pricing",
             "pb:choose:1:pricing:2",
             "pb:choose:1:../x",
+            "pb:rate:12",
+            "pb:rate:12:0",
+            "pb:rate:12:6",
+            "pb:rate:12:x",
+            "pb:rate:12:3:1",
         ] {
             assert_eq!(Control::parse(bad), None, "{bad:?}");
         }

@@ -22,6 +22,7 @@
 //! client is in `api.rs`. The adapter runs against a fake Slack Web API in `tests/slack/`.
 
 mod api;
+mod rating;
 mod wire;
 
 use std::sync::{Arc, Mutex};
@@ -284,18 +285,35 @@ async fn interactions(
         .ok_or_else(|| ApiError::bad_request("expected a form with a `payload` field"))?;
     let payload: Value = serde_json::from_str(&payload)
         .map_err(|e| ApiError::bad_request(format!("invalid payload JSON: {e}")))?;
-    let Some(press) = parse_press(&payload) else {
+    let press = parse_press(&payload);
+    let rated = match press {
+        Some(_) => None,
+        None => wire::parse_rating_press(&payload),
+    };
+    if press.is_none() && rated.is_none() {
         tracing::debug!(kind = ?payload["type"].as_str(), "Slack interaction ignored");
         return Ok(StatusCode::OK.into_response());
-    };
+    }
     // The same signed request sent again (a replay, within the signature's five minutes) is
     // handled once. Slack gives each real press its own body (trigger_id, action_ts).
     if !lock(&shared.seen).first(format!("interaction:{}", digest(&body))) {
         tracing::debug!("repeated Slack interaction dropped");
         return Ok(StatusCode::OK.into_response());
     }
-    let key = press.conversation.clone();
     let running = state.handlers.enter();
+    if let Some((ticket, rating, press)) = rated {
+        shared
+            .chains
+            .in_order(format!("rating:{ticket}"), async move {
+                let _running = running;
+                rating::on_press(&state, &api, ticket, rating, press).await;
+            });
+        return Ok(StatusCode::OK.into_response());
+    }
+    let Some(press) = press else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let key = press.conversation.clone();
     shared.chains.in_order(key, async move {
         let _running = running;
         on_press(&state, &api, press).await;
@@ -518,13 +536,17 @@ pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
         events,
         move |events| {
             let api = api.clone();
-            kit::relay_agent_replies(
+            let ratings = rating::ask_for_ratings(api.clone(), events.resubscribe());
+            let replies = kit::relay_agent_replies(
                 state.clone(),
                 CHANNEL,
                 Arc::default(),
                 events,
                 move |reply| deliver_agent_reply(api.clone(), reply),
-            )
+            );
+            async move {
+                tokio::join!(replies, ratings);
+            }
         },
     ))
 }

@@ -495,6 +495,48 @@ pub fn parse_press(payload: &Value) -> Option<Press> {
     })
 }
 
+/// The action id prefix of the "How did we do?" buttons: `pb_rate_1` … `pb_rate_5`.
+pub const ACTION_RATE: &str = "pb_rate_";
+
+/// The five "How did we do?" buttons for a resolved ticket; each carries the ticket's id.
+pub fn rating_actions(ticket: u64) -> Value {
+    let elements: Vec<Value> = (1..=5u8)
+        .zip(crate::engine::csat::LABELS)
+        .map(|(n, label)| button(&format!("{ACTION_RATE}{n}"), label, &ticket.to_string()))
+        .collect();
+    json!({ "type": "actions", "block_id": "pb_rating", "elements": elements })
+}
+
+/// A press on a "How did we do?" button: the ticket, the rating, and the press (its `asker`
+/// and `conversation` are left empty: the ticket says whose it is).
+pub fn parse_rating_press(payload: &Value) -> Option<(u64, u8, Press)> {
+    if payload["type"] != "block_actions" {
+        return None;
+    }
+    let (rating, action) = payload["actions"].as_array()?.iter().find_map(|a| {
+        let rating = a["action_id"].as_str()?.strip_prefix(ACTION_RATE)?;
+        let rating = rating.parse::<u8>().ok().filter(|r| (1..=5).contains(r))?;
+        Some((rating, a))
+    })?;
+    let ticket = action["value"].as_str()?.parse::<u64>().ok()?;
+    let presser = payload["user"]["id"].as_str().filter(|u| !u.is_empty())?;
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(String::from);
+    let message = &payload["message"];
+    let press = Press {
+        helped: false,
+        choice: None,
+        asker: String::new(),
+        conversation: String::new(),
+        presser: presser.to_string(),
+        response_url: text(&payload["response_url"]),
+        channel: text(&payload["container"]["channel_id"])
+            .or_else(|| text(&payload["channel"]["id"])),
+        message_ts: text(&payload["container"]["message_ts"]).or_else(|| text(&message["ts"])),
+        original: text(&message["text"]).unwrap_or_default(),
+    };
+    Some((ticket, rating, press))
+}
+
 /// The value of `key` in an `application/x-www-form-urlencoded` body.
 pub fn form_value(body: &[u8], key: &str) -> Option<String> {
     body.split(|b| *b == b'&').find_map(|pair| {

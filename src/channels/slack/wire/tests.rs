@@ -553,6 +553,52 @@ fn presses_table() {
 }
 
 #[test]
+fn rating_buttons_carry_their_ticket() {
+    let block = rating_actions(42);
+    let buttons: Vec<(&str, &str, &str)> = block["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["action_id"].as_str().unwrap_or_default(),
+                b["value"].as_str().unwrap_or_default(),
+                b["text"]["text"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(buttons.len(), 5);
+    assert_eq!(buttons[0], ("pb_rate_1", "42", "1 – very poor"));
+    assert_eq!(buttons[4], ("pb_rate_5", "42", "5 – excellent"));
+    let payload = |action: &str, value: &str| {
+        json!({
+            "type": "block_actions",
+            "user": { "id": "U2" },
+            "container": { "type": "message", "channel_id": "C1", "message_ts": "1700000001.000200" },
+            "message": { "ts": "1700000001.000200", "text": "How did we do?" },
+            "actions": [{ "action_id": action, "value": value, "type": "button" }],
+        })
+    };
+    let (ticket, rating, press) = parse_rating_press(&payload("pb_rate_4", "42")).unwrap();
+    assert_eq!((ticket, rating, press.presser.as_str()), (42, 4, "U2"));
+    assert_eq!(press.channel.as_deref(), Some("C1"));
+    let table = [
+        ("pb_rate_0", "42"),
+        ("pb_rate_6", "42"),
+        ("pb_rate_x", "42"),
+        ("pb_rate_3", "x"),
+        ("pb_helped", "42"),
+    ];
+    for (action, value) in table {
+        assert!(
+            parse_rating_press(&payload(action, value)).is_none(),
+            "{action} {value}"
+        );
+    }
+    assert_eq!(parse_press(&payload("pb_rate_4", "42")), None);
+}
+
+#[test]
 fn form_table() {
     let cases: &[(&str, &str, Option<&str>)] = &[
         ("payload=%7B%22a%22%3A1%7D", "payload", Some("{\"a\":1}")),
