@@ -103,6 +103,27 @@ pub fn rate_ticket(
     pipeline.rate_ticket(id, csat)
 }
 
+/// Adds (or replaces) the comment on `user`'s rating of ticket `id`, keeping the rating:
+/// refused unless `user` is the ticket's customer and has rated it.
+pub fn comment_ticket(
+    pipeline: &Pipeline,
+    id: u64,
+    user: &str,
+    comment: Option<String>,
+) -> Result<Ticket, PipelineError> {
+    let ticket = pipeline
+        .store()
+        .ticket(id)?
+        .ok_or_else(|| PipelineError::Refused("this ticket no longer exists".into()))?;
+    may_rate(&ticket, &pipeline.store().hash_user(user))?;
+    let rating = ticket
+        .csat
+        .as_ref()
+        .map(|c| c.rating)
+        .ok_or_else(|| PipelineError::Refused("rate the ticket first".into()))?;
+    rate_ticket(pipeline, id, user, rating, comment)
+}
+
 /// Stores `user`'s rating for their latest resolved ticket in the conversation (409 when there
 /// is none); a later rating replaces an earlier one.
 pub fn rate(

@@ -99,9 +99,77 @@ async fn the_customer_rates_a_resolved_ticket_and_never_sees_a_note() {
         .await;
     let cb = bot.callback(since, click).await;
     assert_eq!(cb.body["type"], 7, "updated in place: {}", cb.body);
-    assert_eq!(cb.body["data"]["components"], serde_json::json!([]));
+    assert_eq!(
+        buttons(&cb.body["data"]),
+        [("Add a comment".to_string(), "pb:rate-comment:1".to_string())]
+    );
     assert!(cb.content().contains("4 – good"), "{}", cb.content());
     let t = bot.pipeline.store().ticket(1).unwrap().unwrap();
     assert_eq!(t.csat.map(|c| c.rating), Some(4));
+
+    // "Add a comment": a form for carol only; what she types is stored with her rating.
+    let since = bot.mark();
+    let click = bot
+        .fake
+        .click(
+            SUPPORT,
+            1,
+            "pb:rate-comment:1",
+            &mallory,
+            Some(GUILD_ID),
+            None,
+        )
+        .await;
+    let cb = bot.callback(since, click).await;
+    assert_eq!(cb.content(), "Only the customer can rate this.");
+    let since = bot.mark();
+    let click = bot
+        .fake
+        .click(
+            SUPPORT,
+            1,
+            "pb:rate-comment:1",
+            &carol,
+            Some(GUILD_ID),
+            None,
+        )
+        .await;
+    let cb = bot.callback(since, click).await;
+    assert_eq!(cb.body["type"], 9, "a modal: {}", cb.body);
+    assert_eq!(cb.body["data"]["custom_id"], "pb:rate-modal:1");
+    assert_eq!(
+        cb.body["data"]["components"][0]["components"][0]["custom_id"],
+        "comment"
+    );
+    let since = bot.mark();
+    let sent = bot
+        .fake
+        .modal_submit(
+            SUPPORT,
+            1,
+            "pb:rate-modal:1",
+            &[("comment", "Quick! Mail me at jane.doe@example.com")],
+            &carol,
+            Some(GUILD_ID),
+        )
+        .await;
+    let cb = bot.callback(since, sent).await;
+    assert_eq!(cb.body["type"], 7, "{}", cb.body);
+    assert_eq!(cb.body["data"]["components"], serde_json::json!([]));
+    let csat = bot
+        .pipeline
+        .store()
+        .ticket(1)
+        .unwrap()
+        .unwrap()
+        .csat
+        .unwrap();
+    assert_eq!(csat.rating, 4);
+    let comment = csat.comment.unwrap_or_default();
+    assert!(comment.starts_with("Quick!"), "{comment}");
+    assert!(
+        !comment.contains("jane.doe@example.com"),
+        "redacted: {comment}"
+    );
     bot.stop().await;
 }

@@ -270,6 +270,11 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
         Control::Rate { ticket, rating } => {
             super::rating::on_press(&s, ctx, c, ticket, rating).await;
         }
+        Control::RateComment { ticket } => {
+            super::rating::on_comment_press(&s, ctx, c, ticket).await;
+        }
+        // A form's id, never a button's.
+        Control::RateModal { .. } => {}
     }
 }
 

@@ -387,6 +387,7 @@ impl EventHandler for Handler {
         match interaction {
             Interaction::Command(c) => on_command(self.shared.clone(), &ctx, &c).await,
             Interaction::Component(c) => on_component(self.shared.clone(), &ctx, &c).await,
+            Interaction::Modal(m) => rating::on_modal(&self.shared, &ctx, &m).await,
             _ => {}
         }
     }

@@ -1,13 +1,17 @@
 //! Discord's "How did we do?": after a resolve, five buttons where the customer wrote (the
 //! channel or DM of the ticket's conversation); a press is taken only from the ticket's customer.
+//! Once rated, "Add a comment" opens a form (a modal) whose text is stored with the rating.
 
 use serenity::all::{
     ChannelId, ComponentInteraction, Context, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage,
+    CreateInteractionResponseMessage, CreateMessage, ModalInteraction,
 };
 use serenity::http::Http;
 
-use super::wire::{delivery_channel, fit, id, no_pings, rating_components, MAX_CONTENT};
+use super::wire::{
+    comment_components, comment_modal, delivery_channel, fit, id, modal_comment, no_pings,
+    rating_components, text_response, Control, MAX_CONTENT,
+};
 use super::{blocking, send, Shared};
 use crate::engine::csat;
 use crate::store::Ticket;
@@ -43,25 +47,98 @@ pub(super) async fn on_press(
         blocking(move || csat::rate_ticket(&pipeline, ticket, &presser, rating, None)).await;
     let response = match rated {
         Some(Ok(_)) => {
-            let label = csat::LABELS
-                .get(usize::from(rating).saturating_sub(1))
-                .copied()
-                .unwrap_or_default();
-            let content = fit(
-                &format!("{}\n\n→ {label}\n{}", csat::QUESTION, csat::THANKS),
-                MAX_CONTENT,
+            let content = format!(
+                "{}\n\n→ {}\n{}",
+                csat::QUESTION,
+                label(rating),
+                csat::THANKS
             );
-            CreateInteractionResponse::UpdateMessage(
-                CreateInteractionResponseMessage::new()
-                    .content(content)
-                    .components(Vec::new())
-                    .allowed_mentions(no_pings()),
-            )
+            updated(&content, comment_components(ticket))
         }
-        Some(Err(e)) => super::wire::text_response(&e.user_message(), true),
-        None => super::wire::text_response(crate::core::wording::SOMETHING_WRONG, true),
+        Some(Err(e)) => text_response(&e.user_message(), true),
+        None => text_response(crate::core::wording::SOMETHING_WRONG, true),
     };
     if let Err(e) = c.create_response(&ctx.http, response).await {
         tracing::error!(error = %e, "Discord rating response failed");
+    }
+}
+
+/// The label of a rating ("4 – good").
+fn label(rating: u8) -> &'static str {
+    csat::LABELS
+        .get(usize::from(rating).saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The question's message, updated in place to `content` with `components`.
+fn updated(
+    content: &str,
+    components: Vec<serenity::all::CreateActionRow>,
+) -> CreateInteractionResponse {
+    CreateInteractionResponse::UpdateMessage(
+        CreateInteractionResponseMessage::new()
+            .content(fit(content, MAX_CONTENT))
+            .components(components)
+            .allowed_mentions(no_pings()),
+    )
+}
+
+/// "Add a comment": the comment form, for the ticket's customer once they rated it.
+pub(super) async fn on_comment_press(
+    s: &Shared,
+    ctx: &Context,
+    c: &ComponentInteraction,
+    ticket: u64,
+) {
+    let presser = c.user.id.get().to_string();
+    let pipeline = s.state.pipeline.clone();
+    let allowed = blocking(
+        move || -> Result<(), crate::engine::pipeline::PipelineError> {
+            let store = pipeline.store();
+            let t = store.ticket(ticket)?.ok_or_else(|| {
+                crate::engine::pipeline::PipelineError::Refused(
+                    "this ticket no longer exists".into(),
+                )
+            })?;
+            csat::may_rate(&t, &store.hash_user(&presser))
+        },
+    )
+    .await;
+    let response = match allowed {
+        Some(Ok(())) => CreateInteractionResponse::Modal(comment_modal(ticket)),
+        Some(Err(e)) => text_response(&e.user_message(), true),
+        None => text_response(crate::core::wording::SOMETHING_WRONG, true),
+    };
+    if let Err(e) = c.create_response(&ctx.http, response).await {
+        tracing::error!(error = %e, "Discord comment form failed");
+    }
+}
+
+/// The comment form sent: the comment (redacted, as all customer text) is stored with the
+/// customer's rating, and the question says thanks, without buttons.
+pub(super) async fn on_modal(s: &Shared, ctx: &Context, m: &ModalInteraction) {
+    let Some(Control::RateModal { ticket }) = Control::parse(&m.data.custom_id) else {
+        return;
+    };
+    let presser = m.user.id.get().to_string();
+    let comment = csat::comment(modal_comment(&m.data.components).as_deref());
+    let pipeline = s.state.pipeline.clone();
+    let stored = blocking(move || csat::comment_ticket(&pipeline, ticket, &presser, comment)).await;
+    let response = match stored {
+        Some(Ok(t)) => {
+            let rating = t.csat.map_or(0, |c| c.rating);
+            let content = format!(
+                "{}\n\n→ {}\nThank you for your feedback!",
+                csat::QUESTION,
+                label(rating)
+            );
+            updated(&content, Vec::new())
+        }
+        Some(Err(e)) => text_response(&e.user_message(), true),
+        None => text_response(crate::core::wording::SOMETHING_WRONG, true),
+    };
+    if let Err(e) = m.create_response(&ctx.http, response).await {
+        tracing::error!(error = %e, "Discord comment response failed");
     }
 }

@@ -3,10 +3,10 @@
 //! the customer's buttons, the slash commands, and what to retry. Tested below.
 
 use serenity::all::{
-    ButtonStyle, CommandOptionType, CreateActionRow, CreateAllowedMentions, CreateButton,
-    CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateSelectMenu, CreateSelectMenuKind,
-    CreateSelectMenuOption,
+    ActionRowComponent, ButtonStyle, CommandOptionType, CreateActionRow, CreateAllowedMentions,
+    CreateButton, CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind,
+    CreateSelectMenuOption, InputTextStyle,
 };
 use serenity::http::HttpError;
 
@@ -77,6 +77,14 @@ pub enum Control {
         ticket: u64,
         rating: u8,
     },
+    /// "Add a comment" to the rating of `ticket`: opens [`Control::RateModal`].
+    RateComment {
+        ticket: u64,
+    },
+    /// The comment form (a modal) for the rating of `ticket`.
+    RateModal {
+        ticket: u64,
+    },
 }
 
 impl Control {
@@ -90,6 +98,8 @@ impl Control {
             Control::RelabelIntent { ticket } => format!("pb:relabel-intent:{ticket}"),
             Control::RelabelPersona { ticket } => format!("pb:relabel-persona:{ticket}"),
             Control::Rate { ticket, rating } => format!("pb:rate:{ticket}:{rating}"),
+            Control::RateComment { ticket } => format!("pb:rate-comment:{ticket}"),
+            Control::RateModal { ticket } => format!("pb:rate-modal:{ticket}"),
         }
     }
 
@@ -121,6 +131,8 @@ impl Control {
             "resolve" => Control::Resolve { ticket: n },
             "relabel-intent" => Control::RelabelIntent { ticket: n },
             "relabel-persona" => Control::RelabelPersona { ticket: n },
+            "rate-comment" => Control::RateComment { ticket: n },
+            "rate-modal" => Control::RateModal { ticket: n },
             _ => return None,
         })
     }
@@ -260,6 +272,40 @@ pub(super) fn rating_components(ticket: u64) -> Vec<CreateActionRow> {
         })
         .collect();
     vec![CreateActionRow::Buttons(buttons)]
+}
+
+/// The label of the button that opens the rating's comment form.
+pub const ADD_A_COMMENT: &str = "Add a comment";
+
+/// The custom id of the comment form's text input.
+pub const COMMENT_INPUT: &str = "comment";
+
+/// Under a rating: "Add a comment".
+pub(super) fn comment_components(ticket: u64) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![CreateButton::new(
+        Control::RateComment { ticket }.custom_id(),
+    )
+    .label(ADD_A_COMMENT)
+    .style(ButtonStyle::Secondary)])]
+}
+
+/// The comment form for the rating of `ticket`: one optional paragraph.
+pub(super) fn comment_modal(ticket: u64) -> CreateModal {
+    let input = CreateInputText::new(InputTextStyle::Paragraph, "Your comment", COMMENT_INPUT)
+        .required(false)
+        .max_length(crate::engine::csat::MAX_COMMENT_CHARS as u16);
+    CreateModal::new(Control::RateModal { ticket }.custom_id(), "How did we do?")
+        .components(vec![CreateActionRow::InputText(input)])
+}
+
+/// The text typed into the comment form, if any.
+pub fn modal_comment(rows: &[serenity::all::ActionRow]) -> Option<String> {
+    rows.iter()
+        .flat_map(|row| row.components.iter())
+        .find_map(|c| match c {
+            ActionRowComponent::InputText(t) if t.custom_id == COMMENT_INPUT => t.value.clone(),
+            _ => None,
+        })
 }
 
 pub(super) fn ticket_components(catalog: &Catalog, t: &Ticket) -> Vec<CreateActionRow> {
@@ -470,6 +516,8 @@ mod tests {
                 ticket: 12,
                 rating: 5,
             },
+            Control::RateComment { ticket: 12 },
+            Control::RateModal { ticket: 12 },
         ];
         for c in controls {
             assert_eq!(Control::parse(&c.custom_id()), Some(c.clone()), "{c:?}");
