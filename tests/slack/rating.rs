@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::bot::{message, press_payload, Bot, T};
 
 const NOTE: &str = "reseller, offer the partner discount";
@@ -100,7 +102,12 @@ async fn the_customer_rates_in_the_thread_and_never_sees_a_note() {
     let updated = bot.response(since, "carol").await;
     assert_eq!(updated.body["replace_original"], true);
     assert!(updated.text().contains("4 – good"), "{}", updated.text());
-    assert!(updated.buttons().is_empty(), "{}", updated.raw);
+    assert_eq!(
+        updated.button_labels(),
+        ["Add a comment"],
+        "{}",
+        updated.raw
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let csat = bot.pipeline.store().ticket(1).unwrap().unwrap().csat;
@@ -110,4 +117,63 @@ async fn the_customer_rates_in_the_thread_and_never_sees_a_note() {
         assert!(std::time::Instant::now() < deadline, "no rating: {csat:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // "Add a comment" opens a form (views.open with the press's trigger_id), for carol only;
+    // what she sends is stored, redacted, with her rating.
+    let comment_press = |presser: &str, trigger: &str, url: &str| {
+        let mut p = press_payload(&updated, "Add a comment", presser, url);
+        p["trigger_id"] = json!(trigger);
+        p
+    };
+    let since = bot.mark();
+    let url = bot.fake.response_url("mallory2");
+    bot.press(&comment_press("U0MALLORY", "9.9.1", &url)).await;
+    let refused = bot.response(since, "mallory2").await;
+    assert_eq!(refused.text(), "Only the customer can rate this.");
+    let since = bot.mark();
+    let url = bot.fake.response_url("carol2");
+    bot.press(&comment_press("U0CAROL", "9.9.2", &url)).await;
+    let opened = bot
+        .fake
+        .wait_call(since, T, |c| c.method == "views.open")
+        .await;
+    assert_eq!(opened.body["trigger_id"], "9.9.2");
+    let mut view = opened.body["view"].clone();
+    assert_eq!(view["callback_id"], "pb_rate_modal");
+    assert_eq!(
+        bot.fake.matching(since, |c| c.method == "views.open").len(),
+        1,
+        "only carol's press opens the form"
+    );
+    view["state"] = json!({"values": {"pb_comment": {"comment": {
+        "type": "plain_text_input", "value": "Quick! Mail me at jane.doe@example.com"}}}});
+    let submission = json!({
+        "type": "view_submission",
+        "user": { "id": "U0CAROL" },
+        "view": view,
+    });
+    bot.press(&submission).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let csat = loop {
+        let csat = bot
+            .pipeline
+            .store()
+            .ticket(1)
+            .unwrap()
+            .unwrap()
+            .csat
+            .unwrap();
+        if csat.comment.is_some() {
+            break csat;
+        }
+        assert!(std::time::Instant::now() < deadline, "no comment: {csat:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(csat.rating, 4);
+    let comment = csat.comment.unwrap();
+    assert!(comment.starts_with("Quick!"), "{comment}");
+    assert!(
+        !comment.contains("jane.doe@example.com"),
+        "redacted: {comment}"
+    );
 }

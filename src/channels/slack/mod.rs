@@ -290,7 +290,8 @@ async fn interactions(
         Some(_) => None,
         None => wire::parse_rating_press(&payload),
     };
-    if press.is_none() && rated.is_none() {
+    let commented = wire::parse_comment_submission(&payload);
+    if press.is_none() && rated.is_none() && commented.is_none() {
         tracing::debug!(kind = ?payload["type"].as_str(), "Slack interaction ignored");
         return Ok(StatusCode::OK.into_response());
     }
@@ -301,12 +302,22 @@ async fn interactions(
         return Ok(StatusCode::OK.into_response());
     }
     let running = state.handlers.enter();
-    if let Some((ticket, rating, press)) = rated {
+    if let Some((ticket, action, press)) = rated {
         shared
             .chains
             .in_order(format!("rating:{ticket}"), async move {
                 let _running = running;
-                rating::on_press(&state, &api, ticket, rating, press).await;
+                rating::on_press(&state, &api, ticket, action, press).await;
+            });
+        return Ok(StatusCode::OK.into_response());
+    }
+    if let Some((ticket, user, text)) = commented {
+        // An empty 200 closes the form; the comment is stored after.
+        shared
+            .chains
+            .in_order(format!("rating:{ticket}"), async move {
+                let _running = running;
+                rating::on_comment(&state, ticket, &user, text).await;
             });
         return Ok(StatusCode::OK.into_response());
     }
@@ -359,12 +370,17 @@ async fn ephemeral(api: &Api, p: &Press, text: &str) {
 
 /// Replaces the answer with `mrkdwn` and no buttons.
 async fn replace_answer(api: &Api, p: &Press, mrkdwn: &str) {
+    replace_answer_with(api, p, mrkdwn, &[]).await
+}
+
+/// Replaces the answer with `mrkdwn` and `controls` (actions blocks).
+async fn replace_answer_with(api: &Api, p: &Press, mrkdwn: &str, controls: &[Value]) {
     let (result, _) = match (&p.response_url, &p.channel, &p.message_ts) {
         (Some(url), ..) => {
             let body = json!({
                 "replace_original": true,
                 "text": fit(mrkdwn, MAX_SECTION),
-                "blocks": blocks(mrkdwn, &[]),
+                "blocks": blocks(mrkdwn, controls),
             });
             call(Target::ResponseUrl(url), &body).await
         }
@@ -373,7 +389,7 @@ async fn replace_answer(api: &Api, p: &Press, mrkdwn: &str) {
                 "channel": channel,
                 "ts": ts,
                 "text": fit(mrkdwn, MAX_SECTION),
-                "blocks": blocks(mrkdwn, &[]),
+                "blocks": blocks(mrkdwn, controls),
                 "parse": "none",
                 "link_names": false,
             });

@@ -580,7 +580,19 @@ fn rating_buttons_carry_their_ticket() {
         })
     };
     let (ticket, rating, press) = parse_rating_press(&payload("pb_rate_4", "42")).unwrap();
-    assert_eq!((ticket, rating, press.presser.as_str()), (42, 4, "U2"));
+    assert_eq!(
+        (ticket, rating, press.presser.as_str()),
+        (42, RatingAction::Rate(4), "U2")
+    );
+    let mut comment = payload(ACTION_RATE_COMMENT, "42");
+    assert!(parse_rating_press(&comment).is_none(), "no trigger_id");
+    comment["trigger_id"] = json!("1.2.3");
+    assert_eq!(
+        parse_rating_press(&comment).unwrap().1,
+        RatingAction::Comment {
+            trigger_id: "1.2.3".into()
+        }
+    );
     assert_eq!(press.channel.as_deref(), Some("C1"));
     let table = [
         ("pb_rate_0", "42"),
@@ -596,6 +608,30 @@ fn rating_buttons_carry_their_ticket() {
         );
     }
     assert_eq!(parse_press(&payload("pb_rate_4", "42")), None);
+}
+
+#[test]
+fn a_comment_form_round_trips() {
+    let view = comment_view(42);
+    let submitted = |value: Value| {
+        let mut v = view.clone();
+        v["state"] = json!({"values": {"pb_comment": {"comment": {"type": "plain_text_input", "value": value}}}});
+        json!({"type": "view_submission", "user": {"id": "U2"}, "view": v})
+    };
+    assert_eq!(
+        parse_comment_submission(&submitted(json!("Quick!"))),
+        Some((42, "U2".to_string(), Some("Quick!".to_string())))
+    );
+    assert_eq!(
+        parse_comment_submission(&submitted(Value::Null)),
+        Some((42, "U2".to_string(), None))
+    );
+    let mut other = submitted(json!("x"));
+    other["view"]["callback_id"] = json!("someone_elses");
+    assert_eq!(parse_comment_submission(&other), None);
+    let mut forged = submitted(json!("x"));
+    forged["view"]["private_metadata"] = json!("nope");
+    assert_eq!(parse_comment_submission(&forged), None);
 }
 
 #[test]
