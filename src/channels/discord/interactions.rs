@@ -1,6 +1,7 @@
 //! Discord's interactions: the slash commands (`/help`, `/ticket`; agents' `/claim`,
 //! `/resolve`, `/relabel`) and presses on the bot's buttons and menus (feedback, a clarifying
-//! question's options), with the agent actions they run.
+//! question's options, "How did we do?" ratings: see `rating.rs`), with the agent actions they
+//! run.
 
 use std::sync::Arc;
 
