@@ -259,6 +259,77 @@ async fn an_internal_note_is_kept_for_agents_and_never_reaches_the_web_customer(
         .unwrap();
     assert!(restored.contains("Looking into it now."), "{restored}");
     assert!(!restored.contains("legacy plan"), "{restored}");
+    // Nor in what the chat polls for agents' replies.
+    let updates = s
+        .client
+        .get(format!(
+            "{}/v1/conversations/{conversation}/updates?after=0",
+            s.base
+        ))
+        .header("X-Visitor-Token", &visitor)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(updates.contains("Looking into it now."), "{updates}");
+    assert!(!updates.contains("legacy plan"), "{updates}");
+    assert!(!updates.contains("\"notes\""), "{updates}");
+}
+
+#[tokio::test]
+async fn an_internal_note_never_reaches_a_bridge() {
+    use support::served::{BRIDGE, BRIDGE_TOKEN};
+    let s = Server::up().await;
+    let id = s.bridge_says("n1", REFUND).await.expect("a ticket");
+    let ana = s.account("ana", AccountRole::Agent, &[]);
+    let path = format!("/v1/tickets/{id}");
+    let (status, _) = s
+        .bearer(
+            Method::POST,
+            &format!("{path}/note"),
+            &ana,
+            Some(json!({"text": NOTE})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .bearer(
+            Method::POST,
+            &format!("{path}/reply"),
+            &ana,
+            Some(json!({"text": "Looking into it now."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A bridge delivers agents' replies from the updates it polls, and restores from the
+    // conversation: the reply is there, the note in neither.
+    for url in [
+        format!("/v1/conversations/n1/updates?after=0&channel={BRIDGE}"),
+        format!("/v1/conversations/n1?channel={BRIDGE}"),
+    ] {
+        let (status, body) = s.bearer(Method::GET, &url, BRIDGE_TOKEN, None).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let body = body.to_string();
+        assert!(body.contains("Looking into it now."), "{url}: {body}");
+        assert!(!body.contains("legacy plan"), "{url}: {body}");
+        assert!(!body.contains("\"notes\""), "{url}: {body}");
+    }
+    // A bridge's later turn carries nothing of it either.
+    let r = s
+        .client
+        .post(format!("{}/v1/messages", s.base))
+        .bearer_auth(BRIDGE_TOKEN)
+        .json(
+            &json!({"channel": BRIDGE, "conversation": "n1", "user": "u-n1",
+                      "text": "any news?"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let later = r.text().await.unwrap();
+    assert!(!later.contains("legacy plan"), "{later}");
 }
 
 /// Waits up to 30 s for ticket `id` to have an assignee; returns it.

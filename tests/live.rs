@@ -1,6 +1,6 @@
 //! The agent desk live, on the real HTTP server on loopback: `GET /v1/events` (Server-Sent
-//! Events of tickets opened, messages, claims and resolves, only of the caller's teams, ended
-//! when the server shuts down).
+//! Events of tickets opened, messages, claims, assignments, notes, raises to high priority,
+//! resolves and ratings, only of the caller's teams, ended when the server shuts down).
 
 mod support;
 
@@ -200,6 +200,80 @@ async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
         (kind.as_str(), &data["ticket"]["status"]),
         ("resolved", &json!("resolved"))
     );
+}
+
+#[tokio::test]
+async fn assignments_notes_raises_and_ratings_are_events_of_their_own() {
+    let s = up().await;
+    let ann = s.account("ann", AccountRole::Agent, &["billing"]);
+    let mut events = Events::open(&s, &ann).await;
+    let id = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
+    assert_eq!(events.next().await.0, "opened");
+    let path = format!("/v1/tickets/{id}");
+
+    act(
+        &s,
+        &ann,
+        Method::POST,
+        &format!("{path}/assign"),
+        Some(json!({"agent": "ann"})),
+    )
+    .await;
+    let (kind, data) = events.next().await;
+    assert_eq!((kind.as_str(), &data["agent"]), ("assigned", &json!("ann")));
+    assert_eq!(data["event"], "assigned");
+
+    let note = "Internal: check the invoice with finance first";
+    act(
+        &s,
+        &ann,
+        Method::POST,
+        &format!("{path}/note"),
+        Some(json!({"text": note})),
+    )
+    .await;
+    let (kind, data) = events.next().await;
+    assert_eq!(
+        (kind.as_str(), &data["agent"], &data["text"]),
+        ("note", &json!("ann"), &json!(note))
+    );
+
+    // A frustrated customer raises the ticket to high priority: the message, then the change.
+    s.bridge_says("b1", "This is ridiculous, still waiting!!!")
+        .await;
+    assert_eq!(events.next().await.0, "message");
+    let (kind, data) = events.next().await;
+    assert_eq!(
+        (
+            kind.as_str(),
+            &data["priority"],
+            &data["ticket"]["priority"]
+        ),
+        ("updated", &json!("high"), &json!("high"))
+    );
+    // Already high: another angry message is only a message.
+    s.bridge_says("b1", "This is ridiculous, still waiting!!!")
+        .await;
+    assert_eq!(events.next().await.0, "message");
+
+    act(
+        &s,
+        &ann,
+        Method::POST,
+        &format!("{path}/resolve"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(events.next().await.0, "resolved");
+    let rating = json!({"channel": "test", "conversation": "b1", "user": "u-b1",
+                        "rating": 5, "comment": "Sorted in a day"});
+    assert_eq!(feedback(&s, rating).await.0, StatusCode::OK);
+    let (kind, data) = events.next().await;
+    assert_eq!(
+        (kind.as_str(), &data["rating"], &data["comment"]),
+        ("rated", &json!(5), &json!("Sorted in a day"))
+    );
+    assert_eq!(data["ticket"]["id"], id);
 }
 
 #[tokio::test]

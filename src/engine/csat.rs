@@ -42,12 +42,87 @@ pub fn asks_for_rating(event: &crate::engine::pipeline::PipelineEvent) -> Option
     let crate::engine::pipeline::PipelineEvent::TicketUpdated(t) = event else {
         return None;
     };
+    asks_after_update(t).then_some(t)
+}
+
+/// Whether a ticket, as a `TicketUpdated` event carries it, was just resolved (not relabelled
+/// after its resolution) and is not rated yet.
+pub fn asks_after_update(t: &Ticket) -> bool {
     let relabelled = t.relabels.last().is_some_and(|l| l.at_ms == t.updated_ms);
-    (t.status == TicketStatus::Resolved && t.csat.is_none() && !relabelled).then_some(t)
+    t.status == TicketStatus::Resolved && t.csat.is_none() && !relabelled
 }
 
 /// Thanks for a rating.
 pub const THANKS: &str = "Thank you for your rating!";
+
+/// Told to anyone but the ticket's customer who presses a rating button.
+pub const ONLY_THE_CUSTOMER: &str = "Only the customer can rate this.";
+
+/// The five ratings' labels, for buttons (aria-label, title, Block Kit text).
+pub const LABELS: [&str; 5] = [
+    "1 – very poor",
+    "2 – poor",
+    "3 – okay",
+    "4 – good",
+    "5 – excellent",
+];
+
+/// Whether `user` (hashed id) may rate `ticket`: it is theirs, and resolved.
+pub fn may_rate(ticket: &Ticket, user: &str) -> Result<(), PipelineError> {
+    if ticket.user != user {
+        return Err(PipelineError::Refused(ONLY_THE_CUSTOMER.into()));
+    }
+    if ticket.status != TicketStatus::Resolved {
+        return Err(PipelineError::Refused(
+            "this ticket is not resolved yet".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores `user`'s rating of ticket `id` (a button that names its ticket): refused unless
+/// `user` is the ticket's customer and it is resolved; a later rating replaces an earlier one.
+pub fn rate_ticket(
+    pipeline: &Pipeline,
+    id: u64,
+    user: &str,
+    rating: u8,
+    comment: Option<String>,
+) -> Result<Ticket, PipelineError> {
+    let store = pipeline.store();
+    let ticket = store
+        .ticket(id)?
+        .ok_or_else(|| PipelineError::Refused("this ticket no longer exists".into()))?;
+    may_rate(&ticket, &store.hash_user(user))?;
+    let at_ms = pipeline.clock_ms();
+    let csat = Csat {
+        rating,
+        comment,
+        at_ms,
+    };
+    pipeline.rate_ticket(id, csat)
+}
+
+/// Adds (or replaces) the comment on `user`'s rating of ticket `id`, keeping the rating:
+/// refused unless `user` is the ticket's customer and has rated it.
+pub fn comment_ticket(
+    pipeline: &Pipeline,
+    id: u64,
+    user: &str,
+    comment: Option<String>,
+) -> Result<Ticket, PipelineError> {
+    let ticket = pipeline
+        .store()
+        .ticket(id)?
+        .ok_or_else(|| PipelineError::Refused("this ticket no longer exists".into()))?;
+    may_rate(&ticket, &pipeline.store().hash_user(user))?;
+    let rating = ticket
+        .csat
+        .as_ref()
+        .map(|c| c.rating)
+        .ok_or_else(|| PipelineError::Refused("rate the ticket first".into()))?;
+    rate_ticket(pipeline, id, user, rating, comment)
+}
 
 /// Stores `user`'s rating for their latest resolved ticket in the conversation (409 when there
 /// is none); a later rating replaces an earlier one.
@@ -70,7 +145,7 @@ pub fn rate(
         comment,
         at_ms,
     };
-    Ok(store.rate_ticket(id, csat)?)
+    pipeline.rate_ticket(id, csat)
 }
 
 #[cfg(test)]
@@ -140,6 +215,28 @@ mod tests {
         ];
         for (tickets, want) in table {
             assert_eq!(rated_ticket(&tickets, "u"), want, "{tickets:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_customer_rates_a_resolved_ticket() {
+        let table = [
+            (ticket(1, "u", "resolved", 5), "u", Ok(())),
+            (
+                ticket(1, "u", "resolved", 5),
+                "other",
+                Err(ONLY_THE_CUSTOMER),
+            ),
+            (ticket(1, "u", "open", 5), "other", Err(ONLY_THE_CUSTOMER)),
+            (
+                ticket(1, "u", "claimed", 5),
+                "u",
+                Err("this ticket is not resolved yet"),
+            ),
+        ];
+        for (t, user, want) in table {
+            let got = may_rate(&t, user).map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(String::from), "{user} {:?}", t.status);
         }
     }
 

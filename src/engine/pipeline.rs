@@ -214,6 +214,12 @@ impl Pipeline {
     /// Reads what a turn is decided on and plans it. The caller holds the conversation's lock
     /// until the write is durable.
     fn stage(&self, inbound: &Inbound, mode: Mode) -> Result<TurnPlan, PipelineError> {
+        let mut plan = self.stage_turn(inbound, mode)?;
+        self.mark_raise(&mut plan)?;
+        Ok(plan)
+    }
+
+    fn stage_turn(&self, inbound: &Inbound, mode: Mode) -> Result<TurnPlan, PipelineError> {
         let rules = self.rules();
         let state = self
             .store
@@ -259,11 +265,31 @@ impl Pipeline {
 
     /// Announces a durable turn and returns its outcome.
     fn finish(&self, staged: turn::StagedTurn, ticket: Option<Ticket>) -> Outcome {
+        let raised = (ticket.as_ref())
+            .filter(|t| staged.raises && t.priority == crate::store::Priority::High)
+            .cloned();
         let (outcome, event) = staged.finish(ticket);
         if let Some(event) = event {
             self.emit(event);
         }
+        if let Some(t) = raised {
+            self.emit(PipelineEvent::TicketRaised(t));
+        }
         outcome
+    }
+
+    /// Marks a staged turn that raises the ticket it joins to high priority, if that ticket is
+    /// not high already (read under the conversation's lock, which agent actions take too).
+    fn mark_raise(&self, plan: &mut TurnPlan) -> Result<(), PipelineError> {
+        let crate::store::TicketChange::Append { id, .. } = &plan.write.ticket else {
+            return Ok(());
+        };
+        if plan.write.patch.high_priority {
+            let current = self.store.ticket(*id)?;
+            plan.staged.raises =
+                current.is_some_and(|t| t.priority != crate::store::Priority::High);
+        }
+        Ok(())
     }
 
     /// Records feedback on an answer at `at_ms`; an answer purged meanwhile is skipped, not an
@@ -361,14 +387,34 @@ impl Pipeline {
         id: u64,
         action: impl FnOnce(&Store, u64) -> Result<Ticket, StoreError>,
     ) -> Result<Ticket, PipelineError> {
+        self.ticket_change(id, action, PipelineEvent::TicketUpdated)
+    }
+
+    /// [`ticket_action`](Self::ticket_action), announcing the change as `event` says.
+    fn ticket_change(
+        &self,
+        id: u64,
+        action: impl FnOnce(&Store, u64) -> Result<Ticket, StoreError>,
+        event: impl FnOnce(Ticket) -> PipelineEvent,
+    ) -> Result<Ticket, PipelineError> {
         let current = self
             .store
             .ticket(id)?
             .ok_or(StoreError::NotFound { what: "ticket", id })?;
         let _guard = self.lock(&current.channel, &current.conversation);
         let ticket = action(&self.store, self.now())?;
-        self.emit(PipelineEvent::TicketUpdated(ticket.clone()));
+        self.emit(event(ticket.clone()));
         Ok(ticket)
+    }
+
+    /// The customer's rating of ticket `id` (see [`crate::engine::csat`]), announced to agents;
+    /// a later rating replaces an earlier one.
+    pub fn rate_ticket(&self, id: u64, csat: crate::store::Csat) -> Result<Ticket, PipelineError> {
+        self.ticket_change(
+            id,
+            |s, _| s.rate_ticket(id, csat),
+            PipelineEvent::TicketRated,
+        )
     }
 
     /// An agent claims a ticket: the bot goes silent in its conversation.
@@ -448,12 +494,25 @@ impl Pipeline {
                 "`{agent}` is not an agent account of team `{team}`"
             )));
         }
-        self.ticket_action(ticket, |s, at| s.assign_ticket_at(ticket, agent, at))
+        self.ticket_change(
+            ticket,
+            |s, at| s.assign_ticket_at(ticket, agent, at),
+            PipelineEvent::TicketAssigned,
+        )
     }
 
     /// An internal note by `agent` on a ticket: kept for agents, never sent to the customer.
     pub fn note(&self, ticket: u64, agent: &str, text: &str) -> Result<Ticket, PipelineError> {
-        self.ticket_action(ticket, |s, at| s.note_ticket_at(ticket, agent, text, at))
+        let event = |t: Ticket| PipelineEvent::TicketNote {
+            text: t.notes.last().map_or_else(String::new, |n| n.text.clone()),
+            agent: agent.to_string(),
+            ticket: t,
+        };
+        self.ticket_change(
+            ticket,
+            |s, at| s.note_ticket_at(ticket, agent, text, at),
+            event,
+        )
     }
 
     /// Gives a new ticket to the next of its team's signed-in agents (round-robin, see
@@ -475,8 +534,11 @@ impl Pipeline {
         let Some(agent) = crate::engine::assign::next_agent(&candidates, last.as_deref()) else {
             return Ok(None);
         };
-        let assigned =
-            self.ticket_action(ticket.id, |s, at| s.assign_ticket_at(ticket.id, agent, at))?;
+        let assigned = self.ticket_change(
+            ticket.id,
+            |s, at| s.assign_ticket_at(ticket.id, agent, at),
+            PipelineEvent::TicketAssigned,
+        )?;
         self.store.set_round_robin_cursor(&ticket.team, agent)?;
         Ok(Some(assigned))
     }

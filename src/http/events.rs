@@ -1,9 +1,11 @@
 //! `GET /v1/events`: live ticket events for agents, as Server-Sent Events (`text/event-stream`).
 //!
 //! Each event names what happened (`opened`, `message`, `claimed`, `assigned`, `note`,
-//! `resolved`, `relabelled`, `updated`) in its `event:` field and carries JSON data:
+//! `resolved`, `relabelled`, `rated`, `updated`) in its `event:` field and carries JSON data:
 //! `{"event": KIND, "ticket": SUMMARY, ...}` (a `message` adds `from`, `text` and, from an
-//! agent, `agent`). An account sees only its teams' tickets, as in the queue. The stream comes
+//! agent, `agent`; `assigned` adds `agent`, the assignee; `note` adds `agent` and `text`;
+//! `rated` adds `rating` and `comment`; `updated`, a ticket raised to high priority, adds
+//! `priority`). An account sees only its teams' tickets, as in the queue. The stream comes
 //! from the pipeline's ticket events; it starts with a `: subscribed` comment (events from then
 //! on are sent), is kept alive with comments, and ends when the server shuts down.
 
@@ -76,6 +78,33 @@ pub(crate) fn told(event: PipelineEvent) -> Told {
             kind: "message",
             ticket: Subject::Known(Box::new(ticket)),
             extra: json!({"from": "agent", "agent": agent, "text": text}),
+        },
+        PipelineEvent::TicketAssigned(t) => Told {
+            kind: "assigned",
+            extra: json!({"agent": t.assigned_to}),
+            ticket: Subject::Known(Box::new(t)),
+        },
+        PipelineEvent::TicketNote {
+            ticket,
+            agent,
+            text,
+        } => Told {
+            kind: "note",
+            ticket: Subject::Known(Box::new(ticket)),
+            extra: json!({"agent": agent, "text": text}),
+        },
+        PipelineEvent::TicketRated(t) => Told {
+            kind: "rated",
+            extra: json!({
+                "rating": t.csat.as_ref().map(|c| c.rating),
+                "comment": t.csat.as_ref().and_then(|c| c.comment.clone()),
+            }),
+            ticket: Subject::Known(Box::new(t)),
+        },
+        PipelineEvent::TicketRaised(t) => Told {
+            kind: "updated",
+            extra: json!({"priority": t.priority.as_str()}),
+            ticket: Subject::Known(Box::new(t)),
         },
     }
 }
@@ -218,5 +247,49 @@ mod tests {
             json!({"from": "agent", "agent": "ann", "text": "hello"})
         );
         assert_eq!(told(PipelineEvent::TicketOpened(t)).kind, "opened");
+    }
+
+    #[test]
+    fn desk_changes_are_their_own_kinds() {
+        let mut assigned = ticket(TicketStatus::Open, 5, None);
+        assigned.assigned_to = Some("bo".into());
+        let mut rated = ticket(TicketStatus::Resolved, 5, None);
+        rated.csat = Some(crate::store::Csat {
+            rating: 4,
+            comment: Some("quick".into()),
+            at_ms: 6,
+        });
+        let mut raised = ticket(TicketStatus::Open, 5, None);
+        raised.priority = crate::store::Priority::High;
+        let table = [
+            (
+                PipelineEvent::TicketAssigned(assigned.clone()),
+                "assigned",
+                json!({"agent": "bo"}),
+            ),
+            (
+                PipelineEvent::TicketNote {
+                    ticket: assigned,
+                    agent: "ann".into(),
+                    text: "VIP".into(),
+                },
+                "note",
+                json!({"agent": "ann", "text": "VIP"}),
+            ),
+            (
+                PipelineEvent::TicketRated(rated),
+                "rated",
+                json!({"rating": 4, "comment": "quick"}),
+            ),
+            (
+                PipelineEvent::TicketRaised(raised),
+                "updated",
+                json!({"priority": "high"}),
+            ),
+        ];
+        for (event, kind, extra) in table {
+            let told = told(event);
+            assert_eq!((told.kind, told.extra), (kind, extra));
+        }
     }
 }

@@ -10,6 +10,7 @@ mod support;
 mod answers;
 mod bot;
 mod choices;
+mod rating;
 mod resilience;
 mod safety;
 mod tickets;

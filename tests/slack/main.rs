@@ -14,3 +14,4 @@ mod bot;
 mod buttons;
 mod delivery;
 mod events;
+mod rating;

@@ -248,6 +248,11 @@ async fn api(
         "chat.postEphemeral" => {
             Json(json!({ "ok": true, "message_ts": "1800000000.999999" })).into_response()
         }
+        "views.open" => {
+            let mut view = body["view"].clone();
+            view["id"] = json!("V0FAKE");
+            Json(json!({ "ok": true, "view": view })).into_response()
+        }
         _ => Json(json!({ "ok": false, "error": "unknown_method" })).into_response(),
     }
 }

@@ -20,6 +20,7 @@
 mod browser;
 mod continuity;
 mod framing;
+mod rating;
 mod server;
 mod widget;
 mod workdir;

@@ -1,6 +1,7 @@
 //! Discord's interactions: the slash commands (`/help`, `/ticket`; agents' `/claim`,
 //! `/resolve`, `/relabel`) and presses on the bot's buttons and menus (feedback, a clarifying
-//! question's options), with the agent actions they run.
+//! question's options, "How did we do?" ratings: see `rating.rs`), with the agent actions they
+//! run.
 
 use std::sync::Arc;
 
@@ -267,6 +268,14 @@ pub(super) async fn on_component(s: Arc<Shared>, ctx: &Context, c: &ComponentInt
             let text = agent_action(&s, ticket, &roles, &c.user.name, action).await;
             respond_component(ctx, c, &text, true).await;
         }
+        Control::Rate { ticket, rating } => {
+            super::rating::on_press(&s, ctx, c, ticket, rating).await;
+        }
+        Control::RateComment { ticket } => {
+            super::rating::on_comment_press(&s, ctx, c, ticket).await;
+        }
+        // A form's id, never a button's.
+        Control::RateModal { .. } => {}
     }
 }
 

@@ -12,6 +12,7 @@
 //! tested there, and the whole adapter runs against a fake Discord in `tests/discord/`.
 
 mod interactions;
+mod rating;
 mod tickets;
 mod wire;
 
@@ -386,6 +387,7 @@ impl EventHandler for Handler {
         match interaction {
             Interaction::Command(c) => on_command(self.shared.clone(), &ctx, &c).await,
             Interaction::Component(c) => on_component(self.shared.clone(), &ctx, &c).await,
+            Interaction::Modal(m) => rating::on_modal(&self.shared, &ctx, &m).await,
             _ => {}
         }
     }

@@ -25,7 +25,18 @@ pub(super) async fn ticket_events(
     while let Some(event) = crate::engine::pipeline::next_event(&mut events, CHANNEL).await {
         match event {
             PipelineEvent::TicketOpened(t) => post_ticket(&http, &s, &t).await,
-            PipelineEvent::TicketUpdated(t) => update_ticket(&http, &s, &t).await,
+            PipelineEvent::TicketUpdated(t) => {
+                update_ticket(&http, &s, &t).await;
+                if t.channel == CHANNEL && crate::engine::csat::asks_after_update(&t) {
+                    super::rating::ask(&http, &t).await;
+                }
+            }
+            // A note stays with the agents: only the ticket's own message changes (a note
+            // written with `/note` is in the ticket thread already).
+            PipelineEvent::TicketAssigned(t)
+            | PipelineEvent::TicketNote { ticket: t, .. }
+            | PipelineEvent::TicketRated(t)
+            | PipelineEvent::TicketRaised(t) => update_ticket(&http, &s, &t).await,
             PipelineEvent::CustomerMessage { ticket, text } => {
                 let thread = ticket_link(&s, ticket).await.and_then(|(_, _, t)| id(t?));
                 if let Some(thread) = thread {

@@ -3,10 +3,10 @@
 //! the customer's buttons, the slash commands, and what to retry. Tested below.
 
 use serenity::all::{
-    ButtonStyle, CommandOptionType, CreateActionRow, CreateAllowedMentions, CreateButton,
-    CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateSelectMenu, CreateSelectMenuKind,
-    CreateSelectMenuOption,
+    ActionRowComponent, ButtonStyle, CommandOptionType, CreateActionRow, CreateAllowedMentions,
+    CreateButton, CreateCommand, CreateCommandOption, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind,
+    CreateSelectMenuOption, InputTextStyle,
 };
 use serenity::http::HttpError;
 
@@ -72,6 +72,19 @@ pub enum Control {
     RelabelPersona {
         ticket: u64,
     },
+    /// A "How did we do?" button: `rating` (1 to 5) for `ticket`, pressable by its customer.
+    Rate {
+        ticket: u64,
+        rating: u8,
+    },
+    /// "Add a comment" to the rating of `ticket`: opens [`Control::RateModal`].
+    RateComment {
+        ticket: u64,
+    },
+    /// The comment form (a modal) for the rating of `ticket`.
+    RateModal {
+        ticket: u64,
+    },
 }
 
 impl Control {
@@ -84,6 +97,9 @@ impl Control {
             Control::Resolve { ticket } => format!("pb:resolve:{ticket}"),
             Control::RelabelIntent { ticket } => format!("pb:relabel-intent:{ticket}"),
             Control::RelabelPersona { ticket } => format!("pb:relabel-persona:{ticket}"),
+            Control::Rate { ticket, rating } => format!("pb:rate:{ticket}:{rating}"),
+            Control::RateComment { ticket } => format!("pb:rate-comment:{ticket}"),
+            Control::RateModal { ticket } => format!("pb:rate-modal:{ticket}"),
         }
     }
 
@@ -98,6 +114,10 @@ impl Control {
         if parts.next().is_some() {
             return None;
         }
+        if let (Some(rating), "rate") = (extra, action) {
+            let rating = rating.parse::<u8>().ok().filter(|r| (1..=5).contains(r))?;
+            return Some(Control::Rate { ticket: n, rating });
+        }
         if let Some(intent) = extra {
             return (action == "choose" && is_valid_id(intent)).then(|| Control::Choose {
                 user: n,
@@ -111,6 +131,8 @@ impl Control {
             "resolve" => Control::Resolve { ticket: n },
             "relabel-intent" => Control::RelabelIntent { ticket: n },
             "relabel-persona" => Control::RelabelPersona { ticket: n },
+            "rate-comment" => Control::RateComment { ticket: n },
+            "rate-modal" => Control::RateModal { ticket: n },
             _ => return None,
         })
     }
@@ -239,6 +261,53 @@ pub fn render_ticket(catalog: &Catalog, t: &Ticket) -> String {
 }
 
 /// The agent controls under a ticket message (none once resolved).
+/// The five "How did we do?" buttons for a resolved ticket, labelled 1 to 5.
+pub(super) fn rating_components(ticket: u64) -> Vec<CreateActionRow> {
+    let buttons = (1..=5u8)
+        .zip(crate::engine::csat::LABELS)
+        .map(|(rating, label)| {
+            CreateButton::new(Control::Rate { ticket, rating }.custom_id())
+                .label(label)
+                .style(ButtonStyle::Secondary)
+        })
+        .collect();
+    vec![CreateActionRow::Buttons(buttons)]
+}
+
+/// The label of the button that opens the rating's comment form.
+pub const ADD_A_COMMENT: &str = "Add a comment";
+
+/// The custom id of the comment form's text input.
+pub const COMMENT_INPUT: &str = "comment";
+
+/// Under a rating: "Add a comment".
+pub(super) fn comment_components(ticket: u64) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![CreateButton::new(
+        Control::RateComment { ticket }.custom_id(),
+    )
+    .label(ADD_A_COMMENT)
+    .style(ButtonStyle::Secondary)])]
+}
+
+/// The comment form for the rating of `ticket`: one optional paragraph.
+pub(super) fn comment_modal(ticket: u64) -> CreateModal {
+    let input = CreateInputText::new(InputTextStyle::Paragraph, "Your comment", COMMENT_INPUT)
+        .required(false)
+        .max_length(crate::engine::csat::MAX_COMMENT_CHARS as u16);
+    CreateModal::new(Control::RateModal { ticket }.custom_id(), "How did we do?")
+        .components(vec![CreateActionRow::InputText(input)])
+}
+
+/// The text typed into the comment form, if any.
+pub fn modal_comment(rows: &[serenity::all::ActionRow]) -> Option<String> {
+    rows.iter()
+        .flat_map(|row| row.components.iter())
+        .find_map(|c| match c {
+            ActionRowComponent::InputText(t) if t.custom_id == COMMENT_INPUT => t.value.clone(),
+            _ => None,
+        })
+}
+
 pub(super) fn ticket_components(catalog: &Catalog, t: &Ticket) -> Vec<CreateActionRow> {
     if t.status == TicketStatus::Resolved {
         return Vec::new();
@@ -439,6 +508,16 @@ mod tests {
             Control::Resolve { ticket: 12 },
             Control::RelabelIntent { ticket: 12 },
             Control::RelabelPersona { ticket: 12 },
+            Control::Rate {
+                ticket: 12,
+                rating: 1,
+            },
+            Control::Rate {
+                ticket: 12,
+                rating: 5,
+            },
+            Control::RateComment { ticket: 12 },
+            Control::RateModal { ticket: 12 },
         ];
         for c in controls {
             assert_eq!(Control::parse(&c.custom_id()), Some(c.clone()), "{c:?}");
@@ -462,6 +541,11 @@ mod tests {
             "pb:choose:1:Pricing",
             "pb:choose:1:pricing:2",
             "pb:choose:1:../x",
+            "pb:rate:12",
+            "pb:rate:12:0",
+            "pb:rate:12:6",
+            "pb:rate:12:x",
+            "pb:rate:12:3:1",
         ] {
             assert_eq!(Control::parse(bad), None, "{bad:?}");
         }

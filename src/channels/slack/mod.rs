@@ -22,6 +22,7 @@
 //! client is in `api.rs`. The adapter runs against a fake Slack Web API in `tests/slack/`.
 
 mod api;
+mod rating;
 mod wire;
 
 use std::sync::{Arc, Mutex};
@@ -284,18 +285,46 @@ async fn interactions(
         .ok_or_else(|| ApiError::bad_request("expected a form with a `payload` field"))?;
     let payload: Value = serde_json::from_str(&payload)
         .map_err(|e| ApiError::bad_request(format!("invalid payload JSON: {e}")))?;
-    let Some(press) = parse_press(&payload) else {
+    let press = parse_press(&payload);
+    let rated = match press {
+        Some(_) => None,
+        None => wire::parse_rating_press(&payload),
+    };
+    let commented = wire::parse_comment_submission(&payload);
+    if press.is_none() && rated.is_none() && commented.is_none() {
         tracing::debug!(kind = ?payload["type"].as_str(), "Slack interaction ignored");
         return Ok(StatusCode::OK.into_response());
-    };
+    }
     // The same signed request sent again (a replay, within the signature's five minutes) is
     // handled once. Slack gives each real press its own body (trigger_id, action_ts).
     if !lock(&shared.seen).first(format!("interaction:{}", digest(&body))) {
         tracing::debug!("repeated Slack interaction dropped");
         return Ok(StatusCode::OK.into_response());
     }
-    let key = press.conversation.clone();
     let running = state.handlers.enter();
+    if let Some((ticket, action, press)) = rated {
+        shared
+            .chains
+            .in_order(format!("rating:{ticket}"), async move {
+                let _running = running;
+                rating::on_press(&state, &api, ticket, action, press).await;
+            });
+        return Ok(StatusCode::OK.into_response());
+    }
+    if let Some((ticket, user, text)) = commented {
+        // An empty 200 closes the form; the comment is stored after.
+        shared
+            .chains
+            .in_order(format!("rating:{ticket}"), async move {
+                let _running = running;
+                rating::on_comment(&state, ticket, &user, text).await;
+            });
+        return Ok(StatusCode::OK.into_response());
+    }
+    let Some(press) = press else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let key = press.conversation.clone();
     shared.chains.in_order(key, async move {
         let _running = running;
         on_press(&state, &api, press).await;
@@ -341,12 +370,17 @@ async fn ephemeral(api: &Api, p: &Press, text: &str) {
 
 /// Replaces the answer with `mrkdwn` and no buttons.
 async fn replace_answer(api: &Api, p: &Press, mrkdwn: &str) {
+    replace_answer_with(api, p, mrkdwn, &[]).await
+}
+
+/// Replaces the answer with `mrkdwn` and `controls` (actions blocks).
+async fn replace_answer_with(api: &Api, p: &Press, mrkdwn: &str, controls: &[Value]) {
     let (result, _) = match (&p.response_url, &p.channel, &p.message_ts) {
         (Some(url), ..) => {
             let body = json!({
                 "replace_original": true,
                 "text": fit(mrkdwn, MAX_SECTION),
-                "blocks": blocks(mrkdwn, &[]),
+                "blocks": blocks(mrkdwn, controls),
             });
             call(Target::ResponseUrl(url), &body).await
         }
@@ -355,7 +389,7 @@ async fn replace_answer(api: &Api, p: &Press, mrkdwn: &str) {
                 "channel": channel,
                 "ts": ts,
                 "text": fit(mrkdwn, MAX_SECTION),
-                "blocks": blocks(mrkdwn, &[]),
+                "blocks": blocks(mrkdwn, controls),
                 "parse": "none",
                 "link_names": false,
             });
@@ -518,13 +552,17 @@ pub async fn start(state: AppState) -> Option<JoinHandle<()>> {
         events,
         move |events| {
             let api = api.clone();
-            kit::relay_agent_replies(
+            let ratings = rating::ask_for_ratings(api.clone(), events.resubscribe());
+            let replies = kit::relay_agent_replies(
                 state.clone(),
                 CHANNEL,
                 Arc::default(),
                 events,
                 move |reply| deliver_agent_reply(api.clone(), reply),
-            )
+            );
+            async move {
+                tokio::join!(replies, ratings);
+            }
         },
     ))
 }

@@ -495,6 +495,117 @@ pub fn parse_press(payload: &Value) -> Option<Press> {
     })
 }
 
+/// The action id prefix of the "How did we do?" buttons: `pb_rate_1` … `pb_rate_5`.
+pub const ACTION_RATE: &str = "pb_rate_";
+
+/// The five "How did we do?" buttons for a resolved ticket; each carries the ticket's id.
+pub fn rating_actions(ticket: u64) -> Value {
+    let elements: Vec<Value> = (1..=5u8)
+        .zip(crate::engine::csat::LABELS)
+        .map(|(n, label)| button(&format!("{ACTION_RATE}{n}"), label, &ticket.to_string()))
+        .collect();
+    json!({ "type": "actions", "block_id": "pb_rating", "elements": elements })
+}
+
+/// The action id of "Add a comment" under a rating.
+pub const ACTION_RATE_COMMENT: &str = "pb_rate_comment";
+
+/// The callback id of the comment form (a modal view); its `private_metadata` is the ticket.
+pub const VIEW_RATE_COMMENT: &str = "pb_rate_modal";
+
+/// The comment form's input block and action ids.
+const COMMENT_BLOCK: &str = "pb_comment";
+const COMMENT_INPUT: &str = "comment";
+
+/// "Add a comment" under a rating of `ticket`.
+pub fn comment_actions(ticket: u64) -> Value {
+    let add = button(ACTION_RATE_COMMENT, "Add a comment", &ticket.to_string());
+    json!({ "type": "actions", "block_id": "pb_rating_comment", "elements": [add] })
+}
+
+/// The comment form (a modal view) for the rating of `ticket`: one optional paragraph.
+pub fn comment_view(ticket: u64) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": VIEW_RATE_COMMENT,
+        "private_metadata": ticket.to_string(),
+        "title": { "type": "plain_text", "text": "How did we do?" },
+        "submit": { "type": "plain_text", "text": "Send" },
+        "close": { "type": "plain_text", "text": "Cancel" },
+        "blocks": [{
+            "type": "input",
+            "block_id": COMMENT_BLOCK,
+            "optional": true,
+            "label": { "type": "plain_text", "text": "Your comment" },
+            "element": {
+                "type": "plain_text_input",
+                "action_id": COMMENT_INPUT,
+                "multiline": true,
+                "max_length": crate::engine::csat::MAX_COMMENT_CHARS,
+            },
+        }],
+    })
+}
+
+/// The comment form sent (`view_submission`): the ticket, who sent it and what they typed.
+pub fn parse_comment_submission(payload: &Value) -> Option<(u64, String, Option<String>)> {
+    let view = &payload["view"];
+    if payload["type"] != "view_submission" || view["callback_id"] != VIEW_RATE_COMMENT {
+        return None;
+    }
+    let ticket = view["private_metadata"].as_str()?.parse::<u64>().ok()?;
+    let user = payload["user"]["id"].as_str().filter(|u| !u.is_empty())?;
+    let text = view["state"]["values"][COMMENT_BLOCK][COMMENT_INPUT]["value"]
+        .as_str()
+        .map(String::from);
+    Some((ticket, user.to_string(), text))
+}
+
+/// What a press under "How did we do?" asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RatingAction {
+    /// A rating, 1 to 5.
+    Rate(u8),
+    /// "Add a comment": the form opens with the press's `trigger_id`.
+    Comment { trigger_id: String },
+}
+
+/// A press on a "How did we do?" button: the ticket, what it asks for, and the press (its
+/// `asker` and `conversation` are left empty: the ticket says whose it is).
+pub fn parse_rating_press(payload: &Value) -> Option<(u64, RatingAction, Press)> {
+    if payload["type"] != "block_actions" {
+        return None;
+    }
+    let (rating, action) = payload["actions"].as_array()?.iter().find_map(|a| {
+        let id = a["action_id"].as_str()?;
+        if id == ACTION_RATE_COMMENT {
+            let trigger_id = payload["trigger_id"].as_str().filter(|t| !t.is_empty())?;
+            let trigger_id = trigger_id.to_string();
+            return Some((RatingAction::Comment { trigger_id }, a));
+        }
+        let rating = id.strip_prefix(ACTION_RATE)?;
+        let rating = rating.parse::<u8>().ok().filter(|r| (1..=5).contains(r))?;
+        Some((RatingAction::Rate(rating), a))
+    })?;
+    let ticket = action["value"].as_str()?.parse::<u64>().ok()?;
+    let presser = payload["user"]["id"].as_str().filter(|u| !u.is_empty())?;
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(String::from);
+    let message = &payload["message"];
+    let press = Press {
+        helped: false,
+        choice: None,
+        asker: String::new(),
+        conversation: String::new(),
+        presser: presser.to_string(),
+        response_url: text(&payload["response_url"]),
+        channel: text(&payload["container"]["channel_id"])
+            .or_else(|| text(&payload["channel"]["id"])),
+        message_ts: text(&payload["container"]["message_ts"]).or_else(|| text(&message["ts"])),
+        original: text(&message["text"]).unwrap_or_default(),
+    };
+    Some((ticket, rating, press))
+}
+
 /// The value of `key` in an `application/x-www-form-urlencoded` body.
 pub fn form_value(body: &[u8], key: &str) -> Option<String> {
     body.split(|b| *b == b'&').find_map(|pair| {

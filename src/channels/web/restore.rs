@@ -115,7 +115,8 @@ pub fn lines(recent: &[TranscriptLine], tickets: &[Ticket]) -> Vec<Line> {
     out.into_iter().skip(skip).map(|(_, l)| l).collect()
 }
 
-/// A ticket as the chat page shows it (a banner).
+/// A ticket as the chat page shows it (a banner; `rated` once the customer answered "How did
+/// we do?"). Customer-facing: nothing agent-only (notes, assignee) goes in here.
 pub fn ticket_json(catalog: &Catalog, t: &Ticket) -> serde_json::Value {
     json!({
         "id": t.id,
@@ -123,6 +124,7 @@ pub fn ticket_json(catalog: &Catalog, t: &Ticket) -> serde_json::Value {
         "team_name": catalog.team_name(&t.team),
         "status": t.status.as_str(),
         "created_ms": t.created_ms,
+        "rated": t.csat.is_some(),
     })
 }
 

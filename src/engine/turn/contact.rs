@@ -151,6 +151,7 @@ impl Asked<'_> {
             opens_ticket: false,
             text: stored_text,
             catalog: rules.catalog.clone(),
+            raises: false,
         };
         let write = TurnWrite {
             interaction: record,

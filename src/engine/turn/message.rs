@@ -63,6 +63,8 @@ pub(crate) struct StagedTurn {
     /// The stored (redacted) customer text.
     pub(crate) text: String,
     pub(crate) catalog: Arc<Catalog>,
+    /// The turn raises its ticket to high priority (set once the ticket is known to be normal).
+    pub(crate) raises: bool,
 }
 
 impl StagedTurn {
@@ -445,6 +447,7 @@ impl Decided<'_> {
             truncated,
             classification,
             catalog: rules.catalog.clone(),
+            raises: false,
         };
         let write = TurnWrite {
             interaction,

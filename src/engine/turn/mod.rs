@@ -67,6 +67,18 @@ pub enum PipelineEvent {
         agent: String,
         text: String,
     },
+    /// A ticket was assigned (by an agent, or round-robin) to `ticket.assigned_to`.
+    TicketAssigned(Ticket),
+    /// An agent wrote an internal note: for agents only, never delivered to the customer.
+    TicketNote {
+        ticket: Ticket,
+        agent: String,
+        text: String,
+    },
+    /// The customer rated a resolved ticket ("How did we do?"): `ticket.csat`.
+    TicketRated(Ticket),
+    /// A customer's frustration raised an open ticket to high priority.
+    TicketRaised(Ticket),
 }
 
 /// How a message is handled.

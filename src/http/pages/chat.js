@@ -12,6 +12,7 @@
   var WELCOME = meta('personabot-welcome', "Hi! Ask me anything, and I'll point you to the right answer or the right person.");
   var ASSISTANT = BRAND + ' assistant';
   var ACTION_LABELS = { helped: 'That helped', human: 'Talk to a human' };
+  var RATING_LABELS = ['1 – very poor', '2 – poor', '3 – okay', '4 – good', '5 – excellent'];
   var messages = el('messages');
   var input = el('input');
   var sendButton = el('send');
@@ -353,8 +354,110 @@
       team: t.team,
       status: t.status,
       teamName: t.team_name || (known ? known.teamName : teamNameFrom(reply, t.team)),
-      resolvedHere: known ? (known.resolvedHere || (was !== 'resolved' && t.status === 'resolved')) : false
+      resolvedHere: known ? (known.resolvedHere || (was !== 'resolved' && t.status === 'resolved')) : false,
+      rated: t.rated === true || (known ? known.rated : false)
     };
+  }
+
+  // ---- "How did we do?": asked once the conversation's latest ticket is resolved, unrated ----
+  function askRating() {
+    var all = ticketList();
+    var t = all[all.length - 1];
+    if (!t || t.status !== 'resolved' || t.rated) return;
+    if (messages.querySelector('.csat[data-ticket="' + t.id + '"]')) return;
+    keepBottom(function () { messages.appendChild(ratingBox(t)); });
+  }
+
+  function ratingBox(t) {
+    var box = document.createElement('div');
+    box.className = 'csat';
+    box.setAttribute('data-ticket', String(t.id));
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-labelledby', 'csat-q-' + t.id);
+    var q = document.createElement('p');
+    q.className = 'csat-question';
+    q.id = 'csat-q-' + t.id;
+    q.textContent = 'How did we do?';
+    var row = document.createElement('div');
+    row.className = 'csat-buttons';
+    var thanks = document.createElement('p');
+    thanks.className = 'csat-thanks';
+    thanks.setAttribute('role', 'status');
+    thanks.hidden = true;
+    box.appendChild(q);
+    box.appendChild(row);
+    box.appendChild(thanks);
+    var chosen = 0;
+    RATING_LABELS.forEach(function (label, i) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.setAttribute('data-rating', String(i + 1));
+      b.setAttribute('aria-label', label);
+      b.title = label;
+      b.setAttribute('aria-pressed', 'false');
+      b.textContent = String(i + 1);
+      b.addEventListener('click', function () {
+        chosen = i + 1;
+        rate(box, { rating: chosen }, function () {
+          Array.prototype.forEach.call(row.querySelectorAll('button'), function (o) {
+            o.setAttribute('aria-pressed', o === b ? 'true' : 'false');
+          });
+          thanks.textContent = 'Thank you for your rating!';
+          thanks.hidden = false;
+          if (!box.querySelector('.csat-comment')) box.appendChild(commentForm(box, function () { return chosen; }, thanks));
+        });
+      });
+      row.appendChild(b);
+    });
+    return box;
+  }
+
+  // The optional comment, sent with the rating it goes with (a later rating replaces the earlier).
+  function commentForm(box, rating, thanks) {
+    var form = document.createElement('form');
+    form.className = 'csat-comment';
+    var label = document.createElement('label');
+    label.textContent = 'Anything to add? (optional)';
+    var area = document.createElement('textarea');
+    area.maxLength = 1000;
+    area.id = 'csat-comment-' + box.getAttribute('data-ticket');
+    label.htmlFor = area.id;
+    var sendComment = document.createElement('button');
+    sendComment.type = 'submit';
+    sendComment.textContent = 'Send';
+    form.appendChild(label);
+    form.appendChild(area);
+    form.appendChild(sendComment);
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var text = area.value.trim();
+      if (!text) return;
+      sendComment.disabled = true;
+      rate(box, { rating: rating(), comment: text }, function () {
+        form.remove();
+        thanks.textContent = 'Thank you for your feedback!';
+      }, function () { sendComment.disabled = false; });
+    });
+    return form;
+  }
+
+  function rate(box, body, done, failed) {
+    if (!conversation) return;
+    clearNotice();
+    var mine = generation;
+    body.conversation = conversation;
+    request('POST', '/v1/feedback', body)
+      .then(function () {
+        if (mine !== generation) return;
+        var t = tickets[box.getAttribute('data-ticket')];
+        if (t) t.rated = true;
+        done();
+      })
+      .catch(function (err) {
+        if (mine !== generation) return;
+        if (failed) failed();
+        showNotice(politeError(err));
+      });
   }
 
   var pollTimer = null;
@@ -381,7 +484,7 @@
         // A ticket the server no longer has (deleted with the customer's data) is over.
         activeTickets().forEach(function (t) {
           var gone = asked.indexOf(t.id) >= 0 && !listed.some(function (l) { return l.id === t.id; });
-          if (gone) t.status = 'resolved';
+          if (gone) { t.status = 'resolved'; t.rated = true; }
         });
         (data && data.lines || []).forEach(function (line) {
           if (typeof line.at_ms !== 'number' || line.at_ms <= lastAgentMs) return;
@@ -390,6 +493,7 @@
           add({ role: 'agent', who: line.agent + ' (' + team + ')', text: line.text, at: line.at_ms });
         });
         showBanners();
+        askRating();
       })
       .catch(function () {
         if (mine !== generation) return;
@@ -551,6 +655,7 @@
       render(entry);
     });
     showBanners();
+    askRating();
     scrollDown();
     pollNow();
   }

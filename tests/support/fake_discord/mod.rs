@@ -52,7 +52,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use gateway::ws_upgrade;
-use payloads::{click_json, guild_json, slash_json};
+use payloads::{click_json, guild_json, modal_json, slash_json};
 use rest::rest;
 use state::{dispatch_locked, Failure, Inner, Outgoing};
 
@@ -265,6 +265,30 @@ impl FakeDiscord {
         let id = self.inner.new_id();
         let payload = click_json(
             &mut st, id, channel_id, message_id, custom_id, user, guild, values,
+        );
+        dispatch_locked(&mut st, "INTERACTION_CREATE", payload);
+        drop(st);
+        self.inner.bump();
+        id
+    }
+
+    /// Dispatches INTERACTION_CREATE type 5: the form `custom_id` (which the bot opened with
+    /// an interaction response of type 9 on a button of `message_id`) sent with `fields`
+    /// (text input custom id, value). Returns the interaction id.
+    #[allow(dead_code)] // Not every test binary that includes the fake submits forms.
+    pub async fn modal_submit(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+        user: &User,
+        guild: Option<u64>,
+    ) -> u64 {
+        let mut st = self.inner.lock();
+        let id = self.inner.new_id();
+        let payload = modal_json(
+            &mut st, id, channel_id, message_id, custom_id, fields, user, guild,
         );
         dispatch_locked(&mut st, "INTERACTION_CREATE", payload);
         drop(st);

@@ -408,6 +408,42 @@ pub(super) fn click_json(
     v
 }
 
+/// INTERACTION_CREATE type 5 (modal submit) for the form `custom_id`, opened from a button on
+/// `message_id`, with text inputs `fields` (custom id, value).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn modal_json(
+    st: &mut St,
+    id: u64,
+    channel_id: u64,
+    message_id: u64,
+    custom_id: &str,
+    fields: &[(&str, &str)],
+    user: &User,
+    guild: Option<u64>,
+) -> Value {
+    let mut v = interaction_base(st, id, 5, channel_id, user, guild);
+    if let Some(m) = st.messages.get(&message_id) {
+        v["message"] = m.clone();
+    }
+    let rows: Vec<Value> = fields
+        .iter()
+        .map(|(field, value)| {
+            json!({"type": 1, "components": [{"type": 4, "custom_id": field, "value": value}]})
+        })
+        .collect();
+    v["data"] = json!({"custom_id": custom_id, "components": rows});
+    st.interactions.insert(
+        interaction_token(id),
+        InteractionInfo {
+            channel_id,
+            guild,
+            message_id: Some(message_id),
+            original: None,
+        },
+    );
+    v
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn slash_json(
     inner: &Inner,

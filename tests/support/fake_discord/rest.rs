@@ -294,6 +294,8 @@ pub(super) fn route(
                         }
                     }
                 }
+                // A modal: the user sees the form; a test sends it with `modal_submit`.
+                9 => {}
                 _ => {}
             }
             no_content()

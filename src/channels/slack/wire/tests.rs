@@ -553,6 +553,88 @@ fn presses_table() {
 }
 
 #[test]
+fn rating_buttons_carry_their_ticket() {
+    let block = rating_actions(42);
+    let buttons: Vec<(&str, &str, &str)> = block["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["action_id"].as_str().unwrap_or_default(),
+                b["value"].as_str().unwrap_or_default(),
+                b["text"]["text"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(buttons.len(), 5);
+    assert_eq!(buttons[0], ("pb_rate_1", "42", "1 – very poor"));
+    assert_eq!(buttons[4], ("pb_rate_5", "42", "5 – excellent"));
+    let payload = |action: &str, value: &str| {
+        json!({
+            "type": "block_actions",
+            "user": { "id": "U2" },
+            "container": { "type": "message", "channel_id": "C1", "message_ts": "1700000001.000200" },
+            "message": { "ts": "1700000001.000200", "text": "How did we do?" },
+            "actions": [{ "action_id": action, "value": value, "type": "button" }],
+        })
+    };
+    let (ticket, rating, press) = parse_rating_press(&payload("pb_rate_4", "42")).unwrap();
+    assert_eq!(
+        (ticket, rating, press.presser.as_str()),
+        (42, RatingAction::Rate(4), "U2")
+    );
+    let mut comment = payload(ACTION_RATE_COMMENT, "42");
+    assert!(parse_rating_press(&comment).is_none(), "no trigger_id");
+    comment["trigger_id"] = json!("1.2.3");
+    assert_eq!(
+        parse_rating_press(&comment).unwrap().1,
+        RatingAction::Comment {
+            trigger_id: "1.2.3".into()
+        }
+    );
+    assert_eq!(press.channel.as_deref(), Some("C1"));
+    let table = [
+        ("pb_rate_0", "42"),
+        ("pb_rate_6", "42"),
+        ("pb_rate_x", "42"),
+        ("pb_rate_3", "x"),
+        ("pb_helped", "42"),
+    ];
+    for (action, value) in table {
+        assert!(
+            parse_rating_press(&payload(action, value)).is_none(),
+            "{action} {value}"
+        );
+    }
+    assert_eq!(parse_press(&payload("pb_rate_4", "42")), None);
+}
+
+#[test]
+fn a_comment_form_round_trips() {
+    let view = comment_view(42);
+    let submitted = |value: Value| {
+        let mut v = view.clone();
+        v["state"] = json!({"values": {"pb_comment": {"comment": {"type": "plain_text_input", "value": value}}}});
+        json!({"type": "view_submission", "user": {"id": "U2"}, "view": v})
+    };
+    assert_eq!(
+        parse_comment_submission(&submitted(json!("Quick!"))),
+        Some((42, "U2".to_string(), Some("Quick!".to_string())))
+    );
+    assert_eq!(
+        parse_comment_submission(&submitted(Value::Null)),
+        Some((42, "U2".to_string(), None))
+    );
+    let mut other = submitted(json!("x"));
+    other["view"]["callback_id"] = json!("someone_elses");
+    assert_eq!(parse_comment_submission(&other), None);
+    let mut forged = submitted(json!("x"));
+    forged["view"]["private_metadata"] = json!("nope");
+    assert_eq!(parse_comment_submission(&forged), None);
+}
+
+#[test]
 fn form_table() {
     let cases: &[(&str, &str, Option<&str>)] = &[
         ("payload=%7B%22a%22%3A1%7D", "payload", Some("{\"a\":1}")),
