@@ -1,6 +1,6 @@
 //! The agent desk's smaller promises, in Chromium: keyboard shortcuts (j/k/c/r/n/e, `/`, `?`,
 //! ignored while typing), relabel from the catalog's lists, routing evidence folded by default,
-//! overdue tickets highlighted, a phone layout (375 px: nothing overflows, queue and ticket are
+//! overdue tickets highlighted, a lost live stream caught up on reconnecting, a phone layout (375 px: nothing overflows, queue and ticket are
 //! two views with a back button, the reply box is not sticky) and toasts that cover no control.
 
 use serde_json::{json, Value};
@@ -411,6 +411,71 @@ fn a_phone_gets_two_views_and_toasts_cover_no_control() {
         problems.is_empty(),
         &format!("JavaScript errors on the pages: {problems:#?}"),
     );
+    b.close();
+    assert_eq!(server.stop(), 0);
+}
+
+#[test]
+fn a_lost_stream_reconnects_and_catches_up_once() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let work = Workdir::new();
+    let root = work.path().to_path_buf();
+    let server = Server::start(&root);
+    let base = server.url("");
+    let port = server.port();
+    let mut b = Browser::launch(&chromium, &root);
+    b.server_log = Some(server.log.clone());
+    let agent = sign_in(&mut b, &base, TOKEN, SIGNED_IN);
+    b.wait_eq(&agent, "an empty queue", ROWS, json!([]));
+
+    // The server stops: the stream is lost; meanwhile a customer opens a ticket (on the
+    // command line's chat, over the same data).
+    assert_eq!(server.stop(), 0);
+    b.wait_eq(
+        &agent,
+        "the stream lost",
+        "document.querySelector('#live').textContent",
+        json!("○ reconnecting"),
+    );
+    let out = std::process::Command::new(crate::BIN)
+        .arg("--data")
+        .arg(root.join("data"))
+        .args(["--catalog", env!("CARGO_MANIFEST_DIR"), "chat", "--json"])
+        .current_dir(&root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(format!("{HUMAN}\n").as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("personabot chat runs");
+    let turn: Value = serde_json::from_slice(&out.stdout).expect("one turn of JSON");
+    assert_eq!(turn["route"]["kind"], "ticket", "{turn}");
+    b.wait_eq(
+        &agent,
+        "nothing new while the stream is lost",
+        ROWS,
+        json!([]),
+    );
+
+    // The server is back: the browser reconnects and the desk fetches what it missed, once.
+    let server = Server::start_again(&root, port);
+    b.server_log = Some(server.log.clone());
+    b.wait_eq(
+        &agent,
+        "the stream back",
+        "document.querySelector('#live').textContent",
+        json!("● live"),
+    );
+    b.wait_eq(&agent, "the missed ticket in the queue", ROWS, json!([1]));
     b.close();
     assert_eq!(server.stop(), 0);
 }

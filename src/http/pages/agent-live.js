@@ -74,6 +74,7 @@
     var source = new EventSource('/v1/events', { withCredentials: true });
     source.addEventListener('open', function () {
       text(live, '● live');
+      live.className = 'on';
       live.title = 'Updates arrive as they happen';
       // Back after a lost stream: what happened meanwhile, once.
       if (lost) {
@@ -85,6 +86,7 @@
     source.addEventListener('error', function () {
       lost = true;
       text(live, '○ reconnecting');
+      live.className = '';
       live.title = 'The live stream was lost; the browser reconnects by itself';
     });
     KINDS.forEach(function (kind) {
