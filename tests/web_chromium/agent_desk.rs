@@ -395,6 +395,27 @@ fn a_phone_gets_two_views_and_toasts_cover_no_control() {
         NO_OVERFLOW,
         json!(true),
     );
+    // A live update of the open ticket refreshes it behind the queue, without switching views.
+    let status = server.agent_post(
+        &format!("/v1/tickets/{id}/note"),
+        &json!({ "text": "Second note, from elsewhere." }),
+    );
+    b.check(
+        status == 200,
+        &format!("a note from elsewhere: HTTP {status}"),
+    );
+    b.wait_eq(
+        &agent,
+        "the open ticket refreshed live",
+        "document.querySelectorAll('#t-transcript .line.note').length",
+        json!(2),
+    );
+    b.wait_eq(
+        &agent,
+        "still the queue alone",
+        view,
+        json!([true, false, false]),
+    );
     b.click(&agent, "#more-filters summary");
     b.wait_eq(
         &agent,

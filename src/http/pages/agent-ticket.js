@@ -78,7 +78,6 @@
     Desk.current = t;
     el('ticket-empty').hidden = true;
     el('ticket-body').hidden = false;
-    document.body.classList.add('viewing');
 
     text(el('t-title'), 'Ticket #' + t.id);
     var badge = el('t-status');
