@@ -441,6 +441,8 @@ async fn an_agent_of_billing_neither_sees_nor_works_a_security_ticket() {
     assert_eq!(list["tickets"], json!([]));
     let (_, catalog) = s.bearer(Method::GET, "/v1/catalog", &bea, None).await;
     assert_eq!(catalog["teams"].as_array().unwrap().len(), 1);
+    // The team's accounts, to assign its tickets to: bea and the admin (every team).
+    assert_eq!(catalog["teams"][0]["agents"], json!(["bea", "root"]));
 
     let path = format!("/v1/tickets/{security}");
     assert_eq!(

@@ -516,6 +516,16 @@ async fn agents_list_claim_reply_relabel_resolve_and_the_customer_sees_the_reply
     let (status, catalog) = s.agent(reqwest::Method::GET, "/v1/catalog", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(catalog["teams"].as_array().unwrap().len(), 7);
+    // Each team names the accounts to assign its tickets to: bob, an agent of every team (the
+    // bootstrap token is no account).
+    assert!(
+        catalog["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["agents"] == json!(["bob"])),
+        "{catalog}"
+    );
     assert!(catalog["intents"]
         .as_array()
         .unwrap()

@@ -61,17 +61,39 @@ async fn list(
     Ok(Json(json!({ "tickets": list })).into_response())
 }
 
-/// Teams (those the account works on), intents and personas (ids and names), for the agent
-/// page's filters and relabel form.
-async fn catalog(AgentAuth(who): AgentAuth, State(state): State<AppState>) -> Response {
+/// Teams (those the account works on, each with `"agents"`: the names of the accounts that work
+/// on it, to assign to), intents and personas (ids and names), for the agent page's filters,
+/// assign and relabel lists.
+async fn catalog(
+    AgentAuth(who): AgentAuth,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let accounts = state.blocking(|p| p.store().accounts()).await??;
     let c = state.pipeline.catalog();
-    Json(json!({
-        "teams": c.teams.keys().filter(|id| who.sees_team(id)).map(|id| json!({"id": id, "name": c.team_name(id)})).collect::<Vec<_>>(),
+    let teams: Vec<_> = c
+        .teams
+        .keys()
+        .filter(|id| who.sees_team(id))
+        .map(|id| json!({"id": id, "name": c.team_name(id), "agents": team_agents(&accounts, id)}))
+        .collect();
+    Ok(Json(json!({
+        "teams": teams,
         "intents": c.intents.iter().map(|i| json!({"id": i.id, "name": i.name})).collect::<Vec<_>>(),
         "personas": c.personas.iter().map(|p| json!({"id": p.id, "name": p.name})).collect::<Vec<_>>(),
         "you": {"name": who.name, "role": who.role.as_str(), "teams": who.teams},
     }))
-    .into_response()
+    .into_response())
+}
+
+/// The names of the accounts a ticket of `team` can be assigned to, sorted.
+fn team_agents(accounts: &[crate::store::Account], team: &str) -> Vec<String> {
+    let mut names: Vec<String> = accounts
+        .iter()
+        .filter(|a| crate::store::works_team(a, team))
+        .map(|a| a.name.clone())
+        .collect();
+    names.sort();
+    names
 }
 
 fn not_found(id: u64) -> ApiError {
@@ -305,4 +327,38 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tickets/{id}", get(show))
         .route("/v1/tickets/{id}/{action}", post(action))
         .route("/v1/evidence/forget", post(forget))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Account, AccountRole};
+
+    fn account(name: &str, role: AccountRole, teams: &[&str]) -> Account {
+        Account {
+            name: name.into(),
+            role,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_teams_agents_are_its_agents_every_team_agents_and_admins() {
+        let accounts = [
+            account("zoe", AccountRole::Agent, &["sales"]),
+            account("bea", AccountRole::Agent, &["billing"]),
+            account("ann", AccountRole::Agent, &[]),
+            account("root", AccountRole::Admin, &[]),
+            account("olga", AccountRole::Owner, &[]),
+        ];
+        for (team, want) in [
+            ("sales", vec!["ann", "root", "zoe"]),
+            ("billing", vec!["ann", "bea", "root"]),
+            ("security", vec!["ann", "root"]),
+        ] {
+            assert_eq!(team_agents(&accounts, team), want, "{team}");
+        }
+        assert!(team_agents(&[], "sales").is_empty());
+    }
 }

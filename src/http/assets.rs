@@ -24,6 +24,9 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     [
         ("chat.js", include_str!("pages/chat.js")),
         ("agent.js", include_str!("pages/agent.js")),
+        ("agent-ticket.js", include_str!("pages/agent-ticket.js")),
+        ("agent-picker.js", include_str!("pages/agent-picker.js")),
+        ("agent-live.js", include_str!("pages/agent-live.js")),
         ("login.js", include_str!("pages/login.js")),
     ]
     .into_iter()

@@ -117,7 +117,14 @@ async fn the_pages_load_their_scripts_from_the_server_and_inline_none() {
             "{path}"
         );
     }
-    for script in ["/assets/chat.js", "/assets/agent.js", "/assets/login.js"] {
+    for script in [
+        "/assets/chat.js",
+        "/assets/agent.js",
+        "/assets/login.js",
+        "/assets/agent-ticket.js",
+        "/assets/agent-picker.js",
+        "/assets/agent-live.js",
+    ] {
         let (status, h, body) = headers_of(&server, script).await;
         assert_eq!(status, StatusCode::OK, "{script}");
         assert!(

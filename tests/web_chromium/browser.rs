@@ -475,6 +475,61 @@ impl Browser {
         }
     }
 
+    /// One key pressed and released where the focus is (`key` as `KeyboardEvent.key`: a
+    /// character, or Escape, ArrowDown, ArrowUp).
+    pub(crate) fn press_key(&mut self, page: &Page, key: &str) {
+        let code = match key {
+            "Escape" => 27,
+            "ArrowUp" => 38,
+            "ArrowDown" => 40,
+            _ => 0,
+        };
+        let mut down = json!({ "type": "keyDown", "key": key });
+        if code == 0 {
+            down["text"] = json!(key);
+            down["unmodifiedText"] = json!(key);
+        } else {
+            down["type"] = json!("rawKeyDown");
+            down["code"] = json!(key);
+            down["windowsVirtualKeyCode"] = json!(code);
+        }
+        self.page_call(page, "Input.dispatchKeyEvent", down);
+        let mut up = json!({ "type": "keyUp", "key": key });
+        if code != 0 {
+            up["code"] = json!(key);
+            up["windowsVirtualKeyCode"] = json!(code);
+        }
+        self.page_call(page, "Input.dispatchKeyEvent", up);
+    }
+
+    /// Picks `value` in the `<select>` at `selector` (once it has that option), as a person
+    /// choosing from the list does: the value changes and `change` fires.
+    pub(crate) fn choose(&mut self, page: &Page, selector: &str, value: &str) {
+        let sel = serde_json::to_string(selector).unwrap();
+        let val = serde_json::to_string(value).unwrap();
+        self.wait_eq(
+            page,
+            &format!("{value:?} chosen in {selector}"),
+            &format!(
+                "(s => {{ if (!s || s.disabled || ![...s.options].some(o => o.value === {val})) return false; \
+                 s.value = {val}; s.dispatchEvent(new Event('input', {{bubbles: true}})); \
+                 s.dispatchEvent(new Event('change', {{bubbles: true}})); return true; }})(document.querySelector({sel}))"
+            ),
+            json!(true),
+        );
+    }
+
+    /// A browser-wide DevTools command (e.g. `Browser.grantPermissions`).
+    pub(crate) fn browser_command(&mut self, method: &str, params: Value) -> Value {
+        self.call(None, method, params)
+            .unwrap_or_else(|e| self.fail(&e))
+    }
+
+    /// A DevTools command for one page (e.g. `Page.addScriptToEvaluateOnNewDocument`).
+    pub(crate) fn page_command(&mut self, page: &Page, method: &str, params: Value) -> Value {
+        self.page_call(page, method, params)
+    }
+
     pub(crate) fn press_enter(&mut self, page: &Page) {
         let key = json!({ "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13 });
         let mut down = key.clone();

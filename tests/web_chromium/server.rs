@@ -29,6 +29,19 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(root, catalog, env, port)
+    }
+
+    /// `serve` again on the port a stopped one had (its pages reconnect to the same address).
+    pub(crate) fn start_again(root: &Path, port: u16) -> Server {
+        Self::start_on(root, Path::new(env!("CARGO_MANIFEST_DIR")), &[], port)
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn start_on(root: &Path, catalog: &Path, env: &[(&str, &str)], port: u16) -> Server {
         let mut child = Command::new(BIN)
             .arg("--data")
             .arg(root.join("data"))

@@ -1,36 +1,30 @@
+// The agent desk, part 1 of 4: helpers, the API, toasts, the queue (filters and search), the
+// selection (phone: queue and ticket are two views) and the keyboard shortcuts. The ticket view
+// is agent-ticket.js, the saved-reply picker agent-picker.js, live updates agent-live.js (which
+// starts the desk). Everything from the server is shown with textContent, never as markup.
 (function () {
   'use strict';
 
-  var REFRESH_MS = 5000;
-  var el = function (id) { return document.getElementById(id); };
-  var teamFilter = el('team-filter');
-  var statusFilter = el('status-filter');
+  var Desk = window.Desk = {};
+  var el = Desk.el = function (id) { return document.getElementById(id); };
   var list = el('tickets');
 
   // ---- local settings ----
-  function local(key, fallback) {
+  Desk.local = function (key, fallback) {
     try { var v = window.localStorage.getItem(key); return v === null ? fallback : v; } catch (e) { return fallback; }
-  }
-  function setLocal(key, value) {
+  };
+  Desk.setLocal = function (key, value) {
     try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
-  }
-
-  var teams = {};
-  try { teams = JSON.parse(local('hearth.agent.teams', '{}')) || {}; } catch (e) { teams = {}; }
-  var ids = { intent: {}, persona: {} };
-
-  statusFilter.value = local('hearth.agent.status', 'active');
-  if (!statusFilter.value) statusFilter.value = 'active';
+  };
 
   // ---- helpers ----
-  function text(node, value) { node.textContent = value == null ? '' : String(value); return node; }
-  function make(tag, className, value) {
+  var text = Desk.text = function (node, value) { node.textContent = value == null ? '' : String(value); return node; };
+  var make = Desk.make = function (tag, className, value) {
     var n = document.createElement(tag);
     if (className) n.className = className;
     if (value !== undefined) text(n, value);
     return n;
-  }
-  function pct(c) { return Math.round((Number(c) || 0) * 100) + '%'; }
+  };
   function ago(ms) {
     var s = Math.max(0, (Date.now() - ms) / 1000);
     if (s < 45) return 'just now';
@@ -38,26 +32,57 @@
     if (s < 86400) return Math.round(s / 3600) + ' h ago';
     return new Date(ms).toLocaleDateString();
   }
-  function timeNode(ms, relative) {
+  Desk.timeNode = function (ms, relative) {
     var t = make('time');
     t.dateTime = new Date(ms).toISOString();
     t.title = new Date(ms).toLocaleString();
     text(t, relative ? ago(ms) : new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
     return t;
+  };
+  function span(ms) {
+    var m = Math.max(1, Math.round(Math.abs(ms) / 60000));
+    if (m < 90) return m + ' min';
+    var h = Math.round(m / 60);
+    if (h < 48) return h + ' h';
+    return Math.round(h / 24) + ' d';
   }
+  // "due in 12 min" / "overdue 5 min" from a ticket's targets; null without targets.
+  Desk.dueText = function (t) {
+    if (!t || t.status === 'resolved') return null;
+    var dues = [t.first_response_due_ms, t.resolve_due_ms].filter(function (d) { return typeof d === 'number'; });
+    if (!dues.length) return t.overdue ? { text: 'overdue', late: true } : null;
+    var now = Date.now();
+    var past = dues.filter(function (d) { return d <= now; });
+    if (t.overdue || past.length) {
+      var since = past.length ? Math.min.apply(null, past) : now;
+      return { text: 'overdue ' + span(now - since), late: true };
+    }
+    return { text: 'due in ' + span(Math.min.apply(null, dues) - now), late: false };
+  };
 
-  var statusTimer = null;
-  function status(message, kind) {
-    var s = el('agent-status');
-    s.className = kind || 'ok';
-    s.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-    text(s, message);
-    s.hidden = false;
-    clearTimeout(statusTimer);
-    statusTimer = setTimeout(function () { s.hidden = true; }, kind === 'error' ? 8000 : 3000);
-  }
+  // ---- toasts: one at a time, in the strip at the foot of the page ----
+  var toastTimer = null;
+  // `actions`: [[label, fn], ...] shown as buttons in the toast (a confirm, an undo).
+  Desk.toast = function (message, kind, actions) {
+    var box = el('toasts');
+    box.textContent = '';
+    var t = make('span', 'toast ' + (kind || 'ok'), message);
+    t.title = message;
+    box.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    box.appendChild(t);
+    (actions || []).forEach(function (a, i) {
+      var b = make('button', 'btn small', a[0]);
+      b.type = 'button';
+      b.id = 'toast-action-' + i;
+      b.addEventListener('click', function () { box.textContent = ''; a[1](); });
+      box.appendChild(b);
+    });
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { box.textContent = ''; }, actions && actions.length ? 15000 : kind === 'error' ? 9000 : 5000);
+    if (actions && actions.length) box.querySelector('button').focus();
+  };
 
-  function api(method, url, body) {
+  Desk.api = function (method, url, body) {
     var init = { method: method, headers: { 'Accept': 'application/json' }, credentials: 'same-origin' };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
@@ -68,9 +93,9 @@
         window.location.assign('/agent');
         throw new Error('Your session has ended; please sign in again.');
       }
-      return res.text().then(function (body) {
+      return res.text().then(function (raw) {
         var data = null;
-        try { data = body ? JSON.parse(body) : null; } catch (e) { data = null; }
+        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
         if (!res.ok) {
           var err = new Error((data && data.error) || ('The server answered ' + res.status + '.'));
           err.status = res.status;
@@ -79,306 +104,214 @@
         return data;
       });
     });
-  }
+  };
 
-  // ---- known ids (for the filters and the relabel suggestions) ----
-  function learn(t) {
-    if (t.team) teams[t.team] = t.team_name || teams[t.team] || t.team;
-    if (t.intent && t.intent.id) ids.intent[t.intent.id] = true;
-    if (t.persona && t.persona.id) ids.persona[t.persona.id] = true;
-    (t.evidence || []).forEach(function (e) {
-      var m = /^(intent|persona):(.+)$/.exec(e.target || '');
-      if (m) ids[m[1]][m[2]] = true;
-    });
-    (t.relabels || []).forEach(function (r) {
-      if (r.intent) ids.intent[r.intent] = true;
-      if (r.persona) ids.persona[r.persona] = true;
-    });
+  // ---- the catalog: teams (with their agents), intents, personas, and who is signed in ----
+  Desk.catalog = { teams: [], intents: [], personas: [], you: {} };
+  Desk.teamName = function (id) {
+    var t = Desk.catalog.teams.filter(function (x) { return x.id === id; })[0];
+    return t ? t.name : id;
+  };
+  function fillSelect(node, items, keepFirst) {
+    var current = node.value;
+    while (node.options.length > keepFirst) node.remove(keepFirst);
+    items.forEach(function (i) { var o = make('option', '', i.name || i.id); o.value = i.id; node.appendChild(o); });
+    node.value = current;
+    if (node.value !== current) node.value = '';
   }
-  function fillDatalist(node, set) {
-    var keys = Object.keys(set).sort();
-    if (node.options.length === keys.length) return;
-    node.textContent = '';
-    keys.forEach(function (k) { var o = make('option'); o.value = k; node.appendChild(o); });
-  }
-  function fillTeams() {
-    setLocal('hearth.agent.teams', JSON.stringify(teams));
-    var current = teamFilter.value || local('hearth.agent.team', '');
-    var keys = Object.keys(teams).sort();
-    if (teamFilter.options.length === keys.length + 1 && keys.every(function (k, i) {
-      return teamFilter.options[i + 1].value === k && teamFilter.options[i + 1].textContent === teams[k];
-    })) return;
-    while (teamFilter.options.length > 1) teamFilter.remove(1);
-    keys.forEach(function (k) {
-      var o = make('option', '', teams[k]);
-      o.value = k;
-      teamFilter.appendChild(o);
-    });
-    teamFilter.value = keys.indexOf(current) >= 0 ? current : '';
-  }
+  Desk.fillSelect = fillSelect;
 
   // ---- the queue ----
-  var selected = null;
-  var tickets = [];
-  // "active" is open and claimed: two requests, merged newest first.
-  function loadList() {
-    var team = teamFilter.value ? '&team=' + encodeURIComponent(teamFilter.value) : '';
-    var statuses = statusFilter.value === 'active' ? ['open', 'claimed'] : [statusFilter.value];
-    return Promise.all(statuses.map(function (s) {
-      return api('GET', '/v1/tickets?status=' + encodeURIComponent(s) + team);
-    })).then(function (answers) {
-      tickets = [];
-      answers.forEach(function (data) { tickets = tickets.concat((data && data.tickets) || []); });
-      tickets.sort(function (a, b) { return b.id - a.id; });
-      tickets.forEach(learn);
-      fillTeams();
-      renderList();
-      text(el('updated'), 'Updated ' + new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }));
+  var filters = {
+    status: el('status-filter'), team: el('team-filter'), assigned: el('assigned-filter'),
+    q: el('search'), persona: el('persona-filter'), intent: el('intent-filter'),
+    agent: el('agent-filter'), since: el('since-filter'), until: el('until-filter')
+  };
+  filters.status.value = Desk.local('hearth.agent.status', 'active') || 'active';
+  if (!filters.status.value) filters.status.value = 'active';
+  filters.assigned.value = Desk.local('hearth.agent.assigned', 'all') || 'all';
+  if (!filters.assigned.value) filters.assigned.value = 'all';
+
+  Desk.tickets = [];
+  Desk.selected = null;
+  Desk.unseen = {};
+
+  function query(status) {
+    var parts = ['status=' + encodeURIComponent(status), 'assigned=' + encodeURIComponent(filters.assigned.value || 'all')];
+    ['team', 'q', 'persona', 'intent', 'agent', 'since', 'until'].forEach(function (k) {
+      var v = filters[k].value.trim();
+      if (v) parts.push(k + '=' + encodeURIComponent(v));
     });
+    return '/v1/tickets?' + parts.join('&');
   }
 
+  var loading = 0;
+  // "active" is open and claimed: two requests, merged (high priority first, then newest).
+  Desk.loadList = function () {
+    var statuses = filters.status.value === 'active' ? ['open', 'claimed'] : [filters.status.value];
+    var mine = ++loading;
+    return Promise.all(statuses.map(function (s) { return Desk.api('GET', query(s)); })).then(function (answers) {
+      if (mine !== loading) return;
+      var all = [];
+      answers.forEach(function (data) { all = all.concat((data && data.tickets) || []); });
+      all.sort(function (a, b) {
+        var pa = a.priority === 'high' ? 1 : 0, pb = b.priority === 'high' ? 1 : 0;
+        return pb - pa || b.id - a.id;
+      });
+      Desk.tickets = all;
+      renderList();
+    });
+  };
+
   function renderList() {
-    var focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest('#tickets li');
-    focusedId = focusedId ? focusedId.getAttribute('data-ticket-id') : null;
+    var focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('#tickets li');
+    var focusedId = focused ? focused.getAttribute('data-ticket-id') : null;
     list.textContent = '';
-    var n = tickets.length;
+    var n = Desk.tickets.length;
     text(el('count'), n === 1 ? '1 ticket' : n + ' tickets');
     if (!n) {
       list.appendChild(make('li', 'empty', 'No tickets match these filters.'));
       return;
     }
-    tickets.forEach(function (t) {
+    Desk.tickets.forEach(function (t) {
       var li = make('li');
       li.setAttribute('data-ticket-id', String(t.id));
-      if (String(t.id) === String(selected)) li.className = 'selected';
+      var due = Desk.dueText(t);
+      var classes = [];
+      if (String(t.id) === String(Desk.selected)) classes.push('selected');
+      if (due && due.late) classes.push('overdue');
+      if (Desk.unseen[t.id]) classes.push('unseen');
+      li.className = classes.join(' ');
       var b = make('button');
       b.type = 'button';
-      if (String(t.id) === String(selected)) b.setAttribute('aria-current', 'true');
+      if (String(t.id) === String(Desk.selected)) b.setAttribute('aria-current', 'true');
       var top = make('span', 'row-top');
       top.appendChild(make('span', 'tid', '#' + t.id));
       top.appendChild(make('span', 'badge ' + t.status, t.status));
       if (t.priority === 'high') top.appendChild(make('span', 'badge high', 'high'));
       top.appendChild(make('span', 'team', t.team_name || t.team));
-      top.appendChild(timeNode(t.updated_ms || t.created_ms, true));
+      if (due) top.appendChild(make('span', 'due' + (due.late ? ' late' : ''), due.text));
+      top.appendChild(Desk.timeNode(t.updated_ms || t.created_ms, true));
       b.appendChild(top);
       b.appendChild(make('span', 'row-msg', t.first_message || '(no customer message)'));
       var tags = [t.persona ? t.persona.id : 'no persona', t.intent ? t.intent.id : 'no intent'];
-      if (t.claimed_by) tags.push('claimed by ' + t.claimed_by);
+      tags.push(t.assigned_to ? 'assigned to ' + t.assigned_to : 'unassigned');
       b.appendChild(make('span', 'row-tags', tags.join(' · ')));
-      b.addEventListener('click', function () { select(t.id); });
+      b.addEventListener('click', function () { Desk.select(t.id); });
       li.appendChild(b);
       list.appendChild(li);
       if (focusedId === String(t.id)) b.focus();
     });
   }
+  Desk.renderList = renderList;
 
-  // ---- one ticket ----
-  var current = null;
-  function select(id) {
-    selected = id;
+  var baseTitle = document.title;
+  Desk.markUnseen = function (id) { Desk.unseen[id] = true; Desk.badge(); };
+  Desk.badge = function () {
+    var n = Object.keys(Desk.unseen).length;
+    document.title = (n ? '(' + n + ') ' : '') + baseTitle;
+  };
+
+  // ---- the selection ----
+  Desk.select = function (id) {
+    Desk.selected = id;
+    delete Desk.unseen[id];
+    Desk.badge();
     try { history.replaceState(null, '', '#ticket-' + id); } catch (e) { /* ignore */ }
+    document.body.classList.add('viewing');
     renderList();
-    return loadTicket(true);
+    return Desk.loadTicket(true);
+  };
+  el('back').addEventListener('click', function () {
+    document.body.classList.remove('viewing');
+    try { history.replaceState(null, '', '#'); } catch (e) { /* ignore */ }
+    var row = list.querySelector('li.selected button') || list.querySelector('li button');
+    if (row) row.focus();
+  });
+  // j / k: the next or previous ticket of the queue.
+  function step(by) {
+    if (!Desk.tickets.length) return;
+    var at = -1;
+    Desk.tickets.forEach(function (t, i) { if (String(t.id) === String(Desk.selected)) at = i; });
+    var next = at < 0 ? 0 : Math.min(Desk.tickets.length - 1, Math.max(0, at + by));
+    Desk.select(Desk.tickets[next].id);
+    var row = list.querySelector('li[data-ticket-id="' + Desk.tickets[next].id + '"]');
+    if (row && row.scrollIntoView) row.scrollIntoView({ block: 'nearest' });
   }
 
-  function loadTicket(fresh) {
-    if (selected == null) return Promise.resolve();
-    var id = selected;
-    return api('GET', '/v1/tickets/' + encodeURIComponent(id)).then(function (t) {
-      if (String(selected) !== String(id)) return;
-      showTicket(t, fresh);
-    }).catch(function (e) {
-      if (e.status !== 404 || String(selected) !== String(id)) throw e;
-      selected = null;
-      current = null;
-      el('ticket-body').hidden = true;
-      el('ticket-empty').hidden = false;
-      status('Ticket #' + id + ' no longer exists.', 'error');
-    });
+  var searchTimer = null;
+  function changed(key) {
+    return function () {
+      if (key) Desk.setLocal('hearth.agent.' + key, filters[key].value);
+      Desk.loadList().catch(function (e) { Desk.toast(e.message, 'error'); });
+    };
   }
+  ['status', 'assigned'].forEach(function (k) { filters[k].addEventListener('change', changed(k)); });
+  ['team', 'persona', 'intent', 'since', 'until'].forEach(function (k) { filters[k].addEventListener('change', changed()); });
+  [filters.q, filters.agent].forEach(function (input) {
+    input.addEventListener('input', function () {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(changed(), 250);
+    });
+  });
+  filters.q.addEventListener('keydown', function (e) {
+    if (e.key === 'Enter') { e.preventDefault(); clearTimeout(searchTimer); changed()(); }
+  });
 
-  function setPick(prefix, pick) {
-    text(el('t-' + prefix), pick ? pick.id : 'none');
-    text(el('t-' + prefix + '-conf'), pick ? pct(pick.confidence) : '');
-    el('t-' + prefix + '-bar').style.width = pick ? pct(pick.confidence) : '0%';
+  // ---- keyboard shortcuts (not while typing in a field, except Esc) ----
+  var help = el('help');
+  function showHelp(open) {
+    help.hidden = !open;
+    if (open) el('help-close').focus();
   }
+  el('help-open').addEventListener('click', function () { showHelp(true); });
+  el('help-close').addEventListener('click', function () { showHelp(false); });
+  help.addEventListener('click', function (e) { if (e.target === help) showHelp(false); });
 
-  function fromLabel(from) {
-    if (!from) return 'Unknown';
-    if (from.kind === 'customer') return 'Customer';
-    if (from.kind === 'bot') return 'Bot';
-    if (from.kind === 'agent') return (from.name || 'Agent') + ' (agent)';
-    return String(from.kind);
+  function typing(node) {
+    if (!node || !node.tagName) return false;
+    var tag = node.tagName.toLowerCase();
+    return tag === 'input' || tag === 'textarea' || tag === 'select' || node.isContentEditable;
   }
-
-  function showTicket(t, fresh) {
-    current = t;
-    learn(t);
-    fillDatalist(el('intent-ids'), ids.intent);
-    fillDatalist(el('persona-ids'), ids.persona);
-    el('ticket-empty').hidden = true;
-    el('ticket-body').hidden = false;
-
-    text(el('t-title'), 'Ticket #' + t.id);
-    var badge = el('t-status');
-    badge.className = 'badge ' + t.status;
-    text(badge, t.status);
-    var meta = (teams[t.team] || t.team) + ' team · via ' + t.channel + ' · opened ' + new Date(t.created_ms).toLocaleString();
-    if (t.claimed_by) meta += ' · claimed by ' + t.claimed_by;
-    if (t.resolved_by) meta += ' · resolved by ' + t.resolved_by;
-    text(el('t-meta'), meta);
-    // Set by the ticket JSON when the customer was frustrated, and when they left an email.
-    el('t-priority').hidden = t.priority !== 'high';
-    var contact = typeof t.contact === 'string' ? t.contact : '';
-    var link = el('t-contact-link');
-    text(link, contact);
-    if (/^[^\s@<>"]+@[^\s@<>"]+$/.test(contact)) link.href = 'mailto:' + contact;
-    else link.removeAttribute('href');
-    el('t-contact').hidden = !contact;
-    el('claim').disabled = t.status !== 'open';
-    el('resolve').disabled = t.status === 'resolved';
-    el('reply-send').disabled = t.status === 'resolved';
-
-    setPick('persona', t.persona);
-    setPick('intent', t.intent);
-    text(el('t-reason'), t.reason || '—');
-
-    var ev = el('t-evidence');
-    ev.textContent = '';
-    if (!t.evidence || !t.evidence.length) ev.appendChild(make('li', '', 'No matched terms'));
-    (t.evidence || []).forEach(function (e) {
-      var li = make('li', Number(e.weight) < 0 ? 'neg' : '');
-      li.appendChild(make('span', 'term', e.term));
-      li.appendChild(document.createTextNode(' '));
-      li.appendChild(make('span', 'target', '→ ' + e.target));
-      li.appendChild(document.createTextNode(' '));
-      li.appendChild(make('span', 'weight', (Number(e.weight) >= 0 ? '+' : '') + Number(e.weight).toFixed(1)));
-      ev.appendChild(li);
-    });
-
-    var tr = el('t-transcript');
-    tr.textContent = '';
-    (t.transcript || []).forEach(function (line) {
-      var kind = line.from && line.from.kind ? line.from.kind : 'customer';
-      var li = make('li', 'line ' + kind);
-      var from = make('div', 'from');
-      from.appendChild(make('b', '', fromLabel(line.from)));
-      from.appendChild(timeNode(line.at_ms, false));
-      li.appendChild(from);
-      li.appendChild(make('div', 'text', line.text));
-      tr.appendChild(li);
-    });
-
-    var rel = el('t-relabels');
-    rel.textContent = '';
-    (t.relabels || []).forEach(function (r) {
-      var parts = [];
-      if (r.intent) parts.push('intent → ' + r.intent);
-      if (r.persona) parts.push('persona → ' + r.persona);
-      rel.appendChild(make('li', '', parts.join(', ') + ' by ' + r.by + ' (' + new Date(r.at_ms).toLocaleString() + ')'));
-    });
-    // Who did what to this ticket, from the audit log (oldest first).
-    var history = el('t-history');
-    history.textContent = '';
-    (t.audit || []).forEach(function (a) {
-      var what = a.action.replace(/_/g, ' ') + ' by ' + a.who + (a.via === 'cli' ? ' (command line)' : '');
-      history.appendChild(make('li', '', what + ' (' + new Date(a.at_ms).toLocaleString() + ')'));
-    });
-    var last = (t.relabels || []).slice(-1)[0] || {};
-    el('relabel-intent').placeholder = last.intent || (t.intent ? t.intent.id : 'intent id');
-    el('relabel-persona').placeholder = last.persona || (t.persona ? t.persona.id : 'persona id');
-    if (fresh) {
-      el('relabel-intent').value = '';
-      el('relabel-persona').value = '';
-      el('ticket').scrollTop = 0;
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape') {
+      if (!help.hidden) { showHelp(false); e.preventDefault(); return; }
+      if (typing(e.target) && !e.defaultPrevented) e.target.blur();
+      return;
     }
-  }
-
-  function act(verb, body, done) {
-    if (!current) return Promise.resolve();
-    var id = current.id;
-    return api('POST', '/v1/tickets/' + id + '/' + verb, body).then(function (t) {
-      if (String(selected) === String(id)) showTicket(t, false);
-      status(done);
-      return loadList();
-    }).catch(function (e) { status(e.message, 'error'); throw e; });
-  }
-
-  el('claim').addEventListener('click', function () {
-    var b = this; b.disabled = true;
-    act('claim', {}, 'Ticket claimed. The bot stays quiet in this conversation until you resolve it.')
-      .catch(function () { b.disabled = false; });
-  });
-  el('resolve').addEventListener('click', function () {
-    var b = this; b.disabled = true;
-    act('resolve', {}, 'Ticket resolved. The bot answers this customer again.')
-      .catch(function () { b.disabled = false; });
-  });
-
-  el('reply-form').addEventListener('submit', function (e) {
-    e.preventDefault();
-    var area = el('reply-text');
-    var msg = area.value.trim();
-    if (!msg) { status('Write a reply first.', 'error'); area.focus(); return; }
-    var b = el('reply-send'); b.disabled = true;
-    act('reply', { text: msg }, 'Reply sent to the customer.')
-      .then(function () { area.value = ''; })
-      .catch(function () { /* shown */ })
-      .then(function () { b.disabled = !current || current.status === 'resolved'; area.focus(); });
-  });
-  el('reply-text').addEventListener('keydown', function (e) {
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
-      e.preventDefault();
-      el('reply-form').requestSubmit ? el('reply-form').requestSubmit() : el('reply-send').click();
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || e.defaultPrevented) return;
+    if (!help.hidden && e.key !== '?') return;
+    var acts = Desk.actions || {};
+    var handled = true;
+    switch (e.key) {
+      case 'j': step(1); break;
+      case 'k': step(-1); break;
+      case 'c': if (acts.claim) acts.claim(); break;
+      case 'r': if (acts.compose) acts.compose('reply'); break;
+      case 'n': if (acts.compose) acts.compose('note'); break;
+      case 'e': if (acts.confirmResolve) acts.confirmResolve(); break;
+      case '/': document.body.classList.remove('viewing'); filters.q.focus(); filters.q.select(); break;
+      case '?': showHelp(help.hidden); break;
+      default: handled = false;
     }
+    if (handled) e.preventDefault();
   });
 
-  el('relabel-form').addEventListener('submit', function (e) {
-    e.preventDefault();
-    var intent = el('relabel-intent').value.trim();
-    var persona = el('relabel-persona').value.trim();
-    if (!intent && !persona) { status('Give an intent, a persona, or both.', 'error'); return; }
-    var body = {};
-    if (intent) body.intent = intent;
-    if (persona) body.persona = persona;
-    act('relabel', body, 'Labels saved as ground truth.').then(function () {
-      el('relabel-intent').value = '';
-      el('relabel-persona').value = '';
-    }).catch(function () { /* shown */ });
-  });
-
-  teamFilter.addEventListener('change', function () { setLocal('hearth.agent.team', teamFilter.value); refresh(); });
-  statusFilter.addEventListener('change', function () { setLocal('hearth.agent.status', statusFilter.value); refresh(); });
-
-  var failures = 0;
-  var timer = null;
-  function refresh() {
-    clearTimeout(timer);
-    return Promise.all([loadList(), loadTicket(false)]).then(function () {
-      failures = 0;
-    }).catch(function (e) {
-      failures += 1;
-      if (failures === 1 || failures % 6 === 0) status('Could not refresh the queue: ' + e.message, 'error');
-    }).then(function () {
-      timer = setTimeout(refresh, REFRESH_MS);
-    });
-  }
-
-  var m = /^#ticket-(\d+)$/.exec(window.location.hash);
-  if (m) selected = Number(m[1]);
-  var savedTeam = local('hearth.agent.team', '');
-  fillTeams();
-  if (savedTeam && teams[savedTeam]) teamFilter.value = savedTeam;
-  // The catalog's teams, intents and personas, for the filters and the relabel suggestions.
-  api('GET', '/v1/catalog').then(function (c) {
-    (c.teams || []).forEach(function (t) { teams[t.id] = t.name; });
-    (c.intents || []).forEach(function (i) { ids.intent[i.id] = true; });
-    (c.personas || []).forEach(function (p) { ids.persona[p.id] = true; });
-    // Actions are recorded under the signed-in account.
-    if (c.you && c.you.name) el('agent-who').textContent = c.you.name;
-    fillTeams();
-    fillDatalist(el('intent-ids'), ids.intent);
-    fillDatalist(el('persona-ids'), ids.persona);
-  }).catch(function () { /* the queue still works; ids are learnt from tickets */ });
-  refresh();
+  // ---- start (called by agent-live.js once every part is loaded) ----
+  Desk.start = function () {
+    var m = /^#ticket-(\d+)$/.exec(window.location.hash);
+    var first = Desk.api('GET', '/v1/catalog').then(function (c) {
+      Desk.catalog = c || Desk.catalog;
+      if (c.you && c.you.name) text(el('agent-who'), c.you.name);
+      fillSelect(filters.team, c.teams || [], 1);
+      fillSelect(filters.persona, c.personas || [], 1);
+      fillSelect(filters.intent, c.intents || [], 1);
+      if (Desk.fillLabels) Desk.fillLabels();
+    }).catch(function (e) { Desk.toast('Could not load the catalog: ' + e.message, 'error'); });
+    return first.then(function () {
+      var loads = [Desk.loadList()];
+      if (m) loads.push(Desk.select(Number(m[1])));
+      return Promise.all(loads);
+    }).catch(function (e) { Desk.toast('Could not load the queue: ' + e.message, 'error'); });
+  };
 })();
