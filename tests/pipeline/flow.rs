@@ -71,6 +71,15 @@ fn a_contact_lives_on_the_ticket_only_and_forget_removes_it() {
     assert_eq!(stored.contact.as_deref(), Some(EMAIL));
     let text = output::ticket_text(&stored);
     assert!(text.contains(&format!("contact:  {EMAIL}")), "{text}");
+    assert!(!text.contains("rating:"), "{text}");
+    let mut rated = stored.clone();
+    rated.csat = Some(personabot::store::Csat {
+        rating: 4,
+        comment: Some("quick, thanks".into()),
+        at_ms: 1,
+    });
+    let text = output::ticket_text(&rated);
+    assert!(text.contains("rating:   4/5: quick, thanks"), "{text}");
 
     let interactions = p.store().interactions(&Default::default()).unwrap();
     assert_eq!(interactions.len(), 2);
