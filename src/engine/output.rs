@@ -338,7 +338,10 @@ pub fn ticket_text(t: &Ticket) -> String {
         let _ = writeln!(s, "assigned: {to}");
     }
     if let Some(c) = &t.csat {
-        let comment = c.comment.as_deref().map_or(String::new(), |c| format!(": {c}"));
+        let comment = c
+            .comment
+            .as_deref()
+            .map_or(String::new(), |c| format!(": {c}"));
         let _ = writeln!(s, "rating:   {}/5{comment}", c.rating);
     }
     for l in &t.relabels {

@@ -28,6 +28,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("agent-picker.js", include_str!("pages/agent-picker.js")),
         ("agent-live.js", include_str!("pages/agent-live.js")),
         ("login.js", include_str!("pages/login.js")),
+        ("markdown.js", include_str!("pages/markdown.js")),
     ]
     .into_iter()
     .map(|(name, body)| Asset {

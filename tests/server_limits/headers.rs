@@ -124,6 +124,7 @@ async fn the_pages_load_their_scripts_from_the_server_and_inline_none() {
         "/assets/agent-ticket.js",
         "/assets/agent-picker.js",
         "/assets/agent-live.js",
+        "/assets/markdown.js",
     ] {
         let (status, h, body) = headers_of(&server, script).await;
         assert_eq!(status, StatusCode::OK, "{script}");

@@ -267,6 +267,14 @@ fn an_agents_day_on_the_desk() {
         "[document.querySelector('#t-title').textContent, document.title]",
         json!([format!("Ticket #{id}"), "Agent desk · Hearth support"]),
     );
+    // The bot's answer reads as the customer saw it: a link, not markdown source.
+    b.wait_eq(
+        &agent,
+        "the bot's answer rendered in the transcript",
+        "[!!document.querySelector('#t-transcript .line.bot a[href=\"https://hearth.example/startups\"]'), \
+         document.querySelector('#t-transcript').textContent.includes('](https')]",
+        json!([true, false]),
+    );
 
     // 5. Assign to Sam, then to herself: "mine" shows it.
     b.wait_eq(

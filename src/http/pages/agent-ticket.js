@@ -70,7 +70,14 @@
     if (mark) from.appendChild(make('span', 'note-mark', mark));
     from.appendChild(Desk.timeNode(at, false));
     li.appendChild(from);
-    li.appendChild(make('div', 'text', body));
+    if (kind === 'bot') {
+      // The bot's answers are markdown, shown as the customer saw them.
+      var rendered = make('div', 'text md');
+      window.PersonabotMarkdown.render(rendered, body);
+      li.appendChild(rendered);
+    } else {
+      li.appendChild(make('div', 'text', body));
+    }
     return li;
   }
 
