@@ -80,6 +80,32 @@ pub fn may_rate(ticket: &Ticket, user: &str) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// Ticket `id`, if `user` (the id as the channel reports it) may rate it (see [`may_rate`]).
+pub fn ticket_to_rate(pipeline: &Pipeline, id: u64, user: &str) -> Result<Ticket, PipelineError> {
+    let store = pipeline.store();
+    let ticket = store
+        .ticket(id)?
+        .ok_or_else(|| PipelineError::Refused("this ticket no longer exists".into()))?;
+    may_rate(&ticket, &store.hash_user(user))?;
+    Ok(ticket)
+}
+
+/// Stores a rating on ticket `id`, now.
+fn store_rating(
+    pipeline: &Pipeline,
+    id: u64,
+    rating: u8,
+    comment: Option<String>,
+) -> Result<Ticket, PipelineError> {
+    let at_ms = pipeline.clock_ms();
+    let csat = Csat {
+        rating,
+        comment,
+        at_ms,
+    };
+    pipeline.rate_ticket(id, csat)
+}
+
 /// Stores `user`'s rating of ticket `id` (a button that names its ticket): refused unless
 /// `user` is the ticket's customer and it is resolved; a later rating replaces an earlier one.
 pub fn rate_ticket(
@@ -89,18 +115,8 @@ pub fn rate_ticket(
     rating: u8,
     comment: Option<String>,
 ) -> Result<Ticket, PipelineError> {
-    let store = pipeline.store();
-    let ticket = store
-        .ticket(id)?
-        .ok_or_else(|| PipelineError::Refused("this ticket no longer exists".into()))?;
-    may_rate(&ticket, &store.hash_user(user))?;
-    let at_ms = pipeline.clock_ms();
-    let csat = Csat {
-        rating,
-        comment,
-        at_ms,
-    };
-    pipeline.rate_ticket(id, csat)
+    ticket_to_rate(pipeline, id, user)?;
+    store_rating(pipeline, id, rating, comment)
 }
 
 /// Adds (or replaces) the comment on `user`'s rating of ticket `id`, keeping the rating:
@@ -111,17 +127,13 @@ pub fn comment_ticket(
     user: &str,
     comment: Option<String>,
 ) -> Result<Ticket, PipelineError> {
-    let ticket = pipeline
-        .store()
-        .ticket(id)?
-        .ok_or_else(|| PipelineError::Refused("this ticket no longer exists".into()))?;
-    may_rate(&ticket, &pipeline.store().hash_user(user))?;
+    let ticket = ticket_to_rate(pipeline, id, user)?;
     let rating = ticket
         .csat
         .as_ref()
         .map(|c| c.rating)
         .ok_or_else(|| PipelineError::Refused("rate the ticket first".into()))?;
-    rate_ticket(pipeline, id, user, rating, comment)
+    store_rating(pipeline, id, rating, comment)
 }
 
 /// Stores `user`'s rating for their latest resolved ticket in the conversation (409 when there
@@ -139,13 +151,7 @@ pub fn rate(
     let id = rated_ticket(&tickets, &store.hash_user(user)).ok_or_else(|| {
         PipelineError::Refused("there is no resolved ticket to rate in this conversation".into())
     })?;
-    let at_ms = pipeline.clock_ms();
-    let csat = Csat {
-        rating,
-        comment,
-        at_ms,
-    };
-    pipeline.rate_ticket(id, csat)
+    store_rating(pipeline, id, rating, comment)
 }
 
 #[cfg(test)]

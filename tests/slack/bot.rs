@@ -232,6 +232,24 @@ impl Bot {
         status
     }
 
+    /// Carol asks for an enterprise quote at `ts` (event `event_id`) in a new thread: the bot's
+    /// handoff reply there opens ticket #1.
+    pub(crate) async fn carol_hands_off(&self, event_id: &str, ts: &str) -> Call {
+        let since = self.mark();
+        self.event(
+            event_id,
+            message(
+                "U0CAROL",
+                "we are 2000 employees, our procurement team needs an enterprise quote, can I talk to a person?",
+                ts,
+            ),
+        )
+        .await;
+        let handoff = self.reply_in(since, ts).await;
+        assert!(handoff.text().contains("ticket #1"), "{}", handoff.text());
+        handoff
+    }
+
     pub(crate) fn mark(&self) -> usize {
         self.fake.mark()
     }

@@ -227,18 +227,7 @@ async fn an_agents_note_in_the_thread_is_kept_on_the_ticket_and_never_sent_or_ro
     ])
     .await;
     let ts = "1700000041.000100";
-    let since = bot.mark();
-    bot.event(
-        "Ev0041",
-        message(
-            "U0CAROL",
-            "we are 2000 employees, our procurement team needs an enterprise quote, can I talk to a person?",
-            ts,
-        ),
-    )
-    .await;
-    let handoff = bot.reply_in(since, ts).await;
-    assert!(handoff.text().contains("ticket #1"), "{}", handoff.text());
+    bot.carol_hands_off("Ev0041", ts).await;
 
     // The agent's note: on the ticket, not in the transcript, nothing posted.
     let since = bot.mark();

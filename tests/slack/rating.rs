@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::bot::{message, press_payload, Bot, T};
+use crate::bot::{press_payload, Bot, T};
 
 const NOTE: &str = "reseller, offer the partner discount";
 const REPLY: &str = "Happy to put a quote together for you.";
@@ -15,18 +15,7 @@ const REPLY: &str = "Happy to put a quote together for you.";
 async fn the_customer_rates_in_the_thread_and_never_sees_a_note() {
     let bot = Bot::start().await;
     let ts = "1700000091.000100";
-    let since = bot.mark();
-    bot.event(
-        "Ev0091",
-        message(
-            "U0CAROL",
-            "we are 2000 employees, our procurement team needs an enterprise quote, can I talk to a person?",
-            ts,
-        ),
-    )
-    .await;
-    let handoff = bot.reply_in(since, ts).await;
-    assert!(handoff.text().contains("ticket #1"), "{}", handoff.text());
+    bot.carol_hands_off("Ev0091", ts).await;
 
     // A note, then a reply: the reply is posted in carol's thread, the note nowhere.
     let since = bot.mark();

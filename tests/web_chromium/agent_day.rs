@@ -466,11 +466,6 @@ fn an_agents_day_on_the_desk() {
         json!(format!("Ticket #{id}")),
     );
 
-    let problems = b.page_errors();
-    b.check(
-        problems.is_empty(),
-        &format!("JavaScript errors on the pages: {problems:#?}"),
-    );
-    b.close();
+    b.close_clean();
     assert_eq!(server.stop(), 0, "serve exits 0 on SIGTERM");
 }

@@ -243,12 +243,7 @@ fn shortcuts_relabel_lists_and_folded_evidence() {
         json!("resolved"),
     );
 
-    let problems = b.page_errors();
-    b.check(
-        problems.is_empty(),
-        &format!("JavaScript errors on the pages: {problems:#?}"),
-    );
-    b.close();
+    b.close_clean();
     assert_eq!(server.stop(), 0);
 }
 
@@ -427,12 +422,7 @@ fn a_phone_gets_two_views_and_toasts_cover_no_control() {
     open_ticket(&mut b, &agent, id);
     b.wait_eq(&agent, "the ticket again", view, json!([false, true, true]));
 
-    let problems = b.page_errors();
-    b.check(
-        problems.is_empty(),
-        &format!("JavaScript errors on the pages: {problems:#?}"),
-    );
-    b.close();
+    b.close_clean();
     assert_eq!(server.stop(), 0);
 }
 

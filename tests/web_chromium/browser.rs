@@ -612,6 +612,16 @@ impl Browser {
         );
     }
 
+    /// Fails on any JavaScript error the pages raised, then closes the browser.
+    pub(crate) fn close_clean(mut self) {
+        let problems = self.page_errors();
+        self.check(
+            problems.is_empty(),
+            &format!("JavaScript errors on the pages: {problems:#?}"),
+        );
+        self.close();
+    }
+
     pub(crate) fn close(mut self) {
         let _ = self.call(None, "Browser.close", json!({}));
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -314,11 +314,6 @@ fn the_conversation_survives_reloads_and_new_tabs_with_buttons_that_mean_somethi
         json!("hello 9"),
     );
 
-    let problems = b.page_errors();
-    b.check(
-        problems.is_empty(),
-        &format!("JavaScript errors on the pages: {problems:#?}"),
-    );
-    b.close();
+    b.close_clean();
     assert_eq!(server.stop(), 0, "serve exits 0 on SIGTERM");
 }

@@ -170,11 +170,6 @@ fn the_customer_rates_a_resolved_ticket_in_chromium() {
         ),
         json!([0, false]),
     );
-    let problems = b.page_errors();
-    b.check(
-        problems.is_empty(),
-        &format!("JavaScript errors on the pages: {problems:#?}"),
-    );
-    b.close();
+    b.close_clean();
     assert_eq!(server.stop(), 0, "serve exits 0 on SIGTERM");
 }

@@ -191,11 +191,6 @@ fn the_widget_on_another_origin_completes_a_conversation_to_a_handoff() {
     );
     b.step_screenshot(&stranger, "w3-widget-refused-elsewhere");
 
-    let problems = b.page_errors();
-    b.check(
-        problems.is_empty(),
-        &format!("JavaScript errors on the pages: {problems:#?}"),
-    );
-    b.close();
+    b.close_clean();
     assert_eq!(server.stop(), 0, "serve exits 0 on SIGTERM");
 }

@@ -93,20 +93,9 @@ pub(super) async fn on_comment_press(
 ) {
     let presser = c.user.id.get().to_string();
     let pipeline = s.state.pipeline.clone();
-    let allowed = blocking(
-        move || -> Result<(), crate::engine::pipeline::PipelineError> {
-            let store = pipeline.store();
-            let t = store.ticket(ticket)?.ok_or_else(|| {
-                crate::engine::pipeline::PipelineError::Refused(
-                    "this ticket no longer exists".into(),
-                )
-            })?;
-            csat::may_rate(&t, &store.hash_user(&presser))
-        },
-    )
-    .await;
+    let allowed = blocking(move || csat::ticket_to_rate(&pipeline, ticket, &presser)).await;
     let response = match allowed {
-        Some(Ok(())) => CreateInteractionResponse::Modal(comment_modal(ticket)),
+        Some(Ok(_)) => CreateInteractionResponse::Modal(comment_modal(ticket)),
         Some(Err(e)) => text_response(&e.user_message(), true),
         None => text_response(crate::core::wording::SOMETHING_WRONG, true),
     };

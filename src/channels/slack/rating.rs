@@ -85,18 +85,10 @@ pub(super) async fn on_press(
 async fn open_comment_form(state: &AppState, api: &Api, ticket: u64, trigger_id: &str, p: &Press) {
     let presser = p.presser.clone();
     let allowed = state
-        .blocking(move |pl| {
-            let store = pl.store();
-            let t = store.ticket(ticket)?.ok_or_else(|| {
-                crate::engine::pipeline::PipelineError::Refused(
-                    "this ticket no longer exists".into(),
-                )
-            })?;
-            csat::may_rate(&t, &store.hash_user(&presser))
-        })
+        .blocking(move |pl| csat::ticket_to_rate(pl, ticket, &presser))
         .await;
     match allowed {
-        Ok(Ok(())) => {
+        Ok(Ok(_)) => {
             let body = serde_json::json!({"trigger_id": trigger_id, "view": comment_view(ticket)});
             let (opened, _) = api.call("views.open", &body).await;
             if let Err(e) = opened {
