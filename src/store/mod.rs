@@ -21,6 +21,9 @@ pub use sled_store::{
     StoreError, TicketChange, TicketPatch, TurnReceipt, TurnWrite,
 };
 pub use sled_store::{works_team, Assigned, MAX_NOTE_CHARS};
+pub use sled_store::{
+    spaced_id, ClusterNode, OutboxEntry, OutboxStream, TicketEvent, MAX_CLUSTER_NODES,
+};
 
 /// The control socket a running `serve` listens on, in the store's folder (kept there across
 /// compactions), through which the store commands reach the store it holds.
