@@ -9,7 +9,7 @@
 //! Without cluster mode ids are the local sequence itself (1, 2, 3...), as before; a store that
 //! joins a cluster keeps its earlier ids, and its new ids are above them.
 
-use async_nats::jetstream::kv;
+use async_nats::jetstream::{kv, stream};
 
 pub use crate::store::{spaced_id, ClusterNode, MAX_CLUSTER_NODES};
 
@@ -70,20 +70,34 @@ pub fn decide(remembered: Option<u8>, registered: Option<u8>) -> Decision {
     }
 }
 
+/// The configuration of the bucket's backing stream, as the KV API makes it (one value per
+/// key, on disk). Created directly: async-nats' `create_key_value` first reads the account's
+/// info in a form Debian's nats-server 2.9 does not send.
+pub fn bucket_stream() -> stream::Config {
+    stream::Config {
+        name: format!("KV_{NODES_BUCKET}"),
+        description: Some("personabot: cluster node name <-> index".into()),
+        subjects: vec![format!("$KV.{NODES_BUCKET}.>")],
+        max_messages_per_subject: 1,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        num_replicas: 1,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    }
+}
+
 /// Opens (or creates) the bucket.
 pub async fn bucket(js: &async_nats::jetstream::Context) -> Result<kv::Store, ClusterError> {
-    if let Ok(store) = js.get_key_value(NODES_BUCKET).await {
-        return Ok(store);
-    }
-    js.create_key_value(kv::Config {
-        bucket: NODES_BUCKET.into(),
-        description: "personabot: cluster node name <-> index".into(),
-        history: 1,
-        storage: async_nats::jetstream::stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| ClusterError::Nats(format!("cannot create the {NODES_BUCKET} bucket: {e}")))
+    let nats = |e: &dyn std::fmt::Display| {
+        ClusterError::Nats(format!("cannot open the {NODES_BUCKET} bucket: {e}"))
+    };
+    js.get_or_create_stream(bucket_stream())
+        .await
+        .map_err(|e| nats(&e))?;
+    js.get_key_value(NODES_BUCKET).await.map_err(|e| nats(&e))
 }
 
 /// Registers `node` in the bucket and returns its index (see [`decide`]).
