@@ -159,7 +159,10 @@ fn two_nodes_open_distinct_tickets_and_a_killed_node_loses_no_acknowledged_messa
     let b = node(&dir.path().join("b"), &url, "b");
     let seen = wait_for_evidence(&url, "b", &acknowledged);
     for conversation in &acknowledged {
-        assert_eq!(seen[conversation], 1, "{conversation} published once: {seen:?}");
+        assert_eq!(
+            seen[conversation], 1,
+            "{conversation} published once: {seen:?}"
+        );
     }
     let health_b = wait_outbox_empty(&b);
     assert_eq!(health_b["cluster"]["node"], "b");
@@ -177,10 +180,15 @@ fn two_nodes_open_distinct_tickets_and_a_killed_node_loses_no_acknowledged_messa
         {
             break;
         }
-        assert!(Instant::now() < deadline, "no ticket event for #{id}: {events:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no ticket event for #{id}: {events:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let metrics = request(b.addr(), "GET", "/metrics", None).expect("metrics").1;
+    let metrics = request(b.addr(), "GET", "/metrics", None)
+        .expect("metrics")
+        .1;
     assert!(
         metrics.contains("personabot_cluster_outbox_pending 0"),
         "{metrics}"
@@ -205,21 +213,86 @@ fn messages_taken_while_nats_was_down_reach_the_stream_after_a_kill_and_restart(
             conversation
         })
         .collect();
-    let pending = health(&b)["cluster"]["outbox"].as_u64().expect("outbox count");
-    assert!(pending >= 10, "the outbox holds the messages taken offline: {pending}");
+    let pending = health(&b)["cluster"]["outbox"]
+        .as_u64()
+        .expect("outbox count");
+    assert!(
+        pending >= 10,
+        "the outbox holds the messages taken offline: {pending}"
+    );
     b.kill9();
     // B starts again while NATS is still down (its store remembers its index) ...
     let b = node(&data, &url, "b");
     let health_b = health(&b);
     assert_eq!(health_b["cluster"]["connected"], false, "{health_b}");
-    assert!(health_b["cluster"]["outbox"].as_u64() >= Some(10), "{health_b}");
+    assert!(
+        health_b["cluster"]["outbox"].as_u64() >= Some(10),
+        "{health_b}"
+    );
     // ... and once NATS is back, its outbox drains into the stream.
     nats.restart();
     let mut expected = acknowledged.clone();
     expected.insert("b-before".into());
     let seen = wait_for_evidence(&url, "b", &expected);
     for conversation in &expected {
-        assert_eq!(seen[conversation], 1, "{conversation} published once: {seen:?}");
+        assert_eq!(
+            seen[conversation], 1,
+            "{conversation} published once: {seen:?}"
+        );
     }
     wait_outbox_empty(&b);
+}
+
+#[test]
+fn nodes_registering_at_once_get_distinct_indexes_and_keep_them() {
+    use personabot::cluster::{ids, ClusterError};
+    let nats = NatsServer::start();
+    let url = nats.url();
+    runtime().block_on(async {
+        let client = async_nats::connect(&url).await.expect("connect");
+        let js = async_nats::jetstream::new(client);
+        let racing: Vec<_> = (0..6)
+            .map(|n| {
+                let js = js.clone();
+                tokio::spawn(async move {
+                    let bucket = ids::bucket(&js).await.expect("the bucket");
+                    ids::register(&bucket, &format!("n{n}"), None).await
+                })
+            })
+            .collect();
+        let mut indexes = BTreeMap::new();
+        for (n, task) in racing.into_iter().enumerate() {
+            let index = task.await.expect("joined").expect("registered");
+            indexes.insert(format!("n{n}"), index);
+        }
+        let distinct: BTreeSet<u8> = indexes.values().copied().collect();
+        assert_eq!(distinct.len(), 6, "{indexes:?}");
+        assert_eq!(
+            distinct,
+            (0..6).collect(),
+            "the lowest free ones: {indexes:?}"
+        );
+        let bucket = ids::bucket(&js).await.expect("the bucket");
+        for (node, index) in &indexes {
+            // A restart finds its own index, whether its store remembers it or not.
+            assert_eq!(ids::register(&bucket, node, None).await.unwrap(), *index);
+            assert_eq!(
+                ids::register(&bucket, node, Some(*index)).await.unwrap(),
+                *index
+            );
+        }
+        let wrong = (indexes["n0"] + 1) % 16;
+        let refused = ids::register(&bucket, "n0", Some(wrong)).await;
+        assert!(
+            matches!(refused, Err(ClusterError::Conflict(_))),
+            "{refused:?}"
+        );
+        // A store remembering an index another node holds is refused too.
+        let taken = indexes["n1"];
+        let refused = ids::register(&bucket, "fresh", Some(taken)).await;
+        assert!(
+            matches!(refused, Err(ClusterError::Conflict(_))),
+            "{refused:?}"
+        );
+    });
 }

@@ -129,6 +129,10 @@ pub async fn register(
         }
         Decision::TakeFree => loop {
             let taken = taken_indexes(bucket).await?;
+            // A start that died between claiming an index and naming the node holds one.
+            if let Some(index) = held_by(bucket, node, &taken).await? {
+                break index;
+            }
             let Some(index) = free_index(&taken) else {
                 return Err(ClusterError::Conflict(format!(
                     "every one of the {MAX_CLUSTER_NODES} node indexes is taken"
@@ -169,8 +173,24 @@ async fn claim(bucket: &kv::Store, node: &str, index: u8) -> Result<(), ClusterE
                 ))),
             }
         }
-        Err(e) => Err(ClusterError::Nats(format!("cannot claim index {index}: {e}"))),
+        Err(e) => Err(ClusterError::Nats(format!(
+            "cannot claim index {index}: {e}"
+        ))),
     }
+}
+
+/// The index among `taken` whose holder is `node`, if any.
+async fn held_by(bucket: &kv::Store, node: &str, taken: &[u8]) -> Result<Option<u8>, ClusterError> {
+    for &index in taken {
+        let holder = bucket
+            .get(index_key(index))
+            .await
+            .map_err(|e| ClusterError::Nats(format!("cannot read the node registry: {e}")))?;
+        if holder.is_some_and(|h| h.as_ref() == node.as_bytes()) {
+            return Ok(Some(index));
+        }
+    }
+    Ok(None)
 }
 
 async fn taken_indexes(bucket: &kv::Store) -> Result<Vec<u8>, ClusterError> {
@@ -181,8 +201,12 @@ async fn taken_indexes(bucket: &kv::Store) -> Result<Vec<u8>, ClusterError> {
         .map_err(|e| ClusterError::Nats(format!("cannot list the node registry: {e}")))?;
     let mut taken = Vec::new();
     while let Some(key) = keys.next().await {
-        let key = key.map_err(|e| ClusterError::Nats(format!("cannot list the node registry: {e}")))?;
-        if let Some(index) = key.strip_prefix("index.").and_then(|i| parse_index(i.as_bytes())) {
+        let key =
+            key.map_err(|e| ClusterError::Nats(format!("cannot list the node registry: {e}")))?;
+        if let Some(index) = key
+            .strip_prefix("index.")
+            .and_then(|i| parse_index(i.as_bytes()))
+        {
             taken.push(index);
         }
     }

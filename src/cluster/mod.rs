@@ -101,7 +101,10 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
     let url = settings
         .url()
         .ok_or_else(|| ClusterError::Nats("cluster.nats_url is not set".into()))?;
-    let node = settings.node_name().ok_or(ClusterError::NoNode)?.to_string();
+    let node = settings
+        .node_name()
+        .ok_or(ClusterError::NoNode)?
+        .to_string();
     let remembered = store.cluster_node()?;
     if let Some(other) = remembered.as_ref().filter(|r| r.node != node) {
         return Err(ClusterError::Conflict(format!(

@@ -71,7 +71,12 @@ mod tests {
         for (kind, node, stream, subject_) in [
             (OutboxStream::Evidence, "a", "PB_EVIDENCE", "pb.evidence.a"),
             (OutboxStream::Tickets, "a", "PB_TICKETS", "pb.tickets.a"),
-            (OutboxStream::Evidence, "eu-2", "PB_EVIDENCE", "pb.evidence.eu-2"),
+            (
+                OutboxStream::Evidence,
+                "eu-2",
+                "PB_EVIDENCE",
+                "pb.evidence.eu-2",
+            ),
         ] {
             assert_eq!(stream_name(kind), stream);
             assert_eq!(subject(kind, node), subject_);

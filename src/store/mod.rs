@@ -17,13 +17,13 @@ pub use records::{
     TranscriptLine,
 };
 pub use sled_store::{
+    spaced_id, ClusterNode, OutboxEntry, OutboxStream, TicketEvent, MAX_CLUSTER_NODES,
+};
+pub use sled_store::{
     token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,
     StoreError, TicketChange, TicketPatch, TurnReceipt, TurnWrite,
 };
 pub use sled_store::{works_team, Assigned, MAX_NOTE_CHARS};
-pub use sled_store::{
-    spaced_id, ClusterNode, OutboxEntry, OutboxStream, TicketEvent, MAX_CLUSTER_NODES,
-};
 
 /// The control socket a running `serve` listens on, in the store's folder (kept there across
 /// compactions), through which the store commands reach the store it holds.

@@ -18,12 +18,18 @@ pub struct ClusterSettings {
 impl ClusterSettings {
     /// The NATS URL when cluster mode is on.
     pub fn url(&self) -> Option<&str> {
-        self.nats_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+        self.nats_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
     }
 
     /// The node name, when set.
     pub fn node_name(&self) -> Option<&str> {
-        self.node.as_deref().map(str::trim).filter(|n| !n.is_empty())
+        self.node
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
     }
 
     /// What is wrong, as (key, problem), if anything.
@@ -116,7 +122,10 @@ mod tests {
             (s(Some("nats://127.0.0.1:4222"), Some("a")), None),
             (s(Some("127.0.0.1:4222,nats://n2:4222"), Some("b-2")), None),
             (s(Some("nats://127.0.0.1:4222"), None), Some("cluster.node")),
-            (s(Some("nats://127.0.0.1:4222"), Some("B")), Some("cluster.node")),
+            (
+                s(Some("nats://127.0.0.1:4222"), Some("B")),
+                Some("cluster.node"),
+            ),
             (s(None, Some("B")), Some("cluster.node")),
             (s(Some("http://x:1"), Some("a")), Some("cluster.nats_url")),
             (s(Some("nats://"), Some("a")), Some("cluster.nats_url")),
@@ -157,5 +166,27 @@ mod tests {
             missing.is_err_and(|e| e.to_string().contains("cluster.node")),
             "a node name is required"
         );
+    }
+
+    #[test]
+    fn the_settings_file_is_checked() {
+        use crate::catalog::SourceText;
+        let text = "[cluster]\nnats_url = \"http://x\"\nnode = \"Node A\"\n";
+        let problems = super::super::check_file(&SourceText::new(
+            std::path::Path::new("personabot.toml"),
+            text.into(),
+        ));
+        let found: Vec<(usize, bool)> = problems
+            .0
+            .iter()
+            .map(|d| (d.line, d.message.contains("cluster.")))
+            .collect();
+        assert_eq!(found, [(2, true), (3, true)], "{problems}");
+        let unknown = "[cluster]\nnodes = \"a\"\n";
+        let problems = super::super::check_file(&SourceText::new(
+            std::path::Path::new("personabot.toml"),
+            unknown.into(),
+        ));
+        assert_eq!(problems.0.len(), 1, "an unknown key: {problems}");
     }
 }

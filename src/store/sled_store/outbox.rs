@@ -69,8 +69,11 @@ pub struct TicketEvent {
     /// The interaction (turn) that caused the event.
     pub interaction: u64,
     pub at_ms: u64,
-    /// The ticket as stored after the event.
+    /// The ticket as stored after the event, without its `contact` (how to reach the
+    /// customer stays on the owning node, as it never goes into evidence).
     pub ticket: Ticket,
+    /// Whether the ticket has a contact on its node.
+    pub has_contact: bool,
 }
 
 /// Cluster mode, once [`Store::join_cluster`] turned it on: shared by the store's open
@@ -114,7 +117,11 @@ pub(super) fn write_entries(
             node: node.node.clone(),
             interaction: interaction.id,
             at_ms: interaction.at_ms,
-            ticket: ticket.clone(),
+            ticket: Ticket {
+                contact: None,
+                ..ticket.clone()
+            },
+            has_contact: ticket.contact.is_some(),
         };
         let entry = OutboxEntry {
             stream: OutboxStream::Tickets,
@@ -140,23 +147,21 @@ impl Store {
     /// interaction ids by its index, and makes every turn write its outbox entries. Returns the
     /// notifier woken after each such turn. Once per store handle: a second call with another
     /// node is refused.
-    pub fn join_cluster(
-        &self,
-        node: &ClusterNode,
-    ) -> Result<Arc<tokio::sync::Notify>, StoreError> {
+    pub fn join_cluster(&self, node: &ClusterNode) -> Result<Arc<tokio::sync::Notify>, StoreError> {
         let open = self.current()?;
+        if let Some(state) = self.shared.cluster.get().filter(|s| s.node != *node) {
+            return Err(StoreError::Conflict(format!(
+                "this store already serves as cluster node {:?}",
+                state.node.node
+            )));
+        }
+        // Remembered before any turn can use the index.
         open.meta.insert(NODE_KEY, serde_json::to_vec(node)?)?;
         open.meta.flush()?;
         let state = self.shared.cluster.get_or_init(|| ClusterState {
             node: node.clone(),
             wake: Arc::new(tokio::sync::Notify::new()),
         });
-        if state.node != *node {
-            return Err(StoreError::Conflict(format!(
-                "this store already serves as cluster node {:?}",
-                state.node.node
-            )));
-        }
         Ok(state.wake.clone())
     }
 
