@@ -296,3 +296,15 @@ fn nodes_registering_at_once_get_distinct_indexes_and_keep_them() {
         );
     });
 }
+
+#[test]
+fn credentials_in_the_url_from_the_environment_reach_nats() {
+    let nats = NatsServer::start_with(&["--user", "pb", "--pass", "cluster-secret-0123"]);
+    let url = format!("nats://pb:cluster-secret-0123@127.0.0.1:{}", nats.port());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node(&dir.path().join("a"), &url, "a");
+    say(&a, "a-auth", "how do I change my plan?");
+    let health = wait_outbox_empty(&a);
+    assert_eq!(health["cluster"]["connected"], true, "{health}");
+    assert!(!a.stderr().contains("cluster-secret-0123"), "{}", a.stderr());
+}

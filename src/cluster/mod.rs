@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::catalog::settings::ClusterSettings;
+use crate::catalog::settings::{split_nats_credentials, ClusterSettings, NatsCredentials};
 use crate::store::{ClusterNode, Store, StoreError};
 
 /// How long a node that never registered waits for NATS at start.
@@ -112,11 +112,21 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
             other.node
         )));
     }
-    let client = async_nats::ConnectOptions::new()
+    // Credentials ride in the URL (from the environment only: the settings check refuses them
+    // in a file); async-nats takes them as options.
+    let (url, credentials) = split_nats_credentials(url);
+    let options = match credentials {
+        Some(NatsCredentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
+        Some(NatsCredentials::UserPassword(user, pass)) => {
+            async_nats::ConnectOptions::with_user_and_password(user, pass)
+        }
+        None => async_nats::ConnectOptions::new(),
+    };
+    let client = options
         .name(format!("personabot-{node}"))
         .retry_on_initial_connect()
         .max_reconnects(None)
-        .connect(url)
+        .connect(url.as_str())
         .await
         .map_err(|e| ClusterError::Nats(format!("cannot connect: {e}")))?;
     let js = async_nats::jetstream::new(client.clone());

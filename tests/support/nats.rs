@@ -20,6 +20,8 @@ pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
     log: PathBuf,
+    /// Extra arguments (e.g. `--user`, `--pass`).
+    args: Vec<String>,
 }
 
 /// The `nats-server` binary: on PATH, else Debian's /usr/sbin/nats-server.
@@ -52,6 +54,11 @@ impl NatsServer {
     /// Starts a server with JetStream on a free port and a fresh store; waits until it
     /// accepts connections.
     pub fn start() -> NatsServer {
+        NatsServer::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with extra `nats-server` arguments.
+    pub fn start_with(args: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("a temp dir for JetStream");
         let log = store.path().join("nats-server.log");
         let mut server = NatsServer {
@@ -59,6 +66,7 @@ impl NatsServer {
             port: free_port(),
             store,
             log,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         server.restart();
         server
@@ -104,6 +112,7 @@ impl NatsServer {
                 .arg(&data)
                 .arg("-l")
                 .arg(&self.log)
+                .args(&self.args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -237,6 +237,11 @@ fn cluster(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static st
     let checks: [(&str, Check); 2] = [
         ("nats_url", |s| match s.trim() {
             "" => Ok(()),
+            url if super::cluster::has_credentials(url) => Err(
+                "holds credentials: set it only through the environment variable \
+                 PERSONABOT__CLUSTER__NATS_URL"
+                    .into(),
+            ),
             url => super::cluster::check_url(url),
         }),
         ("node", super::cluster::check_node),

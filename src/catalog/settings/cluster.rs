@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 /// Cluster mode (see `src/cluster`).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSettings {
     /// The NATS server (with JetStream) the nodes share, e.g. `nats://127.0.0.1:4222`; unset or
@@ -13,6 +13,83 @@ pub struct ClusterSettings {
     /// This process's name in the cluster: 1 to 32 lowercase letters, digits and `-`; required
     /// when `nats_url` is set.
     pub node: Option<String>,
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterSettings")
+            .field(
+                "nats_url",
+                &self.nats_url.as_deref().map(without_credentials),
+            )
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+/// `url` with any `user:password@` or `token@` part as `<redacted>@`.
+pub fn without_credentials(url: &str) -> String {
+    url.split(',')
+        .map(|part| match part.split_once('@') {
+            Some((before, host)) => {
+                let scheme = before.find("://").map_or("", |i| &before[..i + 3]);
+                format!("{scheme}<redacted>@{host}")
+            }
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Credentials taken out of a NATS URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum NatsCredentials {
+    /// `nats://TOKEN@host`.
+    Token(String),
+    /// `nats://USER:PASSWORD@host`.
+    UserPassword(String, String),
+}
+
+impl std::fmt::Debug for NatsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NatsCredentials::Token(_) => "Token(<redacted>)",
+            NatsCredentials::UserPassword(..) => "UserPassword(<redacted>)",
+        })
+    }
+}
+
+/// `url` without credentials, and the credentials (those of its first address that has some;
+/// one NATS connection uses one set).
+pub fn split_credentials(url: &str) -> (String, Option<NatsCredentials>) {
+    let mut found = None;
+    let parts: Vec<String> = url
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            let Some((before, host)) = part.rsplit_once('@') else {
+                return part.to_string();
+            };
+            let (scheme, userinfo) = match before.find("://") {
+                Some(i) => (&before[..i + 3], &before[i + 3..]),
+                None => ("", before),
+            };
+            if found.is_none() && !userinfo.is_empty() {
+                found = Some(match userinfo.split_once(':') {
+                    Some((user, pass)) => NatsCredentials::UserPassword(user.into(), pass.into()),
+                    None => NatsCredentials::Token(userinfo.into()),
+                });
+            }
+            format!("{scheme}{host}")
+        })
+        .collect();
+    (parts.join(","), found)
+}
+
+/// Whether `url` carries credentials (`user:password@` or `token@`): then it may come only
+/// from the environment.
+pub fn has_credentials(url: &str) -> bool {
+    url.contains('@')
 }
 
 impl ClusterSettings {
@@ -111,6 +188,49 @@ mod tests {
     }
 
     #[test]
+    fn credentials_come_out_of_the_url() {
+        let up = |u: &str, p: &str| Some(NatsCredentials::UserPassword(u.into(), p.into()));
+        for (url, clean, credentials) in [
+            ("nats://n1:4222", "nats://n1:4222", None),
+            ("nats://u:pw@n1:4222", "nats://n1:4222", up("u", "pw")),
+            (
+                "nats://s3cr3t@n1:4222",
+                "nats://n1:4222",
+                Some(NatsCredentials::Token("s3cr3t".into())),
+            ),
+            (
+                "u:p@n1:4222, nats://u:p@n2",
+                "n1:4222,nats://n2",
+                up("u", "p"),
+            ),
+        ] {
+            assert_eq!(
+                split_credentials(url),
+                (clean.to_string(), credentials),
+                "{url}"
+            );
+        }
+        assert!(!format!("{:?}", split_credentials("nats://u:pw@n1").1).contains("pw"));
+    }
+
+    #[test]
+    fn credentials_are_never_shown() {
+        for (url, shown) in [
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("nats://u:secret@n1:4222", "nats://<redacted>@n1:4222"),
+            ("tok@n1:4222,nats://n2", "<redacted>@n1:4222,nats://n2"),
+        ] {
+            assert_eq!(without_credentials(url), shown);
+            assert_eq!(has_credentials(url), url.contains("@"));
+        }
+        let settings = ClusterSettings {
+            nats_url: Some("nats://u:secret@n1:4222".into()),
+            node: Some("a".into()),
+        };
+        assert!(!format!("{settings:?}").contains("secret"));
+    }
+
+    #[test]
     fn problems() {
         let s = |url: Option<&str>, node: Option<&str>| ClusterSettings {
             nats_url: url.map(Into::into),
@@ -182,6 +302,19 @@ mod tests {
             .map(|d| (d.line, d.message.contains("cluster.")))
             .collect();
         assert_eq!(found, [(2, true), (3, true)], "{problems}");
+        let secret = "[cluster]\nnats_url = \"nats://u:secret@n1:4222\"\nnode = \"a\"\n";
+        let problems = super::super::check_file(&SourceText::new(
+            std::path::Path::new("p.toml"),
+            secret.into(),
+        ));
+        assert_eq!(problems.0.len(), 1, "{problems}");
+        assert!(
+            problems.0[0]
+                .message
+                .contains("PERSONABOT__CLUSTER__NATS_URL"),
+            "{problems}"
+        );
+        assert!(!problems.0[0].message.contains("secret"), "{problems}");
         let unknown = "[cluster]\nnodes = \"a\"\n";
         let problems = super::super::check_file(&SourceText::new(
             std::path::Path::new("personabot.toml"),

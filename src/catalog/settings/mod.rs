@@ -18,7 +18,10 @@ mod cluster;
 pub use brand::{brand_colours, image_origin as brand_image_origin, BrandSettings};
 
 pub use check::{check as check_file, SECRETS, SECTIONS};
-pub use cluster::{check_node as check_cluster_node, ClusterSettings};
+pub use cluster::{
+    check_node as check_cluster_node, split_credentials as split_nats_credentials, ClusterSettings,
+    NatsCredentials,
+};
 
 /// The defaults, compiled in.
 pub(crate) const DEFAULT_SETTINGS: &str = include_str!("../../../personabot.toml");
