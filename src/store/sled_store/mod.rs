@@ -3,7 +3,7 @@
 //! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
 //! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
-//! and [`audit`]).
+//! and [`audit`]); `outbox` (cluster mode only, see [`outbox`]).
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
 //!
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
