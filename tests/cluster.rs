@@ -306,5 +306,9 @@ fn credentials_in_the_url_from_the_environment_reach_nats() {
     say(&a, "a-auth", "how do I change my plan?");
     let health = wait_outbox_empty(&a);
     assert_eq!(health["cluster"]["connected"], true, "{health}");
-    assert!(!a.stderr().contains("cluster-secret-0123"), "{}", a.stderr());
+    assert!(
+        !a.stderr().contains("cluster-secret-0123"),
+        "{}",
+        a.stderr()
+    );
 }
