@@ -139,3 +139,34 @@ fn a_store_serves_one_node() {
     assert!(msg.contains("cluster node \"b\""), "{msg}");
     assert_eq!(store.cluster_node().unwrap(), Some(node_b()), "still b");
 }
+
+#[test]
+fn forgetting_a_user_drops_their_unpublished_outbox_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_pipeline(dir.path());
+    let store = p.store().clone();
+    store.join_cluster(&node_b()).unwrap();
+    say(&p, "stay", "kept", "how do I change my plan?");
+    say(&p, "gone", "zed", "I'd like a refund please");
+    let of = |entries: &[(Vec<u8>, personabot::store::OutboxEntry)], conversation: &str| {
+        let needle = format!("\"conversation\":\"{conversation}\"");
+        entries
+            .iter()
+            .filter(|(_, e)| e.payload.contains(&needle))
+            .count()
+    };
+    let before = store.outbox_batch(100).unwrap();
+    assert!(
+        of(&before, "gone") >= 2,
+        "its message and its ticket: {before:?}"
+    );
+    store.forget_user("zed").unwrap();
+    let after = store.outbox_batch(100).unwrap();
+    assert_eq!(of(&after, "gone"), 0, "{after:?}");
+    assert_eq!(
+        of(&after, "stay"),
+        of(&before, "stay"),
+        "others' entries stay"
+    );
+    assert!(of(&after, "stay") >= 1);
+}

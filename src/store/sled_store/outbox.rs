@@ -134,6 +134,14 @@ pub(super) fn write_entries(
     Ok(())
 }
 
+/// Removes the outbox entries of interaction `id` (forgotten before it was published).
+pub(super) fn forget_entries(outbox: &sled::Tree, id: u64) -> Result<(), StoreError> {
+    for stream in [OutboxStream::Evidence, OutboxStream::Tickets] {
+        outbox.remove(entry_key(id, stream))?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// The node registration kept in this store, if it ever joined a cluster.
     pub fn cluster_node(&self) -> Result<Option<ClusterNode>, StoreError> {
