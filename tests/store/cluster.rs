@@ -123,6 +123,11 @@ fn joining_spaces_new_ids_keeps_old_ones_and_fills_the_outbox_with_each_turn() {
     let reopened = Store::open(dir.path(), None).unwrap();
     assert_eq!(reopened.cluster_node().unwrap(), Some(node_b()));
     assert_eq!(reopened.outbox_pending(), 7);
+    // Opened outside cluster mode (e.g. by `personabot chat`), its new ids stay spaced.
+    let p = crate::support::pipeline_on(reopened.clone());
+    let later = say(&p, "later", "fay", "I'd like a refund please");
+    assert_eq!(later.ticket.expect("a ticket").id % 16, 3);
+    assert_eq!(later.interaction.expect("stored") % 16, 3);
 }
 
 #[test]

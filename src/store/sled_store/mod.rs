@@ -138,6 +138,9 @@ struct OpenDb {
     outbox: Tree,
     /// Cluster mode, once turned on (shared with [`Shared::cluster`]).
     cluster: outbox::ClusterCell,
+    /// The node index this store registered under, if it ever joined a cluster: its ids stay
+    /// spaced by it even when opened outside cluster mode (e.g. by `personabot chat`).
+    node_index: Option<u8>,
 }
 
 impl Drop for OpenDb {
@@ -263,6 +266,7 @@ impl OpenDb {
             conversations: trees.conversations.clone(),
             links: db.open_tree("links")?,
             outbox: trees.outbox.clone(),
+            node_index: outbox::remembered_index(&meta)?,
             cluster,
             writer: TurnWriter::start(db.clone(), trees),
             meta,
@@ -285,9 +289,14 @@ impl OpenDb {
         hash_user(&self.hash_key, user)
     }
 
+    /// The index new ids are spaced by: the cluster's, or the one the store remembers.
+    fn id_index(&self) -> Option<u8> {
+        self.cluster.get().map(|c| c.node.index).or(self.node_index)
+    }
+
     fn next_interaction_id(&self) -> Result<u64, StoreError> {
         let local = self.id_floor + self.db.generate_id()? + 1;
-        Ok(spaced_id(local, self.cluster.get().map(|c| c.node.index)))
+        Ok(spaced_id(local, self.id_index()))
     }
 }
 

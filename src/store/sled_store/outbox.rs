@@ -134,6 +134,14 @@ pub(super) fn write_entries(
     Ok(())
 }
 
+/// The index the store in `meta` registered under, if any.
+pub(super) fn remembered_index(meta: &sled::Tree) -> Result<Option<u8>, StoreError> {
+    match meta.get(NODE_KEY)? {
+        Some(bytes) => Ok(Some(serde_json::from_slice::<ClusterNode>(&bytes)?.index)),
+        None => Ok(None),
+    }
+}
+
 /// Removes the outbox entries of interaction `id` (forgotten before it was published).
 pub(super) fn forget_entries(outbox: &sled::Tree, id: u64) -> Result<(), StoreError> {
     for stream in [OutboxStream::Evidence, OutboxStream::Tickets] {

@@ -19,8 +19,7 @@ impl OpenDb {
             Some((n + 1).to_be_bytes().to_vec())
         })?;
         let bytes = next.expect("update_and_fetch always stores a value");
-        let index = self.cluster.get().map(|c| c.node.index);
-        Ok(super::spaced_id(id_suffix(&bytes), index))
+        Ok(super::spaced_id(id_suffix(&bytes), self.id_index()))
     }
 
     fn save_ticket_and_conversation(
