@@ -25,7 +25,7 @@ use crate::store::TicketStatus;
 async fn healthz(State(state): State<AppState>) -> Response {
     let catalog = state.pipeline.catalog();
     let reload = state.reload.get();
-    Json(json!({
+    let mut body = json!({
         "status": if reload.ok { "ok" } else { "degraded" },
         "uptime_secs": state.uptime().as_secs(),
         "catalog": {
@@ -35,8 +35,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
             "loaded_ms": reload.loaded_ms,
         },
         "reload": reload,
-    }))
-    .into_response()
+    });
+    if let Some(cluster) = state.cluster.get() {
+        body["cluster"] = cluster.health();
+    }
+    Json(body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -66,6 +69,9 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let commits = state.pipeline.store().commit_stats();
     let mut body = state.metrics.render(&open, commits, &state.reload.get());
     body.push_str(&crate::engine::targets::render_overdue(&overdue));
+    if let Some(cluster) = state.cluster.get() {
+        body.push_str(&cluster.metrics());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 

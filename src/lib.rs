@@ -8,6 +8,7 @@
 //!   routing decision. Pure: no I/O.
 //! - [`catalog`]: loading the catalog and settings files, every error as `path:line:col`, and
 //!   running the catalog's examples. [`store`]: the sled evidence store, redaction.
+//! - [`cluster`]: cluster mode on NATS JetStream: node ids, the outbox and its publisher.
 //! - [`engine`]: the pipeline (one message in, a decision, reply and records out) and the
 //!   runtime every channel hands its messages to (flood limit, in-flight bound, metrics).
 //! - The edges: [`http`] (errors, auth, the agent desk and owner pages), [`channels`] (web, Slack,
@@ -18,6 +19,8 @@ pub mod core;
 
 pub mod catalog;
 pub mod store;
+
+pub mod cluster;
 
 pub mod engine;
 

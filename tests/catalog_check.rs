@@ -181,7 +181,7 @@ fn settings_errors_and_catalog_errors_are_reported_together() {
     assert_fails_with(
         &["--config", "broken-settings.toml", "--catalog", "broken-refs", "check"],
         &[
-            ("broken-settings.toml:2:2: unknown key `clasify` (expected one of: classify, limits, store, privacy, teams, http, discord, slack, telegram, bridges, brand)", "clasify]"),
+            ("broken-settings.toml:2:2: unknown key `clasify` (expected one of: classify, limits, store, privacy, teams, http, discord, slack, telegram, bridges, brand, cluster)", "clasify]"),
             ("broken-settings.toml:6:1: unknown key `classify.intent_treshold` (expected one of: intent_threshold, persona_threshold, margin, max_misses, inflections, typos, typo_weight)", "intent_treshold"),
             ("broken-settings.toml:7:10: `classify.margin` must be between 0 and 1, found 1.5", "1.5"),
             ("broken-settings.toml:11:16: `teams.sales.discord_role` `sales-agents` is not a numeric id", "\"sales-agents\""),

@@ -60,6 +60,17 @@ async fn serve(
         eprintln!("personabot: warning: {warning}");
     }
     let state = AppState::new(pipeline.clone(), settings.clone());
+    if settings.cluster.url().is_some() {
+        let status = personabot::cluster::start(&settings.cluster, pipeline.store())
+            .await
+            .context("cannot start cluster mode")?;
+        eprintln!(
+            "personabot: cluster node {} (index {})",
+            status.node().node,
+            status.node().index
+        );
+        let _ = state.cluster.set(status);
+    }
     let app = app::app(state.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http_settings = settings.http.clone();

@@ -49,6 +49,8 @@ pub struct Shared {
     /// Set once when the server begins to shut down: long-lived responses (the agents'
     /// `GET /v1/events` streams) end then, so the drain does not wait for them.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Cluster mode's state, once `serve` started it (`/healthz`, `/metrics`).
+    pub cluster: Arc<std::sync::OnceLock<crate::cluster::Status>>,
 }
 
 /// Channel work still running after its request was answered (a webhook update handled after
@@ -136,6 +138,7 @@ impl AppState {
             turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_TURNS)),
             started: Instant::now(),
             closing: tokio::sync::watch::channel(false).0,
+            cluster: Arc::default(),
         }))
     }
 

@@ -77,6 +77,7 @@ pub fn restart_needed(running: &Settings, on_disk: &Settings) -> Vec<String> {
     note("privacy", running.privacy == on_disk.privacy);
     note("bridges", running.bridges == on_disk.bridges);
     note("brand", running.brand == on_disk.brand);
+    note("cluster", running.cluster == on_disk.cluster);
     note(
         "limits (flood)",
         running.limits.flood_messages == on_disk.limits.flood_messages
@@ -236,7 +237,7 @@ mod tests {
     fn only_sections_read_at_start_need_a_restart() {
         let base = Settings::built_in();
         type Case = (&'static str, fn(&mut Settings), &'static [&'static str]);
-        let table: [Case; 5] = [
+        let table: [Case; 6] = [
             ("nothing", |_| {}, &[]),
             ("thresholds", |s| s.classify.margin = 0.42, &[]),
             ("message limit", |s| s.limits.max_message_chars = 99, &[]),
@@ -252,6 +253,11 @@ mod tests {
                     s.store.retention_days = 1;
                 },
                 &["store", "limits (flood)"],
+            ),
+            (
+                "cluster node",
+                |s| s.cluster.node = Some("b".into()),
+                &["cluster"],
             ),
         ];
         for (what, change, want) in table {

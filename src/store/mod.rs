@@ -17,6 +17,9 @@ pub use records::{
     TranscriptLine,
 };
 pub use sled_store::{
+    spaced_id, ClusterNode, OutboxEntry, OutboxStream, TicketEvent, MAX_CLUSTER_NODES,
+};
+pub use sled_store::{
     token_hash, valid_account_name, CommitStats, Compacted, ForgetReport, NewToken, Session, Store,
     StoreError, TicketChange, TicketPatch, TurnReceipt, TurnWrite,
 };

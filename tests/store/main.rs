@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cluster;
 mod durability;
 mod harness;
 mod privacy;

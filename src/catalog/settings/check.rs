@@ -21,7 +21,7 @@ use super::{ShardRange, DISCORD_TOKEN_ENV, USER_HASH_KEY_ENV};
 /// The sections of the settings file, in the order they are documented.
 pub const SECTIONS: &[&str] = &[
     "classify", "limits", "store", "privacy", "teams", "http", "discord", "slack", "telegram",
-    "bridges", "brand",
+    "bridges", "brand", "cluster",
 ];
 
 /// Keys that hold secrets, and the only environment variable each may come from.
@@ -111,6 +111,7 @@ pub fn check(src: &SourceText) -> Diagnostics {
                 }
                 &["api_base", "signing_secret", "bot_token", "agents"]
             }
+            "cluster" => cluster(&mut t, &mut diags),
             _ => {
                 t.string("api_url", &mut diags);
                 &["api_url", "token", "webhook_secret"]
@@ -229,6 +230,33 @@ fn brand(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str]
         }
     }
     &["name", "accent", "logo_url", "welcome"]
+}
+
+fn cluster(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {
+    type Check = fn(&str) -> Result<(), String>;
+    let checks: [(&str, Check); 2] = [
+        ("nats_url", |s| match s.trim() {
+            "" => Ok(()),
+            url if super::cluster::has_credentials(url) => Err(
+                "holds credentials: set it only through the environment variable \
+                 PERSONABOT__CLUSTER__NATS_URL"
+                    .into(),
+            ),
+            url => super::cluster::check_url(url),
+        }),
+        ("node", super::cluster::check_node),
+    ];
+    for (key, check) in checks {
+        if let Some(value) = t.string(key, diags) {
+            if let Err(problem) = check(&value) {
+                diags.push(
+                    t.src
+                        .at(t.value_span(key), format!("`cluster.{key}`: {problem}")),
+                );
+            }
+        }
+    }
+    &["nats_url", "node"]
 }
 
 fn discord(t: &mut Fields<'_>, diags: &mut Diagnostics) -> &'static [&'static str] {

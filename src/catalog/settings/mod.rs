@@ -13,10 +13,15 @@ use crate::core::route::Thresholds;
 
 mod brand;
 mod check;
+mod cluster;
 
 pub use brand::{brand_colours, image_origin as brand_image_origin, BrandSettings};
 
 pub use check::{check as check_file, SECRETS, SECTIONS};
+pub use cluster::{
+    check_node as check_cluster_node, split_credentials as split_nats_credentials, ClusterSettings,
+    NatsCredentials,
+};
 
 /// The defaults, compiled in.
 pub(crate) const DEFAULT_SETTINGS: &str = include_str!("../../../personabot.toml");
@@ -387,6 +392,8 @@ pub struct Settings {
     pub bridges: BTreeMap<String, BridgeSettings>,
     /// How the web pages present the product.
     pub brand: BrandSettings,
+    /// Cluster mode on NATS JetStream (off unless `cluster.nats_url` is set).
+    pub cluster: ClusterSettings,
 }
 
 impl Settings {
@@ -603,6 +610,12 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "limits.max_message_chars".into(),
                 problem: "must be at least 16".into(),
+            });
+        }
+        if let Some((key, problem)) = self.cluster.problem() {
+            return Err(SettingsError::Invalid {
+                key: key.into(),
+                problem,
             });
         }
         Ok(())

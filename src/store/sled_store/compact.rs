@@ -169,6 +169,7 @@ impl Store {
                 *slot = Some(std::sync::Arc::new(OpenDb::reopen(
                     &dir,
                     &self.shared.hash_key,
+                    self.shared.cluster.clone(),
                 )?));
                 return Err(e);
             }
@@ -177,7 +178,7 @@ impl Store {
         // Closes the old database: its writer drains its queue and stops.
         drop(current);
         swap_in_compacted(&dir)?;
-        let reopened = OpenDb::reopen(&dir, &self.shared.hash_key)
+        let reopened = OpenDb::reopen(&dir, &self.shared.hash_key, self.shared.cluster.clone())
             .inspect_err(|e| tracing::error!(error = %e, "the compacted store did not open"))?;
         *slot = Some(std::sync::Arc::new(reopened));
         Ok(Compacted {

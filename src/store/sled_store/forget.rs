@@ -36,6 +36,7 @@ impl OpenDb {
                 conversations.insert(conversation_key(&i.channel, &i.conversation));
                 self.by_time.remove(pair_key(&i.at_ms.to_be_bytes(), id))?;
                 self.interactions.remove(id.to_be_bytes())?;
+                super::outbox::forget_entries(&self.outbox, id)?;
                 report.interactions += 1;
             }
             self.by_user.remove(key)?;

@@ -3,7 +3,7 @@
 //! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
 //! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
-//! and [`audit`]).
+//! and [`audit`]); `outbox` (cluster mode only, see [`outbox`]).
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
 //!
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
@@ -29,6 +29,7 @@ mod forget;
 mod interactions;
 mod key;
 mod modes;
+mod outbox;
 mod tickets;
 mod writer;
 
@@ -36,6 +37,9 @@ pub use accounts::{token_hash, valid_account_name, NewToken, Session};
 pub use compact::Compacted;
 pub use desk::{works_team, Assigned, MAX_NOTE_CHARS};
 pub use forget::ForgetReport;
+pub use outbox::{
+    spaced_id, ClusterNode, OutboxEntry, OutboxStream, TicketEvent, MAX_NODES as MAX_CLUSTER_NODES,
+};
 pub use writer::{CommitStats, TicketChange, TicketPatch, TurnReceipt, TurnWrite};
 
 use compact::finish_interrupted_compaction;
@@ -130,6 +134,13 @@ struct OpenDb {
     /// Added to sled's id generator, so interaction ids stay above those of the database this
     /// one was compacted from.
     id_floor: u64,
+    /// Records waiting to be published to the cluster (see [`outbox`]).
+    outbox: Tree,
+    /// Cluster mode, once turned on (shared with [`Shared::cluster`]).
+    cluster: outbox::ClusterCell,
+    /// The node index this store registered under, if it ever joined a cluster: its ids stay
+    /// spaced by it even when opened outside cluster mode (e.g. by `personabot chat`).
+    node_index: Option<u8>,
 }
 
 impl Drop for OpenDb {
@@ -159,6 +170,8 @@ struct Shared {
     /// `None` only while a compaction swaps databases (every reader waits on the lock then),
     /// or after a compaction failed to reopen the store.
     open: std::sync::RwLock<Option<std::sync::Arc<OpenDb>>>,
+    /// Cluster mode, once turned on: kept across compactions.
+    cluster: outbox::ClusterCell,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,19 +207,28 @@ fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
 impl OpenDb {
     /// Opens (or creates) the database in `dir` and starts its writer. `hash_key` keys the
     /// user-id hash; `None`: the key kept in the store (generated once).
-    fn open(dir: &Path, hash_key: Option<&[u8]>) -> Result<OpenDb, StoreError> {
-        Self::open_as(dir, hash_key, key::Opening::Fresh)
+    fn open(
+        dir: &Path,
+        hash_key: Option<&[u8]>,
+        cluster: outbox::ClusterCell,
+    ) -> Result<OpenDb, StoreError> {
+        Self::open_as(dir, hash_key, key::Opening::Fresh, cluster)
     }
 
     /// [`open`](Self::open) again after a compaction, with the key the store was opened with.
-    fn reopen(dir: &Path, hash_key: &[u8]) -> Result<OpenDb, StoreError> {
-        Self::open_as(dir, Some(hash_key), key::Opening::Again)
+    fn reopen(
+        dir: &Path,
+        hash_key: &[u8],
+        cluster: outbox::ClusterCell,
+    ) -> Result<OpenDb, StoreError> {
+        Self::open_as(dir, Some(hash_key), key::Opening::Again, cluster)
     }
 
     fn open_as(
         dir: &Path,
         hash_key: Option<&[u8]>,
         opening: key::Opening,
+        cluster: outbox::ClusterCell,
     ) -> Result<OpenDb, StoreError> {
         let db = open_db(dir)?;
         let meta = db.open_tree("meta")?;
@@ -230,6 +252,8 @@ impl OpenDb {
             by_user: db.open_tree("by_user")?,
             conversations: db.open_tree("conversations")?,
             tickets: db.open_tree("tickets")?,
+            outbox: db.open_tree("outbox")?,
+            cluster: cluster.clone(),
         };
         let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
         let has_records = !trees.interactions.is_empty() || !trees.tickets.is_empty();
@@ -241,6 +265,9 @@ impl OpenDb {
             tickets: trees.tickets.clone(),
             conversations: trees.conversations.clone(),
             links: db.open_tree("links")?,
+            outbox: trees.outbox.clone(),
+            node_index: outbox::remembered_index(&meta)?,
+            cluster,
             writer: TurnWriter::start(db.clone(), trees),
             meta,
             db,
@@ -262,8 +289,14 @@ impl OpenDb {
         hash_user(&self.hash_key, user)
     }
 
+    /// The index new ids are spaced by: the cluster's, or the one the store remembers.
+    fn id_index(&self) -> Option<u8> {
+        self.cluster.get().map(|c| c.node.index).or(self.node_index)
+    }
+
     fn next_interaction_id(&self) -> Result<u64, StoreError> {
-        Ok(self.id_floor + self.db.generate_id()? + 1)
+        let local = self.id_floor + self.db.generate_id()? + 1;
+        Ok(spaced_id(local, self.id_index()))
     }
 }
 
@@ -283,13 +316,15 @@ impl Store {
     /// interrupted.
     pub fn open(dir: &Path, user_hash_key: Option<&str>) -> Result<Store, StoreError> {
         finish_interrupted_compaction(dir)?;
-        let open = OpenDb::open(dir, user_hash_key.map(str::as_bytes))?;
+        let cluster = outbox::ClusterCell::default();
+        let open = OpenDb::open(dir, user_hash_key.map(str::as_bytes), cluster.clone())?;
         Ok(Store {
             shared: std::sync::Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 hash_key: open.hash_key.clone(),
                 key_check: open.key_check,
                 open: std::sync::RwLock::new(Some(std::sync::Arc::new(open))),
+                cluster,
             }),
         })
     }

@@ -19,7 +19,7 @@ impl OpenDb {
             Some((n + 1).to_be_bytes().to_vec())
         })?;
         let bytes = next.expect("update_and_fetch always stores a value");
-        Ok(id_suffix(&bytes))
+        Ok(super::spaced_id(id_suffix(&bytes), self.id_index()))
     }
 
     fn save_ticket_and_conversation(
@@ -196,7 +196,8 @@ impl OpenDb {
 }
 
 impl Store {
-    /// A new ticket id: 1, 2, 3...
+    /// A new ticket id: 1, 2, 3... (in cluster mode spaced by the node's index, see
+    /// [`spaced_id`](super::spaced_id)).
     pub fn next_ticket_id(&self) -> Result<u64, StoreError> {
         self.current()?.next_ticket_id()
     }

@@ -39,6 +39,9 @@ pub(super) struct TurnTrees {
     pub(super) by_user: Tree,
     pub(super) conversations: Tree,
     pub(super) tickets: Tree,
+    /// Written only in cluster mode (see [`super::outbox`]).
+    pub(super) outbox: Tree,
+    pub(super) cluster: super::outbox::ClusterCell,
 }
 
 /// Everything one turn writes.
@@ -175,6 +178,10 @@ impl TurnWriter {
                 jobs.extend(more);
             }
             let flushed = db.flush();
+            if let Some(state) = trees.cluster.get() {
+                // The batch's outbox entries are durable: the publisher may send them.
+                state.wake.notify_one();
+            }
             self.commits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.turns
@@ -265,11 +272,67 @@ fn write_turn(
     Ok(stored_ticket)
 }
 
+/// [`write_turn`], then the turn's outbox entries (cluster mode), in the same transaction.
+fn write_turn_and_outbox(
+    trees: TxTrees<'_>,
+    outbox: &sled::transaction::TransactionalTree,
+    node: &super::outbox::ClusterNode,
+    job: &TurnJob,
+) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
+    let stored = write_turn(trees, job)?;
+    let event = match &job.write.ticket {
+        TicketChange::Open(_) => "opened",
+        _ => "updated",
+    };
+    let ticket = stored.as_ref().map(|t| (event, t));
+    super::outbox::write_entries(outbox, node, &job.write.interaction, ticket)?;
+    Ok(stored)
+}
+
+/// [`apply_turns`] in cluster mode: each turn also writes its outbox entries.
+fn apply_turns_with_outbox(
+    trees: &TurnTrees,
+    state: &super::outbox::ClusterState,
+    jobs: &[TurnJob],
+) -> Vec<Result<Option<Ticket>, StoreError>> {
+    let node = &state.node;
+    let all = (
+        &trees.interactions,
+        &trees.by_time,
+        &trees.by_user,
+        &trees.conversations,
+        &trees.tickets,
+        &trees.outbox,
+    );
+    let batch = all.transaction(|(a, b, c, d, e, o)| {
+        jobs.iter()
+            .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, job))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let results = match batch {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(_) if jobs.len() > 1 => jobs
+            .iter()
+            .map(|job| {
+                all.transaction(|(a, b, c, d, e, o)| {
+                    write_turn_and_outbox((a, b, c, d, e), o, node, job)
+                })
+                .map_err(StoreError::from)
+            })
+            .collect(),
+        Err(e) => vec![Err(StoreError::from(e))],
+    };
+    results
+}
+
 /// Writes a batch of turns in one transaction, in queue order (a transaction reads its own
 /// writes, so two turns of one conversation or one ticket in a batch apply one after the
 /// other). If the batch fails as a whole, each turn is written on its own so one bad turn
 /// cannot fail the others.
 fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>, StoreError>> {
+    if let Some(state) = trees.cluster.get() {
+        return apply_turns_with_outbox(trees, state, jobs);
+    }
     let all = (
         &trees.interactions,
         &trees.by_time,
