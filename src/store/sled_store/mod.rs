@@ -20,6 +20,7 @@ use sled::Tree;
 
 mod accounts;
 mod audit;
+mod codec;
 mod compact;
 mod conversation_tickets;
 mod conversations;
@@ -64,6 +65,9 @@ pub enum StoreError {
     Refused(String),
     #[error("cannot write export: {0}")]
     Io(#[from] std::io::Error),
+    /// A stored record that cannot be decoded (see [`codec`]).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
