@@ -7,7 +7,9 @@ mod support;
 
 mod durability;
 mod harness;
+mod old_records;
 mod privacy;
 mod queries;
 mod regressions;
+mod size;
 mod tickets;

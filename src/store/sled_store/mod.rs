@@ -1,7 +1,7 @@
 //! The sled implementation of the evidence store.
 //!
-//! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
-//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`;
+//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
+//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
 //! and [`audit`]).
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
@@ -9,7 +9,8 @@
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
 //! writes turns; [`interactions`], [`tickets`] and [`conversations`] (with channel links) read
 //! and change those records; [`forget`] deletes; [`compact`] rewrites the files and recovers an
-//! interrupted compaction.
+//! interrupted compaction; [`codec`] encodes interactions and conversation states (binary, and
+//! reads the JSON of older stores).
 
 use std::path::{Path, PathBuf};
 
