@@ -1,6 +1,7 @@
 //! Stores written before interactions and conversation states were kept in binary: their JSON
 //! records, written by hand through sled, still open, read, export and take new turns (which
-//! are then kept in the binary form).
+//! are then kept in the binary form), and the store's schema is upgraded so that an older
+//! personabot refuses it.
 
 use std::path::Path;
 
@@ -59,6 +60,7 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
         &key,
         serde_json::to_vec(&state).unwrap(),
     );
+    write_json(&data, "meta", b"schema", b"1".to_vec());
     assert_eq!(raw(&data, "interactions", &id.to_be_bytes())[0], b'{');
     assert_eq!(raw(&data, "conversations", &key)[0], b'{');
 
@@ -86,4 +88,6 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
         1,
         "rewritten in binary"
     );
+    // Upgraded: an older personabot now refuses the store rather than misread it.
+    assert_eq!(raw(&data, "meta", b"schema"), b"2");
 }

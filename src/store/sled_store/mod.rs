@@ -80,7 +80,12 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
-const SCHEMA_VERSION: &[u8] = b"1";
+/// 2: interactions and conversation states in binary ([`codec`]). An older personabot (schema
+/// 1) refuses such a store instead of failing on its records.
+const SCHEMA_VERSION: &[u8] = b"2";
+
+/// Schemas this personabot opens and upgrades: their JSON records are still read.
+const OLDER_SCHEMAS: &[&[u8]] = &[b"1"];
 
 /// The `meta` key of [`OpenDb::id_floor`].
 const ID_FLOOR: &str = "interaction_id_floor";
@@ -220,6 +225,9 @@ impl OpenDb {
                 meta.insert("schema", SCHEMA_VERSION)?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            Some(v) if OLDER_SCHEMAS.contains(&v.as_ref()) => {
+                meta.insert("schema", SCHEMA_VERSION)?;
+            }
             Some(v) => {
                 return Err(StoreError::Refused(format!(
                     "the store at {} has schema {}, this personabot reads {}",
