@@ -67,7 +67,8 @@ impl PipelineError {
                 StoreError::Sled(_)
                 | StoreError::Json(_)
                 | StoreError::Io(_)
-                | StoreError::Refused(_) => ErrorKind::Internal,
+                | StoreError::Refused(_)
+                | StoreError::Corrupt(_) => ErrorKind::Internal,
             },
         }
     }

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::codec::{decode_state, encode_state};
 use super::{conversation_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::core::hex;
@@ -55,7 +56,7 @@ impl OpenDb {
             .conversations
             .get(conversation_key(&channel, &conversation))?
         {
-            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            Some(bytes) => Ok(decode_state(&bytes)?),
             None => Ok(ConversationState::default()),
         }
     }
@@ -69,7 +70,7 @@ impl OpenDb {
         let (channel, conversation) = stored_ids(&self.hash_key, channel, conversation);
         self.conversations.insert(
             conversation_key(&channel, &conversation),
-            serde_json::to_vec(state)?,
+            encode_state(state)?,
         )?;
         self.db.flush()?;
         Ok(())

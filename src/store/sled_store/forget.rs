@@ -1,8 +1,8 @@
 //! Forgetting and purging: everything about one user, interactions past their retention, and
 //! stale tickets and conversation state.
 
+use super::codec::{decode_state, encode_state};
 use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
-use crate::core::conversation::ConversationState;
 use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
 
 /// What `forget_user` removed.
@@ -60,10 +60,9 @@ impl OpenDb {
         }
         for entry in self.conversations.iter() {
             let (key, bytes) = entry?;
-            let mut state: ConversationState = serde_json::from_slice(&bytes)?;
+            let mut state = decode_state(&bytes)?;
             if let Some(removed) = without_lines_of(&mut state.recent, &hashed) {
-                self.conversations
-                    .insert(key, serde_json::to_vec(&state)?)?;
+                self.conversations.insert(key, encode_state(&state)?)?;
                 report.lines += removed;
             }
         }
@@ -75,10 +74,9 @@ impl OpenDb {
     fn release_conversation(&self, ticket: &Ticket) -> Result<(), StoreError> {
         let key = conversation_key(&ticket.channel, &ticket.conversation);
         if let Some(bytes) = self.conversations.get(&key)? {
-            let mut state: ConversationState = serde_json::from_slice(&bytes)?;
+            let mut state = decode_state(&bytes)?;
             if state.release(ticket.id) {
-                self.conversations
-                    .insert(key, serde_json::to_vec(&state)?)?;
+                self.conversations.insert(key, encode_state(&state)?)?;
             }
         }
         Ok(())
@@ -113,7 +111,7 @@ impl OpenDb {
         let mut conversations = 0;
         for entry in self.conversations.iter() {
             let (key, bytes) = entry?;
-            let state: ConversationState = serde_json::from_slice(&bytes)?;
+            let state = decode_state(&bytes)?;
             if state.open_ticket.is_none() && state.updated_ms < cutoff_ms {
                 self.conversations.remove(key)?;
                 conversations += 1;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use super::codec::{decode_interaction, encode_interaction};
 use super::{abort, id_suffix, OpenDb, Store, StoreError};
 use crate::store::now_ms;
 use crate::store::records::{Delivery, Feedback, Interaction, InteractionFilter};
@@ -10,7 +11,7 @@ use crate::store::records::{Delivery, Feedback, Interaction, InteractionFilter};
 impl OpenDb {
     pub(super) fn interaction(&self, id: u64) -> Result<Option<Interaction>, StoreError> {
         match self.interactions.get(id.to_be_bytes())? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Some(bytes) => Ok(Some(decode_interaction(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -77,9 +78,9 @@ impl OpenDb {
                     id,
                 })
             })?;
-            let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+            let mut i = decode_interaction(&bytes).map_err(abort)?;
             change(&mut i);
-            tree.insert(&id.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
+            tree.insert(&id.to_be_bytes(), encode_interaction(&i).map_err(abort)?)?;
             Ok(i)
         })?;
         self.db.flush()?;

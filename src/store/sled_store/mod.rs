@@ -1,7 +1,7 @@
 //! The sled implementation of the evidence store.
 //!
-//! Trees: `interactions` (id -> JSON), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
-//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state JSON), `meta`;
+//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
+//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
 //! and [`audit`]); `outbox` (cluster mode only, see [`outbox`]).
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
@@ -9,7 +9,8 @@
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
 //! writes turns; [`interactions`], [`tickets`] and [`conversations`] (with channel links) read
 //! and change those records; [`forget`] deletes; [`compact`] rewrites the files and recovers an
-//! interrupted compaction.
+//! interrupted compaction; [`codec`] encodes interactions and conversation states (binary, and
+//! reads the JSON of older stores).
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ use sled::Tree;
 
 mod accounts;
 mod audit;
+mod codec;
 mod compact;
 mod conversation_tickets;
 mod conversations;
@@ -68,6 +70,9 @@ pub enum StoreError {
     Refused(String),
     #[error("cannot write export: {0}")]
     Io(#[from] std::io::Error),
+    /// A stored record that cannot be decoded (see [`codec`]).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -79,7 +84,12 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
-const SCHEMA_VERSION: &[u8] = b"1";
+/// 2: interactions and conversation states in binary ([`codec`]). An older personabot (schema
+/// 1) refuses such a store instead of failing on its records.
+const SCHEMA_VERSION: &[u8] = b"2";
+
+/// Schemas this personabot opens and upgrades: their JSON records are still read.
+const OLDER_SCHEMAS: &[&[u8]] = &[b"1"];
 
 /// The `meta` key of [`OpenDb::id_floor`].
 const ID_FLOOR: &str = "interaction_id_floor";
@@ -237,6 +247,9 @@ impl OpenDb {
                 meta.insert("schema", SCHEMA_VERSION)?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            Some(v) if OLDER_SCHEMAS.contains(&v.as_ref()) => {
+                meta.insert("schema", SCHEMA_VERSION)?;
+            }
             Some(v) => {
                 return Err(StoreError::Refused(format!(
                     "the store at {} has schema {}, this personabot reads {}",

@@ -3,10 +3,11 @@
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
+use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
 use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::now_ms;
-use crate::store::records::{Interaction, Label, Ticket, TicketStatus, TranscriptLine};
+use crate::store::records::{Label, Ticket, TicketStatus, TranscriptLine};
 
 impl OpenDb {
     fn next_ticket_id(&self) -> Result<u64, StoreError> {
@@ -30,7 +31,7 @@ impl OpenDb {
         state: &ConversationState,
     ) -> Result<(), StoreError> {
         let ticket_bytes = serde_json::to_vec(ticket)?;
-        let state_bytes = serde_json::to_vec(state)?;
+        let state_bytes = encode_state(state)?;
         let key = conversation_key(channel, conversation);
         (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
             tickets.insert(&ticket.id.to_be_bytes(), ticket_bytes.as_slice())?;
@@ -82,14 +83,13 @@ impl OpenDb {
                 tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
                 let key = conversation_key(&t.channel, &t.conversation);
                 if let Some(bytes) = conversations.get(&key)? {
-                    let mut state: ConversationState =
-                        serde_json::from_slice(&bytes).map_err(abort)?;
+                    let mut state = decode_state(&bytes).map_err(abort)?;
                     let changed = match t.status {
                         TicketStatus::Resolved => state.release(t.id),
                         _ => state.set_claimed(t.id, t.claimed_by.clone()),
                     };
                     if changed {
-                        conversations.insert(key, serde_json::to_vec(&state).map_err(abort)?)?;
+                        conversations.insert(key, encode_state(&state).map_err(abort)?)?;
                     }
                 }
                 Ok(t)
@@ -169,7 +169,7 @@ impl OpenDb {
                 t.updated_ms = label.at_ms;
                 tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
                 if let Some(bytes) = interactions.get(t.interaction.to_be_bytes())? {
-                    let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+                    let mut i = decode_interaction(&bytes).map_err(abort)?;
                     let previous = i.label.take();
                     i.label = Some(Label {
                         intent: label
@@ -185,7 +185,7 @@ impl OpenDb {
                     });
                     interactions.insert(
                         &t.interaction.to_be_bytes(),
-                        serde_json::to_vec(&i).map_err(abort)?,
+                        encode_interaction(&i).map_err(abort)?,
                     )?;
                 }
                 Ok(t)

@@ -5,6 +5,7 @@
 use sled::transaction::{ConflictableTransactionError, Transactional};
 use sled::Tree;
 
+use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
 use super::{abort, conversation_key, pair_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::records::{Feedback, Interaction, Priority, Ticket, TranscriptLine};
@@ -221,12 +222,12 @@ fn write_turn(
     if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
         if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
-            let mut i: Interaction = serde_json::from_slice(&bytes).map_err(abort)?;
+            let mut i = decode_interaction(&bytes).map_err(abort)?;
             i.feedback = Some(Feedback {
                 helped: false,
                 at_ms: interaction.at_ms,
             });
-            interactions.insert(&rated.to_be_bytes(), serde_json::to_vec(&i).map_err(abort)?)?;
+            interactions.insert(&rated.to_be_bytes(), encode_interaction(&i).map_err(abort)?)?;
         }
     }
     let mut next = turn.state.clone();
@@ -259,16 +260,13 @@ fn write_turn(
     if !matches!(turn.ticket, TicketChange::Open(_)) {
         // Agent actions may have changed the conversation's tickets: keep what is stored.
         let current: ConversationState = match conversations.get(conv_key.as_slice())? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(abort)?,
+            Some(bytes) => decode_state(&bytes).map_err(abort)?,
             None => ConversationState::default(),
         };
         next.open_ticket = current.open_ticket;
         next.other_tickets = current.other_tickets;
     }
-    conversations.insert(
-        conv_key.as_slice(),
-        serde_json::to_vec(&next).map_err(abort)?,
-    )?;
+    conversations.insert(conv_key.as_slice(), encode_state(&next).map_err(abort)?)?;
     Ok(stored_ticket)
 }
 
@@ -403,9 +401,9 @@ impl OpenDb {
     }
 
     fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
-        let record = match serde_json::to_vec(&write.interaction) {
+        let record = match encode_interaction(&write.interaction) {
             Ok(record) => record,
-            Err(e) => return TurnReceipt(Err(e.into())),
+            Err(e) => return TurnReceipt(Err(e)),
         };
         let (done, answer) = tokio::sync::oneshot::channel();
         let job = TurnJob {

@@ -1,0 +1,93 @@
+//! Stores written before interactions and conversation states were kept in binary: their JSON
+//! records, written by hand through sled, still open, read, export and take new turns (which
+//! are then kept in the binary form), and the store's schema is upgraded so that an older
+//! personabot refuses it.
+
+use std::path::Path;
+
+use personabot::store::{InteractionFilter, Store};
+
+use crate::harness::{open_pipeline, say, CHANNEL};
+
+/// Rewrites the value under `key` in `tree` as `json`, through sled, with the store closed.
+fn write_json(data: &Path, tree: &str, key: &[u8], json: Vec<u8>) {
+    let db = sled::open(data).unwrap();
+    db.open_tree(tree).unwrap().insert(key, json).unwrap();
+    db.flush().unwrap();
+}
+
+fn raw(data: &Path, tree: &str, key: &[u8]) -> Vec<u8> {
+    let db = sled::open(data).unwrap();
+    let value = db.open_tree(tree).unwrap().get(key).unwrap();
+    value.expect("stored").to_vec()
+}
+
+fn conversation_key(store: &Store, conversation: &str) -> Vec<u8> {
+    let (channel, conversation) = store.stored_ids(CHANNEL, conversation);
+    [channel.as_bytes(), b"\0", conversation.as_bytes()].concat()
+}
+
+#[test]
+fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (id, before, state, key) = {
+        let p = open_pipeline(&data);
+        let outcome = say(&p, "old-conv", "old-user", "how much is the growth plan?");
+        let store = p.store();
+        let id = outcome.interaction.expect("an interaction");
+        let before = store.interaction(id).unwrap().expect("stored");
+        let state = store.conversation(CHANNEL, "old-conv").unwrap();
+        assert_eq!(state.turns, 1);
+        (id, before, state, conversation_key(store, "old-conv"))
+    };
+    // Written by this version: binary, with the customer's words still plain UTF-8.
+    let binary = raw(&data, "interactions", &id.to_be_bytes());
+    assert_eq!(binary[0], 1, "a version byte");
+    let words = b"growth plan";
+    assert!(binary.windows(words.len()).any(|w| w == words));
+
+    // The same records as an older personabot wrote them: JSON.
+    write_json(
+        &data,
+        "interactions",
+        &id.to_be_bytes(),
+        serde_json::to_vec(&before).unwrap(),
+    );
+    write_json(
+        &data,
+        "conversations",
+        &key,
+        serde_json::to_vec(&state).unwrap(),
+    );
+    write_json(&data, "meta", b"schema", b"1".to_vec());
+    assert_eq!(raw(&data, "interactions", &id.to_be_bytes())[0], b'{');
+    assert_eq!(raw(&data, "conversations", &key)[0], b'{');
+
+    let p = open_pipeline(&data);
+    let store = p.store();
+    assert_eq!(store.interaction(id).unwrap().as_ref(), Some(&before));
+    assert_eq!(store.conversation(CHANNEL, "old-conv").unwrap(), state);
+    let mut export = Vec::new();
+    store
+        .export(&InteractionFilter::default(), &mut export)
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_slice(export.trim_ascii_end()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&serde_json::to_vec(&before).unwrap()).unwrap();
+    assert_eq!(line, json);
+
+    // The conversation goes on from its JSON state, and is kept in binary from then on.
+    say(&p, "old-conv", "old-user", "and what about the scale plan?");
+    let next = store.conversation(CHANNEL, "old-conv").unwrap();
+    assert_eq!(next.turns, 2);
+    assert_eq!(next.recent[..state.recent.len()], state.recent[..]);
+    drop(p);
+    assert_eq!(
+        raw(&data, "conversations", &key)[0],
+        1,
+        "rewritten in binary"
+    );
+    // Upgraded: an older personabot now refuses the store rather than misread it.
+    assert_eq!(raw(&data, "meta", b"schema"), b"2");
+}
