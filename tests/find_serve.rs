@@ -1,5 +1,6 @@
 //! Finding things beside a real `personabot serve`: `tickets search` reaches the running
-//! server's store, and saved replies are reloaded with the catalog when `replies/` changes.
+//! server's store, `tickets show` lists the customer's history (beside it and offline), and
+//! saved replies are reloaded with the catalog when `replies/` changes.
 
 #[path = "support/serve_process.rs"]
 mod serve_process;
@@ -98,4 +99,47 @@ fn saved_replies_reload_with_the_catalog_and_a_broken_file_keeps_the_old_ones() 
             .is_ok_and(|(_, body)| body.contains("billing.toml:2:12"))
     });
     assert_eq!(titles(&serve), ["Card expired"]);
+}
+
+#[test]
+fn tickets_show_lists_the_customers_history_beside_serve_and_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let serve = ServeProcess::start(&data, &[]);
+    for (conversation, text) in [
+        ("h1", "I want a refund for last month's invoice, please"),
+        ("h2", "we are 2000 employees, our procurement team needs an enterprise quote, can I talk to a person?"),
+    ] {
+        let body = json!({"user": "u-same", "conversation": conversation, "text": text});
+        let (status, reply) = bridge_post(serve.addr(), "/v1/messages", &body).expect("message");
+        assert_eq!(status, 200, "{reply}");
+        assert!(reply["ticket"]["id"].is_u64(), "{reply}");
+    }
+    let show = |json: bool| {
+        let mut args = vec!["tickets", "show", "2"];
+        if json {
+            args.push("--json");
+        }
+        let run = run_in(dir.path(), &data, &args, None);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        run.stdout
+    };
+    // Beside the running serve (through its control socket).
+    let text = show(false);
+    assert!(text.contains("history (this customer before"), "{text}");
+    assert!(
+        text.contains("ticket #1 [open] via test intent refund"),
+        "{text}"
+    );
+    drop(serve);
+    // Offline, on the store.
+    let value: Value = serde_json::from_str(&show(true)).expect("JSON");
+    let history = value["history"].as_array().expect("history");
+    assert_eq!(history.len(), 1, "{value}");
+    assert_eq!(
+        (&history[0]["kind"], &history[0]["id"]),
+        (&json!("ticket"), &json!(1))
+    );
+    let first = show(false);
+    assert!(first.contains("ticket #1 [open]"), "{first}");
 }

@@ -45,6 +45,9 @@ enum Request {
     Ticket {
         id: u64,
     },
+    History {
+        id: u64,
+    },
     Claim {
         id: u64,
         agent: String,
@@ -206,6 +209,10 @@ impl StoreAccess for Remote {
 
     fn ticket(&self, id: u64) -> Result<Option<Ticket>> {
         self.value(&Request::Ticket { id })
+    }
+
+    fn history(&self, id: u64) -> Result<Vec<serde_json::Value>> {
+        self.value(&Request::History { id })
     }
 
     fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket> {
@@ -453,6 +460,7 @@ fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Val
                 Value::from(list.len())
             }
             Request::Ticket { id } => serde_json::to_value(store.ticket(id)?)?,
+            Request::History { id } => serde_json::to_value(store_access::history(store, id)?)?,
             Request::Claim { id, agent } => serde_json::to_value(store_access::ticket_action(
                 store,
                 id,

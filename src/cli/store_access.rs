@@ -55,6 +55,8 @@ pub(crate) trait StoreAccess {
     fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>>;
     fn tickets(&self, team: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>>;
     fn ticket(&self, id: u64) -> Result<Option<Ticket>>;
+    /// The customer's earlier tickets and conversations beside ticket `id` (its `"history"`).
+    fn history(&self, id: u64) -> Result<Vec<serde_json::Value>>;
     fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket>;
     fn resolve_ticket(&self, id: u64, agent: &str) -> Result<Ticket>;
     fn relabel_ticket(
@@ -185,6 +187,10 @@ impl StoreAccess for Local {
 
     fn ticket(&self, id: u64) -> Result<Option<Ticket>> {
         Ok(self.0.ticket(id)?)
+    }
+
+    fn history(&self, id: u64) -> Result<Vec<serde_json::Value>> {
+        history(&self.0, id)
     }
 
     fn claim_ticket(&self, id: u64, agent: &str) -> Result<Ticket> {
@@ -324,4 +330,16 @@ pub(crate) fn purge(store: &Store, now_ms: u64, windows: Windows) -> Result<Purg
         conversations: p.conversations,
         audit: p.audit,
     })
+}
+
+/// The history of ticket `id`'s customer, as JSON values (empty for an unknown ticket).
+pub(crate) fn history(store: &Store, id: u64) -> Result<Vec<serde_json::Value>> {
+    let Some(ticket) = store.ticket(id)? else {
+        return Ok(Vec::new());
+    };
+    let entries = store.customer_history(&ticket)?;
+    Ok(entries
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?)
 }

@@ -102,11 +102,17 @@ pub(crate) fn tickets(
             let t = store
                 .ticket(*id)?
                 .with_context(|| format!("ticket #{id} not found"))?;
+            let history = store.history(*id)?;
             if *json {
-                serde_json::to_writer_pretty(&mut *out, &t)?;
+                let mut value = serde_json::to_value(&t)?;
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("history".into(), history.into());
+                }
+                serde_json::to_writer_pretty(&mut *out, &value)?;
                 writeln!(out)?;
             } else {
                 write!(out, "{}", output::ticket_text(&t))?;
+                write!(out, "{}", output::history_text(&history))?;
             }
         }
         TicketsCommand::Claim { id, agent } => {

@@ -387,3 +387,34 @@ pub fn ticket_text(t: &Ticket) -> String {
     }
     s
 }
+
+/// A customer's history as `personabot tickets show` prints it after the ticket (nothing when
+/// empty): one line per earlier ticket or conversation, newest first.
+pub fn history_text(history: &[serde_json::Value]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if history.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "history (this customer before, newest first):");
+    for e in history {
+        let field = |k: &str| match &e[k] {
+            serde_json::Value::String(v) => v.clone(),
+            serde_json::Value::Null => "-".into(),
+            other => other.to_string(),
+        };
+        let id = match e["kind"].as_str() {
+            Some("ticket") => format!("ticket #{}", field("id")),
+            _ => format!("conversation {}", field("id")),
+        };
+        let _ = writeln!(
+            s,
+            "  {} {id} [{}] via {} intent {}",
+            field("date"),
+            field("status"),
+            field("channel"),
+            field("intent")
+        );
+    }
+    s
+}
