@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{binary_error, StoreError};
+use super::{decode, encode, StoreError};
 use crate::core::route::DecisionKind;
 use crate::store::records::{
     Delivery, EvidenceRecord, Feedback, Interaction, Label, RouteRecord, ScoredId,
@@ -122,51 +122,44 @@ pub(in crate::store::sled_store) fn encode_interaction(
         label,
         delivery,
     };
-    let bytes = vec![INTERACTION_V1];
-    postcard::to_extend(&out, bytes).map_err(|e| binary_error("write an interaction", e))
+    encode(INTERACTION_V1, &out, "an interaction")
 }
 
 /// An interaction from its stored bytes: the binary form, or the JSON of older stores.
 pub(in crate::store::sled_store) fn decode_interaction(
     bytes: &[u8],
 ) -> Result<Interaction, StoreError> {
-    match bytes.first() {
-        Some(&INTERACTION_V1) => {
-            let i: InteractionIn = postcard::from_bytes(&bytes[1..])
-                .map_err(|e| binary_error("read an interaction", e))?;
-            Ok(Interaction {
-                id: i.id,
-                at_ms: i.at_ms,
-                channel: i.channel,
-                conversation: i.conversation,
-                user: i.user,
-                text: i.text,
-                persona: i.persona,
-                intent: i.intent,
-                persona_scores: i.persona_scores,
-                intent_scores: i.intent_scores,
-                evidence: i.evidence,
-                route: RouteRecord {
-                    kind: i.kind,
-                    team: i.team,
-                    answer: i.answer,
-                    reason: i.reason,
-                    actions: i.actions,
-                },
-                reply: i.reply,
-                answer_at: i.answer_at.and_then(|a| usize::try_from(a).ok()),
-                ticket: i.ticket,
-                feedback: i.feedback,
-                label: i.label,
-                delivery: i.delivery,
-            })
-        }
-        Some(b'{') => Ok(serde_json::from_slice(bytes)?),
-        Some(other) => Err(StoreError::Corrupt(format!(
-            "unknown interaction encoding {other}"
-        ))),
-        None => Err(StoreError::Corrupt("an empty interaction".into())),
-    }
+    decode(
+        bytes,
+        INTERACTION_V1,
+        "an interaction",
+        |i: InteractionIn| Interaction {
+            id: i.id,
+            at_ms: i.at_ms,
+            channel: i.channel,
+            conversation: i.conversation,
+            user: i.user,
+            text: i.text,
+            persona: i.persona,
+            intent: i.intent,
+            persona_scores: i.persona_scores,
+            intent_scores: i.intent_scores,
+            evidence: i.evidence,
+            route: RouteRecord {
+                kind: i.kind,
+                team: i.team,
+                answer: i.answer,
+                reason: i.reason,
+                actions: i.actions,
+            },
+            reply: i.reply,
+            answer_at: i.answer_at.and_then(|a| usize::try_from(a).ok()),
+            ticket: i.ticket,
+            feedback: i.feedback,
+            label: i.label,
+            delivery: i.delivery,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -252,26 +245,16 @@ mod tests {
 
     #[test]
     fn binary_form_round_trips_and_is_smaller_than_json() {
-        for i in samples() {
-            let bytes = encode_interaction(&i).unwrap();
-            assert_eq!(bytes[0], INTERACTION_V1);
-            assert_eq!(decode_interaction(&bytes).unwrap(), i);
-            let json = serde_json::to_vec(&i).unwrap();
-            assert!(
-                bytes.len() * 2 < json.len(),
-                "{} vs {}",
-                bytes.len(),
-                json.len()
-            );
-        }
+        super::super::check::round_trips(
+            samples(),
+            INTERACTION_V1,
+            encode_interaction,
+            decode_interaction,
+        );
     }
 
     #[test]
     fn json_records_of_older_stores_are_still_read() {
-        for i in samples() {
-            let json = serde_json::to_vec(&i).unwrap();
-            assert_eq!(decode_interaction(&json).unwrap(), i);
-        }
         // A record written before `answer_at` and `actions` existed.
         let old = br#"{"id":1,"at_ms":2,"channel":"http","conversation":"c","user":"u_1",
             "text":"hi","persona":null,"intent":null,"persona_scores":[],"intent_scores":[],

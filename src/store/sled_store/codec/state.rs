@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{binary_error, StoreError};
+use super::{decode, encode, StoreError};
 use crate::core::conversation::{
     Actor, AwaitingFeedback, ContactState, ConversationState, OpenTicket, TranscriptLine,
 };
@@ -139,59 +139,49 @@ pub(in crate::store::sled_store) fn encode_state(
         contact: (*awaiting, *asked, *ticket),
         shown_answers,
     };
-    postcard::to_extend(&out, vec![STATE_V1])
-        .map_err(|e| binary_error("write a conversation state", e))
+    encode(STATE_V1, &out, "a conversation state")
 }
 
 /// A conversation state from its stored bytes: the binary form, or the JSON of older stores.
 pub(in crate::store::sled_store) fn decode_state(
     bytes: &[u8],
 ) -> Result<ConversationState, StoreError> {
-    match bytes.first() {
-        Some(&STATE_V1) => {
-            let s: StateIn = postcard::from_bytes(&bytes[1..])
-                .map_err(|e| binary_error("read a conversation state", e))?;
-            let (awaiting, asked, ticket) = s.contact;
-            Ok(ConversationState {
-                persona_scores: s.persona_scores,
-                last_intent: s.last_intent,
-                misses: s.misses,
-                pending_choices: s.pending_choices,
-                awaiting_feedback: s.awaiting_feedback,
-                open_ticket: s.open_ticket,
-                last_ticket: s.last_ticket,
-                turns: s.turns,
-                recent: s
-                    .recent
-                    .into_iter()
-                    .map(|line| TranscriptLine {
-                        at_ms: line.at_ms,
-                        from: match line.from {
-                            ActorIn::Customer => Actor::Customer,
-                            ActorIn::Bot => Actor::Bot,
-                            ActorIn::Agent(name) => Actor::Agent(name),
-                        },
-                        text: line.text,
-                        user: line.user,
-                    })
-                    .collect(),
-                updated_ms: s.updated_ms,
-                other_tickets: s.other_tickets,
-                frustrated: s.frustrated,
-                contact: ContactState {
-                    awaiting,
-                    asked,
-                    ticket,
-                },
-                shown_answers: s.shown_answers,
-            })
+    decode(bytes, STATE_V1, "a conversation state", |s: StateIn| {
+        let (awaiting, asked, ticket) = s.contact;
+        ConversationState {
+            persona_scores: s.persona_scores,
+            last_intent: s.last_intent,
+            misses: s.misses,
+            pending_choices: s.pending_choices,
+            awaiting_feedback: s.awaiting_feedback,
+            open_ticket: s.open_ticket,
+            last_ticket: s.last_ticket,
+            turns: s.turns,
+            recent: s
+                .recent
+                .into_iter()
+                .map(|line| TranscriptLine {
+                    at_ms: line.at_ms,
+                    from: match line.from {
+                        ActorIn::Customer => Actor::Customer,
+                        ActorIn::Bot => Actor::Bot,
+                        ActorIn::Agent(name) => Actor::Agent(name),
+                    },
+                    text: line.text,
+                    user: line.user,
+                })
+                .collect(),
+            updated_ms: s.updated_ms,
+            other_tickets: s.other_tickets,
+            frustrated: s.frustrated,
+            contact: ContactState {
+                awaiting,
+                asked,
+                ticket,
+            },
+            shown_answers: s.shown_answers,
         }
-        Some(b'{') => Ok(serde_json::from_slice(bytes)?),
-        Some(other) => Err(StoreError::Corrupt(format!(
-            "unknown conversation state encoding {other}"
-        ))),
-        None => Err(StoreError::Corrupt("an empty conversation state".into())),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -249,26 +239,11 @@ mod tests {
 
     #[test]
     fn binary_form_round_trips_and_is_smaller_than_json() {
-        for state in samples() {
-            let bytes = encode_state(&state).unwrap();
-            assert_eq!(bytes[0], STATE_V1);
-            assert_eq!(decode_state(&bytes).unwrap(), state);
-            let json = serde_json::to_vec(&state).unwrap();
-            assert!(
-                bytes.len() * 2 < json.len(),
-                "{} vs {}",
-                bytes.len(),
-                json.len()
-            );
-        }
+        super::super::check::round_trips(samples(), STATE_V1, encode_state, decode_state);
     }
 
     #[test]
     fn json_states_of_older_stores_are_still_read() {
-        for state in samples() {
-            let json = serde_json::to_vec(&state).unwrap();
-            assert_eq!(decode_state(&json).unwrap(), state);
-        }
         let old = br#"{"open_ticket":{"id":4,"team":"security","claimed_by":null},"turns":2,
             "recent":[{"at_ms":1,"from":{"kind":"agent","name":"ana"},"text":"hi"}]}"#;
         let state = decode_state(old).unwrap();
