@@ -10,6 +10,8 @@ pub mod redact;
 pub mod search;
 mod sled_store;
 
+#[cfg(test)]
+pub(crate) use records::shown_answer;
 pub use records::Csat;
 pub use records::{
     Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,

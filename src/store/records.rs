@@ -312,3 +312,40 @@ pub struct AuditEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
 }
+
+/// An interaction that showed the answer `answer` (`intent/key...`) of its intent, offering
+/// `actions`, for tests of what is counted from such records.
+#[cfg(test)]
+pub(crate) fn shown_answer(id: u64, answer: &str, actions: &[&str]) -> Interaction {
+    let intent = answer.split('/').next().unwrap_or_default();
+    Interaction {
+        id,
+        at_ms: 0,
+        channel: "http".into(),
+        conversation: format!("{answer}-{id}"),
+        user: "u".into(),
+        text: "t".into(),
+        persona: None,
+        intent: Some(ScoredId {
+            id: intent.into(),
+            confidence: 0.9,
+            score: 2.0,
+        }),
+        persona_scores: Vec::new(),
+        intent_scores: Vec::new(),
+        evidence: Vec::new(),
+        route: RouteRecord {
+            kind: DecisionKind::Answer,
+            team: None,
+            answer: Some(answer.into()),
+            reason: String::new(),
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+        },
+        reply: None,
+        ticket: None,
+        feedback: None,
+        label: None,
+        delivery: None,
+        answer_at: None,
+    }
+}

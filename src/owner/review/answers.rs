@@ -162,7 +162,7 @@ mod tests {
     use super::*;
     use crate::catalog::settings::Settings;
     use crate::catalog::{load_from_sources, CatalogSources};
-    use crate::store::{Feedback, RouteRecord, ScoredId};
+    use crate::store::{shown_answer, Feedback, ScoredId};
 
     fn shipped() -> Catalog {
         let settings =
@@ -171,36 +171,9 @@ mod tests {
     }
 
     fn answer(id: u64, intent: &str, actions: &[&str], helped: Option<bool>) -> Interaction {
-        Interaction {
-            id,
-            at_ms: 0,
-            channel: "http".into(),
-            conversation: format!("c{id}"),
-            user: "u".into(),
-            text: "t".into(),
-            persona: None,
-            intent: Some(ScoredId {
-                id: intent.into(),
-                confidence: 0.9,
-                score: 2.0,
-            }),
-            persona_scores: Vec::new(),
-            intent_scores: Vec::new(),
-            evidence: Vec::new(),
-            route: RouteRecord {
-                kind: DecisionKind::Answer,
-                team: None,
-                answer: Some(format!("{intent}/default")),
-                reason: String::new(),
-                actions: actions.iter().map(|a| a.to_string()).collect(),
-            },
-            reply: None,
-            ticket: None,
-            feedback: helped.map(|helped| Feedback { helped, at_ms: 1 }),
-            label: None,
-            delivery: None,
-            answer_at: None,
-        }
+        let mut i = shown_answer(id, &format!("{intent}/default"), actions);
+        i.feedback = helped.map(|helped| Feedback { helped, at_ms: 1 });
+        i
     }
 
     #[test]

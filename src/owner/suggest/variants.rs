@@ -107,8 +107,7 @@ mod tests {
     use super::*;
     use crate::catalog::settings::Settings;
     use crate::catalog::{load_from_sources, CatalogSources};
-    use crate::core::route::DecisionKind;
-    use crate::store::{Feedback, RouteRecord, ScoredId};
+    use crate::store::{shown_answer, Feedback};
 
     fn shipped() -> Catalog {
         let settings =
@@ -118,40 +117,14 @@ mod tests {
 
     /// `shown` self-help answers of `variant`, `helped` of them marked "That helped".
     fn shown(variant: &str, shown: usize, helped: usize, actions: &[&str]) -> Vec<Interaction> {
-        let intent = variant.split('/').next().unwrap_or_default();
         (0..shown)
-            .map(|n| Interaction {
-                id: n as u64,
-                at_ms: 0,
-                channel: "http".into(),
-                conversation: format!("{variant}-{n}"),
-                user: "u".into(),
-                text: "t".into(),
-                persona: None,
-                intent: Some(ScoredId {
-                    id: intent.into(),
-                    confidence: 0.9,
-                    score: 2.0,
-                }),
-                persona_scores: Vec::new(),
-                intent_scores: Vec::new(),
-                evidence: Vec::new(),
-                route: RouteRecord {
-                    kind: DecisionKind::Answer,
-                    team: None,
-                    answer: Some(variant.into()),
-                    reason: String::new(),
-                    actions: actions.iter().map(|a| a.to_string()).collect(),
-                },
-                reply: None,
-                ticket: None,
-                feedback: (n < helped).then_some(Feedback {
+            .map(|n| {
+                let mut i = shown_answer(n as u64, variant, actions);
+                i.feedback = (n < helped).then_some(Feedback {
                     helped: true,
                     at_ms: 1,
-                }),
-                label: None,
-                delivery: None,
-                answer_at: None,
+                });
+                i
             })
             .collect()
     }
