@@ -104,15 +104,13 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
     );
 
     // Ana claims the second: claiming takes it, so it is hers.
-    let (status, _) = s
-        .bearer(
-            Method::POST,
-            &format!("/v1/tickets/{second}/claim"),
-            &ana,
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.bearer_ok(
+        Method::POST,
+        &format!("/v1/tickets/{second}/claim"),
+        &ana,
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(s.queue(&ana, "?assigned=mine").await, [second]);
     assert_eq!(s.queue(&bo, "?assigned=mine").await, [first]);
     assert_eq!(
@@ -145,15 +143,13 @@ async fn a_ticket_is_assigned_to_an_agent_of_its_team_and_the_queue_filters_by_a
         (t["assigned_to"].clone(), t["claimed_by"].clone()),
         (json!("bo"), json!("bo"))
     );
-    let (status, _) = s
-        .bearer(
-            Method::POST,
-            &format!("/v1/tickets/{second}/resolve"),
-            &bo,
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.bearer_ok(
+        Method::POST,
+        &format!("/v1/tickets/{second}/resolve"),
+        &bo,
+        Some(json!({})),
+    )
+    .await;
     let (status, _) = s
         .bearer(
             Method::POST,
@@ -285,24 +281,20 @@ async fn an_internal_note_never_reaches_a_bridge() {
     let id = s.bridge_says("n1", REFUND).await.expect("a ticket");
     let ana = s.account("ana", AccountRole::Agent, &[]);
     let path = format!("/v1/tickets/{id}");
-    let (status, _) = s
-        .bearer(
-            Method::POST,
-            &format!("{path}/note"),
-            &ana,
-            Some(json!({"text": NOTE})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = s
-        .bearer(
-            Method::POST,
-            &format!("{path}/reply"),
-            &ana,
-            Some(json!({"text": "Looking into it now."})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    s.bearer_ok(
+        Method::POST,
+        &format!("{path}/note"),
+        &ana,
+        Some(json!({"text": NOTE})),
+    )
+    .await;
+    s.bearer_ok(
+        Method::POST,
+        &format!("{path}/reply"),
+        &ana,
+        Some(json!({"text": "Looking into it now."})),
+    )
+    .await;
     // A bridge delivers agents' replies from the updates it polls, and restores from the
     // conversation: the reply is there, the note in neither.
     for url in [

@@ -22,19 +22,6 @@ async fn up() -> Served {
     Served::start(&[], "live-test-key").await
 }
 
-async fn act(s: &Served, token: &str, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut req = s
-        .client
-        .request(method, format!("{}{path}", s.base))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{path}");
-    r.json().await.unwrap()
-}
-
 /// An open `GET /v1/events` stream, read event by event.
 struct Events {
     response: reqwest::Response,
@@ -133,11 +120,10 @@ async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
     assert_eq!(data["ticket"]["team"], "billing");
 
     let path = format!("/v1/tickets/{id}");
-    act(
-        &s,
-        &ann,
+    s.bearer_ok(
         Method::POST,
         &format!("{path}/claim"),
+        &ann,
         Some(json!({})),
     )
     .await;
@@ -161,14 +147,8 @@ async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
     );
 
     let reply = json!({"text": "Refunded today."});
-    act(
-        &s,
-        &ann,
-        Method::POST,
-        &format!("{path}/reply"),
-        Some(reply),
-    )
-    .await;
+    s.bearer_ok(Method::POST, &format!("{path}/reply"), &ann, Some(reply))
+        .await;
     let (kind, data) = events.next().await;
     assert_eq!(kind, "message");
     assert_eq!(
@@ -177,21 +157,19 @@ async fn a_ticket_lives_on_the_stream_from_opened_to_resolved() {
     );
 
     let relabel = json!({"intent": "billing"});
-    act(
-        &s,
-        &ann,
+    s.bearer_ok(
         Method::POST,
         &format!("{path}/relabel"),
+        &ann,
         Some(relabel),
     )
     .await;
     assert_eq!(events.next().await.0, "relabelled");
 
-    act(
-        &s,
-        &ann,
+    s.bearer_ok(
         Method::POST,
         &format!("{path}/resolve"),
+        &ann,
         Some(json!({})),
     )
     .await;
@@ -211,11 +189,10 @@ async fn assignments_notes_raises_and_ratings_are_events_of_their_own() {
     assert_eq!(events.next().await.0, "opened");
     let path = format!("/v1/tickets/{id}");
 
-    act(
-        &s,
-        &ann,
+    s.bearer_ok(
         Method::POST,
         &format!("{path}/assign"),
+        &ann,
         Some(json!({"agent": "ann"})),
     )
     .await;
@@ -224,11 +201,10 @@ async fn assignments_notes_raises_and_ratings_are_events_of_their_own() {
     assert_eq!(data["event"], "assigned");
 
     let note = "Internal: check the invoice with finance first";
-    act(
-        &s,
-        &ann,
+    s.bearer_ok(
         Method::POST,
         &format!("{path}/note"),
+        &ann,
         Some(json!({"text": note})),
     )
     .await;
@@ -256,11 +232,10 @@ async fn assignments_notes_raises_and_ratings_are_events_of_their_own() {
         .await;
     assert_eq!(events.next().await.0, "message");
 
-    act(
-        &s,
-        &ann,
+    s.bearer_ok(
         Method::POST,
         &format!("{path}/resolve"),
+        &ann,
         Some(json!({})),
     )
     .await;
@@ -352,14 +327,14 @@ async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
     let path = format!("/v1/tickets/{id}");
-    let resolved = act(
-        &s,
-        &ann,
-        Method::POST,
-        &format!("{path}/resolve"),
-        Some(json!({})),
-    )
-    .await;
+    let resolved = s
+        .bearer_ok(
+            Method::POST,
+            &format!("{path}/resolve"),
+            &ann,
+            Some(json!({})),
+        )
+        .await;
     for bad in [json!(0), json!(6), json!(-1)] {
         let (status, body) = feedback(&s, rate(bad.clone(), "")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
@@ -383,7 +358,7 @@ async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
         (&json!(id), &json!(4))
     );
 
-    let ticket = act(&s, &ann, Method::GET, &path, None).await;
+    let ticket = s.bearer_ok(Method::GET, &path, &ann, None).await;
     assert_eq!(ticket["csat"]["rating"], 4, "{ticket}");
     assert_eq!(
         ticket["updated_ms"], resolved["updated_ms"],
@@ -399,7 +374,7 @@ async fn the_customer_rates_a_resolved_ticket_and_the_team_sees_csat() {
     // A second rating replaces the first; no comment is none.
     let (status, _) = feedback(&s, rate(json!(2), "  ")).await;
     assert_eq!(status, StatusCode::OK);
-    let ticket = act(&s, &ann, Method::GET, &path, None).await;
+    let ticket = s.bearer_ok(Method::GET, &path, &ann, None).await;
     assert_eq!(
         ticket["csat"],
         json!({"rating": 2, "at_ms": ticket["csat"]["at_ms"]})
@@ -436,14 +411,9 @@ async fn tickets_show_their_targets_and_overdue_ones_are_counted() {
         .expect("a security ticket");
     let billing = s.bridge_says("b1", REFUND).await.expect("a billing ticket");
 
-    let shown = act(
-        &s,
-        &ann,
-        Method::GET,
-        &format!("/v1/tickets/{security}"),
-        None,
-    )
-    .await;
+    let shown = s
+        .bearer_ok(Method::GET, &format!("/v1/tickets/{security}"), &ann, None)
+        .await;
     let created = shown["created_ms"].as_u64().unwrap();
     assert_eq!(
         shown["first_response_due_ms"],
@@ -454,19 +424,14 @@ async fn tickets_show_their_targets_and_overdue_ones_are_counted() {
         (&shown["resolve_due_ms"], &shown["overdue"]),
         (&Value::Null, &json!(false))
     );
-    let shown = act(
-        &s,
-        &ann,
-        Method::GET,
-        &format!("/v1/tickets/{billing}"),
-        None,
-    )
-    .await;
+    let shown = s
+        .bearer_ok(Method::GET, &format!("/v1/tickets/{billing}"), &ann, None)
+        .await;
     let created = shown["created_ms"].as_u64().unwrap();
     assert_eq!(shown["resolve_due_ms"], created + 1, "{shown}");
     assert_eq!(shown["overdue"], true);
 
-    let list = act(&s, &ann, Method::GET, "/v1/tickets", None).await;
+    let list = s.bearer_ok(Method::GET, "/v1/tickets", &ann, None).await;
     let overdue: Vec<(u64, bool)> = list["tickets"]
         .as_array()
         .unwrap()
@@ -487,15 +452,11 @@ async fn tickets_show_their_targets_and_overdue_ones_are_counted() {
     );
 
     let path = format!("/v1/tickets/{billing}/resolve");
-    act(&s, &ann, Method::POST, &path, Some(json!({}))).await;
-    let shown = act(
-        &s,
-        &ann,
-        Method::GET,
-        &format!("/v1/tickets/{billing}"),
-        None,
-    )
-    .await;
+    s.bearer_ok(Method::POST, &path, &ann, Some(json!({})))
+        .await;
+    let shown = s
+        .bearer_ok(Method::GET, &format!("/v1/tickets/{billing}"), &ann, None)
+        .await;
     assert_eq!(shown["overdue"], false, "resolved: {shown}");
     let text = metrics(&s).await;
     assert!(

@@ -143,4 +143,17 @@ impl Served {
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
+
+    /// [`Served::bearer`] that must answer 200; its JSON answer.
+    pub async fn bearer_ok(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, answer) = self.bearer(method, path, token, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        answer
+    }
 }
