@@ -103,6 +103,23 @@ async fn visitor_key(state: &AppState) -> Result<VisitorKey, ApiError> {
     Ok(VisitorKey::new(key))
 }
 
+/// Checks who may read conversation `(channel, id)` (its visitor, or its bridge with
+/// `?channel=`), as [`speaking`] does for [`Purpose::Read`].
+async fn reading(
+    state: &AppState,
+    headers: &HeaderMap,
+    addr: ClientAddr,
+    (channel, conversation): (Option<&str>, &str),
+    endpoint: &'static str,
+) -> Result<Speaking, ApiError> {
+    let claim = Claim {
+        channel,
+        conversation: Some(conversation),
+        user: None,
+    };
+    speaking(state, headers, addr, claim, Purpose::Read, endpoint).await
+}
+
 /// Checks who may speak for `claim` (see [`speaker::decide`]); refusals are counted on
 /// `endpoint` and nothing is stored.
 async fn speaking(
@@ -347,17 +364,11 @@ async fn updates(
     Path(conversation): Path<String>,
     Query(q): Query<UpdatesQuery>,
 ) -> Result<Response, ApiError> {
-    let claim = Claim {
-        channel: q.channel.as_deref(),
-        conversation: Some(&conversation),
-        user: None,
-    };
-    let speaking = speaking(
+    let speaking = reading(
         &state,
         &headers,
         addr,
-        claim,
-        Purpose::Read,
+        (q.channel.as_deref(), &conversation),
         "/v1/conversations/updates",
     )
     .await?;

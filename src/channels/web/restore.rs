@@ -15,8 +15,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::speaker::{self, Claim, Purpose};
-use super::{speaking, visitor_key, Speaking, WEB};
+use super::speaker;
+use super::{reading, visitor_key, Speaking, WEB};
 use crate::engine::AppState;
 use crate::http::client::ClientAddr;
 use crate::http::ApiError;
@@ -178,17 +178,11 @@ pub(super) async fn conversation(
     Path(conversation): Path<String>,
     Query(q): Query<ConversationQuery>,
 ) -> Result<Response, ApiError> {
-    let claim = Claim {
-        channel: q.channel.as_deref(),
-        conversation: Some(&conversation),
-        user: None,
-    };
-    let speaking = speaking(
+    let speaking = reading(
         &state,
         &headers,
         addr,
-        claim,
-        Purpose::Read,
+        (q.channel.as_deref(), &conversation),
         "/v1/conversations",
     )
     .await?;
