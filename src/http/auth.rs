@@ -176,11 +176,10 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// A refused request: the error, and how long to wait when rate limited.
+/// A refused request (its `Retry-After`, when rate limited, is the error's).
 #[derive(Debug)]
 pub(crate) struct Refused {
     pub error: ApiError,
-    pub retry_after_secs: Option<u64>,
 }
 
 impl Refused {
@@ -191,7 +190,6 @@ impl Refused {
     fn new(status: StatusCode, message: impl Into<String>) -> Refused {
         Refused {
             error: ApiError::new(status, message),
-            retry_after_secs: None,
         }
     }
 
@@ -236,17 +234,19 @@ impl Refused {
         state.metrics.refused("auth", 429);
         let secs = crate::engine::address_limit::retry_after_secs(wait);
         Refused {
-            error: ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed sign-ins from this address: try again in {secs} s"),
-            ),
-            retry_after_secs: Some(secs),
+            error: ApiError {
+                retry_after_secs: Some(secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many failed sign-ins from this address: try again in {secs} s"),
+                )
+            },
         }
     }
 
     /// As a small HTML page (for the pages and sign-in forms), keeping `Retry-After`.
     pub fn page(self) -> Response {
-        let retry = self.retry_after_secs;
+        let retry = self.error.retry_after_secs;
         let mut response = (
             self.error.status,
             Html(format!(
@@ -260,7 +260,8 @@ impl Refused {
     }
 }
 
-fn add_retry_after(response: &mut Response, secs: Option<u64>) {
+/// Sets `Retry-After: secs` on `response` when there is a wait.
+pub(crate) fn add_retry_after(response: &mut Response, secs: Option<u64>) {
     if let Some(secs) = secs {
         response
             .headers_mut()
@@ -270,18 +271,13 @@ fn add_retry_after(response: &mut Response, secs: Option<u64>) {
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        let mut response = self.error.into_response();
-        add_retry_after(&mut response, self.retry_after_secs);
-        response
+        self.error.into_response()
     }
 }
 
 impl From<ApiError> for Refused {
     fn from(error: ApiError) -> Refused {
-        Refused {
-            error,
-            retry_after_secs: None,
-        }
+        Refused { error }
     }
 }
 
@@ -340,11 +336,7 @@ pub(crate) fn bearer_gate(state: &AppState, addr: ClientAddr) -> Result<(), ApiE
     let Some(wait) = blocked(state, addr) else {
         return Ok(());
     };
-    let refused = Refused::too_many(state, wait);
-    Err(ApiError {
-        retry_after_secs: refused.retry_after_secs,
-        ..refused.error
-    })
+    Err(Refused::too_many(state, wait).error)
 }
 
 /// Counts a wrong bearer credential of another kind (`target`, e.g. a bridge's name) from

@@ -85,12 +85,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
-        if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(secs),
-            );
-        }
+        auth::add_retry_after(&mut response, self.retry_after_secs);
         response
     }
 }
