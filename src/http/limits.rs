@@ -4,15 +4,14 @@
 //! `Retry-After`.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 
 use crate::engine::address_limit::AddressVerdict;
 use crate::engine::AppState;
 use crate::http::client::ClientAddr;
+use crate::http::ApiError;
 
 /// The limited endpoints, by method and route template.
 const LIMITED: &[(Method, &str)] = &[
@@ -56,16 +55,16 @@ pub(crate) async fn per_address(
         AddressVerdict::Refuse { retry_after_secs } => {
             state.metrics.refused(endpoint, 429);
             let limits = &state.settings.limits;
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, retry_after_secs.to_string())],
-                Json(json!({ "error": format!(
-                    "too many requests from your address: at most {} per {} seconds; \
-                     try again in {retry_after_secs} s",
-                    limits.address_requests, limits.address_window_secs
-                ) })),
-            )
-                .into_response()
+            let message = format!(
+                "too many requests from your address: at most {} per {} seconds; \
+                 try again in {retry_after_secs} s",
+                limits.address_requests, limits.address_window_secs
+            );
+            ApiError {
+                retry_after_secs: Some(retry_after_secs),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
+            }
+            .into_response()
         }
     }
 }
