@@ -9,15 +9,33 @@ use personabot::store::{InteractionFilter, Store};
 
 use crate::harness::{open_pipeline, say, CHANNEL};
 
+/// sled on `data` directly, once the store just closed has let go of its file lock (sled's
+/// background threads release it a moment after the last handle is dropped; `Store::open`
+/// waits for it the same way).
+fn sled_open(data: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match sled::open(data) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
 /// Rewrites the value under `key` in `tree` as `json`, through sled, with the store closed.
 fn write_json(data: &Path, tree: &str, key: &[u8], json: Vec<u8>) {
-    let db = sled::open(data).unwrap();
+    let db = sled_open(data);
     db.open_tree(tree).unwrap().insert(key, json).unwrap();
     db.flush().unwrap();
 }
 
 fn raw(data: &Path, tree: &str, key: &[u8]) -> Vec<u8> {
-    let db = sled::open(data).unwrap();
+    let db = sled_open(data);
     let value = db.open_tree(tree).unwrap().get(key).unwrap();
     value.expect("stored").to_vec()
 }
