@@ -65,7 +65,9 @@
   }
 
   var live = el('live');
-  var lost = false;
+  // The queue is first loaded before the stream opens; a ticket opened in between has no event
+  // on the new stream, so the first open, like every reconnect, reloads the list once.
+  var lost = true;
   function connect() {
     if (typeof window.EventSource !== 'function') {
       text(live, 'no live updates');
@@ -76,7 +78,7 @@
       text(live, '● live');
       live.className = 'on';
       live.title = 'Updates arrive as they happen';
-      // Back after a lost stream: what happened meanwhile, once.
+      // Opened, or back after a lost stream: what happened meanwhile, once.
       if (lost) {
         lost = false;
         Desk.loadList().catch(function () { /* shown on the next action */ });
