@@ -19,6 +19,10 @@ use tokio::sync::broadcast;
 use super::outbox::{stream_config, OutboxStream, TicketEvent};
 use crate::store::Ticket;
 
+/// The event kind that removes a ticket from the view (its node deleted it, e.g. forgot
+/// its customer).
+pub const FORGOTTEN: &str = "forgotten";
+
 /// A ticket as the view holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
@@ -57,9 +61,13 @@ impl Default for View {
 }
 
 impl View {
-    /// Applies one event read at `sequence`; returns whether it changed the view.
+    /// Applies one event read at `sequence`; returns whether it changed the view. An event
+    /// `forgotten` (a ticket deleted on its node) removes the ticket.
     pub fn apply(&self, event: TicketEvent, sequence: u64) -> bool {
         let id = event.ticket.id;
+        if event.event == FORGOTTEN {
+            return self.remove(id);
+        }
         let held = Held {
             node: event.node,
             ticket: event.ticket,
@@ -77,6 +85,12 @@ impl View {
         // Nobody listening is fine.
         let _ = self.changes.send(held);
         true
+    }
+
+    /// Drops ticket `id` (its node no longer has it); returns whether the view held it.
+    pub fn remove(&self, id: u64) -> bool {
+        let mut tickets = self.tickets.write().unwrap_or_else(|p| p.into_inner());
+        tickets.remove(&id).is_some()
     }
 
     /// The ticket `id` as last seen, with its node.
@@ -215,5 +229,9 @@ mod tests {
             .map(|h| h.event)
             .collect();
         assert_eq!(told, ["opened", "opened", "claimed"]);
+        // A forgotten ticket leaves the view.
+        assert!(view.apply(event(17, "b", FORGOTTEN, 30), 4));
+        assert_eq!(view.get(17), None);
+        assert!(!view.remove(17));
     }
 }

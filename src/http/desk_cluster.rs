@@ -127,7 +127,15 @@ impl Forward<'_> {
             from: Some(self.addr.0.to_string()),
         };
         match cluster.ask(&node, &request).await {
-            Ok(reply) => Ok(Some(respond(reply))),
+            Ok(reply) => {
+                let missing = reply.status == StatusCode::NOT_FOUND.as_u16();
+                if missing && self.action.is_none() && self.who.all_teams() {
+                    // The owner no longer has it (e.g. its customer was forgotten): to an
+                    // account of every team, "not found" means only that.
+                    cluster.view().remove(id);
+                }
+                Ok(Some(respond(reply)))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, ticket = id, "cluster: a desk request found no owner");
                 Err(unreachable(&node))
