@@ -50,6 +50,9 @@ pub struct DeskRequest {
     /// The agent's client address, for the audit log.
     #[serde(default)]
     pub from: Option<String>,
+    /// The asking node, for the audit log (`via` `cluster:<node>`).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// The owner's answer: the HTTP status and JSON body it would have answered itself.
@@ -230,7 +233,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(request.who.role, AccountRole::Agent);
-        assert_eq!(request.from, None);
+        assert_eq!((&request.from, &request.node), (&None, &None));
+        let request = DeskRequest {
+            node: Some("a".into()),
+            ..request
+        };
         let again: DeskRequest =
             serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
         assert_eq!(again, request);

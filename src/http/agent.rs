@@ -210,14 +210,15 @@ async fn action(
     if let Some(answer) = forwarding.send(&state).await? {
         return Ok(answer);
     }
-    let mut value = act(&state, who, id, verb, body, Some(addr)).await?;
+    let mut value = act(&state, who, id, verb, body, Some(addr), "http".into()).await?;
     crate::http::desk_cluster::name_node(&state, &mut value);
     Ok(Json(value).into_response())
 }
 
 /// Runs action `verb` (see [`known_action`]) on ticket `id` as `who`: the team check, the
 /// change (a reply goes out on the ticket's channel), the audit entry; returns the ticket as
-/// stored. What `POST /v1/tickets/{id}/{action}` does, here or for another node.
+/// stored. What `POST /v1/tickets/{id}/{action}` does, here (`via` `http`) or for another node
+/// (`via` `cluster:<node>`).
 pub(crate) async fn act(
     state: &AppState,
     who: Principal,
@@ -225,6 +226,7 @@ pub(crate) async fn act(
     verb: String,
     body: AgentBody,
     addr: Option<ClientAddr>,
+    via: String,
 ) -> Result<serde_json::Value, ApiError> {
     let current = visible_ticket(state, &who, id).await?;
     let agent = who.name.clone();
@@ -279,7 +281,9 @@ pub(crate) async fn act(
         }
     };
     state
-        .blocking(move |p| audit(p.store(), &who.name, &verb, Some(id), target, addr))
+        .blocking(move |p| {
+            crate::http::auth::audit_via(p.store(), &who.name, &verb, Some(id), target, addr, &via)
+        })
         .await?;
     serde_json::to_value(&ticket).map_err(|e| ApiError::internal(e.to_string()))
 }

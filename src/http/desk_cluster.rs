@@ -125,6 +125,7 @@ impl Forward<'_> {
             action: self.action.map(str::to_string),
             body: self.body,
             from: Some(self.addr.0.to_string()),
+            node: Some(cluster.node().node.clone()),
         };
         match cluster.ask(&node, &request).await {
             Ok(reply) => {
@@ -168,7 +169,9 @@ pub(crate) async fn answer(state: AppState, request: DeskRequest) -> DeskReply {
                 crate::http::agent::known_action(&verb)?;
                 let body = serde_json::from_value(request.body)
                     .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-                let mut value = crate::http::agent::act(&state, who, id, verb, body, from).await?;
+                let via = format!("cluster:{}", request.node.as_deref().unwrap_or("?"));
+                let mut value =
+                    crate::http::agent::act(&state, who, id, verb, body, from, via).await?;
                 name_node(&state, &mut value);
                 Ok(value)
             }
