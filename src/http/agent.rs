@@ -8,6 +8,10 @@
 //! Every action is taken as the signed-in account (a name in the body is ignored) and written to
 //! the audit log. An agent with teams sees only those teams' tickets: another team's ticket is
 //! "not found" (404) to them, as if it did not exist.
+//!
+//! In cluster mode the queue lists every node's tickets and another node's ticket is shown and
+//! acted on through its node ([`crate::http::desk_cluster`]); [`show_ticket`] and [`act`] are
+//! the one code both paths run.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
