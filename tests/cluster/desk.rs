@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::nats::NatsServer;
 use super::serve_process::ServeProcess;
-use super::{REFUND, WAIT};
+use super::{read_stream, REFUND, WAIT};
 
 const AGENT_TOKEN: &str = "cluster-desk-agent-token-0123";
 
@@ -234,6 +234,39 @@ fn an_agent_on_node_a_lists_opens_and_answers_node_bs_ticket_and_waits_while_b_i
         || call(b.addr(), "GET", &path, None, &[("X-Visitor-Token", &token)]).2,
         |body| body.contains(reply),
     );
+    // A relabel through A: B republishes the labelled interaction to PB_EVIDENCE (readers keep
+    // its last version), and every action is a ticket event in PB_TICKETS.
+    let (status, relabelled) = agent(
+        &a,
+        "POST",
+        &format!("/v1/tickets/{id}/relabel"),
+        Some(json!({"intent": "billing"})),
+    );
+    assert_eq!(status, 200, "{relabelled}");
+    let origin = shown["interaction"].clone();
+    eventually(
+        "the labelled interaction in PB_EVIDENCE",
+        || read_stream(&url, "PB_EVIDENCE", "pb.evidence.b"),
+        |all| {
+            all.iter()
+                .any(|i| i["id"] == origin && i["label"]["intent"] == "billing")
+        },
+    );
+    let events = eventually(
+        "B's actions in PB_TICKETS",
+        || read_stream(&url, "PB_TICKETS", "pb.tickets.b"),
+        |all| {
+            all.iter()
+                .any(|e| e["event"] == "relabelled" && e["ticket"]["id"] == id)
+        },
+    );
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["ticket"]["id"] == id)
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(kinds, ["opened", "claimed", "message", "relabelled"]);
+
     // An unknown action is refused on A, as B would.
     let (status, _) = agent(
         &a,
