@@ -70,6 +70,8 @@ async fn serve(
             status.node().index
         );
         let _ = state.cluster.set(status);
+        // Other nodes' agents act on this node's tickets through it.
+        personabot::http::desk_cluster::serve_desk(&state);
     }
     let app = app::app(state.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();

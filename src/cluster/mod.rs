@@ -6,9 +6,11 @@
 //! Each node keeps its own sled store and owns the conversations it receives; the streams
 //! `PB_EVIDENCE` and `PB_TICKETS` hold every node's redacted interactions and ticket events.
 
+pub mod desk;
 pub mod ids;
 pub mod outbox;
 pub mod publisher;
+pub mod view;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,10 @@ pub struct Status {
     node: ClusterNode,
     client: async_nats::Client,
     store: Store,
+    /// JetStream, for the node registrations (desk routing).
+    js: async_nats::jetstream::Context,
+    /// Every node's tickets ([`view`]).
+    view: view::View,
 }
 
 impl std::fmt::Debug for Status {
@@ -65,6 +71,11 @@ impl Status {
     /// Outbox entries not yet acknowledged by JetStream.
     pub fn outbox_pending(&self) -> usize {
         self.store.outbox_pending()
+    }
+
+    /// Every node's tickets, as read from `PB_TICKETS`.
+    pub fn view(&self) -> &view::View {
+        &self.view
     }
 
     /// `/healthz`'s `"cluster"`: `{"node", "connected", "outbox"}`.
@@ -142,11 +153,15 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
         index,
     };
     let wake = store.join_cluster(&joined)?;
-    tokio::spawn(publisher::run(js, store.clone(), node, wake));
+    tokio::spawn(publisher::run(js.clone(), store.clone(), node, wake));
+    let view = view::View::default();
+    tokio::spawn(view::follow(js.clone(), view.clone()));
     Ok(Status {
         node: joined,
         client,
         store: store.clone(),
+        js,
+        view,
     })
 }
 

@@ -8,6 +8,10 @@
 //! Every action is taken as the signed-in account (a name in the body is ignored) and written to
 //! the audit log. An agent with teams sees only those teams' tickets: another team's ticket is
 //! "not found" (404) to them, as if it did not exist.
+//!
+//! In cluster mode the queue lists every node's tickets and another node's ticket is shown and
+//! acted on through its node ([`crate::http::desk_cluster`]); [`show_ticket`] and [`act`] are
+//! the one code both paths run.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -41,20 +45,24 @@ async fn list(
         .map_or("", |(_, v)| v.as_str());
     let assigned = Assigned::parse(assigned)
         .ok_or_else(|| ApiError::bad_request("unknown `assigned`: use mine, unassigned or all"))?;
-    let mut tickets = state
+    let remote_query = query.clone();
+    let local = state
         .blocking(move |p| p.store().search_tickets(&query))
         .await??;
-    // High-priority tickets (a frustrated customer) come first.
-    crate::engine::output::queue_order(&mut tickets);
+    // In cluster mode, with every other node's tickets from the view (each named by its node).
+    let tickets = crate::http::desk_cluster::queue(&state, local, &remote_query);
     let catalog = state.pipeline.catalog();
     let now_ms = state.pipeline.clock_ms();
     let list: Vec<_> = tickets
         .iter()
-        .filter(|t| who.sees_team(&t.team) && assigned.keeps(t, &who.name))
-        .map(|t| {
+        .filter(|(t, _)| who.sees_team(&t.team) && assigned.keeps(t, &who.name))
+        .map(|(t, node)| {
             let mut summary = json!(crate::engine::output::ticket_summary(&catalog, t));
             let due = crate::engine::targets::due(state.settings.teams.get(&t.team), t, now_ms);
             crate::engine::targets::add_due(&mut summary, due);
+            if let (Some(node), Some(object)) = (node, summary.as_object_mut()) {
+                object.insert("node".into(), json!(node));
+            }
             summary
         })
         .collect();
@@ -109,13 +117,35 @@ async fn visible_ticket(state: &AppState, who: &Principal, id: u64) -> Result<Ti
         .ok_or_else(|| not_found(id))
 }
 
-/// The ticket with its audit history (`"audit": [...]`, oldest first).
+/// The ticket with its audit history (`"audit": [...]`, oldest first); in cluster mode another
+/// node's ticket is asked of that node.
 async fn show(
     AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
+    addr: ClientAddr,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    let ticket = visible_ticket(&state, &who, id).await?;
+    let forwarding = crate::http::desk_cluster::Forward {
+        who: &who,
+        id,
+        action: None,
+        body: serde_json::Value::Null,
+        addr,
+    };
+    if let Some(answer) = forwarding.send(&state).await? {
+        return Ok(answer);
+    }
+    Ok(Json(show_ticket(&state, &who, id).await?).into_response())
+}
+
+/// The ticket `id` as `who` may see it, with its audit history, due times and the customer's
+/// history (what `GET /v1/tickets/{id}` answers, here or for another node).
+pub(crate) async fn show_ticket(
+    state: &AppState,
+    who: &Principal,
+    id: u64,
+) -> Result<serde_json::Value, ApiError> {
+    let ticket = visible_ticket(state, who, id).await?;
     let history = state
         .blocking(move |p| p.store().ticket_audit(id))
         .await??;
@@ -129,13 +159,14 @@ async fn show(
     if let Some(object) = value.as_object_mut() {
         object.insert("audit".into(), json!(history));
     }
-    crate::http::find::add_history(&state, &who, &ticket, &mut value).await?;
-    Ok(Json(value).into_response())
+    crate::http::find::add_history(state, who, &ticket, &mut value).await?;
+    crate::http::desk_cluster::name_node(state, &mut value);
+    Ok(value)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-struct AgentBody {
+pub(crate) struct AgentBody {
     /// The account to assign the ticket to (`assign`). Other actions accept it so that older
     /// clients keep working, and ignore it: actions are taken as the signed-in account.
     #[serde(default)]
@@ -151,6 +182,20 @@ struct AgentBody {
     saved: Option<String>,
 }
 
+/// Refuses a verb that is not an action (404, as an unknown route).
+pub(crate) fn known_action(verb: &str) -> Result<(), ApiError> {
+    if matches!(
+        verb,
+        "claim" | "resolve" | "relabel" | "reply" | "assign" | "note"
+    ) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("unknown action `{verb}`: use claim, reply, resolve, relabel, assign or note"),
+    ))
+}
+
 async fn action(
     AgentAuth(who): AgentAuth,
     State(state): State<AppState>,
@@ -158,16 +203,36 @@ async fn action(
     Path((id, verb)): Path<(u64, String)>,
     JsonBody(body): JsonBody<AgentBody>,
 ) -> Result<Response, ApiError> {
-    if !matches!(
-        verb.as_str(),
-        "claim" | "resolve" | "relabel" | "reply" | "assign" | "note"
-    ) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("unknown action `{verb}`: use claim, reply, resolve, relabel, assign or note"),
-        ));
+    known_action(&verb)?;
+    let forwarding = crate::http::desk_cluster::Forward {
+        who: &who,
+        id,
+        action: Some(&verb),
+        body: serde_json::to_value(&body).map_err(|e| ApiError::internal(e.to_string()))?,
+        addr,
+    };
+    if let Some(answer) = forwarding.send(&state).await? {
+        return Ok(answer);
     }
-    let current = visible_ticket(&state, &who, id).await?;
+    let mut value = act(&state, who, id, verb, body, Some(addr), "http".into()).await?;
+    crate::http::desk_cluster::name_node(&state, &mut value);
+    Ok(Json(value).into_response())
+}
+
+/// Runs action `verb` (see [`known_action`]) on ticket `id` as `who`: the team check, the
+/// change (a reply goes out on the ticket's channel), the audit entry; returns the ticket as
+/// stored. What `POST /v1/tickets/{id}/{action}` does, here (`via` `http`) or for another node
+/// (`via` `cluster:<node>`).
+pub(crate) async fn act(
+    state: &AppState,
+    who: Principal,
+    id: u64,
+    verb: String,
+    body: AgentBody,
+    addr: Option<ClientAddr>,
+    via: String,
+) -> Result<serde_json::Value, ApiError> {
+    let current = visible_ticket(state, &who, id).await?;
     let agent = who.name.clone();
     // The audit names whom a ticket was assigned to.
     let target = match (verb.as_str(), &body.agent) {
@@ -207,7 +272,7 @@ async fn action(
                     return Err(ApiError::bad_request("give `text` or `saved`, not both"))
                 }
                 (Some(saved), None) => {
-                    crate::http::find::saved_reply_text(&state, &current, saved, &agent)?
+                    crate::http::find::saved_reply_text(state, &current, saved, &agent)?
                 }
                 (None, text) => text.clone().unwrap_or_default(),
             };
@@ -220,9 +285,11 @@ async fn action(
         }
     };
     state
-        .blocking(move |p| audit(p.store(), &who.name, &verb, Some(id), target, Some(addr)))
+        .blocking(move |p| {
+            crate::http::auth::audit_via(p.store(), &who.name, &verb, Some(id), target, addr, &via)
+        })
         .await?;
-    Ok(Json(ticket).into_response())
+    serde_json::to_value(&ticket).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]

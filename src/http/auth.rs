@@ -57,6 +57,18 @@ impl Principal {
         }
     }
 
+    /// An account another cluster node authenticated, for a request it routed here (see
+    /// [`crate::cluster::desk`]: nodes trust each other).
+    pub(crate) fn remote(name: String, role: AccountRole, teams: Vec<String>) -> Principal {
+        Principal {
+            name,
+            role,
+            teams,
+            bootstrap: false,
+            token_hash: String::new(),
+        }
+    }
+
     /// Whether this account works on every team's tickets.
     pub fn all_teams(&self) -> bool {
         self.role == AccountRole::Admin || self.teams.is_empty()
@@ -290,13 +302,26 @@ pub(crate) fn audit(
     target: Option<String>,
     from: Option<ClientAddr>,
 ) {
+    audit_via(store, who, action, ticket, target, from, "http");
+}
+
+/// [`audit`] of an action that came `via` another way (e.g. `cluster:a`: routed from node a).
+pub(crate) fn audit_via(
+    store: &Store,
+    who: &str,
+    action: &str,
+    ticket: Option<u64>,
+    target: Option<String>,
+    from: Option<ClientAddr>,
+    via: &str,
+) {
     let entry = AuditEntry {
         at_ms: now_ms(),
         who: who.to_string(),
         action: action.to_string(),
         ticket,
         target,
-        via: "http".into(),
+        via: via.into(),
         from: from.map(|ClientAddr(ip)| ip.to_string()),
     };
     if let Err(e) = store.record_audit(&entry) {

@@ -109,6 +109,53 @@ pub(crate) fn told(event: PipelineEvent) -> Told {
     }
 }
 
+/// What agents are told about another node's ticket event (from the cluster's view): the same
+/// kinds and fields as for this node's, read from the ticket as it is after the event.
+pub(crate) fn told_from_view(held: &crate::cluster::view::Held) -> Told {
+    let t = &held.ticket;
+    let last_line = t.transcript.last();
+    let (kind, extra) = match held.event.as_str() {
+        "opened" => ("opened", json!({})),
+        "claimed" => ("claimed", json!({})),
+        "resolved" => ("resolved", json!({})),
+        "relabelled" => ("relabelled", json!({})),
+        "assigned" => ("assigned", json!({"agent": t.assigned_to})),
+        "note" => {
+            let note = t.notes.last();
+            (
+                "note",
+                json!({"agent": note.map(|n| &n.by), "text": note.map(|n| &n.text)}),
+            )
+        }
+        "rated" => (
+            "rated",
+            json!({
+                "rating": t.csat.as_ref().map(|c| c.rating),
+                "comment": t.csat.as_ref().and_then(|c| c.comment.clone()),
+            }),
+        ),
+        "message" => match last_line.map(|l| (&l.from, &l.text)) {
+            Some((crate::store::Actor::Agent(agent), text)) => (
+                "message",
+                json!({"from": "agent", "agent": agent, "text": text}),
+            ),
+            _ => ("updated", json!({})),
+        },
+        // A turn: the customer wrote (and may have raised the priority).
+        _ => match last_line {
+            Some(l) if l.from == crate::store::Actor::Customer => {
+                ("message", json!({"from": "customer", "text": l.text}))
+            }
+            _ => ("updated", json!({"priority": t.priority.as_str()})),
+        },
+    };
+    Told {
+        kind,
+        ticket: Subject::Known(Box::new(t.clone())),
+        extra,
+    }
+}
+
 /// The SSE event for `told` about `ticket`, as JSON data.
 fn sse_event(state: &AppState, told: &Told, ticket: &Ticket) -> Event {
     let catalog = state.pipeline.catalog();
@@ -151,19 +198,34 @@ async fn events(AgentAuth(who): AgentAuth, State(state): State<AppState>) -> Res
     // Subscribed before the response starts: every event after the first comment is sent.
     let receiver = state.pipeline.subscribe();
     let closing = state.closing.subscribe();
+    // In cluster mode, the other nodes' ticket events too (this node's come from its pipeline).
+    let others = state
+        .cluster
+        .get()
+        .map(|c| (c.view().subscribe(), c.node().node.clone()));
     let live = stream::unfold(
-        (receiver, closing, state, who),
-        |(mut receiver, mut closing, state, who)| async move {
+        (receiver, closing, state, who, others),
+        |(mut receiver, mut closing, state, who, mut others)| async move {
             loop {
                 if *closing.borrow_and_update() {
                     return None;
                 }
-                let event = tokio::select! {
-                    event = next_event(&mut receiver, "events") => event?,
+                let sse = tokio::select! {
+                    event = next_event(&mut receiver, "events") => for_agent(&state, &who, event?).await,
+                    held = next_remote(&mut others) => {
+                        let told = told_from_view(&held?);
+                        match &told.ticket {
+                            Subject::Known(t) if who.sees_team(&t.team) => Some(sse_event(&state, &told, t)),
+                            _ => None,
+                        }
+                    }
                     _ = closing.changed() => return None,
                 };
-                if let Some(sse) = for_agent(&state, &who, event).await {
-                    return Some((Ok::<_, Infallible>(sse), (receiver, closing, state, who)));
+                if let Some(sse) = sse {
+                    return Some((
+                        Ok::<_, Infallible>(sse),
+                        (receiver, closing, state, who, others),
+                    ));
                 }
             }
         },
@@ -172,6 +234,29 @@ async fn events(AgentAuth(who): AgentAuth, State(state): State<AppState>) -> Res
     Sse::new(first.chain(live))
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// The next change of another node's ticket from the cluster's view; never, outside cluster
+/// mode; `None` once the view is gone.
+async fn next_remote(
+    others: &mut Option<(
+        tokio::sync::broadcast::Receiver<crate::cluster::view::Held>,
+        String,
+    )>,
+) -> Option<crate::cluster::view::Held> {
+    let Some((receiver, me)) = others else {
+        return std::future::pending().await;
+    };
+    loop {
+        match receiver.recv().await {
+            Ok(held) if held.node != *me => return Some(held),
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "events: other nodes' ticket events were skipped");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        }
+    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -290,6 +375,73 @@ mod tests {
         for (event, kind, extra) in table {
             let told = told(event);
             assert_eq!((told.kind, told.extra), (kind, extra));
+        }
+    }
+
+    #[test]
+    fn other_nodes_events_are_told_as_this_nodes() {
+        use crate::store::{Actor, TranscriptLine};
+        let held = |event: &str, t: &Ticket| crate::cluster::view::Held {
+            node: "b".into(),
+            ticket: t.clone(),
+            event: event.into(),
+            sequence: 1,
+        };
+        let line = |from: Actor, text: &str| TranscriptLine {
+            at_ms: 1,
+            from,
+            text: text.into(),
+            user: None,
+        };
+        let mut replied = ticket(TicketStatus::Claimed, 5, None);
+        replied
+            .transcript
+            .push(line(Actor::Agent("ann".into()), "on it"));
+        let mut wrote = ticket(TicketStatus::Open, 5, None);
+        wrote.transcript.push(line(Actor::Customer, "still broken"));
+        let mut noted = ticket(TicketStatus::Open, 5, None);
+        noted.notes.push(crate::store::Note {
+            at_ms: 1,
+            by: "ann".into(),
+            text: "VIP".into(),
+        });
+        let mut assigned = ticket(TicketStatus::Open, 5, None);
+        assigned.assigned_to = Some("bo".into());
+        let plain = ticket(TicketStatus::Open, 5, None);
+        let table = [
+            (held("opened", &plain), "opened", json!({})),
+            (held("claimed", &plain), "claimed", json!({})),
+            (held("resolved", &plain), "resolved", json!({})),
+            (held("relabelled", &plain), "relabelled", json!({})),
+            (
+                held("assigned", &assigned),
+                "assigned",
+                json!({"agent": "bo"}),
+            ),
+            (
+                held("note", &noted),
+                "note",
+                json!({"agent": "ann", "text": "VIP"}),
+            ),
+            (
+                held("message", &replied),
+                "message",
+                json!({"from": "agent", "agent": "ann", "text": "on it"}),
+            ),
+            (
+                held("updated", &wrote),
+                "message",
+                json!({"from": "customer", "text": "still broken"}),
+            ),
+            (
+                held("updated", &plain),
+                "updated",
+                json!({"priority": "normal"}),
+            ),
+        ];
+        for (held, kind, extra) in table {
+            let told = told_from_view(&held);
+            assert_eq!((told.kind, &told.extra), (kind, &extra), "{}", held.event);
         }
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod assets;
 pub mod auth;
 pub(crate) mod brand;
 pub mod client;
+pub mod desk_cluster;
 pub mod events;
 pub mod find;
 pub(crate) mod headers;

@@ -175,3 +175,141 @@ fn forgetting_a_user_drops_their_unpublished_outbox_entries() {
     );
     assert!(of(&after, "stay") >= 1);
 }
+
+/// The ticket events and republished interactions written since `skip` entries.
+fn entries_after(store: &Store, skip: usize) -> Vec<personabot::store::OutboxEntry> {
+    let all = store.outbox_batch(1000).unwrap();
+    all.into_iter().skip(skip).map(|(_, e)| e).collect()
+}
+
+#[test]
+fn every_ticket_change_writes_its_event_and_a_relabel_republishes_the_interaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_pipeline(dir.path());
+    let store = p.store().clone();
+    // Outside cluster mode, actions write nothing.
+    let off = say(&p, "off", "gil", "I'd like a refund please")
+        .ticket
+        .unwrap()
+        .id;
+    p.claim(off, "ana").unwrap();
+    assert_eq!(store.outbox_pending(), 0);
+
+    store.join_cluster(&node_b()).unwrap();
+    let opened = say(
+        &p,
+        "desk",
+        "hal",
+        "I'd like a refund please, I'm at hal@example.com",
+    );
+    let ticket = opened.ticket.unwrap().id;
+    let origin = opened.interaction.unwrap();
+    let turn_entries = store.outbox_pending();
+    assert_eq!(turn_entries, 2);
+
+    p.claim(ticket, "ana").unwrap();
+    p.note(ticket, "ana", "called them back").unwrap();
+    p.agent_reply(ticket, "ana", "Your refund is on its way")
+        .unwrap();
+    p.relabel(ticket, Some("billing"), None, "ana").unwrap();
+    p.resolve(ticket, "ana").unwrap();
+    p.rate_ticket(
+        ticket,
+        personabot::store::Csat {
+            rating: 5,
+            comment: None,
+            at_ms: 1,
+        },
+    )
+    .unwrap();
+
+    let written = entries_after(&store, turn_entries);
+    let events: Vec<TicketEvent> = written
+        .iter()
+        .filter(|e| e.stream == OutboxStream::Tickets)
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "claimed",
+            "note",
+            "message",
+            "relabelled",
+            "resolved",
+            "rated"
+        ]
+    );
+    for e in &events {
+        assert_eq!(
+            (e.node.as_str(), e.ticket.id, e.interaction),
+            ("b", ticket, origin)
+        );
+        assert_eq!(e.at_ms, e.ticket.updated_ms);
+    }
+    assert_eq!(events[0].ticket.claimed_by.as_deref(), Some("ana"));
+    assert_eq!(events[1].ticket.notes.len(), 1);
+    assert_eq!(
+        events[2].ticket.transcript.last().map(|l| l.text.as_str()),
+        Some("Your refund is on its way")
+    );
+    assert_eq!(events[5].ticket.csat.as_ref().map(|c| c.rating), Some(5));
+    assert!(written
+        .iter()
+        .all(|e| !e.payload.contains("hal@example.com")));
+
+    // Each entry has its own message id: JetStream must not drop any as a duplicate.
+    let mut ids: Vec<&str> = written.iter().map(|e| e.msg_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), written.len(), "{written:?}");
+    for e in written.iter().filter(|e| e.stream == OutboxStream::Tickets) {
+        assert!(
+            e.msg_id.starts_with(&format!("b-t-{ticket}-a")),
+            "{}",
+            e.msg_id
+        );
+    }
+
+    // The relabel republished the opening interaction with its label.
+    let republished: Vec<_> = written
+        .iter()
+        .filter(|e| e.stream == OutboxStream::Evidence)
+        .collect();
+    assert_eq!(republished.len(), 1, "{written:?}");
+    let record: Value = serde_json::from_str(&republished[0].payload).unwrap();
+    assert_eq!(record["id"].as_u64(), Some(origin));
+    assert_eq!(record["label"]["intent"].as_str(), Some("billing"));
+    let label_at = events[3].ticket.relabels[0].at_ms;
+    assert_eq!(republished[0].msg_id, format!("b-i-{origin}-l{label_at}"));
+
+    // Forgetting the customer drops them all before they are published.
+    store.forget_user("hal").unwrap();
+    assert_eq!(store.outbox_pending(), 0, "{:?}", store.outbox_batch(100));
+}
+
+#[test]
+fn talk_to_a_human_opens_a_ticket_with_its_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_pipeline(dir.path());
+    let store = p.store().clone();
+    store.join_cluster(&node_b()).unwrap();
+    // The button on a conversation with no answer to rate: the ticket opens outside a turn.
+    let before = store.outbox_pending();
+    let outcome = p
+        .feedback(crate::harness::CHANNEL, "human", "ivy", false)
+        .unwrap();
+    let ticket = outcome.ticket.expect("talk to a human opens a ticket").id;
+    let written = entries_after(&store, before);
+    let opened: Vec<TicketEvent> = written
+        .iter()
+        .filter(|e| e.stream == OutboxStream::Tickets)
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect();
+    assert_eq!(opened.len(), 1, "{written:?}");
+    assert_eq!(
+        (opened[0].event.as_str(), opened[0].ticket.id),
+        ("opened", ticket)
+    );
+}

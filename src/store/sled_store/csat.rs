@@ -11,14 +11,15 @@ impl Store {
             .ticket(id)?
             .ok_or(StoreError::NotFound { what: "ticket", id })?
             .updated_ms;
-        self.current()?.update_ticket(id, resolved_ms, |t| {
-            if t.status != TicketStatus::Resolved {
-                return Err(StoreError::Conflict(format!(
-                    "ticket #{id} is not resolved yet"
-                )));
-            }
-            t.csat = Some(csat.clone());
-            Ok(())
-        })
+        self.current()?
+            .update_ticket(id, resolved_ms, "rated", |t| {
+                if t.status != TicketStatus::Resolved {
+                    return Err(StoreError::Conflict(format!(
+                        "ticket #{id} is not resolved yet"
+                    )));
+                }
+                t.csat = Some(csat.clone());
+                Ok(())
+            })
     }
 }

@@ -90,11 +90,11 @@ impl OpenDb {
     }
 
     fn assign_ticket(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, at_ms, |t| assign(t, agent))
+        self.update_ticket(id, at_ms, "assigned", |t| assign(t, agent))
     }
 
     fn note_ticket(&self, id: u64, note: &Note) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, note.at_ms, |t| {
+        self.update_ticket(id, note.at_ms, "note", |t| {
             t.notes.push(note.clone());
             Ok(())
         })

@@ -5,6 +5,15 @@
 //! for the interaction (as stored: redacted) and one for the ticket it opened or joined; the
 //! cluster's publisher sends them in key order and deletes each once JetStream acknowledged it.
 //! Keys are the interaction's id then a kind byte, so they survive compaction unchanged.
+//!
+//! Every other change of a ticket (an agent's claim, reply, resolve, relabel, assignment or
+//! note, a customer's rating, a ticket opened by "Talk to a human") writes a ticket event too,
+//! in the same transaction as the change ([`write_change`]). Those entries have their own key
+//! space: a number from the store's id generator (the one interaction ids come from, so they
+//! interleave with turns in time) then kind byte 2, and `Nats-Msg-Id` `<node>-t-<ticket>-a<seq>`.
+//! A relabel also republishes the interaction that opened the ticket (now carrying the label)
+//! to `PB_EVIDENCE` under kind byte 3 and `Nats-Msg-Id` `<node>-i-<id>-l<at_ms>`; readers keep
+//! the last version of each interaction id.
 
 use std::sync::{Arc, OnceLock};
 
@@ -62,11 +71,14 @@ pub struct OutboxEntry {
 /// A ticket event as published to `PB_TICKETS`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {
-    /// `opened` or `updated`.
+    /// What happened: `opened` or `updated` (a turn: a customer message, a priority raise),
+    /// or an agent's or customer's action: `claimed`, `resolved`, `relabelled`, `assigned`,
+    /// `note`, `message` (an agent's reply), `rated`.
     pub event: String,
     /// The node that owns the ticket.
     pub node: String,
-    /// The interaction (turn) that caused the event.
+    /// The interaction (turn) that caused the event; for an action, the interaction that
+    /// opened the ticket.
     pub interaction: u64,
     pub at_ms: u64,
     /// The ticket as stored after the event, without its `contact` (how to reach the
@@ -88,13 +100,89 @@ pub(super) struct ClusterState {
 pub(super) type ClusterCell = Arc<OnceLock<ClusterState>>;
 
 fn entry_key(interaction: u64, stream: OutboxStream) -> [u8; 9] {
+    keyed(
+        interaction,
+        match stream {
+            OutboxStream::Evidence => 0,
+            OutboxStream::Tickets => 1,
+        },
+    )
+}
+
+/// Kind byte of a ticket event written by a change other than a turn.
+const CHANGE_KIND: u8 = 2;
+/// Kind byte of an interaction republished after a relabel.
+const RELABELLED_KIND: u8 = 3;
+
+fn keyed(sequence: u64, kind: u8) -> [u8; 9] {
     let mut key = [0u8; 9];
-    key[..8].copy_from_slice(&interaction.to_be_bytes());
-    key[8] = match stream {
-        OutboxStream::Evidence => 0,
-        OutboxStream::Tickets => 1,
-    };
+    key[..8].copy_from_slice(&sequence.to_be_bytes());
+    key[8] = kind;
     key
+}
+
+/// The ticket event of `ticket` as stored after `event`, without its contact.
+fn ticket_event(
+    node: &ClusterNode,
+    event: &str,
+    interaction: u64,
+    at_ms: u64,
+    ticket: &Ticket,
+) -> TicketEvent {
+    TicketEvent {
+        event: event.to_string(),
+        node: node.node.clone(),
+        interaction,
+        at_ms,
+        ticket: Ticket {
+            contact: None,
+            ..ticket.clone()
+        },
+        has_contact: ticket.contact.is_some(),
+    }
+}
+
+/// Writes the ticket event of a change other than a turn (`event`, e.g. `claimed`) inside the
+/// change's transaction; `sequence` is a fresh number from the store's id generator.
+pub(super) fn write_change(
+    outbox: &TransactionalTree,
+    node: &ClusterNode,
+    sequence: u64,
+    event: &str,
+    ticket: &Ticket,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let body = ticket_event(node, event, ticket.interaction, ticket.updated_ms, ticket);
+    let entry = OutboxEntry {
+        stream: OutboxStream::Tickets,
+        msg_id: format!("{}-t-{}-a{sequence}", node.node, ticket.id),
+        payload: serde_json::to_string(&body).map_err(abort)?,
+    };
+    outbox.insert(
+        &keyed(sequence, CHANGE_KIND),
+        serde_json::to_vec(&entry).map_err(abort)?,
+    )?;
+    Ok(())
+}
+
+/// Writes `interaction` again (as stored, after a relabel at `at_ms`) for `PB_EVIDENCE`, inside
+/// the relabel's transaction.
+pub(super) fn write_relabelled(
+    outbox: &TransactionalTree,
+    node: &ClusterNode,
+    sequence: u64,
+    interaction: &Interaction,
+    at_ms: u64,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let entry = OutboxEntry {
+        stream: OutboxStream::Evidence,
+        msg_id: format!("{}-i-{}-l{at_ms}", node.node, interaction.id),
+        payload: serde_json::to_string(interaction).map_err(abort)?,
+    };
+    outbox.insert(
+        &keyed(sequence, RELABELLED_KIND),
+        serde_json::to_vec(&entry).map_err(abort)?,
+    )?;
+    Ok(())
 }
 
 /// Writes the outbox entries of one turn inside the turn's transaction.
@@ -112,17 +200,7 @@ pub(super) fn write_entries(
     let key = entry_key(interaction.id, OutboxStream::Evidence);
     outbox.insert(&key, serde_json::to_vec(&evidence).map_err(abort)?)?;
     if let Some((event, ticket)) = ticket {
-        let body = TicketEvent {
-            event: event.to_string(),
-            node: node.node.clone(),
-            interaction: interaction.id,
-            at_ms: interaction.at_ms,
-            ticket: Ticket {
-                contact: None,
-                ..ticket.clone()
-            },
-            has_contact: ticket.contact.is_some(),
-        };
+        let body = ticket_event(node, event, interaction.id, interaction.at_ms, ticket);
         let entry = OutboxEntry {
             stream: OutboxStream::Tickets,
             msg_id: format!("{}-t-{}-{}", node.node, ticket.id, interaction.id),
@@ -134,6 +212,27 @@ pub(super) fn write_entries(
     Ok(())
 }
 
+/// Cluster mode's share of a ticket change: this node and a fresh sequence number for the
+/// change's outbox entries, or `None` outside cluster mode.
+pub(super) type ChangeSlot<'a> = Option<(&'a ClusterNode, u64)>;
+
+impl super::OpenDb {
+    /// A [`ChangeSlot`] for one ticket change (taken before its transaction).
+    pub(super) fn change_slot(&self) -> Result<ChangeSlot<'_>, StoreError> {
+        match self.cluster.get() {
+            Some(state) => Ok(Some((&state.node, self.next_interaction_id()?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Wakes the publisher after a change wrote outbox entries (and was flushed).
+    pub(super) fn wake_publisher(&self) {
+        if let Some(state) = self.cluster.get() {
+            state.wake.notify_one();
+        }
+    }
+}
+
 /// The index the store in `meta` registered under, if any.
 pub(super) fn remembered_index(meta: &sled::Tree) -> Result<Option<u8>, StoreError> {
     match meta.get(NODE_KEY)? {
@@ -142,12 +241,43 @@ pub(super) fn remembered_index(meta: &sled::Tree) -> Result<Option<u8>, StoreErr
     }
 }
 
-/// Removes the outbox entries of interaction `id` (forgotten before it was published).
+/// Removes the outbox entries of interaction `id` (forgotten before it was published): its
+/// turn's, the events of the ticket it opened, and its republished versions.
 pub(super) fn forget_entries(outbox: &sled::Tree, id: u64) -> Result<(), StoreError> {
     for stream in [OutboxStream::Evidence, OutboxStream::Tickets] {
         outbox.remove(entry_key(id, stream))?;
     }
+    for entry in outbox.iter() {
+        let (key, bytes) = entry?;
+        let kind = key.get(8).copied();
+        if !matches!(kind, Some(CHANGE_KIND | RELABELLED_KIND)) {
+            continue;
+        }
+        let entry: OutboxEntry = serde_json::from_slice(&bytes)?;
+        if about_interaction(&entry, id) {
+            outbox.remove(key)?;
+        }
+    }
     Ok(())
+}
+
+/// Whether a change's entry is about interaction `id`: a ticket event of the ticket it opened,
+/// or that interaction republished.
+fn about_interaction(entry: &OutboxEntry, id: u64) -> bool {
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(default)]
+        id: Option<u64>,
+        #[serde(default)]
+        interaction: Option<u64>,
+    }
+    let Ok(ids) = serde_json::from_str::<Ids>(&entry.payload) else {
+        return false;
+    };
+    match entry.stream {
+        OutboxStream::Tickets => ids.interaction == Some(id),
+        OutboxStream::Evidence => ids.id == Some(id),
+    }
 }
 
 impl Store {
@@ -241,7 +371,10 @@ mod tests {
         let keys = [
             entry_key(1, OutboxStream::Evidence),
             entry_key(1, OutboxStream::Tickets),
+            keyed(1, CHANGE_KIND),
+            keyed(1, RELABELLED_KIND),
             entry_key(2, OutboxStream::Evidence),
+            keyed(17, CHANGE_KIND),
             entry_key(256, OutboxStream::Evidence),
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));

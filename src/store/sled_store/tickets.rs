@@ -1,9 +1,11 @@
 //! Tickets: ids, reading and listing them, and the agent actions (claim, resolve, transcript,
-//! relabel), each changing the ticket and what it owns atomically.
+//! relabel), each changing the ticket and what it owns atomically (and, in cluster mode, writing
+//! its ticket event to the outbox in the same transaction).
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
+use super::outbox::{write_change, write_relabelled};
 use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::now_ms;
@@ -33,12 +35,19 @@ impl OpenDb {
         let ticket_bytes = serde_json::to_vec(ticket)?;
         let state_bytes = encode_state(state)?;
         let key = conversation_key(channel, conversation);
-        (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
-            tickets.insert(&ticket.id.to_be_bytes(), ticket_bytes.as_slice())?;
-            conversations.insert(key.as_slice(), state_bytes.as_slice())?;
-            Ok::<(), ConflictableTransactionError<StoreError>>(())
-        })?;
+        let slot = self.change_slot()?;
+        (&self.tickets, &self.conversations, &self.outbox).transaction(
+            |(tickets, conversations, outbox)| {
+                tickets.insert(&ticket.id.to_be_bytes(), ticket_bytes.as_slice())?;
+                conversations.insert(key.as_slice(), state_bytes.as_slice())?;
+                if let Some((node, sequence)) = slot {
+                    write_change(outbox, node, sequence, "opened", ticket)?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            },
+        )?;
         self.db.flush()?;
+        self.wake_publisher();
         Ok(())
     }
 
@@ -65,15 +74,18 @@ impl OpenDb {
         Ok(out)
     }
 
-    /// Changes a ticket and its conversation's ownership atomically.
+    /// Changes a ticket and its conversation's ownership atomically; in cluster mode the same
+    /// transaction writes the ticket event `event` (e.g. `claimed`) to the outbox.
     pub(super) fn update_ticket(
         &self,
         id: u64,
         at_ms: u64,
+        event: &str,
         change: impl Fn(&mut Ticket) -> Result<(), StoreError>,
     ) -> Result<Ticket, StoreError> {
-        let ticket =
-            (&self.tickets, &self.conversations).transaction(|(tickets, conversations)| {
+        let slot = self.change_slot()?;
+        let ticket = (&self.tickets, &self.conversations, &self.outbox).transaction(
+            |(tickets, conversations, outbox)| {
                 let bytes = tickets
                     .get(id.to_be_bytes())?
                     .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
@@ -92,14 +104,19 @@ impl OpenDb {
                         conversations.insert(key, encode_state(&state).map_err(abort)?)?;
                     }
                 }
+                if let Some((node, sequence)) = slot {
+                    write_change(outbox, node, sequence, event, &t)?;
+                }
                 Ok(t)
-            })?;
+            },
+        )?;
         self.db.flush()?;
+        self.wake_publisher();
         Ok(ticket)
     }
 
     fn claim_ticket(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, at_ms, |t| match (&t.status, &t.claimed_by) {
+        self.update_ticket(id, at_ms, "claimed", |t| match (&t.status, &t.claimed_by) {
             (TicketStatus::Resolved, _) => {
                 Err(StoreError::Conflict(format!("ticket #{id} is resolved")))
             }
@@ -116,7 +133,7 @@ impl OpenDb {
     }
 
     fn resolve_ticket(&self, id: u64, agent: &str, at_ms: u64) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, at_ms, |t| {
+        self.update_ticket(id, at_ms, "resolved", |t| {
             if t.status == TicketStatus::Resolved {
                 return Err(StoreError::Conflict(format!(
                     "ticket #{id} is already resolved"
@@ -134,7 +151,7 @@ impl OpenDb {
         line: TranscriptLine,
         at_ms: u64,
     ) -> Result<Ticket, StoreError> {
-        self.update_ticket(id, at_ms, |t| {
+        self.update_ticket(id, at_ms, "message", |t| {
             t.transcript.push(line.clone());
             Ok(())
         })
@@ -159,8 +176,9 @@ impl OpenDb {
             by: agent.to_string(),
             at_ms,
         };
-        let ticket =
-            (&self.tickets, &self.interactions).transaction(|(tickets, interactions)| {
+        let slot = self.change_slot()?;
+        let ticket = (&self.tickets, &self.interactions, &self.outbox).transaction(
+            |(tickets, interactions, outbox)| {
                 let bytes = tickets
                     .get(id.to_be_bytes())?
                     .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
@@ -187,10 +205,18 @@ impl OpenDb {
                         &t.interaction.to_be_bytes(),
                         encode_interaction(&i).map_err(abort)?,
                     )?;
+                    if let Some((node, sequence)) = slot {
+                        write_relabelled(outbox, node, sequence, &i, label.at_ms)?;
+                    }
+                }
+                if let Some((node, sequence)) = slot {
+                    write_change(outbox, node, sequence, "relabelled", &t)?;
                 }
                 Ok(t)
-            })?;
+            },
+        )?;
         self.db.flush()?;
+        self.wake_publisher();
         Ok(ticket)
     }
 }

@@ -1,12 +1,15 @@
 //! Cluster mode on a real `nats-server -js` with real `personabot serve` processes: tickets
 //! opened on two nodes get distinct ids, and every message a node acknowledged reaches the
 //! `PB_EVIDENCE` stream even when the node is killed (SIGKILL) right after answering, and even
-//! when NATS was down while it took them (its outbox drains once both are back).
+//! when NATS was down while it took them (its outbox drains once both are back). [`desk`]: any
+//! node's agent API lists and acts on every node's tickets.
 
-#[path = "support/nats.rs"]
+#[path = "../support/nats.rs"]
 mod nats;
-#[path = "support/serve_process.rs"]
+#[path = "../support/serve_process.rs"]
 mod serve_process;
+
+mod desk;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
