@@ -45,6 +45,14 @@ pub(crate) enum EvidenceCommand {
     Compact,
 }
 
+impl EvidenceCommand {
+    /// Whether it reaches the whole cluster when `cluster.nats_url` is set (export and forget);
+    /// purge and compaction stay with a node's own store.
+    pub(crate) fn reads_the_cluster(&self) -> bool {
+        matches!(self, Self::Export { .. } | Self::Forget { .. })
+    }
+}
+
 pub fn evidence(
     store: &dyn StoreAccess,
     settings: &Settings,

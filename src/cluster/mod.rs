@@ -9,12 +9,13 @@
 pub mod ids;
 pub mod outbox;
 pub mod publisher;
+pub mod read;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::catalog::settings::{split_nats_credentials, ClusterSettings, NatsCredentials};
+use crate::catalog::settings::{split_nats_credentials, ClusterSettings};
 use crate::store::{ClusterNode, Store, StoreError};
 
 /// How long a node that never registered waits for NATS at start.
@@ -115,14 +116,7 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
     // Credentials ride in the URL (from the environment only: the settings check refuses them
     // in a file); async-nats takes them as options.
     let (url, credentials) = split_nats_credentials(url);
-    let options = match credentials {
-        Some(NatsCredentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
-        Some(NatsCredentials::UserPassword(user, pass)) => {
-            async_nats::ConnectOptions::with_user_and_password(user, pass)
-        }
-        None => async_nats::ConnectOptions::new(),
-    };
-    let client = options
+    let client = read::connect_options(credentials)
         .name(format!("personabot-{node}"))
         .retry_on_initial_connect()
         .max_reconnects(None)
