@@ -14,7 +14,7 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 
 use personabot::catalog::settings::ClusterSettings;
-use personabot::cluster::read;
+use personabot::cluster::{forget, read};
 use personabot::ops::retention::Windows;
 use personabot::store::{
     Account, AuditEntry, Interaction, InteractionFilter, Ticket, TicketStatus,
@@ -127,8 +127,26 @@ impl StoreAccess for ClusterAccess {
         Ok(interactions.len())
     }
 
-    fn forget_user(&self, _user: &str) -> Result<Forgotten> {
-        self.refused("forgetting a user")
+    /// Asks every node to forget `user` (`PB_CONTROL`, see `personabot::cluster::forget`) and
+    /// waits a moment for their answers: the counts are the answering nodes' sums, and the
+    /// nodes that did not answer apply it when they read `PB_CONTROL` again.
+    fn forget_user(&self, user: &str) -> Result<Forgotten> {
+        let cluster = self
+            .runtime
+            .block_on(async {
+                let request = forget::new_request(user, "cli")?;
+                let answers = forget::publish(&self.js, &self.js.client(), &request).await?;
+                forget::collect(&self.js, answers, "cli").await
+            })
+            .context("cannot ask the cluster to forget")?;
+        let sum = |f: fn(&forget::NodeForgot) -> usize| cluster.applied.iter().map(f).sum();
+        Ok(Forgotten {
+            interactions: sum(|n| n.interactions),
+            tickets: sum(|n| n.tickets),
+            conversations: sum(|n| n.conversations),
+            records_kept: 0,
+            cluster: Some(cluster),
+        })
     }
 
     fn compact(&self) -> Result<Compaction> {

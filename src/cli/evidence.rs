@@ -115,10 +115,26 @@ pub fn evidence(
                 "forgot user: {} interaction(s), {} ticket(s), {} conversation(s) deleted",
                 r.interactions, r.tickets, r.conversations
             );
-            eprintln!(
-                "store compacted: {} records kept, the deleted ones are gone from its files",
-                r.records_kept
-            );
+            match &r.cluster {
+                None => eprintln!(
+                    "store compacted: {} records kept, the deleted ones are gone from its files",
+                    r.records_kept
+                ),
+                Some(cluster) => {
+                    for n in &cluster.applied {
+                        println!(
+                            "node {}: {} interaction(s), {} ticket(s), {} conversation(s), {} stream message(s) deleted; store compacted",
+                            n.node, n.interactions, n.tickets, n.conversations, n.messages
+                        );
+                    }
+                    if !cluster.pending.is_empty() {
+                        println!(
+                            "not answered yet (down or slow; they forget when they read PB_CONTROL again): {}",
+                            cluster.pending.join(", ")
+                        );
+                    }
+                }
+            }
         }
         EvidenceCommand::Compact => {
             let c = store.compact()?;

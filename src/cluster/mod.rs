@@ -6,6 +6,7 @@
 //! Each node keeps its own sled store and owns the conversations it receives; the streams
 //! `PB_EVIDENCE` and `PB_TICKETS` hold every node's redacted interactions and ticket events.
 
+pub mod forget;
 pub mod ids;
 pub mod outbox;
 pub mod publisher;
@@ -77,6 +78,40 @@ impl Status {
         })
     }
 
+    /// Forgets `user` on every node and in the streams, as asked on this node (see
+    /// [`forget`]): publishes the request (nothing is done when NATS does not take it), runs
+    /// `local` (this node's store, on the blocking pool), deletes this node's messages of the
+    /// user from the streams, then waits a moment for the other nodes' answers.
+    pub async fn forget_everywhere<T: Send + 'static>(
+        &self,
+        user: &str,
+        local: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<(T, forget::ClusterForgot), ClusterError> {
+        let js = async_nats::jetstream::new(self.client.clone());
+        let request = forget::new_request(user, &self.node.node)?;
+        let answers = forget::publish(&js, &self.client, &request).await?;
+        let done = tokio::task::spawn_blocking(local)
+            .await
+            .map_err(|e| ClusterError::Nats(format!("forget: {e}")))?;
+        let messages = forget::forget_in_streams(
+            &js,
+            &self.store,
+            &self.node.node,
+            &self.store.hash_user(user),
+        )
+        .await?;
+        let mut others = forget::collect(&js, answers, &self.node.node).await?;
+        others.applied.insert(
+            0,
+            forget::NodeForgot {
+                node: self.node.node.clone(),
+                messages,
+                ..Default::default()
+            },
+        );
+        Ok((done, others))
+    }
+
     /// The cluster's lines of `/metrics`.
     pub fn metrics(&self) -> String {
         format!(
@@ -136,7 +171,13 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
         index,
     };
     let wake = store.join_cluster(&joined)?;
-    tokio::spawn(publisher::run(js, store.clone(), node, wake));
+    tokio::spawn(publisher::run(
+        js.clone(),
+        store.clone(),
+        node.clone(),
+        wake,
+    ));
+    tokio::spawn(forget::run(js, client.clone(), store.clone(), node));
     Ok(Status {
         node: joined,
         client,

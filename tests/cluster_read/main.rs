@@ -9,4 +9,5 @@ mod nats;
 mod serve_process;
 
 mod export;
+mod forget;
 mod nodes;

@@ -15,15 +15,31 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// A message that opens a billing ticket.
 pub const REFUND: &str = "I want a refund for last month's invoice, please";
 
+/// The agent token of [`node_with_agents`] nodes.
+pub const AGENT_TOKEN: &str = "cluster-read-agent-token-0123";
+
 /// A `serve` node `name` on `data`, in the cluster at `url`.
 pub fn node(data: &Path, url: &str, name: &str) -> ServeProcess {
-    let serve = ServeProcess::start(
+    node_with(data, url, name, &[])
+}
+
+/// A node whose agent API takes [`AGENT_TOKEN`].
+pub fn node_with_agents(data: &Path, url: &str, name: &str) -> ServeProcess {
+    node_with(
         data,
-        &[
-            ("PERSONABOT__CLUSTER__NATS_URL", url),
-            ("PERSONABOT__CLUSTER__NODE", name),
-        ],
-    );
+        url,
+        name,
+        &[("PERSONABOT__HTTP__AGENT_TOKEN", AGENT_TOKEN)],
+    )
+}
+
+fn node_with(data: &Path, url: &str, name: &str, extra: &[(&str, &str)]) -> ServeProcess {
+    let mut env = vec![
+        ("PERSONABOT__CLUSTER__NATS_URL", url),
+        ("PERSONABOT__CLUSTER__NODE", name),
+    ];
+    env.extend_from_slice(extra);
+    let serve = ServeProcess::start(data, &env);
     serve.wait_stderr(&format!("cluster node {name} (index"), WAIT);
     serve
 }
@@ -169,4 +185,33 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
+}
+
+/// The needles found anywhere in the raw bytes of the files under `dir`.
+pub fn found_in_files(dir: &Path, needles: &[String]) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let contents: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(f).ok()).collect();
+    needles
+        .iter()
+        .filter(|n| {
+            contents
+                .iter()
+                .any(|c| c.windows(n.len()).any(|w| w == n.as_bytes()))
+        })
+        .cloned()
+        .collect()
 }
