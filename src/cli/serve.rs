@@ -69,6 +69,7 @@ async fn serve(
             status.node().node,
             status.node().index
         );
+        status.keep_for(personabot::ops::retention::Windows::of(&settings.store));
         let _ = state.cluster.set(status);
     }
     let app = app::app(state.clone());

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod outbox;
 pub mod publisher;
 pub mod read;
+pub mod retention;
 
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,17 @@ impl Status {
             },
         );
         Ok((done, others))
+    }
+
+    /// Starts retention over the streams for `windows` (see [`retention`]).
+    pub fn keep_for(&self, windows: crate::ops::retention::Windows) {
+        let js = async_nats::jetstream::new(self.client.clone());
+        tokio::spawn(retention::run(
+            js,
+            self.store.clone(),
+            self.node.node.clone(),
+            windows,
+        ));
     }
 
     /// The cluster's lines of `/metrics`.

@@ -11,3 +11,4 @@ mod serve_process;
 mod export;
 mod forget;
 mod nodes;
+mod retention;

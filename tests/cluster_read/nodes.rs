@@ -33,6 +33,16 @@ pub fn node_with_agents(data: &Path, url: &str, name: &str) -> ServeProcess {
     )
 }
 
+/// A node keeping evidence `days` days (`store.retention_days`).
+pub fn node_with_retention(data: &Path, url: &str, name: &str, days: &str) -> ServeProcess {
+    node_with(
+        data,
+        url,
+        name,
+        &[("PERSONABOT__STORE__RETENTION_DAYS", days)],
+    )
+}
+
 fn node_with(data: &Path, url: &str, name: &str, extra: &[(&str, &str)]) -> ServeProcess {
     let mut env = vec![
         ("PERSONABOT__CLUSTER__NATS_URL", url),
