@@ -57,7 +57,7 @@ impl ClusterAccess {
 
     fn refused<T>(&self, what: &str) -> Result<T> {
         bail!(
-            "{what} changes a node's own store: run it on that node's data folder without \
+            "{what} belongs to one node's own store: run it on that node's data folder without \
              cluster.nats_url (unset PERSONABOT__CLUSTER__NATS_URL)"
         )
     }
@@ -135,8 +135,8 @@ impl StoreAccess for ClusterAccess {
             .runtime
             .block_on(async {
                 let request = forget::new_request(user, "cli")?;
-                let answers = forget::publish(&self.js, &self.js.client(), &request).await?;
-                forget::collect(&self.js, answers, "cli").await
+                let published = forget::publish(&self.js, &self.js.client(), &request).await?;
+                forget::collect(&self.js, published, "cli").await
             })
             .context("cannot ask the cluster to forget")?;
         let sum = |f: fn(&forget::NodeForgot) -> usize| cluster.applied.iter().map(f).sum();

@@ -138,13 +138,20 @@ pub fn new_request(user: &str, from: &str) -> Result<ForgetRequest, ClusterError
     })
 }
 
-/// Publishes `request` (JetStream acknowledged it once this returns) and returns a subscription
-/// to its answers, made first so no answer is missed.
+/// A request in `PB_CONTROL`: the subscription to its answers and its stream sequence.
+#[derive(Debug)]
+pub struct Published {
+    answers: async_nats::Subscriber,
+    sequence: u64,
+}
+
+/// Publishes `request` (JetStream acknowledged it once this returns) with a subscription to
+/// its answers, made first so no answer is missed.
 pub async fn publish(
     js: &Context,
     client: &async_nats::Client,
     request: &ForgetRequest,
-) -> Result<async_nats::Subscriber, ClusterError> {
+) -> Result<Published, ClusterError> {
     let nats = |e: &dyn std::fmt::Display| ClusterError::Nats(format!("forget request: {e}"));
     js.get_or_create_stream(control_config())
         .await
@@ -154,20 +161,30 @@ pub async fn publish(
         .await
         .map_err(|e| nats(&e))?;
     let body = serde_json::to_vec(request).map_err(|e| nats(&e))?;
-    js.publish(FORGET_SUBJECT, body.into())
+    let ack = js
+        .publish(FORGET_SUBJECT, body.into())
         .await
         .map_err(|e| nats(&e))?
         .await
         .map_err(|e| nats(&e))?;
-    Ok(answers)
+    Ok(Published {
+        answers,
+        sequence: ack.sequence,
+    })
 }
 
-/// Collects answers until every registered node but `from` answered, or [`ANSWER_WAIT`].
+/// Collects answers until every registered node but `from` answered, or [`ANSWER_WAIT`]. When
+/// every node answered, the request (it holds the customer's id) is erased from `PB_CONTROL`
+/// at once (JetStream overwrites an erased message), rather than left to interest retention.
 pub async fn collect(
     js: &Context,
-    mut answers: async_nats::Subscriber,
+    published: Published,
     from: &str,
 ) -> Result<ClusterForgot, ClusterError> {
+    let Published {
+        mut answers,
+        sequence,
+    } = published;
     let expected: BTreeSet<String> = registered_nodes(js)
         .await?
         .into_iter()
@@ -191,10 +208,16 @@ pub async fn collect(
         }
     }
     applied.sort_by(|a, b| a.node.cmp(&b.node));
-    let pending = expected
+    let pending: Vec<String> = expected
         .into_iter()
         .filter(|n| !applied.iter().any(|a| &a.node == n))
         .collect();
+    if pending.is_empty() {
+        if let Ok(stream) = js.get_stream(CONTROL_STREAM).await {
+            // Already gone when every consumer's acknowledgement came first: nothing to do.
+            let _ = stream.delete_message(sequence).await;
+        }
+    }
     Ok(ClusterForgot { applied, pending })
 }
 

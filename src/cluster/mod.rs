@@ -90,7 +90,7 @@ impl Status {
     ) -> Result<(T, forget::ClusterForgot), ClusterError> {
         let js = async_nats::jetstream::new(self.client.clone());
         let request = forget::new_request(user, &self.node.node)?;
-        let answers = forget::publish(&js, &self.client, &request).await?;
+        let published = forget::publish(&js, &self.client, &request).await?;
         let done = tokio::task::spawn_blocking(local)
             .await
             .map_err(|e| ClusterError::Nats(format!("forget: {e}")))?;
@@ -101,7 +101,7 @@ impl Status {
             &self.store.hash_user(user),
         )
         .await?;
-        let mut others = forget::collect(&js, answers, &self.node.node).await?;
+        let mut others = forget::collect(&js, published, &self.node.node).await?;
         others.applied.insert(
             0,
             forget::NodeForgot {

@@ -109,18 +109,20 @@ fn the_cluster_export_holds_every_acknowledged_message_of_both_nodes_once() {
 }
 
 #[test]
-fn the_cluster_tools_refuse_what_a_node_owns_and_report_an_unreachable_cluster() {
+fn an_unreachable_cluster_and_shards_in_cluster_mode_are_reported() {
     let url = "nats://127.0.0.1:9"; // nothing listens there
-    let run = command(
-        &[("PERSONABOT__CLUSTER__NATS_URL", url)],
-        &["evidence", "export"],
-    );
+    let env = [("PERSONABOT__CLUSTER__NATS_URL", url)];
+    let run = command(&env, &["evidence", "export"]);
     assert!(!run.ok, "{run:?}");
     assert!(
         run.stderr.contains("cannot reach the cluster"),
         "{}",
         run.stderr
     );
+    // The streams already hold every node's evidence: shards make no sense there.
+    let run = command(&env, &["review", "--shard", "elsewhere"]);
+    assert!(!run.ok, "{run:?}");
+    assert!(run.stderr.contains("drop --shard"), "{}", run.stderr);
 }
 
 /// Messages of several kinds (answers, tickets, unmatched words), the same for both runs.
