@@ -13,8 +13,8 @@ use clap::{Parser, Subcommand};
 use personabot::engine::pipeline::Pipeline;
 
 use cli::{
-    agents, audit, chat, check, classify, eval, evidence, learn, replay, review, serve,
-    store_access, suggest, tickets,
+    agents, audit, chat, check, classify, cluster_access, eval, evidence, learn, replay, review,
+    serve, store_access, suggest, tickets,
 };
 
 /// mimalloc: a turn allocates many small short-lived values (JSON, sled nodes) across threads,
@@ -122,6 +122,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let catalog = cli::load_catalog(&cli, &settings)?;
     // The store commands reach a running serve's store through its control socket.
     let store = || store_access::open(&cli.data);
+    // With cluster.nats_url the owner's tools read every node's records from the streams.
+    let cluster = || -> Result<Option<Box<dyn store_access::StoreAccess>>> {
+        match settings.cluster.url() {
+            Some(_) => Ok(Some(Box::new(cluster_access::open(&settings.cluster)?))),
+            None => Ok(None),
+        }
+    };
+    let evidence_source = || match cluster()? {
+        Some(c) => Ok(c),
+        None => store(),
+    };
     match &cli.command {
         Command::Check | Command::Learn(_) => unreachable!("handled above"),
         Command::Classify(args) => classify::classify(&catalog, &settings, args),
@@ -155,15 +166,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tickets(cmd) => tickets::tickets(&*store()?, &catalog, cmd),
         Command::Agents(cmd) => agents::agents(&*store()?, &catalog, cmd),
         Command::Audit(args) => audit::audit(&*store()?, args),
+        Command::Evidence(cmd) if cmd.reads_the_cluster() => {
+            evidence::evidence(&*evidence_source()?, &settings, cmd)
+        }
         Command::Evidence(cmd) => evidence::evidence(&*store()?, &settings, cmd),
-        Command::Replay(args) => replay::replay(&*store()?, &catalog, &settings, args),
+        Command::Replay(args) => replay::replay(&*evidence_source()?, &catalog, &settings, args),
+        Command::Review(args) if settings.cluster.url().is_some() && !args.shard.is_empty() => {
+            anyhow::bail!(
+                "--shard merges other stores; with cluster.nats_url the cluster's streams \
+                 already hold every node's evidence: drop --shard"
+            )
+        }
         Command::Review(args) => {
-            let mut stores = vec![store()?];
+            let mut stores = vec![evidence_source()?];
             for dir in &args.shard {
                 stores.push(store_access::open(dir)?);
             }
             review::review(&stores, &catalog, args)
         }
-        Command::Suggest(args) => suggest::suggest(&cli, &*store()?, &catalog, &settings, args),
+        Command::Suggest(args) => {
+            suggest::suggest(&cli, &*evidence_source()?, &catalog, &settings, args)
+        }
     }
 }

@@ -45,6 +45,14 @@ pub(crate) enum EvidenceCommand {
     Compact,
 }
 
+impl EvidenceCommand {
+    /// Whether it reaches the whole cluster when `cluster.nats_url` is set (export and forget);
+    /// purge and compaction stay with a node's own store.
+    pub(crate) fn reads_the_cluster(&self) -> bool {
+        matches!(self, Self::Export { .. } | Self::Forget { .. })
+    }
+}
+
 pub fn evidence(
     store: &dyn StoreAccess,
     settings: &Settings,
@@ -107,10 +115,26 @@ pub fn evidence(
                 "forgot user: {} interaction(s), {} ticket(s), {} conversation(s) deleted",
                 r.interactions, r.tickets, r.conversations
             );
-            eprintln!(
-                "store compacted: {} records kept, the deleted ones are gone from its files",
-                r.records_kept
-            );
+            match &r.cluster {
+                None => eprintln!(
+                    "store compacted: {} records kept, the deleted ones are gone from its files",
+                    r.records_kept
+                ),
+                Some(cluster) => {
+                    for n in &cluster.applied {
+                        println!(
+                            "node {}: {} interaction(s), {} ticket(s), {} conversation(s), {} stream message(s) deleted; store compacted",
+                            n.node, n.interactions, n.tickets, n.conversations, n.messages
+                        );
+                    }
+                    if !cluster.pending.is_empty() {
+                        println!(
+                            "not answered yet (down or slow; they forget when they read PB_CONTROL again): {}",
+                            cluster.pending.join(", ")
+                        );
+                    }
+                }
+            }
         }
         EvidenceCommand::Compact => {
             let c = store.compact()?;

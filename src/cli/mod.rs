@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod chat;
 pub(crate) mod check;
 pub(crate) mod classify;
+pub(crate) mod cluster_access;
 pub(crate) mod control;
 pub(crate) mod eval;
 pub(crate) mod evidence;

@@ -69,6 +69,7 @@ async fn serve(
             status.node().node,
             status.node().index
         );
+        status.keep_for(personabot::ops::retention::Windows::of(&settings.store));
         let _ = state.cluster.set(status);
         // Other nodes' agents act on this node's tickets through it.
         personabot::http::desk_cluster::serve_desk(&state);

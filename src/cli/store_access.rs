@@ -21,13 +21,16 @@ use super::control;
 
 /// What `evidence forget` did: the records deleted, then the compaction that took them out of
 /// the store's files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Forgotten {
     pub interactions: usize,
     pub tickets: usize,
     pub conversations: usize,
     /// Records kept by the compaction that followed.
     pub records_kept: usize,
+    /// In a cluster: which nodes applied it and which will when they come back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<personabot::cluster::forget::ClusterForgot>,
 }
 
 /// What `evidence compact` did.
@@ -310,6 +313,7 @@ pub(crate) fn forget(store: &Store, user: &str, by: &str) -> Result<Forgotten> {
         tickets: r.tickets,
         conversations: r.conversations,
         records_kept: c.records,
+        cluster: None,
     })
 }
 

@@ -7,16 +7,19 @@
 //! `PB_EVIDENCE` and `PB_TICKETS` hold every node's redacted interactions and ticket events.
 
 pub mod desk;
+pub mod forget;
 pub mod ids;
 pub mod outbox;
 pub mod publisher;
+pub mod read;
+pub mod retention;
 pub mod view;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::catalog::settings::{split_nats_credentials, ClusterSettings, NatsCredentials};
+use crate::catalog::settings::{split_nats_credentials, ClusterSettings};
 use crate::store::{ClusterNode, Store, StoreError};
 
 /// How long a node that never registered waits for NATS at start.
@@ -87,6 +90,51 @@ impl Status {
         })
     }
 
+    /// Forgets `user` on every node and in the streams, as asked on this node (see
+    /// [`forget`]): publishes the request (nothing is done when NATS does not take it), runs
+    /// `local` (this node's store, on the blocking pool), deletes this node's messages of the
+    /// user from the streams, then waits a moment for the other nodes' answers.
+    pub async fn forget_everywhere<T: Send + 'static>(
+        &self,
+        user: &str,
+        local: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<(T, forget::ClusterForgot), ClusterError> {
+        let js = async_nats::jetstream::new(self.client.clone());
+        let request = forget::new_request(user, &self.node.node)?;
+        let published = forget::publish(&js, &self.client, &request).await?;
+        let done = tokio::task::spawn_blocking(local)
+            .await
+            .map_err(|e| ClusterError::Nats(format!("forget: {e}")))?;
+        let messages = forget::forget_in_streams(
+            &js,
+            &self.store,
+            &self.node.node,
+            &self.store.hash_user(user),
+        )
+        .await?;
+        let mut others = forget::collect(&js, published, &self.node.node).await?;
+        others.applied.insert(
+            0,
+            forget::NodeForgot {
+                node: self.node.node.clone(),
+                messages,
+                ..Default::default()
+            },
+        );
+        Ok((done, others))
+    }
+
+    /// Starts retention over the streams for `windows` (see [`retention`]).
+    pub fn keep_for(&self, windows: crate::ops::retention::Windows) {
+        let js = async_nats::jetstream::new(self.client.clone());
+        tokio::spawn(retention::run(
+            js,
+            self.store.clone(),
+            self.node.node.clone(),
+            windows,
+        ));
+    }
+
     /// The cluster's lines of `/metrics`.
     pub fn metrics(&self) -> String {
         format!(
@@ -126,14 +174,7 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
     // Credentials ride in the URL (from the environment only: the settings check refuses them
     // in a file); async-nats takes them as options.
     let (url, credentials) = split_nats_credentials(url);
-    let options = match credentials {
-        Some(NatsCredentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
-        Some(NatsCredentials::UserPassword(user, pass)) => {
-            async_nats::ConnectOptions::with_user_and_password(user, pass)
-        }
-        None => async_nats::ConnectOptions::new(),
-    };
-    let client = options
+    let client = read::connect_options(credentials)
         .name(format!("personabot-{node}"))
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -153,9 +194,15 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
         index,
     };
     let wake = store.join_cluster(&joined)?;
-    tokio::spawn(publisher::run(js.clone(), store.clone(), node, wake));
+    tokio::spawn(publisher::run(
+        js.clone(),
+        store.clone(),
+        node.clone(),
+        wake,
+    ));
     let view = view::View::default();
     tokio::spawn(view::follow(js.clone(), view.clone()));
+    tokio::spawn(forget::run(js.clone(), client.clone(), store.clone(), node));
     Ok(Status {
         node: joined,
         client,

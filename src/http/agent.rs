@@ -320,15 +320,42 @@ async fn forget(
     }
     // Deleted, then compacted: the user's records leave the store's files, not only its
     // queries. Turns wait for the compaction (measured in the README).
-    let (forgotten, compacted) = state
-        .blocking(move |p| -> Result<_, crate::store::StoreError> {
-            let forgotten = p.store().forget_user(&user)?;
-            let compacted = p.store().compact()?;
-            // Who was forgotten is not kept, not even as a hash: it would outlive them.
-            audit(p.store(), &who.name, "forget", None, None, Some(addr));
-            Ok((forgotten, compacted))
-        })
-        .await??;
+    let pipeline = state.pipeline.clone();
+    let asked = user.clone();
+    let local = move || -> Result<_, crate::store::StoreError> {
+        let forgotten = pipeline.store().forget_user(&user)?;
+        let compacted = pipeline.store().compact()?;
+        // Who was forgotten is not kept, not even as a hash: it would outlive them.
+        audit(
+            pipeline.store(),
+            &who.name,
+            "forget",
+            None,
+            None,
+            Some(addr),
+        );
+        Ok((forgotten, compacted))
+    };
+    // In a cluster every node forgets too, and the streams (nothing is done when NATS does
+    // not take the request: 503, try again).
+    let (local, cluster) = match state.cluster.get() {
+        Some(cluster) => {
+            let (local, others) = cluster
+                .forget_everywhere(&asked, local)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "forget: the cluster did not take the request");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the cluster (NATS) did not take the request, so nothing was forgotten: \
+                     try again",
+                    )
+                })?;
+            (local, Some(others))
+        }
+        None => (tokio::task::spawn_blocking(local).await?, None),
+    };
+    let (forgotten, compacted) = local?;
     tracing::info!(
         interactions = forgotten.interactions,
         tickets = forgotten.tickets,
@@ -336,13 +363,21 @@ async fn forget(
         records_kept = compacted.records,
         "a user's evidence was forgotten over the agent API"
     );
-    Ok(Json(serde_json::json!({
+    let mut body = json!({
         "interactions": forgotten.interactions,
         "tickets": forgotten.tickets,
         "conversations": forgotten.conversations,
         "compacted": compacted,
-    }))
-    .into_response())
+    });
+    if let Some(mut cluster) = cluster {
+        if let Some(here) = cluster.applied.first_mut() {
+            here.interactions = forgotten.interactions;
+            here.tickets = forgotten.tickets;
+            here.conversations = forgotten.conversations;
+        }
+        body["cluster"] = json!(cluster);
+    }
+    Ok(Json(body).into_response())
 }
 
 async fn page(

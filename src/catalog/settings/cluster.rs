@@ -120,14 +120,9 @@ impl ClusterSettings {
             if let Err(problem) = check_url(url) {
                 return Some(("cluster.nats_url", problem));
             }
-            if self.node_name().is_none() {
-                return Some((
-                    "cluster.node",
-                    "is required when cluster.nats_url is set: name this process (e.g. \
-                     \"a\", or set PERSONABOT__CLUSTER__NODE)"
-                        .into(),
-                ));
-            }
+            // No node name is fine here: the owner's tools (`evidence export`, `review`...)
+            // only read the cluster. `serve` refuses to start without one
+            // (`ClusterError::NoNode`).
         }
         None
     }
@@ -241,7 +236,8 @@ mod tests {
             (s(Some(""), None), None),
             (s(Some("nats://127.0.0.1:4222"), Some("a")), None),
             (s(Some("127.0.0.1:4222,nats://n2:4222"), Some("b-2")), None),
-            (s(Some("nats://127.0.0.1:4222"), None), Some("cluster.node")),
+            // A command reading the cluster needs no node name (serve refuses to start).
+            (s(Some("nats://127.0.0.1:4222"), None), None),
             (
                 s(Some("nats://127.0.0.1:4222"), Some("B")),
                 Some("cluster.node"),
@@ -278,14 +274,13 @@ mod tests {
         .expect("cluster settings");
         assert_eq!(on.cluster.url(), Some("nats://127.0.0.1:4222"));
         assert_eq!(on.cluster.node_name(), Some("node-2"));
-        let missing = Settings::load_with_env(
+        // The owner's tools read the cluster with the URL alone (serve needs the node name).
+        let reader = Settings::load_with_env(
             None,
             env(&[("PERSONABOT__CLUSTER__NATS_URL", "nats://127.0.0.1:4222")]),
-        );
-        assert!(
-            missing.is_err_and(|e| e.to_string().contains("cluster.node")),
-            "a node name is required"
-        );
+        )
+        .expect("a URL without a node name");
+        assert_eq!(reader.cluster.node_name(), None);
     }
 
     #[test]
