@@ -12,7 +12,7 @@ use crate::harness::{open_pipeline, say, CHANNEL};
 /// sled on `data` directly, once the store just closed has let go of its file lock (sled's
 /// background threads release it a moment after the last handle is dropped; `Store::open`
 /// waits for it the same way).
-fn sled_open(data: &Path) -> sled::Db {
+pub(crate) fn sled_open(data: &Path) -> sled::Db {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         match sled::open(data) {
@@ -107,5 +107,5 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
         "rewritten in binary"
     );
     // Upgraded: an older personabot now refuses the store rather than misread it.
-    assert_eq!(raw(&data, "meta", b"schema"), b"2");
+    assert_eq!(raw(&data, "meta", b"schema"), b"3");
 }

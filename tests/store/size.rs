@@ -24,6 +24,27 @@ fn size_of(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Prints the live bytes (keys and values) of each tree per turn: where the bytes go.
+fn live_bytes_report(data: &Path) {
+    let db = crate::old_records::sled_open(data);
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        let (mut keys, mut values) = (0usize, 0usize);
+        for entry in tree.iter() {
+            let (k, v) = entry.unwrap();
+            keys += k.len();
+            values += v.len();
+        }
+        eprintln!(
+            "  {:<16} {:>6} entries, live {:>5} B of keys + {:>6} B of values per turn",
+            String::from_utf8_lossy(&name),
+            tree.len(),
+            keys / TURNS,
+            values / TURNS
+        );
+    }
+}
+
 #[test]
 fn a_turn_costs_at_most_4200_bytes_of_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,6 +76,7 @@ fn a_turn_costs_at_most_4200_bytes_of_store() {
     let bytes = size_of(&data);
     let per_turn = bytes / TURNS as u64;
     eprintln!("{bytes} bytes of store for {TURNS} turns: {per_turn} per turn");
+    live_bytes_report(&data);
     assert!(
         per_turn <= MAX_BYTES_PER_TURN,
         "{per_turn} bytes of store per turn ({bytes} for {TURNS} turns), over {MAX_BYTES_PER_TURN}"

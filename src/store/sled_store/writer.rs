@@ -218,7 +218,7 @@ fn write_turn(
     let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
     interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
     by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
-    by_user.insert(pair_key(interaction.user.as_bytes(), id), &[])?;
+    by_user.insert(&super::user_index::user_key(&interaction.user, id), &[])?;
     if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
         if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
