@@ -273,8 +273,7 @@ fn write_turn(
             None => ConversationState::default(),
         };
         let next = &turn.state;
-        if current.open_ticket != next.open_ticket || current.other_tickets != next.other_tickets
-        {
+        if current.open_ticket != next.open_ticket || current.other_tickets != next.other_tickets {
             let mut next = next.clone();
             next.open_ticket = current.open_ticket;
             next.other_tickets = current.other_tickets;
