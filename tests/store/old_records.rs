@@ -12,7 +12,7 @@ use crate::harness::{open_pipeline, say, CHANNEL};
 /// sled on `data` directly, once the store just closed has let go of its file lock (sled's
 /// background threads release it a moment after the last handle is dropped; `Store::open`
 /// waits for it the same way).
-fn sled_open(data: &Path) -> sled::Db {
+pub(crate) fn sled_open(data: &Path) -> sled::Db {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         match sled::open(data) {
@@ -107,5 +107,71 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
         "rewritten in binary"
     );
     // Upgraded: an older personabot now refuses the store rather than misread it.
-    assert_eq!(raw(&data, "meta", b"schema"), b"2");
+    assert_eq!(raw(&data, "meta", b"schema"), b"3");
+}
+
+/// A store written before the short `by_user` keys (schema 2: the stored user id ++ the id)
+/// has them rewritten when opened: forgetting its user still finds (and removes) every one of
+/// their interactions, and the other user's stay.
+#[test]
+fn long_by_user_keys_of_an_older_store_are_rewritten_and_forget_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mine, theirs) = {
+        let p = open_pipeline(&data);
+        let a = say(&p, "conv-a", "zoe", "how much is the growth plan?");
+        let b = say(&p, "conv-a", "zoe", "and the scale plan?");
+        let c = say(&p, "conv-b", "max", "how much is the growth plan?");
+        let ids = |o: &[&personabot::engine::pipeline::Outcome]| -> Vec<u64> {
+            o.iter().map(|o| o.interaction.unwrap()).collect()
+        };
+        (ids(&[&a, &b]), ids(&[&c]))
+    };
+    // The index as schema 2 wrote it.
+    {
+        let db = sled_open(&data);
+        let (interactions, by_user) = (
+            db.open_tree("interactions").unwrap(),
+            db.open_tree("by_user").unwrap(),
+        );
+        by_user.clear().unwrap();
+        for id in mine.iter().chain(&theirs) {
+            let bytes = interactions.get(id.to_be_bytes()).unwrap().unwrap();
+            let user = raw_user(&bytes);
+            let mut key = user.into_bytes();
+            key.extend_from_slice(&id.to_be_bytes());
+            assert_eq!(key.len(), 34 + 8, "u_ and 32 hex digits, then the id");
+            by_user.insert(key, &[]).unwrap();
+        }
+        let meta = db.open_tree("meta").unwrap();
+        meta.remove("by_user_keys").unwrap();
+        meta.insert("schema", b"2").unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&data, Some("store-test-key")).unwrap();
+    let report = store.forget_user("zoe").unwrap();
+    assert_eq!(report.interactions, mine.len());
+    for id in &mine {
+        assert!(store.interaction(*id).unwrap().is_none(), "{id} forgotten");
+    }
+    for id in &theirs {
+        assert!(store.interaction(*id).unwrap().is_some(), "{id} kept");
+    }
+    drop(store);
+    let db = sled_open(&data);
+    let keys: Vec<usize> = db
+        .open_tree("by_user")
+        .unwrap()
+        .iter()
+        .map(|e| e.unwrap().0.len())
+        .collect();
+    assert_eq!(keys, [16], "max's interaction, under a short key");
+}
+
+/// The stored user id in an interaction's bytes: the one string of the form `u_` + 32 hex
+/// digits (the binary form keeps strings plain UTF-8).
+fn raw_user(record: &[u8]) -> String {
+    let text = String::from_utf8_lossy(record);
+    let at = text.find("u_").expect("a stored user id");
+    text[at..at + 34].to_string()
 }

@@ -2,6 +2,7 @@
 //! stale tickets and conversation state.
 
 use super::codec::{decode_state, encode_state};
+use super::user_index::{user_key, user_prefix};
 use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
 use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
 
@@ -29,10 +30,14 @@ impl OpenDb {
         let hashed = self.hash_user(user);
         let mut report = ForgetReport::default();
         let mut conversations = std::collections::BTreeSet::new();
-        for entry in self.by_user.scan_prefix(hashed.as_bytes()) {
+        for entry in self.by_user.scan_prefix(user_prefix(&hashed)) {
             let (key, _) = entry?;
             let id = id_suffix(&key);
-            if let Some(i) = self.interaction(id)? {
+            let found = self.interaction(id)?;
+            if found.as_ref().is_some_and(|i| i.user != hashed) {
+                continue; // another user whose hash starts with the same 8 bytes
+            }
+            if let Some(i) = found {
                 conversations.insert(conversation_key(&i.channel, &i.conversation));
                 self.by_time.remove(pair_key(&i.at_ms.to_be_bytes(), id))?;
                 self.interactions.remove(id.to_be_bytes())?;
@@ -88,7 +93,7 @@ impl OpenDb {
             let (key, _) = entry?;
             let id = id_suffix(&key);
             if let Some(i) = self.interaction(id)? {
-                self.by_user.remove(pair_key(i.user.as_bytes(), id))?;
+                self.by_user.remove(user_key(&i.user, id))?;
                 self.interactions.remove(id.to_be_bytes())?;
                 n += 1;
             }

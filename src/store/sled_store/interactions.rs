@@ -32,15 +32,15 @@ impl OpenDb {
     }
 
     /// The interactions of the stored user id `user` before `until_ms`, through the by-user
-    /// index (user ++ id).
+    /// index (see [`super::user_index`]).
     fn interactions_of(&self, user: &str, until_ms: u64) -> Result<Vec<Interaction>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.by_user.scan_prefix(user.as_bytes()) {
+        for entry in self
+            .by_user
+            .scan_prefix(super::user_index::user_prefix(user))
+        {
             let (key, _) = entry?;
-            // A longer id that starts with this one is another user.
-            if key.len() != user.len() + 8 {
-                continue;
-            }
+            // Another user whose hash starts with the same 8 bytes is told apart below.
             if let Some(i) = self.interaction(id_suffix(&key))? {
                 if i.user == user && i.at_ms < until_ms {
                     out.push(i);

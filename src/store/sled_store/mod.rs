@@ -1,6 +1,7 @@
 //! The sled implementation of the evidence store.
 //!
-//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (user hash ++ id),
+//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (8 bytes of the
+//! user hash ++ id, see [`user_index`]),
 //! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
 //! and [`audit`]); `outbox` (cluster mode only, see [`outbox`]).
@@ -33,6 +34,7 @@ mod key;
 mod modes;
 mod outbox;
 mod tickets;
+mod user_index;
 mod writer;
 
 pub use accounts::{token_hash, valid_account_name, NewToken, Session};
@@ -84,12 +86,14 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
-/// 2: interactions and conversation states in binary ([`codec`]). An older personabot (schema
-/// 1) refuses such a store instead of failing on its records.
-const SCHEMA_VERSION: &[u8] = b"2";
+/// 2: interactions and conversation states in binary ([`codec`]). 3: the `by_user` index in
+/// short keys ([`user_index`]). An older personabot refuses such a store instead of failing on
+/// its records or missing a user's interactions.
+const SCHEMA_VERSION: &[u8] = b"3";
 
-/// Schemas this personabot opens and upgrades: their JSON records are still read.
-const OLDER_SCHEMAS: &[&[u8]] = &[b"1"];
+/// Schemas this personabot opens and upgrades: their JSON records are still read, and their
+/// `by_user` keys rewritten.
+const OLDER_SCHEMAS: &[&[u8]] = &[b"1", b"2"];
 
 /// The `meta` key of [`OpenDb::id_floor`].
 const ID_FLOOR: &str = "interaction_id_floor";
@@ -268,6 +272,7 @@ impl OpenDb {
             outbox: db.open_tree("outbox")?,
             cluster: cluster.clone(),
         };
+        user_index::upgrade(&meta, &trees.by_user)?;
         let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
         let has_records = !trees.interactions.is_empty() || !trees.tickets.is_empty();
         let (hash_key, key_check) = key::resolve(&meta, hash_key, has_records, opening)?;

@@ -63,7 +63,12 @@ type TurnResult = Result<Option<Ticket>, StoreError>;
 /// One turn waiting for the writer.
 struct TurnJob {
     write: TurnWrite,
+    /// The interaction, the opened ticket (if any) and the state after the turn, encoded by the
+    /// submitting thread: the writer's transaction (which holds sled's lock on every read)
+    /// only copies them.
     record: Vec<u8>,
+    opened: Option<Vec<u8>>,
+    state: Vec<u8>,
     done: tokio::sync::oneshot::Sender<TurnResult>,
 }
 
@@ -161,23 +166,23 @@ impl TurnWriter {
                 std::mem::take(&mut *queue)
             };
             let mut jobs = jobs;
-            let mut results = apply_turns(&trees, &jobs);
-            // Turns queued while these were applied join the same flush: under load the
-            // batches grow, and the flushes (the fsync and sled's IO threads) do not.
             if jobs.len() > 1 {
                 // Others are writing too: wait a moment for more turns to share the flush
                 // (as PostgreSQL's commit_delay does). A lone turn is flushed at once.
                 std::thread::sleep(COMMIT_DELAY);
             }
+            // Turns queued meanwhile join the batch, so that it is one transaction: each
+            // transaction makes sled seal and write its IO buffer (a fresh buffer and a write
+            // on sled's IO threads), so one per flush is the least IO work per turn.
             while jobs.len() < MAX_BATCH {
                 let more =
                     std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
                 if more.is_empty() {
                     break;
                 }
-                results.extend(apply_turns(&trees, &more));
                 jobs.extend(more);
             }
+            let results = apply_turns(&trees, &jobs);
             let flushed = db.flush();
             if let Some(state) = trees.cluster.get() {
                 // The batch's outbox entries are durable: the publisher may send them.
@@ -218,7 +223,7 @@ fn write_turn(
     let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
     interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
     by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
-    by_user.insert(pair_key(interaction.user.as_bytes(), id), &[])?;
+    by_user.insert(&super::user_index::user_key(&interaction.user, id), &[])?;
     if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
         if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
@@ -230,11 +235,14 @@ fn write_turn(
             interactions.insert(&rated.to_be_bytes(), encode_interaction(&i).map_err(abort)?)?;
         }
     }
-    let mut next = turn.state.clone();
     let stored_ticket = match &turn.ticket {
         TicketChange::None => None,
         TicketChange::Open(t) => {
-            tickets.insert(&t.id.to_be_bytes(), serde_json::to_vec(t).map_err(abort)?)?;
+            let bytes = match &job.opened {
+                Some(bytes) => bytes.clone(),
+                None => serde_json::to_vec(t).map_err(abort)?,
+            };
+            tickets.insert(&t.id.to_be_bytes(), bytes)?;
             Some(Ticket::clone(t))
         }
         TicketChange::Append {
@@ -257,16 +265,22 @@ fn write_turn(
             None => None,
         },
     };
+    let mut state = job.state.clone();
     if !matches!(turn.ticket, TicketChange::Open(_)) {
         // Agent actions may have changed the conversation's tickets: keep what is stored.
         let current: ConversationState = match conversations.get(conv_key.as_slice())? {
             Some(bytes) => decode_state(&bytes).map_err(abort)?,
             None => ConversationState::default(),
         };
-        next.open_ticket = current.open_ticket;
-        next.other_tickets = current.other_tickets;
+        let next = &turn.state;
+        if current.open_ticket != next.open_ticket || current.other_tickets != next.other_tickets {
+            let mut next = next.clone();
+            next.open_ticket = current.open_ticket;
+            next.other_tickets = current.other_tickets;
+            state = encode_state(&next).map_err(abort)?;
+        }
     }
-    conversations.insert(conv_key.as_slice(), encode_state(&next).map_err(abort)?)?;
+    conversations.insert(conv_key.as_slice(), state)?;
     Ok(stored_ticket)
 }
 
@@ -401,14 +415,24 @@ impl OpenDb {
     }
 
     fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
-        let record = match encode_interaction(&write.interaction) {
-            Ok(record) => record,
+        let encoded = (|| -> Result<_, StoreError> {
+            let opened = match &write.ticket {
+                TicketChange::Open(t) => Some(serde_json::to_vec(t)?),
+                _ => None,
+            };
+            let state = encode_state(&write.state)?;
+            Ok((encode_interaction(&write.interaction)?, opened, state))
+        })();
+        let (record, opened, state) = match encoded {
+            Ok(encoded) => encoded,
             Err(e) => return TurnReceipt(Err(e)),
         };
         let (done, answer) = tokio::sync::oneshot::channel();
         let job = TurnJob {
             write,
             record,
+            opened,
+            state,
             done,
         };
         self.writer
