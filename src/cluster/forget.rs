@@ -543,7 +543,10 @@ mod tests {
             let gone = forgotten_event(&last, at_ms);
             assert_eq!(gone.event, crate::cluster::view::FORGOTTEN);
             assert_eq!((gone.node.as_str(), gone.ticket.id), ("b", 17));
-            assert_eq!(gone.ticket.updated_ms, updated_ms, "newer than the last event");
+            assert_eq!(
+                gone.ticket.updated_ms, updated_ms,
+                "newer than the last event"
+            );
             let body = serde_json::to_string(&gone).expect("JSON");
             for kept in ["secret", "u_x", "\"ann\""] {
                 assert!(!body.contains(kept), "{kept} in {body}");

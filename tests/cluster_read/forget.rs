@@ -152,7 +152,10 @@ fn forget_asked_on_one_node_reaches_every_node_and_both_streams() {
     // A's queue, which lists B's tickets from the stream, lets the forgotten ones go: it ends
     // up listing exactly the tickets B's own store still holds.
     let b_keeps = queue_ids(&b, Some("b"));
-    assert!(b_keeps.len() < b_had.len(), "the victim had a ticket on B: {b_had:?}");
+    assert!(
+        b_keeps.len() < b_had.len(),
+        "the victim had a ticket on B: {b_had:?}"
+    );
     eventually("A's queue shows B's tickets as B has them", || {
         let on_a = queue_ids(&a, Some("b"));
         (on_a == b_keeps)
