@@ -310,30 +310,35 @@ pub async fn forget_in_streams(
                 ..ticket
             },
         };
-        let body = serde_json::to_vec(&event).map_err(|e| nats(&e))?;
-        let publish = async_nats::jetstream::message::PublishMessage::build()
-            .payload(body.into())
-            .message_id(format!("{node}-t-{id}-f{at_ms}"));
-        js.send_publish(tickets.clone(), publish)
-            .await
-            .map_err(|e| nats(&e))?
-            .await
-            .map_err(|e| nats(&e))?;
+        publish_event(js, &tickets, &event, format!("{node}-t-{id}-f{at_ms}")).await?;
     }
     // Every node's view of the tickets drops the user's tickets at this event.
     for (id, last) in gone {
         let at_ms = now_ms();
-        let body = serde_json::to_vec(&forgotten_event(&last, at_ms)).map_err(|e| nats(&e))?;
-        let publish = async_nats::jetstream::message::PublishMessage::build()
-            .payload(body.into())
-            .message_id(format!("{node}-t-{id}-x{at_ms}"));
-        js.send_publish(tickets.clone(), publish)
-            .await
-            .map_err(|e| nats(&e))?
-            .await
-            .map_err(|e| nats(&e))?;
+        let event = forgotten_event(&last, at_ms);
+        publish_event(js, &tickets, &event, format!("{node}-t-{id}-x{at_ms}")).await?;
     }
     Ok(deleted)
+}
+
+/// Publishes a ticket event on `subject` and waits for JetStream's acknowledgement.
+async fn publish_event(
+    js: &Context,
+    subject: &str,
+    event: &TicketEvent,
+    msg_id: String,
+) -> Result<(), ClusterError> {
+    let nats = |e: &dyn std::fmt::Display| ClusterError::Nats(format!("forget in streams: {e}"));
+    let body = serde_json::to_vec(event).map_err(|e| nats(&e))?;
+    let publish = async_nats::jetstream::message::PublishMessage::build()
+        .payload(body.into())
+        .message_id(msg_id);
+    js.send_publish(subject.to_string(), publish)
+        .await
+        .map_err(|e| nats(&e))?
+        .await
+        .map_err(|e| nats(&e))?;
+    Ok(())
 }
 
 /// The `forgotten` event of a deleted ticket, from its last event: its id, team, status and

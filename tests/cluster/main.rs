@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use nats::NatsServer;
+use nats::{runtime, NatsServer};
 use serve_process::{bridge_post, request, ServeProcess};
 
 /// Bound of every "eventually" wait.
@@ -52,36 +52,12 @@ fn health(serve: &ServeProcess) -> Value {
     serde_json::from_str(&body).expect("healthz JSON")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
 /// Every message of `stream` on `subject`, as JSON (empty while the stream does not exist).
 fn read_stream(url: &str, stream: &str, subject: &str) -> Vec<Value> {
-    runtime().block_on(async {
-        let Ok(client) = async_nats::connect(url).await else {
-            return Vec::new();
-        };
-        let js = async_nats::jetstream::new(client);
-        let Ok(mut stream) = js.get_stream(stream).await else {
-            return Vec::new();
-        };
-        let Ok(info) = stream.info().await else {
-            return Vec::new();
-        };
-        let (first, last) = (info.state.first_sequence, info.state.last_sequence);
-        let mut out = Vec::new();
-        for seq in first.max(1)..=last {
-            let message = stream.get_raw_message(seq).await.expect("a stream message");
-            if message.subject.as_str() == subject {
-                out.push(serde_json::from_slice(&message.payload).expect("JSON payload"));
-            }
-        }
-        out
-    })
+    nats::read_stream(url, stream, Some(subject))
+        .iter()
+        .map(|payload| serde_json::from_str(payload).expect("JSON payload"))
+        .collect()
 }
 
 /// Waits until the `PB_EVIDENCE` messages of `node` cover `conversations`; returns how many

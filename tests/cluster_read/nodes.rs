@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub use crate::nats::read_stream;
 use crate::serve_process::{bridge_post, request, ServeProcess};
 
 /// Bound of every "eventually" wait.
@@ -146,41 +147,6 @@ pub fn cluster_export(url: &str) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-/// Every message of `stream` on `subject` (any subject when `None`), as raw payloads.
-pub fn read_stream(url: &str, stream: &str, subject: Option<&str>) -> Vec<String> {
-    runtime().block_on(async {
-        let Ok(client) = async_nats::connect(url).await else {
-            return Vec::new();
-        };
-        let js = async_nats::jetstream::new(client);
-        let Ok(mut stream) = js.get_stream(stream).await else {
-            return Vec::new();
-        };
-        let Ok(info) = stream.info().await else {
-            return Vec::new();
-        };
-        let (first, last) = (info.state.first_sequence, info.state.last_sequence);
-        let mut out = Vec::new();
-        for seq in first.max(1)..=last {
-            // A deleted message leaves a gap.
-            let Ok(message) = stream.get_raw_message(seq).await else {
-                continue;
-            };
-            if subject.is_none_or(|s| message.subject.as_str() == s) {
-                out.push(String::from_utf8_lossy(&message.payload).into_owned());
-            }
-        }
-        out
-    })
 }
 
 /// Waits until `check` holds, for at most [`WAIT`]; `what` says what was awaited.

@@ -8,15 +8,8 @@ use serde_json::json;
 use personabot::cluster::retention;
 use personabot::store::Store;
 
-use crate::nats::NatsServer;
+use crate::nats::{runtime, NatsServer};
 use crate::nodes::{eventually, node_with_retention, read_stream};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 #[test]
 fn a_node_gives_the_evidence_stream_its_retention_window() {
