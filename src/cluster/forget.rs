@@ -7,7 +7,10 @@
 //! the user from the streams (it alone can recognise them: user ids are stored as a keyed hash
 //! with the node's key); a ticket of someone else that held the user's lines is published again
 //! without them. It then answers on `pb.control.forgotten.<request>` with its counts (no user
-//! id) and acknowledges. A node that was down reads the request when it comes back.
+//! id) and acknowledges. A node that was down reads the request when it comes back. Between
+//! its store and the streams a node waits for the outbox batch in flight
+//! ([`publisher::Gate`]), so a message of the user's that was being published is in the
+//! stream when the node looks for it.
 //!
 //! The request holds the customer's id, so it must not outlive its purpose: `PB_CONTROL` has
 //! interest retention (a message is removed once every node's consumer acknowledged it) and a
@@ -246,7 +249,10 @@ pub async fn forget_in_streams(
     store: &Store,
     node: &str,
     hashed: &str,
+    gate: &publisher::Gate,
 ) -> Result<usize, ClusterError> {
+    // A batch the publisher read before the store forgot the user reaches the stream first.
+    drop(gate.lock().await);
     let nats = |e: &dyn std::fmt::Display| ClusterError::Nats(format!("forget in streams: {e}"));
     let mut deleted = 0;
     let evidence = subject(OutboxStream::Evidence, node);
@@ -385,23 +391,30 @@ pub async fn apply(
     store: &Store,
     node: &str,
     user: &str,
+    gate: &publisher::Gate,
 ) -> Result<NodeForgot, ClusterError> {
     let mut forgot = forget_in_store(store, user).await?;
     forgot.node = node.to_string();
-    forgot.messages = forget_in_streams(js, store, node, &store.hash_user(user)).await?;
+    forgot.messages = forget_in_streams(js, store, node, &store.hash_user(user), gate).await?;
     Ok(forgot)
 }
 
 /// The node's side: reads `PB_CONTROL` with its durable consumer forever and applies each
 /// request not asked by itself, answering and acknowledging after it is applied. After a
 /// failure (NATS down) it waits and resumes; an unacknowledged request comes back.
-pub async fn run(js: Context, client: async_nats::Client, store: Store, node: String) {
+pub async fn run(
+    js: Context,
+    client: async_nats::Client,
+    store: Store,
+    node: String,
+    gate: publisher::Gate,
+) {
     let mut failed: Option<Duration> = None;
     loop {
         if let Some(wait) = failed {
             tokio::time::sleep(wait).await;
         }
-        match follow(&js, &client, &store, &node).await {
+        match follow(&js, &client, &store, &node, &gate).await {
             Ok(()) => failed = None,
             Err(e) => {
                 tracing::warn!(error = %e, "cluster: reading forget requests failed; retrying");
@@ -445,6 +458,7 @@ async fn follow(
     client: &async_nats::Client,
     store: &Store,
     node: &str,
+    gate: &publisher::Gate,
 ) -> Result<(), ClusterError> {
     let nats = |e: &dyn std::fmt::Display| ClusterError::Nats(format!("PB_CONTROL: {e}"));
     let consumer = ensure_consumer(js, node).await?;
@@ -457,7 +471,7 @@ async fn follow(
             continue;
         };
         if request.from != node {
-            let forgot = apply(js, store, node, &request.user).await?;
+            let forgot = apply(js, store, node, &request.user, gate).await?;
             tracing::info!(
                 request = %request.request,
                 interactions = forgot.interactions,

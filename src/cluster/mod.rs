@@ -50,6 +50,8 @@ pub struct Status {
     js: async_nats::jetstream::Context,
     /// Every node's tickets ([`view`]).
     view: view::View,
+    /// The publisher's batch gate, which a forget waits on ([`publisher::Gate`]).
+    gate: publisher::Gate,
 }
 
 impl std::fmt::Debug for Status {
@@ -110,6 +112,7 @@ impl Status {
             &self.store,
             &self.node.node,
             &self.store.hash_user(user),
+            &self.gate,
         )
         .await?;
         let mut others = forget::collect(&js, published, &self.node.node).await?;
@@ -194,21 +197,30 @@ pub async fn start(settings: &ClusterSettings, store: &Store) -> Result<Status, 
         index,
     };
     let wake = store.join_cluster(&joined)?;
+    let gate = publisher::Gate::default();
     tokio::spawn(publisher::run(
         js.clone(),
         store.clone(),
         node.clone(),
         wake,
+        gate.clone(),
     ));
     let view = view::View::default();
     tokio::spawn(view::follow(js.clone(), view.clone()));
-    tokio::spawn(forget::run(js.clone(), client.clone(), store.clone(), node));
+    tokio::spawn(forget::run(
+        js.clone(),
+        client.clone(),
+        store.clone(),
+        node,
+        gate.clone(),
+    ));
     Ok(Status {
         node: joined,
         client,
         store: store.clone(),
         js,
         view,
+        gate,
     })
 }
 

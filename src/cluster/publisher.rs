@@ -12,6 +12,12 @@ use async_nats::jetstream::Context;
 use super::outbox::{stream_config, subject, OutboxStream};
 use crate::store::Store;
 
+/// Held by the publisher across each batch (read, send, acknowledgements, deletion). A forget
+/// takes it once after deleting the user's outbox entries and before looking for the user's
+/// messages in the streams: a batch read before the forget has then reached the stream (where
+/// the forget finds it), and every later batch no longer holds the user's entries.
+pub type Gate = Arc<tokio::sync::Mutex<()>>;
+
 /// Entries read from the outbox and published before their acknowledgements are awaited.
 const BATCH: usize = 256;
 
@@ -30,7 +36,13 @@ pub fn backoff(previous: Option<Duration>) -> Duration {
 
 /// Publishes `store`'s outbox as `node` forever; `wake` is notified after each turn that wrote
 /// entries.
-pub async fn run(js: Context, store: Store, node: String, wake: Arc<tokio::sync::Notify>) {
+pub async fn run(
+    js: Context,
+    store: Store,
+    node: String,
+    wake: Arc<tokio::sync::Notify>,
+    gate: Gate,
+) {
     let mut failed: Option<Duration> = None;
     let mut streams_ready = false;
     loop {
@@ -47,7 +59,11 @@ pub async fn run(js: Context, store: Store, node: String, wake: Arc<tokio::sync:
                 }
             }
         }
-        match publish_some(&js, &store, &node).await {
+        let published = {
+            let _batch = gate.lock().await;
+            publish_some(&js, &store, &node).await
+        };
+        match published {
             Ok(0) => {
                 failed = None;
                 // Nothing waiting: sleep until a turn writes entries (or a while passes).
