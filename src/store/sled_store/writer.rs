@@ -2,7 +2,7 @@
 //! rated answer's feedback, the ticket and the conversation state) in transactions, flushes once
 //! per batch (group commit), then acknowledges the batch.
 
-use sled::transaction::{ConflictableTransactionError, Transactional};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
 
 use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
@@ -301,49 +301,27 @@ fn write_turn_and_outbox(
     Ok(stored)
 }
 
-/// [`apply_turns`] in cluster mode: each turn also writes its outbox entries.
-fn apply_turns_with_outbox(
-    trees: &TurnTrees,
-    state: &super::outbox::ClusterState,
-    jobs: &[TurnJob],
-) -> Vec<Result<Option<Ticket>, StoreError>> {
-    let node = &state.node;
-    let all = (
-        &trees.interactions,
-        &trees.by_time,
-        &trees.by_user,
-        &trees.conversations,
-        &trees.tickets,
-        &trees.outbox,
-    );
-    let batch = all.transaction(|(a, b, c, d, e, o)| {
-        jobs.iter()
-            .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, job))
-            .collect::<Result<Vec<_>, _>>()
-    });
-    let results = match batch {
-        Ok(stored) => stored.into_iter().map(Ok).collect(),
-        Err(_) if jobs.len() > 1 => jobs
-            .iter()
-            .map(|job| {
-                all.transaction(|(a, b, c, d, e, o)| {
-                    write_turn_and_outbox((a, b, c, d, e), o, node, job)
-                })
-                .map_err(StoreError::from)
-            })
-            .collect(),
-        Err(e) => vec![Err(StoreError::from(e))],
-    };
-    results
-}
-
 /// Writes a batch of turns in one transaction, in queue order (a transaction reads its own
 /// writes, so two turns of one conversation or one ticket in a batch apply one after the
-/// other). If the batch fails as a whole, each turn is written on its own so one bad turn
-/// cannot fail the others.
+/// other). In cluster mode each turn also writes its outbox entries.
 fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>, StoreError>> {
     if let Some(state) = trees.cluster.get() {
-        return apply_turns_with_outbox(trees, state, jobs);
+        let node = &state.node;
+        let all = (
+            &trees.interactions,
+            &trees.by_time,
+            &trees.by_user,
+            &trees.conversations,
+            &trees.tickets,
+            &trees.outbox,
+        );
+        return batch_or_each(jobs, |jobs| {
+            all.transaction(|(a, b, c, d, e, o)| {
+                jobs.iter()
+                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, job))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        });
     }
     let all = (
         &trees.interactions,
@@ -352,18 +330,29 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
         &trees.conversations,
         &trees.tickets,
     );
-    let batch = all.transaction(|(a, b, c, d, e)| {
-        jobs.iter()
-            .map(|job| write_turn((a, b, c, d, e), job))
-            .collect::<Result<Vec<_>, _>>()
-    });
-    match batch {
+    batch_or_each(jobs, |jobs| {
+        all.transaction(|(a, b, c, d, e)| {
+            jobs.iter()
+                .map(|job| write_turn((a, b, c, d, e), job))
+                .collect::<Result<Vec<_>, _>>()
+        })
+    })
+}
+
+/// Runs `write` on the whole batch; if the batch fails as a whole, on each turn on its own, so
+/// one bad turn cannot fail the others. One result per turn, in order.
+fn batch_or_each<T>(
+    jobs: &[TurnJob],
+    write: impl Fn(&[TurnJob]) -> Result<Vec<T>, TransactionError<StoreError>>,
+) -> Vec<Result<T, StoreError>> {
+    match write(jobs) {
         Ok(stored) => stored.into_iter().map(Ok).collect(),
         Err(_) if jobs.len() > 1 => jobs
             .iter()
             .map(|job| {
-                all.transaction(|(a, b, c, d, e)| write_turn((a, b, c, d, e), job))
-                    .map_err(StoreError::from)
+                let mut one = write(std::slice::from_ref(job))?;
+                one.pop()
+                    .ok_or_else(|| StoreError::Invalid("a turn's write returned nothing".into()))
             })
             .collect(),
         Err(e) => vec![Err(StoreError::from(e))],
