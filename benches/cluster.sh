@@ -43,6 +43,8 @@ done
 
 log() { echo "cluster.sh: $*" >&2; }
 die() { log "$*"; exit 2; }
+# shellcheck source=wrk/common.sh
+. "$here/wrk/common.sh"
 
 command -v wrk >/dev/null 2>&1 || die "wrk is not installed: 'apt-get install wrk'"
 command -v python3 >/dev/null 2>&1 || die "python3 is needed"
@@ -74,29 +76,9 @@ cleanup() {
 trap cleanup EXIT
 
 messages="$work/messages.txt"
-python3 - "$datasets" "$messages" <<'PY' || die "cannot read the datasets in $datasets"
-import csv, json, sys
-root, out = sys.argv[1], sys.argv[2]
-texts = []
-for name in ("banking77/test.csv", "bitext/test.csv"):
-    with open(f"{root}/{name}", newline="") as f:
-        texts += [r["text"].strip() for r in csv.DictReader(f) if r["text"].strip()]
-with open(out, "w") as f:
-    for t in texts:
-        f.write(json.dumps(t)[1:-1] + "\n")
-PY
+write_messages "$datasets" "$messages"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 token="bench-token-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-
-wait_http() { # url pid what
-  for _ in $(seq 1 300); do
-    curl -fsS "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$2" 2>/dev/null || die "$3 exited (logs in $work)"
-    sleep 0.1
-  done
-  die "$3 did not answer on $1"
-}
 
 # A JSON field of a URL's answer, by a Python expression on `j`.
 json_at() { curl -fsS "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
@@ -107,7 +89,6 @@ for n in $nodes_list; do
   run="$work/n$n"
   mkdir -p "$run"
   stop_all
-  cluster_env=()
   count="$n"
   monitor=""
   if [ "$n" -gt 0 ]; then

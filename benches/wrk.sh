@@ -39,6 +39,8 @@ done
 
 log() { echo "wrk.sh: $*" >&2; }
 die() { log "$*"; exit 2; }
+# shellcheck source=wrk/common.sh
+. "$here/wrk/common.sh"
 
 command -v wrk >/dev/null 2>&1 \
   || die "wrk is not installed: install it with 'apt-get install wrk' (Debian/Ubuntu) or 'brew install wrk'"
@@ -65,22 +67,10 @@ cleanup() {
 }
 trap cleanup EXIT
 messages="$work/messages.txt"
-python3 - "$datasets" "$messages" <<'PY' || die "cannot read the datasets in $datasets"
-import csv, json, sys
-root, out = sys.argv[1], sys.argv[2]
-texts = []
-for name in ("banking77/test.csv", "bitext/test.csv"):
-    with open(f"{root}/{name}", newline="") as f:
-        texts += [r["text"].strip() for r in csv.DictReader(f) if r["text"].strip()]
-with open(out, "w") as f:
-    for t in texts:
-        # One JSON string body per line, without its quotes: the Lua script splices it in.
-        f.write(json.dumps(t)[1:-1] + "\n")
-print(f"{len(texts)} messages", file=sys.stderr)
-PY
+write_messages "$datasets" "$messages"
 
 # --- server -------------------------------------------------------------------------------------
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 token="bench-token-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 data="$work/data"
 mkdir -p "$work/run"
@@ -93,12 +83,7 @@ mkdir -p "$work/run"
 ) >"$work/serve.log" 2>&1 &
 server=$!
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do
-  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; die "serve exited"; }
-  sleep 0.1
-done
-curl -fsS "$base/healthz" >/dev/null 2>&1 || die "serve did not answer on $base"
+wait_http "$base/healthz" "$server" serve "$work/serve.log"
 
 run_wrk() { # path -> prints requests/s; the whole output goes to $work/wrk-<name>.txt
   local path="$1" name="$2"
