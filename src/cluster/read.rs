@@ -9,7 +9,8 @@
 //! crash (beyond the duplicate window), a later version after an agent relabelled it (msg id
 //! `<node>-i-<id>-l<at_ms>`), and one event per ticket change. [`merge_interactions`] keeps the
 //! last version per interaction id in stream order; [`merge_tickets`] keeps, per ticket id, the
-//! ticket of the newest event (`updated_ms`, the later in stream order on a tie). Both are pure.
+//! ticket of the newest event (`updated_ms`, the later in stream order on a tie) and drops a
+//! forgotten one, by the rule of every node's live view ([`super::view::View`]). Both are pure.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -177,17 +178,13 @@ pub fn merge_interactions(versions: impl IntoIterator<Item = Interaction>) -> Ve
 /// The newest state of each ticket (by id) among `events` in stream order: the greatest
 /// `updated_ms`, the later event on a tie; ordered as a store lists them, newest id first.
 pub fn merge_tickets(events: impl IntoIterator<Item = TicketEvent>) -> Vec<Ticket> {
-    let mut newest: HashMap<u64, Ticket> = HashMap::new();
-    for event in events {
-        let ticket = event.ticket;
-        match newest.get(&ticket.id) {
-            Some(kept) if kept.updated_ms > ticket.updated_ms => {}
-            _ => {
-                newest.insert(ticket.id, ticket);
-            }
-        }
+    // The rule every node's live view follows: the newer `updated_ms` wins, ties by stream
+    // order, and a `forgotten` event removes the ticket.
+    let view = super::view::View::default();
+    for (sequence, event) in events.into_iter().enumerate() {
+        view.apply(event, sequence as u64);
     }
-    let mut out: Vec<Ticket> = newest.into_values().collect();
+    let mut out: Vec<Ticket> = view.all().into_iter().map(|h| h.ticket).collect();
     out.sort_by_key(|t| std::cmp::Reverse(t.id));
     out
 }
@@ -289,5 +286,13 @@ mod tests {
             let got: Vec<(u64, &str)> = merged.iter().map(|t| (t.id, t.team.as_str())).collect();
             assert_eq!(&got, kept, "{stream:?}");
         }
+        // A forgotten ticket is not counted, whatever came before it.
+        let forgotten = TicketEvent {
+            event: crate::cluster::view::FORGOTTEN.into(),
+            ..event(16, 9, "billing")
+        };
+        let merged = merge_tickets([event(16, 1, "billing"), event(17, 2, "tech"), forgotten]);
+        let got: Vec<u64> = merged.iter().map(|t| t.id).collect();
+        assert_eq!(got, [17]);
     }
 }

@@ -107,6 +107,11 @@ impl View {
             .collect()
     }
 
+    /// Every ticket the view holds, of every node.
+    pub fn all(&self) -> Vec<Held> {
+        self.read().values().cloned().collect()
+    }
+
     /// How many tickets the view holds.
     pub fn len(&self) -> usize {
         self.read().len()
