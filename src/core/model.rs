@@ -294,6 +294,20 @@ impl Catalog {
         self.intents.iter().find(|i| i.id == id)
     }
 
+    /// The texts the bot quotes from this catalog: every answer and answer part, and each
+    /// team's usual response time as said after a handoff (the store keeps them once and bot
+    /// lines refer to them).
+    pub fn bot_texts(&self) -> Vec<String> {
+        let answers = self.intents.iter().flat_map(|i| {
+            let parts = i.parts.iter().map(|p| p.text.clone());
+            i.answers.values().flatten().cloned().chain(parts)
+        });
+        let teams = (self.teams.values())
+            .filter(|t| !t.response_time.is_empty())
+            .map(|t| crate::core::wording::team_usually_replies(&t.response_time));
+        answers.chain(teams).collect()
+    }
+
     /// The team's display name, or its id.
     pub fn team_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.teams

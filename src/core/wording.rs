@@ -126,6 +126,33 @@ pub fn agent_says(team: &str, agent: &str, text: &str) -> String {
     format!("{team} ({agent}): {text}")
 }
 
+/// The bot's fixed sentences and the fixed parts of its composed ones, as the store keeps them
+/// once: a bot line quoting one refers to it (see `store`'s codec). A sentence missing here is
+/// only stored in full.
+pub const STORED_BY_REFERENCE: &[&str] = &[
+    EMPTY_MESSAGE,
+    PERSONA_NOTED,
+    NOT_UNDERSTOOD,
+    NO_ANSWER_YET,
+    CLARIFY_LEAD,
+    CLARIFY_HOW,
+    GLAD_IT_HELPED,
+    NO_ANSWER_WAITING,
+    INTERNAL,
+    SOMETHING_WRONG,
+    WELCOME,
+    AGENT_HAS_IT,
+    APOLOGY,
+    ASK_CONTACT,
+    "; a person will pick it up from here.",
+    " team. They'll reply here.",
+    "Thanks, I've added this to ticket #",
+    "That's a separate question, so I've opened a new ticket",
+    " The team is offline right now (hours: ",
+    "); they'll pick this up when they're back, from ",
+    "You're sending messages faster than I can keep up with. I'll read new messages again in about ",
+];
+
 // ----------------------------------------------------------------------------------------------
 // To agents (Discord's ticket controls)
 // ----------------------------------------------------------------------------------------------

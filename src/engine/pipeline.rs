@@ -58,6 +58,15 @@ pub struct Pipeline {
     events: tokio::sync::broadcast::Sender<PipelineEvent>,
 }
 
+/// Lets the store keep the catalog's answers once (bot lines then refer to them). A failure
+/// only costs space: the lines keep their text.
+fn remember_bot_texts(store: &Store, catalog: &Catalog) {
+    let texts = catalog.bot_texts();
+    if let Err(e) = store.remember_texts(texts.iter().map(String::as_str)) {
+        tracing::warn!(error = %e, "the catalog's answers will be stored in full");
+    }
+}
+
 impl Pipeline {
     pub fn new(
         catalog: Arc<Catalog>,
@@ -65,6 +74,7 @@ impl Pipeline {
         settings: &Settings,
         store: Store,
     ) -> Self {
+        remember_bot_texts(&store, &catalog);
         Pipeline {
             rules: std::sync::RwLock::new(Arc::new(Rules::new(catalog, classifier, settings))),
             store,
@@ -111,6 +121,7 @@ impl Pipeline {
 
     /// Swaps in new rules: turns already running finish on the old ones.
     pub fn reload(&self, rules: Rules) {
+        remember_bot_texts(&self.store, &rules.catalog);
         *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
     }
 

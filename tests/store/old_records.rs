@@ -61,7 +61,7 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
     };
     // Written by this version: binary, with the customer's words still plain UTF-8.
     let binary = raw(&data, "interactions", &id.to_be_bytes());
-    assert_eq!(binary[0], 1, "a version byte");
+    assert_eq!(binary[0], 2, "a version byte");
     let words = b"growth plan";
     assert!(binary.windows(words.len()).any(|w| w == words));
 
@@ -103,11 +103,57 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
     drop(p);
     assert_eq!(
         raw(&data, "conversations", &key)[0],
-        1,
+        2,
         "rewritten in binary"
     );
     // Upgraded: an older personabot now refuses the store rather than misread it.
     assert_eq!(raw(&data, "meta", b"schema"), b"3");
+}
+
+/// Tickets as an older personabot wrote them (JSON) are read, listed and joined; a ticket
+/// changed is then kept in binary, its bot lines quoting the catalog's answer by reference
+/// while the customer's words stay plain UTF-8.
+#[test]
+fn json_tickets_of_an_older_store_are_read_and_rewritten_in_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ticket = {
+        let p = open_pipeline(&data);
+        let opened = say(&p, "t-conv", "dana", "I'd like a refund please");
+        opened.ticket.expect("a refund opens a ticket")
+    };
+    let key = ticket.id.to_be_bytes();
+    let binary = raw(&data, "tickets", &key);
+    assert_eq!(binary[0], 1, "a version byte");
+    let bot = (ticket.transcript.iter())
+        .find(|l| l.from == personabot::store::Actor::Bot)
+        .expect("the bot's reply is in the transcript");
+    let tail = b"; a person will pick it up from here.";
+    assert!(bot.text.as_bytes().windows(tail.len()).any(|w| w == tail));
+    assert!(
+        !binary.windows(tail.len()).any(|w| w == tail),
+        "by reference"
+    );
+    assert!(binary.windows(6).any(|w| w == b"refund"));
+
+    write_json(&data, "tickets", &key, serde_json::to_vec(&ticket).unwrap());
+    let p = open_pipeline(&data);
+    let store = p.store();
+    assert_eq!(store.ticket(ticket.id).unwrap().as_ref(), Some(&ticket));
+    assert_eq!(
+        store.conversation_tickets(CHANNEL, "t-conv").unwrap(),
+        vec![ticket.clone()]
+    );
+    let joined = say(&p, "t-conv", "dana", "it was order 1234");
+    assert_eq!(joined.ticket.as_ref().map(|t| t.id), Some(ticket.id));
+    let now = store.ticket(ticket.id).unwrap().expect("still stored");
+    assert_eq!(
+        now.transcript[..ticket.transcript.len()],
+        ticket.transcript[..]
+    );
+    assert!(now.transcript.len() > ticket.transcript.len());
+    drop(p);
+    assert_eq!(raw(&data, "tickets", &key)[0], 1, "rewritten in binary");
 }
 
 /// A store written before the short `by_user` keys (schema 2: the stored user id ++ the id)

@@ -1,19 +1,9 @@
 //! A conversation's tickets: every ticket a conversation opened, open or resolved, oldest first
 //! (a conversation may hold several at once, one per team).
 
-use serde::Deserialize;
-
+use super::codec::{decode_ticket, decode_ticket_owner};
 use super::{conversations::stored_pair, OpenDb, Store, StoreError};
 use crate::store::records::Ticket;
-
-/// The part of a stored ticket that says whose it is, read before the whole record.
-#[derive(Deserialize)]
-struct Owner<'a> {
-    #[serde(borrow)]
-    channel: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    conversation: std::borrow::Cow<'a, str>,
-}
 
 impl OpenDb {
     fn conversation_tickets(
@@ -25,9 +15,9 @@ impl OpenDb {
         let mut out = Vec::new();
         for entry in self.tickets.iter() {
             let (_, bytes) = entry?;
-            let owner: Owner<'_> = serde_json::from_slice(&bytes)?;
-            if owner.channel == channel && owner.conversation == conversation {
-                out.push(serde_json::from_slice(&bytes)?);
+            let (owner_channel, owner_conversation) = decode_ticket_owner(&bytes)?;
+            if owner_channel == channel && owner_conversation == conversation {
+                out.push(decode_ticket(&bytes)?);
             }
         }
         Ok(out)

@@ -70,7 +70,7 @@ impl OpenDb {
         let (channel, conversation) = stored_ids(&self.hash_key, channel, conversation);
         self.conversations.insert(
             conversation_key(&channel, &conversation),
-            encode_state(state)?,
+            encode_state(state, &self.texts)?,
         )?;
         self.db.flush()?;
         Ok(())

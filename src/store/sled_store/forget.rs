@@ -1,7 +1,7 @@
 //! Forgetting and purging: everything about one user, interactions past their retention, and
 //! stale tickets and conversation state.
 
-use super::codec::{decode_state, encode_state};
+use super::codec::{decode_state, decode_ticket, encode_state, encode_ticket};
 use super::user_index::{user_key, user_prefix};
 use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
 use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
@@ -48,13 +48,13 @@ impl OpenDb {
         }
         for entry in self.tickets.iter() {
             let (key, bytes) = entry?;
-            let mut t: Ticket = serde_json::from_slice(&bytes)?;
+            let mut t = decode_ticket(&bytes)?;
             if t.user == hashed {
                 self.tickets.remove(key)?;
                 report.tickets += 1;
                 self.release_conversation(&t)?;
             } else if let Some(removed) = without_lines_of(&mut t.transcript, &hashed) {
-                self.tickets.insert(key, serde_json::to_vec(&t)?)?;
+                self.tickets.insert(key, encode_ticket(&t, &self.texts)?)?;
                 report.lines += removed;
             }
         }
@@ -67,7 +67,8 @@ impl OpenDb {
             let (key, bytes) = entry?;
             let mut state = decode_state(&bytes)?;
             if let Some(removed) = without_lines_of(&mut state.recent, &hashed) {
-                self.conversations.insert(key, encode_state(&state)?)?;
+                self.conversations
+                    .insert(key, encode_state(&state, &self.texts)?)?;
                 report.lines += removed;
             }
         }
@@ -81,7 +82,8 @@ impl OpenDb {
         if let Some(bytes) = self.conversations.get(&key)? {
             let mut state = decode_state(&bytes)?;
             if state.release(ticket.id) {
-                self.conversations.insert(key, encode_state(&state)?)?;
+                self.conversations
+                    .insert(key, encode_state(&state, &self.texts)?)?;
             }
         }
         Ok(())
@@ -107,7 +109,7 @@ impl OpenDb {
         let mut tickets = 0;
         for entry in self.tickets.iter() {
             let (key, bytes) = entry?;
-            let t: Ticket = serde_json::from_slice(&bytes)?;
+            let t = decode_ticket(&bytes)?;
             if t.status == TicketStatus::Resolved && t.updated_ms < cutoff_ms {
                 self.tickets.remove(key)?;
                 tickets += 1;

@@ -80,7 +80,10 @@ impl OpenDb {
             })?;
             let mut i = decode_interaction(&bytes).map_err(abort)?;
             change(&mut i);
-            tree.insert(&id.to_be_bytes(), encode_interaction(&i).map_err(abort)?)?;
+            tree.insert(
+                &id.to_be_bytes(),
+                encode_interaction(&i, &self.texts).map_err(abort)?,
+            )?;
             Ok(i)
         })?;
         self.db.flush()?;

@@ -155,6 +155,9 @@ struct OpenDb {
     /// The node index this store registered under, if it ever joined a cluster: its ids stay
     /// spaced by it even when opened outside cluster mode (e.g. by `personabot chat`).
     node_index: Option<u8>,
+    /// The bot texts records may quote by reference (see [`codec`]), and their tree.
+    texts: std::sync::Arc<codec::Texts>,
+    texts_tree: Tree,
 }
 
 impl Drop for OpenDb {
@@ -263,7 +266,14 @@ impl OpenDb {
                 )))
             }
         }
+        let texts_tree = db.open_tree("texts")?;
+        let texts = std::sync::Arc::new(codec::Texts::load(&texts_tree)?);
+        texts.add(
+            &texts_tree,
+            crate::core::wording::STORED_BY_REFERENCE.iter().copied(),
+        )?;
         let trees = TurnTrees {
+            texts: texts.clone(),
             interactions: db.open_tree("interactions")?,
             by_time: db.open_tree("by_time")?,
             by_user: db.open_tree("by_user")?,
@@ -286,6 +296,8 @@ impl OpenDb {
             outbox: trees.outbox.clone(),
             node_index: outbox::remembered_index(&meta)?,
             cluster,
+            texts,
+            texts_tree,
             writer: TurnWriter::start(db.clone(), trees),
             meta,
             db,
@@ -329,6 +341,16 @@ fn hash_user(key: &[u8], user: &str) -> String {
 }
 
 impl Store {
+    /// Lets the bot's lines quote `texts` (e.g. the catalog's answers, on every load) by
+    /// reference instead of a copy each: they are written to the store once, now.
+    pub fn remember_texts<'a>(
+        &self,
+        texts: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let open = self.current()?;
+        open.texts.add(&open.texts_tree, texts)
+    }
+
     /// Opens (or creates) the store in `dir`. `user_hash_key` keys the user-id hash; without one,
     /// a random key is generated once and kept in the store. Finishes a compaction that a crash
     /// interrupted.

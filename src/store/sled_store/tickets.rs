@@ -4,7 +4,10 @@
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
+use super::codec::{
+    decode_interaction, decode_state, decode_ticket, encode_interaction, encode_state,
+    encode_ticket,
+};
 use super::outbox::{write_change, write_relabelled};
 use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
@@ -32,8 +35,8 @@ impl OpenDb {
         conversation: &str,
         state: &ConversationState,
     ) -> Result<(), StoreError> {
-        let ticket_bytes = serde_json::to_vec(ticket)?;
-        let state_bytes = encode_state(state)?;
+        let ticket_bytes = encode_ticket(ticket, &self.texts)?;
+        let state_bytes = encode_state(state, &self.texts)?;
         let key = conversation_key(channel, conversation);
         let slot = self.change_slot()?;
         (&self.tickets, &self.conversations, &self.outbox).transaction(
@@ -53,7 +56,7 @@ impl OpenDb {
 
     fn ticket(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
         match self.tickets.get(id.to_be_bytes())? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Some(bytes) => Ok(Some(decode_ticket(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -66,7 +69,7 @@ impl OpenDb {
         let mut out = Vec::new();
         for entry in self.tickets.iter().rev() {
             let (_, bytes) = entry?;
-            let t: Ticket = serde_json::from_slice(&bytes)?;
+            let t = decode_ticket(&bytes)?;
             if team.is_none_or(|want| t.team == want) && status.is_none_or(|s| t.status == s) {
                 out.push(t);
             }
@@ -84,15 +87,16 @@ impl OpenDb {
         change: impl Fn(&mut Ticket) -> Result<(), StoreError>,
     ) -> Result<Ticket, StoreError> {
         let slot = self.change_slot()?;
+        let texts = &*self.texts;
         let ticket = (&self.tickets, &self.conversations, &self.outbox).transaction(
             |(tickets, conversations, outbox)| {
                 let bytes = tickets
                     .get(id.to_be_bytes())?
                     .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
-                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                let mut t = decode_ticket(&bytes).map_err(abort)?;
                 change(&mut t).map_err(abort)?;
                 t.updated_ms = at_ms;
-                tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                tickets.insert(&id.to_be_bytes(), encode_ticket(&t, texts).map_err(abort)?)?;
                 let key = conversation_key(&t.channel, &t.conversation);
                 if let Some(bytes) = conversations.get(&key)? {
                     let mut state = decode_state(&bytes).map_err(abort)?;
@@ -101,7 +105,7 @@ impl OpenDb {
                         _ => state.set_claimed(t.id, t.claimed_by.clone()),
                     };
                     if changed {
-                        conversations.insert(key, encode_state(&state).map_err(abort)?)?;
+                        conversations.insert(key, encode_state(&state, texts).map_err(abort)?)?;
                     }
                 }
                 if let Some((node, sequence)) = slot {
@@ -177,15 +181,16 @@ impl OpenDb {
             at_ms,
         };
         let slot = self.change_slot()?;
+        let texts = &*self.texts;
         let ticket = (&self.tickets, &self.interactions, &self.outbox).transaction(
             |(tickets, interactions, outbox)| {
                 let bytes = tickets
                     .get(id.to_be_bytes())?
                     .ok_or_else(|| abort(StoreError::NotFound { what: "ticket", id }))?;
-                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                let mut t = decode_ticket(&bytes).map_err(abort)?;
                 t.relabels.push(label.clone());
                 t.updated_ms = label.at_ms;
-                tickets.insert(&id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                tickets.insert(&id.to_be_bytes(), encode_ticket(&t, texts).map_err(abort)?)?;
                 if let Some(bytes) = interactions.get(t.interaction.to_be_bytes())? {
                     let mut i = decode_interaction(&bytes).map_err(abort)?;
                     let previous = i.label.take();
@@ -203,7 +208,7 @@ impl OpenDb {
                     });
                     interactions.insert(
                         &t.interaction.to_be_bytes(),
-                        encode_interaction(&i).map_err(abort)?,
+                        encode_interaction(&i, texts).map_err(abort)?,
                     )?;
                     if let Some((node, sequence)) = slot {
                         write_relabelled(outbox, node, sequence, &i, label.at_ms)?;

@@ -5,7 +5,10 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
 
-use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
+use super::codec::{
+    decode_interaction, decode_state, decode_ticket, encode_interaction, encode_state,
+    encode_ticket, Texts,
+};
 use super::{abort, conversation_key, pair_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::records::{Feedback, Interaction, Priority, Ticket, TranscriptLine};
@@ -43,6 +46,8 @@ pub(super) struct TurnTrees {
     /// Written only in cluster mode (see [`super::outbox`]).
     pub(super) outbox: Tree,
     pub(super) cluster: super::outbox::ClusterCell,
+    /// The bot texts records may quote by reference.
+    pub(super) texts: std::sync::Arc<Texts>,
 }
 
 /// Everything one turn writes.
@@ -215,6 +220,7 @@ type TxTrees<'a> = (
 /// feedback, the ticket opened or joined, and the conversation's state.
 fn write_turn(
     (interactions, by_time, by_user, conversations, tickets): TxTrees<'_>,
+    texts: &Texts,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
     let turn = &job.write;
@@ -232,7 +238,10 @@ fn write_turn(
                 helped: false,
                 at_ms: interaction.at_ms,
             });
-            interactions.insert(&rated.to_be_bytes(), encode_interaction(&i).map_err(abort)?)?;
+            interactions.insert(
+                &rated.to_be_bytes(),
+                encode_interaction(&i, texts).map_err(abort)?,
+            )?;
         }
     }
     let stored_ticket = match &turn.ticket {
@@ -240,7 +249,7 @@ fn write_turn(
         TicketChange::Open(t) => {
             let bytes = match &job.opened {
                 Some(bytes) => bytes.clone(),
-                None => serde_json::to_vec(t).map_err(abort)?,
+                None => encode_ticket(t, texts).map_err(abort)?,
             };
             tickets.insert(&t.id.to_be_bytes(), bytes)?;
             Some(Ticket::clone(t))
@@ -250,7 +259,7 @@ fn write_turn(
             lines,
         } => match tickets.get(ticket_id.to_be_bytes())? {
             Some(bytes) => {
-                let mut t: Ticket = serde_json::from_slice(&bytes).map_err(abort)?;
+                let mut t = decode_ticket(&bytes).map_err(abort)?;
                 t.transcript.extend(lines.iter().cloned());
                 t.updated_ms = interaction.at_ms;
                 if let Some(contact) = &turn.patch.contact {
@@ -259,7 +268,10 @@ fn write_turn(
                 if turn.patch.high_priority {
                     t.priority = Priority::High;
                 }
-                tickets.insert(&t.id.to_be_bytes(), serde_json::to_vec(&t).map_err(abort)?)?;
+                tickets.insert(
+                    &t.id.to_be_bytes(),
+                    encode_ticket(&t, texts).map_err(abort)?,
+                )?;
                 Some(t)
             }
             None => None,
@@ -277,7 +289,7 @@ fn write_turn(
             let mut next = next.clone();
             next.open_ticket = current.open_ticket;
             next.other_tickets = current.other_tickets;
-            state = encode_state(&next).map_err(abort)?;
+            state = encode_state(&next, texts).map_err(abort)?;
         }
     }
     conversations.insert(conv_key.as_slice(), state)?;
@@ -289,9 +301,10 @@ fn write_turn_and_outbox(
     trees: TxTrees<'_>,
     outbox: &sled::transaction::TransactionalTree,
     node: &super::outbox::ClusterNode,
+    texts: &Texts,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
-    let stored = write_turn(trees, job)?;
+    let stored = write_turn(trees, texts, job)?;
     let event = match &job.write.ticket {
         TicketChange::Open(_) => "opened",
         _ => "updated",
@@ -305,6 +318,7 @@ fn write_turn_and_outbox(
 /// writes, so two turns of one conversation or one ticket in a batch apply one after the
 /// other). In cluster mode each turn also writes its outbox entries.
 fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>, StoreError>> {
+    let texts = &*trees.texts;
     if let Some(state) = trees.cluster.get() {
         let node = &state.node;
         let all = (
@@ -318,7 +332,7 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
         return batch_or_each(jobs, |jobs| {
             all.transaction(|(a, b, c, d, e, o)| {
                 jobs.iter()
-                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, job))
+                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, texts, job))
                     .collect::<Result<Vec<_>, _>>()
             })
         });
@@ -333,7 +347,7 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
     batch_or_each(jobs, |jobs| {
         all.transaction(|(a, b, c, d, e)| {
             jobs.iter()
-                .map(|job| write_turn((a, b, c, d, e), job))
+                .map(|job| write_turn((a, b, c, d, e), texts, job))
                 .collect::<Result<Vec<_>, _>>()
         })
     })
@@ -406,11 +420,15 @@ impl OpenDb {
     fn submit_turn(&self, write: TurnWrite) -> TurnReceipt {
         let encoded = (|| -> Result<_, StoreError> {
             let opened = match &write.ticket {
-                TicketChange::Open(t) => Some(serde_json::to_vec(t)?),
+                TicketChange::Open(t) => Some(encode_ticket(t, &self.texts)?),
                 _ => None,
             };
-            let state = encode_state(&write.state)?;
-            Ok((encode_interaction(&write.interaction)?, opened, state))
+            let state = encode_state(&write.state, &self.texts)?;
+            Ok((
+                encode_interaction(&write.interaction, &self.texts)?,
+                opened,
+                state,
+            ))
         })();
         let (record, opened, state) = match encoded {
             Ok(encoded) => encoded,

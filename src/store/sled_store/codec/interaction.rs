@@ -2,14 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{decode, encode, StoreError};
+use super::texts::{StoredText, StoredTextIn};
+use super::{encode, json_or_corrupt, read, StoreError, Texts};
 use crate::core::route::DecisionKind;
 use crate::store::records::{
     Delivery, EvidenceRecord, Feedback, Interaction, Label, RouteRecord, ScoredId,
 };
 
-/// The first byte of an interaction in the binary form, version 1. JSON records start with `{`.
+/// The first byte of an interaction in the first binary form (its reply inline). JSON records
+/// start with `{`.
 const INTERACTION_V1: u8 = 1;
+/// The first byte of an interaction in the binary form, version 2: the reply's known texts by
+/// reference.
+const INTERACTION_V2: u8 = 2;
+
+const WHAT: &str = "an interaction";
 
 /// The interaction as written: borrowed fields, in this order.
 #[derive(Serialize)]
@@ -30,7 +37,7 @@ struct InteractionOut<'a> {
     answer: &'a Option<String>,
     reason: &'a str,
     actions: &'a [String],
-    reply: &'a Option<String>,
+    reply: Option<StoredText<'a>>,
     answer_at: Option<u64>,
     ticket: Option<u64>,
     feedback: &'a Option<Feedback>,
@@ -38,9 +45,10 @@ struct InteractionOut<'a> {
     delivery: &'a Option<Delivery>,
 }
 
-/// The interaction as read: [`InteractionOut`]'s fields, owned.
+/// The interaction as read: [`InteractionOut`]'s fields, owned (`R`: the reply of the form
+/// read).
 #[derive(Deserialize)]
-struct InteractionIn {
+struct InteractionIn<R> {
     id: u64,
     at_ms: u64,
     channel: String,
@@ -57,7 +65,7 @@ struct InteractionIn {
     answer: Option<String>,
     reason: String,
     actions: Vec<String>,
-    reply: Option<String>,
+    reply: Option<R>,
     answer_at: Option<u64>,
     ticket: Option<u64>,
     feedback: Option<Feedback>,
@@ -65,11 +73,12 @@ struct InteractionIn {
     delivery: Option<Delivery>,
 }
 
-/// An interaction's bytes in the store: [`INTERACTION_V1`] then postcard. (Postcard is
+/// An interaction's bytes in the store: [`INTERACTION_V2`] then postcard. (Postcard is
 /// positional: a new field of [`Interaction`] needs a new version byte, and the destructuring
 /// here fails to compile until it has one.)
 pub(in crate::store::sled_store) fn encode_interaction(
     i: &Interaction,
+    texts: &Texts,
 ) -> Result<Vec<u8>, StoreError> {
     let Interaction {
         id,
@@ -115,51 +124,61 @@ pub(in crate::store::sled_store) fn encode_interaction(
         answer,
         reason,
         actions,
-        reply,
+        reply: reply.as_deref().map(|r| texts.encode(r)),
         answer_at: answer_at.map(|a| a as u64),
         ticket: *ticket,
         feedback,
         label,
         delivery,
     };
-    encode(INTERACTION_V1, &out, "an interaction")
+    encode(INTERACTION_V2, &out, WHAT)
 }
 
-/// An interaction from its stored bytes: the binary form, or the JSON of older stores.
+/// An interaction from its stored bytes: a binary form, or the JSON of older stores.
 pub(in crate::store::sled_store) fn decode_interaction(
     bytes: &[u8],
 ) -> Result<Interaction, StoreError> {
-    decode(
-        bytes,
-        INTERACTION_V1,
-        "an interaction",
-        |i: InteractionIn| Interaction {
-            id: i.id,
-            at_ms: i.at_ms,
-            channel: i.channel,
-            conversation: i.conversation,
-            user: i.user,
-            text: i.text,
-            persona: i.persona,
-            intent: i.intent,
-            persona_scores: i.persona_scores,
-            intent_scores: i.intent_scores,
-            evidence: i.evidence,
-            route: RouteRecord {
-                kind: i.kind,
-                team: i.team,
-                answer: i.answer,
-                reason: i.reason,
-                actions: i.actions,
-            },
-            reply: i.reply,
-            answer_at: i.answer_at.and_then(|a| usize::try_from(a).ok()),
-            ticket: i.ticket,
-            feedback: i.feedback,
-            label: i.label,
-            delivery: i.delivery,
+    match bytes.first() {
+        Some(&INTERACTION_V2) => whole(
+            read::<InteractionIn<StoredTextIn>>(&bytes[1..], WHAT)?,
+            StoredTextIn::resolve,
+        ),
+        Some(&INTERACTION_V1) => whole(read::<InteractionIn<String>>(&bytes[1..], WHAT)?, Ok),
+        _ => json_or_corrupt(bytes, WHAT),
+    }
+}
+
+/// The interaction read, with its reply made whole by `reply`.
+fn whole<R>(
+    i: InteractionIn<R>,
+    reply: impl FnOnce(R) -> Result<String, StoreError>,
+) -> Result<Interaction, StoreError> {
+    Ok(Interaction {
+        id: i.id,
+        at_ms: i.at_ms,
+        channel: i.channel,
+        conversation: i.conversation,
+        user: i.user,
+        text: i.text,
+        persona: i.persona,
+        intent: i.intent,
+        persona_scores: i.persona_scores,
+        intent_scores: i.intent_scores,
+        evidence: i.evidence,
+        route: RouteRecord {
+            kind: i.kind,
+            team: i.team,
+            answer: i.answer,
+            reason: i.reason,
+            actions: i.actions,
         },
-    )
+        reply: i.reply.map(reply).transpose()?,
+        answer_at: i.answer_at.and_then(|a| usize::try_from(a).ok()),
+        ticket: i.ticket,
+        feedback: i.feedback,
+        label: i.label,
+        delivery: i.delivery,
+    })
 }
 
 #[cfg(test)]
@@ -243,14 +262,36 @@ mod tests {
         vec![bare, full]
     }
 
+    /// A fixed sentence of the bot's.
+    const KNOWN: &str = "I've passed this to our team; a person will pick it up from here.";
+
     #[test]
     fn binary_form_round_trips_and_is_smaller_than_json() {
+        let (_dir, texts) = super::super::check::texts_with(&[KNOWN]);
         super::super::check::round_trips(
             samples(),
-            INTERACTION_V1,
-            encode_interaction,
+            INTERACTION_V2,
+            |i| encode_interaction(i, &texts),
             decode_interaction,
         );
+        // The reply's known sentence is stored by reference.
+        let mut i = samples().remove(1);
+        i.reply = Some(format!("{KNOWN} Here you go: "));
+        let bytes = encode_interaction(&i, &texts).unwrap();
+        assert!(!bytes.windows(KNOWN.len()).any(|w| w == KNOWN.as_bytes()));
+        assert_eq!(decode_interaction(&bytes).unwrap(), i);
+    }
+
+    #[test]
+    fn records_of_the_first_binary_form_are_still_read() {
+        // INTERACTION_V1 differs from the current form only in an inline reply: without a
+        // reply, its bytes are the current form's under the old version byte.
+        let (_dir, texts) = super::super::check::texts_with(&[]);
+        let mut i = samples().remove(1);
+        i.reply = None;
+        let mut bytes = encode_interaction(&i, &texts).unwrap();
+        bytes[0] = INTERACTION_V1;
+        assert_eq!(decode_interaction(&bytes).unwrap(), i);
     }
 
     #[test]
@@ -270,8 +311,9 @@ mod tests {
     #[test]
     fn text_stays_plain_utf8_in_the_binary_form() {
         // The privacy tests search sled's files for customer text: it must be there to find.
+        let (_dir, texts) = super::super::check::texts_with(&[]);
         let i = &samples()[1];
-        let bytes = encode_interaction(i).unwrap();
+        let bytes = encode_interaction(i, &texts).unwrap();
         for needle in [&i.text, &i.channel, &i.user, "Here you go: "] {
             assert!(
                 bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),

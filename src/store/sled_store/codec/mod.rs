@@ -3,15 +3,23 @@
 //! checks that search sled's files still see any text stored), read back from that or from the
 //! JSON that older stores hold (it starts with `{`, never a version byte).
 //!
+//! The bot's lines keep the catalog answers and fixed sentences they quote by reference
+//! ([`texts`]); what customers and agents write is stored as written.
+//!
 //! Each binary form is its own struct, field by field, so the JSON shape of a record (with its
 //! skipped empty fields, which a positional format cannot skip) can change without changing what
 //! is on disk.
 
 mod interaction;
+mod line;
 mod state;
+mod texts;
+mod ticket;
 
 pub(super) use interaction::{decode_interaction, encode_interaction};
 pub(super) use state::{decode_state, encode_state};
+pub(super) use texts::Texts;
+pub(super) use ticket::{decode_ticket, decode_ticket_owner, encode_ticket};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -24,18 +32,15 @@ fn encode<T: Serialize>(version: u8, record: &T, what: &str) -> Result<Vec<u8>, 
         .map_err(|e| StoreError::Corrupt(format!("cannot write {what}: {e}")))
 }
 
-/// A record from its stored bytes: the binary form `version` (read as `B`, made whole by
-/// `whole`), or the JSON of older stores; anything else is [`StoreError::Corrupt`].
-fn decode<B: DeserializeOwned, T: DeserializeOwned>(
-    bytes: &[u8],
-    version: u8,
-    what: &str,
-    whole: impl FnOnce(B) -> T,
-) -> Result<T, StoreError> {
+/// The postcard part of a binary record (its bytes after the version byte), read as `B`.
+fn read<B: DeserializeOwned>(body: &[u8], what: &str) -> Result<B, StoreError> {
+    postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(format!("cannot read {what}: {e}")))
+}
+
+/// A record from its stored bytes when they are not one of the binary forms: the JSON of older
+/// stores (it starts with `{`), else [`StoreError::Corrupt`].
+fn json_or_corrupt<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     match bytes.first() {
-        Some(&v) if v == version => postcard::from_bytes(&bytes[1..])
-            .map(whole)
-            .map_err(|e| StoreError::Corrupt(format!("cannot read {what}: {e}"))),
         Some(b'{') => Ok(serde_json::from_slice(bytes)?),
         Some(other) => Err(StoreError::Corrupt(format!(
             "unknown encoding {other} of {what}"
@@ -48,6 +53,15 @@ fn decode<B: DeserializeOwned, T: DeserializeOwned>(
 #[cfg(test)]
 mod check {
     use super::*;
+
+    /// A store's texts holding `known`, and the folder of the database they are in.
+    pub(super) fn texts_with(known: &[&str]) -> (tempfile::TempDir, Texts) {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = sled::open(dir.path()).unwrap().open_tree("texts").unwrap();
+        let texts = Texts::load(&tree).unwrap();
+        texts.add(&tree, known.iter().copied()).unwrap();
+        (dir, texts)
+    }
 
     /// Each sample goes through the binary form `version` and back whole, in less than half its
     /// JSON; and its JSON (an older store's record) is read back whole too.

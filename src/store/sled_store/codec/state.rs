@@ -4,45 +4,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{decode, encode, StoreError};
-use crate::core::conversation::{
-    Actor, AwaitingFeedback, ContactState, ConversationState, OpenTicket, TranscriptLine,
-};
+use super::line::{line_out, lines, LineIn, LineInV1, LineOut, StoredLine};
+use super::{encode, json_or_corrupt, read, StoreError, Texts};
+use crate::core::conversation::{AwaitingFeedback, ContactState, ConversationState, OpenTicket};
 
-/// The first byte of a conversation state in the binary form, version 1.
+/// The first byte of a conversation state in the first binary form (lines inline).
 const STATE_V1: u8 = 1;
+/// The first byte of a conversation state in the binary form, version 2: the bot's lines with
+/// their known texts by reference.
+const STATE_V2: u8 = 2;
 
-/// Who wrote a line, as written (an enum postcard can encode: the JSON form is adjacently
-/// tagged).
-#[derive(Serialize)]
-enum ActorOut<'a> {
-    Customer,
-    Bot,
-    Agent(&'a str),
-}
-
-#[derive(Deserialize)]
-enum ActorIn {
-    Customer,
-    Bot,
-    Agent(String),
-}
-
-#[derive(Serialize)]
-struct LineOut<'a> {
-    at_ms: u64,
-    from: ActorOut<'a>,
-    text: &'a str,
-    user: &'a Option<String>,
-}
-
-#[derive(Deserialize)]
-struct LineIn {
-    at_ms: u64,
-    from: ActorIn,
-    text: String,
-    user: Option<String>,
-}
+const WHAT: &str = "a conversation state";
 
 /// The state as written: every field, in this order.
 #[derive(Serialize)]
@@ -64,9 +36,9 @@ struct StateOut<'a> {
     shown_answers: &'a [String],
 }
 
-/// [`StateOut`]'s fields, owned.
+/// [`StateOut`]'s fields, owned (`L`: the lines of the form read).
 #[derive(Deserialize)]
-struct StateIn {
+struct StateIn<L> {
     persona_scores: BTreeMap<String, f32>,
     last_intent: Option<String>,
     misses: u32,
@@ -75,7 +47,7 @@ struct StateIn {
     open_ticket: Option<OpenTicket>,
     last_ticket: Option<u64>,
     turns: u32,
-    recent: Vec<LineIn>,
+    recent: Vec<L>,
     updated_ms: u64,
     other_tickets: Vec<OpenTicket>,
     frustrated: bool,
@@ -83,11 +55,12 @@ struct StateIn {
     shown_answers: Vec<String>,
 }
 
-/// A conversation state's bytes in the store: [`STATE_V1`] then postcard. (Postcard is
+/// A conversation state's bytes in the store: [`STATE_V2`] then postcard. (Postcard is
 /// positional: a new field of [`ConversationState`] needs a new version byte, and the
 /// destructuring here fails to compile until it has one.)
 pub(in crate::store::sled_store) fn encode_state(
     state: &ConversationState,
+    texts: &Texts,
 ) -> Result<Vec<u8>, StoreError> {
     let ConversationState {
         persona_scores,
@@ -110,19 +83,7 @@ pub(in crate::store::sled_store) fn encode_state(
             },
         shown_answers,
     } = state;
-    let recent = recent
-        .iter()
-        .map(|line| LineOut {
-            at_ms: line.at_ms,
-            from: match &line.from {
-                Actor::Customer => ActorOut::Customer,
-                Actor::Bot => ActorOut::Bot,
-                Actor::Agent(name) => ActorOut::Agent(name),
-            },
-            text: &line.text,
-            user: &line.user,
-        })
-        .collect();
+    let recent = recent.iter().map(|line| line_out(line, texts)).collect();
     let out = StateOut {
         persona_scores,
         last_intent,
@@ -139,54 +100,48 @@ pub(in crate::store::sled_store) fn encode_state(
         contact: (*awaiting, *asked, *ticket),
         shown_answers,
     };
-    encode(STATE_V1, &out, "a conversation state")
+    encode(STATE_V2, &out, WHAT)
 }
 
-/// A conversation state from its stored bytes: the binary form, or the JSON of older stores.
+/// A conversation state from its stored bytes: a binary form, or the JSON of older stores.
 pub(in crate::store::sled_store) fn decode_state(
     bytes: &[u8],
 ) -> Result<ConversationState, StoreError> {
-    decode(bytes, STATE_V1, "a conversation state", |s: StateIn| {
-        let (awaiting, asked, ticket) = s.contact;
-        ConversationState {
-            persona_scores: s.persona_scores,
-            last_intent: s.last_intent,
-            misses: s.misses,
-            pending_choices: s.pending_choices,
-            awaiting_feedback: s.awaiting_feedback,
-            open_ticket: s.open_ticket,
-            last_ticket: s.last_ticket,
-            turns: s.turns,
-            recent: s
-                .recent
-                .into_iter()
-                .map(|line| TranscriptLine {
-                    at_ms: line.at_ms,
-                    from: match line.from {
-                        ActorIn::Customer => Actor::Customer,
-                        ActorIn::Bot => Actor::Bot,
-                        ActorIn::Agent(name) => Actor::Agent(name),
-                    },
-                    text: line.text,
-                    user: line.user,
-                })
-                .collect(),
-            updated_ms: s.updated_ms,
-            other_tickets: s.other_tickets,
-            frustrated: s.frustrated,
-            contact: ContactState {
-                awaiting,
-                asked,
-                ticket,
-            },
-            shown_answers: s.shown_answers,
-        }
+    match bytes.first() {
+        Some(&STATE_V2) => whole(read::<StateIn<LineIn>>(&bytes[1..], WHAT)?),
+        Some(&STATE_V1) => whole(read::<StateIn<LineInV1>>(&bytes[1..], WHAT)?),
+        _ => json_or_corrupt(bytes, WHAT),
+    }
+}
+
+fn whole<L: StoredLine>(s: StateIn<L>) -> Result<ConversationState, StoreError> {
+    let (awaiting, asked, ticket) = s.contact;
+    Ok(ConversationState {
+        persona_scores: s.persona_scores,
+        last_intent: s.last_intent,
+        misses: s.misses,
+        pending_choices: s.pending_choices,
+        awaiting_feedback: s.awaiting_feedback,
+        open_ticket: s.open_ticket,
+        last_ticket: s.last_ticket,
+        turns: s.turns,
+        recent: lines(s.recent)?,
+        updated_ms: s.updated_ms,
+        other_tickets: s.other_tickets,
+        frustrated: s.frustrated,
+        contact: ContactState {
+            awaiting,
+            asked,
+            ticket,
+        },
+        shown_answers: s.shown_answers,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::conversation::{Actor, TranscriptLine};
 
     fn line(from: Actor, text: &str, user: Option<&str>) -> TranscriptLine {
         TranscriptLine {
@@ -237,9 +192,58 @@ mod tests {
         vec![ConversationState::default(), full]
     }
 
+    /// The bot's known text, as a catalog answer would be.
+    const KNOWN: &str = "Sorry about that. Refunds reach your card in 5 to 10 days.";
+
     #[test]
     fn binary_form_round_trips_and_is_smaller_than_json() {
-        super::super::check::round_trips(samples(), STATE_V1, encode_state, decode_state);
+        let (_dir, texts) = super::super::check::texts_with(&[KNOWN]);
+        super::super::check::round_trips(
+            samples(),
+            STATE_V2,
+            |s| encode_state(s, &texts),
+            decode_state,
+        );
+    }
+
+    #[test]
+    fn a_bot_line_keeps_its_known_text_by_reference_and_other_lines_as_written() {
+        let (_dir, texts) = super::super::check::texts_with(&[KNOWN]);
+        let mut state = samples().remove(1);
+        state.recent = vec![
+            line(Actor::Customer, KNOWN, Some("u_00ff")),
+            line(Actor::Bot, &format!("{KNOWN} Anything else?"), None),
+            line(Actor::Agent("ana".into()), KNOWN, None),
+        ];
+        let bytes = encode_state(&state, &texts).unwrap();
+        let copies = bytes
+            .windows(KNOWN.len())
+            .filter(|w| *w == KNOWN.as_bytes())
+            .count();
+        assert_eq!(copies, 2, "the customer's and the agent's lines only");
+        assert_eq!(decode_state(&bytes).unwrap(), state);
+    }
+
+    #[test]
+    fn states_of_the_first_binary_form_are_still_read() {
+        // STATE_V1: the same fields, each line's text inline.
+        #[derive(Serialize)]
+        struct V1Line<'a>(u64, u8, &'a str, Option<&'a str>);
+        let line = V1Line(5, 1, "Sorry about that.", None);
+        let mut bytes = vec![STATE_V1];
+        bytes = postcard::to_extend(&BTreeMap::<String, f32>::new(), bytes).unwrap();
+        // last_intent, misses, pending_choices, awaiting_feedback, open_ticket, last_ticket,
+        // turns: all empty or zero.
+        bytes.extend([0, 0, 0, 0, 0, 0, 1]);
+        bytes = postcard::to_extend(&vec![line], bytes).unwrap();
+        // updated_ms, other_tickets, frustrated, contact, shown_answers.
+        bytes.extend([9, 0, 0, 0, 0, 0, 0]);
+        let state = decode_state(&bytes).unwrap();
+        assert_eq!(
+            (state.turns, state.updated_ms, state.recent[0].text.as_str()),
+            (1, 9, "Sorry about that.")
+        );
+        assert_eq!(state.recent[0].from, Actor::Bot);
     }
 
     #[test]
@@ -253,8 +257,9 @@ mod tests {
 
     #[test]
     fn lines_stay_plain_utf8_in_the_binary_form() {
+        let (_dir, texts) = super::super::check::texts_with(&[]);
         let state = &samples()[1];
-        let bytes = encode_state(state).unwrap();
+        let bytes = encode_state(state, &texts).unwrap();
         for l in &state.recent {
             let needle = l.text.as_bytes();
             assert!(
