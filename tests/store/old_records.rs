@@ -107,7 +107,7 @@ fn json_records_of_an_older_store_are_read_and_new_turns_are_binary() {
         "rewritten in binary"
     );
     // Upgraded: an older personabot now refuses the store rather than misread it.
-    assert_eq!(raw(&data, "meta", b"schema"), b"3");
+    assert_eq!(raw(&data, "meta", b"schema"), b"4");
 }
 
 /// Tickets as an older personabot wrote them (JSON) are read, listed and joined; a ticket
@@ -156,8 +156,8 @@ fn json_tickets_of_an_older_store_are_read_and_rewritten_in_binary() {
     assert_eq!(raw(&data, "tickets", &key)[0], 1, "rewritten in binary");
 }
 
-/// A store written before the short `by_user` keys (schema 2: the stored user id ++ the id)
-/// has them rewritten when opened: forgetting its user still finds (and removes) every one of
+/// A store written before the `by_user` log (schema 2: the stored user id ++ the id, one key
+/// per interaction) has its index rewritten when opened: forgetting its user still finds (and removes) every one of
 /// their interactions, and the other user's stay.
 #[test]
 fn long_by_user_keys_of_an_older_store_are_rewritten_and_forget_finds_them() {
@@ -205,13 +205,18 @@ fn long_by_user_keys_of_an_older_store_are_rewritten_and_forget_finds_them() {
     }
     drop(store);
     let db = sled_open(&data);
-    let keys: Vec<usize> = db
+    let entries: Vec<(usize, usize)> = db
         .open_tree("by_user")
         .unwrap()
         .iter()
-        .map(|e| e.unwrap().0.len())
+        .map(|e| e.unwrap())
+        .map(|(key, value)| (key.len(), value.len()))
         .collect();
-    assert_eq!(keys, [16], "max's interaction, under a short key");
+    assert_eq!(
+        entries,
+        [(8, 16)],
+        "one log entry, holding max's interaction alone"
+    );
 }
 
 /// The stored user id in an interaction's bytes: the one string of the form `u_` + 32 hex

@@ -2,7 +2,7 @@
 //! stale tickets and conversation state.
 
 use super::codec::{decode_state, decode_ticket, encode_state, encode_ticket};
-use super::user_index::{user_key, user_prefix};
+use super::user_index::{ids_of, remove_ids};
 use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
 use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
 
@@ -30,9 +30,8 @@ impl OpenDb {
         let hashed = self.hash_user(user);
         let mut report = ForgetReport::default();
         let mut conversations = std::collections::BTreeSet::new();
-        for entry in self.by_user.scan_prefix(user_prefix(&hashed)) {
-            let (key, _) = entry?;
-            let id = id_suffix(&key);
+        let mut forgotten = std::collections::BTreeSet::new();
+        for id in ids_of(&self.by_user, &hashed)? {
             let found = self.interaction(id)?;
             if found.as_ref().is_some_and(|i| i.user != hashed) {
                 continue; // another user whose hash starts with the same 8 bytes
@@ -44,8 +43,9 @@ impl OpenDb {
                 super::outbox::forget_entries(&self.outbox, id)?;
                 report.interactions += 1;
             }
-            self.by_user.remove(key)?;
+            forgotten.insert(id);
         }
+        remove_ids(&self.by_user, &forgotten)?;
         for entry in self.tickets.iter() {
             let (key, bytes) = entry?;
             let mut t = decode_ticket(&bytes)?;
@@ -91,16 +91,18 @@ impl OpenDb {
 
     fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
         let mut n = 0;
+        let mut purged = std::collections::BTreeSet::new();
         for entry in self.by_time.range(..cutoff_ms.to_be_bytes().as_slice()) {
             let (key, _) = entry?;
             let id = id_suffix(&key);
             if let Some(i) = self.interaction(id)? {
-                self.by_user.remove(user_key(&i.user, id))?;
+                purged.insert(i.id);
                 self.interactions.remove(id.to_be_bytes())?;
                 n += 1;
             }
             self.by_time.remove(key)?;
         }
+        remove_ids(&self.by_user, &purged)?;
         self.db.flush()?;
         Ok(n)
     }

@@ -35,13 +35,9 @@ impl OpenDb {
     /// index (see [`super::user_index`]).
     fn interactions_of(&self, user: &str, until_ms: u64) -> Result<Vec<Interaction>, StoreError> {
         let mut out = Vec::new();
-        for entry in self
-            .by_user
-            .scan_prefix(super::user_index::user_prefix(user))
-        {
-            let (key, _) = entry?;
+        for id in super::user_index::ids_of(&self.by_user, user)? {
             // Another user whose hash starts with the same 8 bytes is told apart below.
-            if let Some(i) = self.interaction(id_suffix(&key))? {
+            if let Some(i) = self.interaction(id)? {
                 if i.user == user && i.at_ms < until_ms {
                     out.push(i);
                 }

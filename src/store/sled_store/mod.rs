@@ -1,7 +1,8 @@
 //! The sled implementation of the evidence store.
 //!
-//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (8 bytes of the
-//! user hash ++ id, see [`user_index`]),
+//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (a log: per group
+//! commit, 8 bytes of each user's hash ++ the interaction id, see [`user_index`]),
+//! `texts` (the bot texts records quote by reference, see [`codec`]),
 //! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
 //! and [`audit`]); `outbox` (cluster mode only, see [`outbox`]).
@@ -87,13 +88,13 @@ impl From<TransactionError<StoreError>> for StoreError {
 }
 
 /// 2: interactions and conversation states in binary ([`codec`]). 3: the `by_user` index in
-/// short keys ([`user_index`]). An older personabot refuses such a store instead of failing on
+/// short keys. 4: the `by_user` index as a log, one entry per group commit ([`user_index`]). An older personabot refuses such a store instead of failing on
 /// its records or missing a user's interactions.
-const SCHEMA_VERSION: &[u8] = b"3";
+const SCHEMA_VERSION: &[u8] = b"4";
 
 /// Schemas this personabot opens and upgrades: their JSON records are still read, and their
 /// `by_user` keys rewritten.
-const OLDER_SCHEMAS: &[&[u8]] = &[b"1", b"2"];
+const OLDER_SCHEMAS: &[&[u8]] = &[b"1", b"2", b"3"];
 
 /// The `meta` key of [`OpenDb::id_floor`].
 const ID_FLOOR: &str = "interaction_id_floor";

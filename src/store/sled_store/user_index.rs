@@ -1,22 +1,35 @@
-//! The `by_user` index: 8 bytes of the user's keyed hash, then the interaction id (16 bytes a
-//! key, as `by_time`'s), instead of the whole stored user id (`u_` + 32 hex digits) ++ id.
+//! The `by_user` index, as a log: one entry per group commit (its key the batch's highest
+//! interaction id, 8 bytes big-endian), holding for each turn of the batch 8 bytes of the
+//! user's keyed hash then the interaction id (16 bytes a turn).
 //!
-//! A key placed at random in a sled tree costs disk out of proportion to its size (sled rewrites
-//! the leaf it lands in every few changes, and the old copies stay in the log until its segment
-//! is cleaned), so the shorter key makes each turn's one randomly placed write smaller. Two users
-//! may share the 8 bytes: every reader checks the interaction's own `user`.
+//! Every sled entry costs disk out of proportion to its size (sled rewrites the leaf it lands in
+//! every few changes, and the old copies stay in the log until its segment is cleaned): one
+//! entry per turn, placed at random by the user's hash, cost about 360 bytes of store per turn.
+//! A batch's one entry is appended at the end of the tree instead. Finding a user's
+//! interactions reads the whole log (16 bytes per interaction), as `forget` and the customer
+//! history already read every ticket. Two users may share the 8 bytes: every reader checks the
+//! interaction's own `user`.
 //!
-//! Stores written with the long keys are rewritten once when opened ([`upgrade`]).
+//! Stores written with one key per interaction (16 bytes, or the whole user id ++ the id before
+//! that) are rewritten once when opened ([`upgrade`]).
+
+use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 use sled::Tree;
 
 use super::StoreError;
 
-/// The `meta` key recording that `by_user` holds the short keys.
-const SHORT_KEYS: &str = "by_user_keys";
-/// Its value.
-const SHORT_KEYS_V2: &[u8] = b"2";
+/// The `meta` key recording the form `by_user` is in.
+const FORM: &str = "by_user_keys";
+/// Its value for the log.
+const LOG_FORM: &[u8] = b"3";
+
+/// Bytes per indexed interaction in a log entry.
+const PAIR: usize = 16;
+
+/// Interactions per log entry written by [`upgrade`].
+const UPGRADE_CHUNK: usize = 512;
 
 /// The 8 bytes `user` (a stored user id) is indexed under: the first 8 bytes of its keyed hash
 /// (`u_` then hex), or of the SHA-256 of an id of another form.
@@ -33,36 +46,112 @@ pub(super) fn user_prefix(user: &str) -> [u8; 8] {
     out
 }
 
-/// The `by_user` key of interaction `id` of `user`.
-pub(super) fn user_key(user: &str, id: u64) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&user_prefix(user));
-    key[8..].copy_from_slice(&id.to_be_bytes());
-    key
+/// The log entry of a batch of `(stored user id, interaction id)`: its key and value. None for
+/// an empty batch.
+pub(super) fn log_entry<'a>(
+    turns: impl IntoIterator<Item = (&'a str, u64)>,
+) -> Option<([u8; 8], Vec<u8>)> {
+    let mut value = Vec::new();
+    let mut last = None;
+    for (user, id) in turns {
+        value.extend_from_slice(&user_prefix(user));
+        value.extend_from_slice(&id.to_be_bytes());
+        last = last.max(Some(id));
+    }
+    last.map(|id| (id.to_be_bytes(), value))
 }
 
-/// The old key's parts: the stored user id and the interaction id (`None`: not an old key).
-fn old_key(key: &[u8]) -> Option<(&str, u64)> {
-    let split = key.len().checked_sub(8).filter(|&n| n > 0)?;
+/// The `(user prefix, interaction id)` pairs of a log entry's value (a torn tail is ignored).
+fn pairs(value: &[u8]) -> impl Iterator<Item = ([u8; 8], u64)> + '_ {
+    value.chunks_exact(PAIR).map(|pair| {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&pair[..8]);
+        (prefix, super::id_suffix(pair))
+    })
+}
+
+/// The ids of the interactions indexed under `user`'s prefix (maybe another user's too).
+pub(super) fn ids_of(by_user: &Tree, user: &str) -> Result<Vec<u64>, StoreError> {
+    let prefix = user_prefix(user);
+    let mut out = Vec::new();
+    for entry in by_user.iter() {
+        let (_, value) = entry?;
+        out.extend(
+            pairs(&value)
+                .filter(|(p, _)| *p == prefix)
+                .map(|(_, id)| id),
+        );
+    }
+    Ok(out)
+}
+
+/// Drops `ids` from the log: each entry holding one is rewritten without it, or removed once
+/// empty. Entries keyed above `ids`' highest are not read.
+pub(super) fn remove_ids(by_user: &Tree, ids: &BTreeSet<u64>) -> Result<(), StoreError> {
+    let (Some(&low), Some(_)) = (ids.first(), ids.last()) else {
+        return Ok(());
+    };
+    for entry in by_user.range(low.to_be_bytes()..) {
+        let (key, value) = entry?;
+        if !pairs(&value).any(|(_, id)| ids.contains(&id)) {
+            continue;
+        }
+        let kept: Vec<u8> = pairs(&value)
+            .filter(|(_, id)| !ids.contains(id))
+            .flat_map(|(prefix, id)| prefix.into_iter().chain(id.to_be_bytes()))
+            .collect();
+        if kept.is_empty() {
+            by_user.remove(key)?;
+        } else {
+            by_user.insert(key, kept)?;
+        }
+    }
+    Ok(())
+}
+
+/// The interaction ids of an entry of an older form: one key per interaction, 8 bytes of the
+/// user's hash ++ the id (16 bytes), or the whole stored user id ++ the id before that.
+fn old_key(key: &[u8]) -> Option<([u8; 8], u64)> {
+    if key.len() == PAIR {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&key[..8]);
+        return Some((prefix, super::id_suffix(key)));
+    }
+    let split = key.len().checked_sub(8).filter(|&n| n > 8)?;
     let user = std::str::from_utf8(&key[..split]).ok()?;
-    Some((user, super::id_suffix(key)))
+    Some((user_prefix(user), super::id_suffix(key)))
 }
 
-/// Rewrites the long keys of an older store as short ones, once (then `meta` says so).
+/// Rewrites an older store's index (one key per interaction) as the log, once (then `meta`
+/// says so).
 pub(super) fn upgrade(meta: &Tree, by_user: &Tree) -> Result<(), StoreError> {
-    if meta.get(SHORT_KEYS)?.as_deref() == Some(SHORT_KEYS_V2) {
+    if meta.get(FORM)?.as_deref() == Some(LOG_FORM) {
         return Ok(());
     }
-    let mut batch = sled::Batch::default();
+    let mut old = Vec::new();
     for entry in by_user.iter() {
         let (key, _) = entry?;
-        if let Some((user, id)) = old_key(&key) {
-            batch.remove(key.clone());
-            batch.insert(&user_key(user, id)[..], &[]);
+        if let Some(pair) = old_key(&key) {
+            old.push((key, pair));
+        }
+    }
+    old.sort_by_key(|(_, (_, id))| *id);
+    let mut batch = sled::Batch::default();
+    for (key, _) in &old {
+        batch.remove(key.clone());
+    }
+    for chunk in old.chunks(UPGRADE_CHUNK) {
+        let mut value = Vec::with_capacity(chunk.len() * PAIR);
+        for (_, (prefix, id)) in chunk {
+            value.extend_from_slice(prefix);
+            value.extend_from_slice(&id.to_be_bytes());
+        }
+        if let Some((_, (_, last))) = chunk.last() {
+            batch.insert(&last.to_be_bytes()[..], value);
         }
     }
     by_user.apply_batch(batch)?;
-    meta.insert(SHORT_KEYS, SHORT_KEYS_V2)?;
+    meta.insert(FORM, LOG_FORM)?;
     Ok(())
 }
 
@@ -92,50 +181,82 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_key_is_the_prefix_then_the_id_big_endian() {
-        let key = user_key("u_0123456789abcdef0011223344556677", 0x0102);
-        assert_eq!(key[..8], [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
-        assert_eq!(key[8..], [0, 0, 0, 0, 0, 0, 1, 2]);
-    }
+    const ZOE: &str = "u_0123456789abcdef0011223344556677";
+    const MAX: &str = "u_ffeeddccbbaa99887766554433221100";
 
-    #[test]
-    fn old_keys_are_split_into_user_and_id() {
-        let mut key = b"u_abc".to_vec();
-        key.extend_from_slice(&7u64.to_be_bytes());
-        assert_eq!(old_key(&key), Some(("u_abc", 7)));
-        assert_eq!(old_key(&7u64.to_be_bytes()), None);
-        assert_eq!(old_key(b"short"), None);
-        let mut bad = vec![0xff];
-        bad.extend_from_slice(&7u64.to_be_bytes());
-        assert_eq!(old_key(&bad), None);
-    }
-
-    #[test]
-    fn an_older_store_is_upgraded_once() {
+    fn temporary() -> (sled::Db, Tree, Tree) {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let (meta, by_user) = (
             db.open_tree("meta").unwrap(),
             db.open_tree("by_user").unwrap(),
         );
-        let user = "u_0123456789abcdef0011223344556677";
-        for id in [3u64, 9] {
-            let mut key = user.as_bytes().to_vec();
-            key.extend_from_slice(&id.to_be_bytes());
-            by_user.insert(key, &[]).unwrap();
+        (db, meta, by_user)
+    }
+
+    #[test]
+    fn a_batch_is_one_entry_under_its_highest_id_and_each_user_finds_their_own() {
+        let (_db, _, by_user) = temporary();
+        for batch in [vec![(ZOE, 4), (MAX, 9), (ZOE, 7)], vec![(MAX, 12)], vec![]] {
+            if let Some((key, value)) = log_entry(batch) {
+                by_user.insert(key, value).unwrap();
+            }
         }
+        let keys: Vec<u64> = (by_user.iter())
+            .map(|e| super::super::id_suffix(&e.unwrap().0))
+            .collect();
+        assert_eq!(keys, [9, 12]);
+        assert_eq!(ids_of(&by_user, ZOE).unwrap(), [4, 7]);
+        assert_eq!(ids_of(&by_user, MAX).unwrap(), [9, 12]);
+        assert!(ids_of(&by_user, "u_00").unwrap().is_empty());
+
+        // Removing rewrites the entries that held the ids, and drops those left empty.
+        remove_ids(&by_user, &BTreeSet::from([4, 7, 12])).unwrap();
+        assert!(ids_of(&by_user, ZOE).unwrap().is_empty());
+        assert_eq!(ids_of(&by_user, MAX).unwrap(), [9]);
+        assert_eq!(by_user.len(), 1);
+        let (_, value) = by_user.iter().next().unwrap().unwrap();
+        assert_eq!(value.len(), PAIR, "no trace of the removed pairs");
+        remove_ids(&by_user, &BTreeSet::new()).unwrap();
+        assert_eq!(by_user.len(), 1);
+    }
+
+    #[test]
+    fn old_keys_are_split_into_user_prefix_and_id() {
+        let mut long = ZOE.as_bytes().to_vec();
+        long.extend_from_slice(&7u64.to_be_bytes());
+        let mut short = user_prefix(ZOE).to_vec();
+        short.extend_from_slice(&8u64.to_be_bytes());
+        let mut bad = vec![0xff; 9];
+        bad.extend_from_slice(&7u64.to_be_bytes());
+        let cases: [(&[u8], Option<([u8; 8], u64)>); 5] = [
+            (&long, Some((user_prefix(ZOE), 7))),
+            (&short, Some((user_prefix(ZOE), 8))),
+            (&7u64.to_be_bytes(), None),
+            (b"short", None),
+            (&bad, None),
+        ];
+        for (key, want) in cases {
+            assert_eq!(old_key(key), want, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn an_older_store_is_upgraded_once() {
+        let (_db, meta, by_user) = temporary();
+        // Schema 2's long keys and schema 3's short ones.
+        let mut long = ZOE.as_bytes().to_vec();
+        long.extend_from_slice(&3u64.to_be_bytes());
+        by_user.insert(long, &[]).unwrap();
+        let mut short = user_prefix(MAX).to_vec();
+        short.extend_from_slice(&9u64.to_be_bytes());
+        by_user.insert(short, &[]).unwrap();
         upgrade(&meta, &by_user).unwrap();
-        let keys: Vec<Vec<u8>> = by_user.iter().map(|e| e.unwrap().0.to_vec()).collect();
-        assert_eq!(
-            keys,
-            [user_key(user, 3).to_vec(), user_key(user, 9).to_vec()]
-        );
-        assert_eq!(
-            meta.get(SHORT_KEYS).unwrap().as_deref(),
-            Some(SHORT_KEYS_V2)
-        );
-        // Once marked, nothing is read again: a short key is never taken for an old one.
+        assert_eq!(by_user.len(), 1, "one log entry");
+        assert_eq!(ids_of(&by_user, ZOE).unwrap(), [3]);
+        assert_eq!(ids_of(&by_user, MAX).unwrap(), [9]);
+        assert_eq!(meta.get(FORM).unwrap().as_deref(), Some(LOG_FORM));
+        // Once marked, nothing is read again: a log entry is never taken for an old key.
         upgrade(&meta, &by_user).unwrap();
-        assert_eq!(by_user.len(), 2);
+        assert_eq!(ids_of(&by_user, ZOE).unwrap(), [3]);
     }
 }

@@ -273,7 +273,7 @@ type TxTrees<'a> = (
 /// Writes one turn inside a transaction: the interaction and its indexes, the rated answer's
 /// feedback, the ticket opened or joined, and the conversation's state.
 fn write_turn(
-    (interactions, by_time, by_user, conversations, tickets): TxTrees<'_>,
+    (interactions, by_time, _by_user_logged_per_batch, conversations, tickets): TxTrees<'_>,
     texts: &Texts,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
@@ -283,7 +283,6 @@ fn write_turn(
     let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
     interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
     by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
-    by_user.insert(&super::user_index::user_key(&interaction.user, id), &[])?;
     if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
         if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
@@ -385,9 +384,12 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
         );
         return batch_or_each(jobs, |jobs| {
             all.transaction(|(a, b, c, d, e, o)| {
-                jobs.iter()
+                let stored = jobs
+                    .iter()
                     .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, texts, job))
-                    .collect::<Result<Vec<_>, _>>()
+                    .collect::<Result<Vec<_>, _>>()?;
+                index_users(c, jobs)?;
+                Ok(stored)
             })
         });
     }
@@ -400,11 +402,31 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
     );
     batch_or_each(jobs, |jobs| {
         all.transaction(|(a, b, c, d, e)| {
-            jobs.iter()
+            let stored = jobs
+                .iter()
                 .map(|job| write_turn((a, b, c, d, e), texts, job))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            index_users(c, jobs)?;
+            Ok(stored)
         })
     })
+}
+
+/// The batch's one entry in the `by_user` log (see [`super::user_index`]).
+fn index_users(
+    by_user: &sled::transaction::TransactionalTree,
+    jobs: &[TurnJob],
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let turns = jobs.iter().map(|job| {
+        (
+            job.write.interaction.user.as_str(),
+            job.write.interaction.id,
+        )
+    });
+    if let Some((key, value)) = super::user_index::log_entry(turns) {
+        by_user.insert(&key, value)?;
+    }
+    Ok(())
 }
 
 /// Runs `write` on the whole batch; if the batch fails as a whole, on each turn on its own, so
