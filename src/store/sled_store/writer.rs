@@ -236,9 +236,9 @@ impl TurnWriter {
                 // The batches' outbox entries are durable: the publisher may send them.
                 state.wake.notify_one();
             }
+            self.commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             for Applied { jobs, results } in batches {
-                self.commits
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.turns
                     .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 for (job, result) in jobs.into_iter().zip(results) {
