@@ -1,9 +1,10 @@
 //! Forgetting and purging: everything about one user, interactions past their retention, and
 //! stale tickets and conversation state.
 
-use super::codec::{decode_state, encode_state};
+use super::codec::{decode_interaction, decode_state, encode_state};
+use super::time_marks::{self, purge_step, PurgeStep};
 use super::user_index::{user_key, user_prefix};
-use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
+use super::{conversation_key, id_suffix, OpenDb, Store, StoreError};
 use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
 
 /// What `forget_user` removed.
@@ -39,7 +40,6 @@ impl OpenDb {
             }
             if let Some(i) = found {
                 conversations.insert(conversation_key(&i.channel, &i.conversation));
-                self.by_time.remove(pair_key(&i.at_ms.to_be_bytes(), id))?;
                 self.interactions.remove(id.to_be_bytes())?;
                 super::outbox::forget_entries(&self.outbox, id)?;
                 report.interactions += 1;
@@ -87,18 +87,25 @@ impl OpenDb {
         Ok(())
     }
 
+    /// Deletes the interactions before `cutoff_ms`, scanning them by id from the first and
+    /// stopping at the first one an hour or more past the cutoff (see [`purge_step`]), then
+    /// the time marks of the minutes before the cutoff's.
     fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
         let mut n = 0;
-        for entry in self.by_time.range(..cutoff_ms.to_be_bytes().as_slice()) {
-            let (key, _) = entry?;
-            let id = id_suffix(&key);
-            if let Some(i) = self.interaction(id)? {
-                self.by_user.remove(user_key(&i.user, id))?;
-                self.interactions.remove(id.to_be_bytes())?;
-                n += 1;
+        for entry in self.interactions.iter() {
+            let (key, bytes) = entry?;
+            let i = decode_interaction(&bytes)?;
+            match purge_step(i.at_ms, cutoff_ms) {
+                PurgeStep::Stop => break,
+                PurgeStep::Keep => {}
+                PurgeStep::Delete => {
+                    self.by_user.remove(user_key(&i.user, id_suffix(&key)))?;
+                    self.interactions.remove(key)?;
+                    n += 1;
+                }
             }
-            self.by_time.remove(key)?;
         }
+        time_marks::remove_before(&self.time_marks, cutoff_ms)?;
         self.db.flush()?;
         Ok(n)
     }
@@ -137,7 +144,9 @@ impl Store {
         self.current()?.forget_user(user)
     }
 
-    /// Deletes interactions older than `cutoff_ms`; returns how many.
+    /// Deletes interactions older than `cutoff_ms`; returns how many. They are found by id,
+    /// up to the first interaction an hour past the cutoff: one stored with a clock stepped back
+    /// by more than that is left for a later purge.
     pub fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
         self.current()?.purge_before(cutoff_ms)
     }

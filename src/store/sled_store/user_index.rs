@@ -1,5 +1,5 @@
 //! The `by_user` index: 8 bytes of the user's keyed hash, then the interaction id (16 bytes a
-//! key, as `by_time`'s), instead of the whole stored user id (`u_` + 32 hex digits) ++ id.
+//! key), instead of the whole stored user id (`u_` + 32 hex digits) ++ id.
 //!
 //! A key placed at random in a sled tree costs disk out of proportion to its size (sled rewrites
 //! the leaf it lands in every few changes, and the old copies stay in the log until its segment

@@ -2,11 +2,14 @@
 //! rated answer's feedback, the ticket and the conversation state) in transactions, flushes once
 //! per batch (group commit), then acknowledges the batch.
 
+use std::cell::Cell;
+
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
 
 use super::codec::{decode_interaction, decode_state, encode_interaction, encode_state};
-use super::{abort, conversation_key, pair_key, OpenDb, Store, StoreError};
+use super::time_marks::{mark, minute_of};
+use super::{abort, conversation_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::records::{Feedback, Interaction, Priority, Ticket, TranscriptLine};
 
@@ -36,7 +39,7 @@ pub struct TicketPatch {
 #[derive(Clone)]
 pub(super) struct TurnTrees {
     pub(super) interactions: Tree,
-    pub(super) by_time: Tree,
+    pub(super) time_marks: Tree,
     pub(super) by_user: Tree,
     pub(super) conversations: Tree,
     pub(super) tickets: Tree,
@@ -148,6 +151,8 @@ impl TurnWriter {
     }
 
     fn run(self: std::sync::Arc<Self>, db: sled::Db, trees: TurnTrees) {
+        // The last minute known to have a time mark: its later turns add none.
+        let mut marked = None;
         loop {
             let jobs = {
                 let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -182,7 +187,8 @@ impl TurnWriter {
                 }
                 jobs.extend(more);
             }
-            let results = apply_turns(&trees, &jobs);
+            let results = apply_turns(&trees, &jobs, marked);
+            marked = last_marked(&jobs, &results).or(marked);
             let flushed = db.flush();
             if let Some(state) = trees.cluster.get() {
                 // The batch's outbox entries are durable: the publisher may send them.
@@ -211,10 +217,21 @@ type TxTrees<'a> = (
     &'a sled::transaction::TransactionalTree,
 );
 
-/// Writes one turn inside a transaction: the interaction and its indexes, the rated answer's
-/// feedback, the ticket opened or joined, and the conversation's state.
+/// The minute of the last turn written (its transaction committed): it has a time mark.
+fn last_marked(jobs: &[TurnJob], results: &[TurnResult]) -> Option<u64> {
+    jobs.iter()
+        .zip(results)
+        .filter(|(_, result)| result.is_ok())
+        .map(|(job, _)| minute_of(job.write.interaction.at_ms))
+        .next_back()
+}
+
+/// Writes one turn inside a transaction: the interaction and its indexes (its minute's time
+/// mark unless `marked` says it has one), the rated answer's feedback, the ticket opened or
+/// joined, and the conversation's state.
 fn write_turn(
-    (interactions, by_time, by_user, conversations, tickets): TxTrees<'_>,
+    (interactions, time_marks, by_user, conversations, tickets): TxTrees<'_>,
+    marked: &Cell<Option<u64>>,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
     let turn = &job.write;
@@ -222,7 +239,7 @@ fn write_turn(
     let id = interaction.id;
     let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
     interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
-    by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
+    mark(time_marks, marked, interaction.at_ms, id)?;
     by_user.insert(&super::user_index::user_key(&interaction.user, id), &[])?;
     if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
@@ -289,9 +306,10 @@ fn write_turn_and_outbox(
     trees: TxTrees<'_>,
     outbox: &sled::transaction::TransactionalTree,
     node: &super::outbox::ClusterNode,
+    marked: &Cell<Option<u64>>,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
-    let stored = write_turn(trees, job)?;
+    let stored = write_turn(trees, marked, job)?;
     let event = match &job.write.ticket {
         TicketChange::Open(_) => "opened",
         _ => "updated",
@@ -303,13 +321,18 @@ fn write_turn_and_outbox(
 
 /// Writes a batch of turns in one transaction, in queue order (a transaction reads its own
 /// writes, so two turns of one conversation or one ticket in a batch apply one after the
-/// other). In cluster mode each turn also writes its outbox entries.
-fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>, StoreError>> {
+/// other). In cluster mode each turn also writes its outbox entries. `marked`: the last minute
+/// known to have a time mark.
+fn apply_turns(
+    trees: &TurnTrees,
+    jobs: &[TurnJob],
+    marked: Option<u64>,
+) -> Vec<Result<Option<Ticket>, StoreError>> {
     if let Some(state) = trees.cluster.get() {
         let node = &state.node;
         let all = (
             &trees.interactions,
-            &trees.by_time,
+            &trees.time_marks,
             &trees.by_user,
             &trees.conversations,
             &trees.tickets,
@@ -317,23 +340,26 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
         );
         return batch_or_each(jobs, |jobs| {
             all.transaction(|(a, b, c, d, e, o)| {
+                // Anew on each try: a retried transaction starts from what is committed.
+                let known = Cell::new(marked);
                 jobs.iter()
-                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, job))
+                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, &known, job))
                     .collect::<Result<Vec<_>, _>>()
             })
         });
     }
     let all = (
         &trees.interactions,
-        &trees.by_time,
+        &trees.time_marks,
         &trees.by_user,
         &trees.conversations,
         &trees.tickets,
     );
     batch_or_each(jobs, |jobs| {
         all.transaction(|(a, b, c, d, e)| {
+            let known = Cell::new(marked);
             jobs.iter()
-                .map(|job| write_turn((a, b, c, d, e), job))
+                .map(|job| write_turn((a, b, c, d, e), &known, job))
                 .collect::<Result<Vec<_>, _>>()
         })
     })
