@@ -82,7 +82,7 @@ fn acknowledged_messages_survive_sigkill() {
         assert_eq!(
             stored.len(),
             store.interaction_count(),
-            "round {round}: by_time index and interactions disagree"
+            "round {round}: the read and the count of interactions disagree"
         );
         let by_text: HashMap<&str, &Interaction> =
             stored.iter().map(|i| (i.text.as_str(), i)).collect();

@@ -14,3 +14,4 @@ mod queries;
 mod regressions;
 mod size;
 mod tickets;
+mod time_index;

@@ -219,6 +219,110 @@ fn long_by_user_keys_of_an_older_store_are_rewritten_and_forget_finds_them() {
     );
 }
 
+/// A store written with the `by_time` index (schema 3: one key of `at_ms` ++ id a turn) gets
+/// its sparse time marks built from its interactions when opened, and loses `by_time`: windowed
+/// reads and retention still find the right records.
+#[test]
+fn a_by_time_store_gets_time_marks_and_windowed_reads_and_retention_still_work() {
+    const M: u64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let records: Vec<personabot::store::Interaction> = {
+        let p = open_pipeline(&data);
+        [
+            "hello",
+            "how much is the growth plan?",
+            "and the scale plan?",
+        ]
+        .iter()
+        .map(|t| {
+            let id = say(&p, "old-times", "yan", t).interaction.unwrap();
+            p.store().interaction(id).unwrap().expect("stored")
+        })
+        .collect()
+    };
+    let ids: Vec<u64> = records.iter().map(|i| i.id).collect();
+    // The same turns at minutes 0, 2 and 10 of an hour, kept as schema 3 kept them: JSON
+    // records, a `by_time` key each, no time marks.
+    let t = 28_333_334 * M;
+    let at = [t, t + 2 * M + 30_000, t + 10 * M];
+    {
+        let db = sled_open(&data);
+        let (interactions, by_time) = (
+            db.open_tree("interactions").unwrap(),
+            db.open_tree("by_time").unwrap(),
+        );
+        for (record, at_ms) in records.iter().zip(at) {
+            let (mut record, id) = (record.clone(), record.id);
+            record.at_ms = at_ms;
+            interactions
+                .insert(id.to_be_bytes(), serde_json::to_vec(&record).unwrap())
+                .unwrap();
+            let mut key = at_ms.to_be_bytes().to_vec();
+            key.extend_from_slice(&id.to_be_bytes());
+            by_time.insert(key, &[]).unwrap();
+        }
+        db.drop_tree("time_marks").unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.remove("time_marks").unwrap();
+        meta.insert("schema", b"3").unwrap();
+        db.flush().unwrap();
+    }
+    let window = |since: Option<u64>, until: Option<u64>| InteractionFilter {
+        since_ms: since,
+        until_ms: until,
+        ..Default::default()
+    };
+    {
+        let store = Store::open(&data, Some("store-test-key")).unwrap();
+        let read = |since, until| -> Vec<u64> {
+            let found = store.interactions(&window(since, until)).unwrap();
+            found.iter().map(|i| i.id).collect()
+        };
+        assert_eq!(read(None, None), ids);
+        assert_eq!(read(Some(t + M), None), ids[1..]);
+        assert_eq!(read(None, Some(t + 5 * M)), ids[..2]);
+        assert_eq!(read(Some(t + 2 * M + 30_000), Some(t + 10 * M)), ids[1..2]);
+        assert_eq!(read(Some(t + 10 * M), None), ids[2..]);
+    }
+    let db = sled_open(&data);
+    let names: Vec<String> = db
+        .tree_names()
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == "by_time"), "dropped: {names:?}");
+    let marks: Vec<(u64, u64)> = db
+        .open_tree("time_marks")
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            let n = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap());
+            (n(&k), n(&v))
+        })
+        .collect();
+    let minutes = at.map(|a| a / M);
+    assert_eq!(
+        marks,
+        [
+            (minutes[0], ids[0]),
+            (minutes[1], ids[1]),
+            (minutes[2], ids[2])
+        ]
+    );
+    let schema = db.open_tree("meta").unwrap().get("schema").unwrap();
+    assert_eq!(schema.as_deref(), Some(&b"4"[..]));
+    drop(db);
+
+    // Retention finds the two older turns by id.
+    let store = Store::open(&data, Some("store-test-key")).unwrap();
+    assert_eq!(store.purge_before(t + 5 * M).unwrap(), 2);
+    let left = store.interactions(&window(Some(t), None)).unwrap();
+    assert_eq!(left.iter().map(|i| i.id).collect::<Vec<_>>(), ids[2..]);
+    assert_eq!(store.interaction_count(), 1);
+}
+
 /// The stored user id in an interaction's bytes: the one string of the form `u_` + 32 hex
 /// digits (the binary form keeps strings plain UTF-8).
 fn raw_user(record: &[u8]) -> String {

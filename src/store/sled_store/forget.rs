@@ -1,9 +1,10 @@
 //! Forgetting and purging: everything about one user, interactions past their retention, and
 //! stale tickets and conversation state.
 
-use super::codec::{decode_state, decode_ticket, encode_state, encode_ticket};
+use super::codec::{decode_interaction, decode_state, decode_ticket, encode_state, encode_ticket};
+use super::time_marks::{self, purge_step, PurgeStep};
 use super::user_index::{ids_of, remove_ids};
-use super::{conversation_key, id_suffix, pair_key, OpenDb, Store, StoreError};
+use super::{conversation_key, id_suffix, OpenDb, Store, StoreError};
 use crate::store::records::{Ticket, TicketStatus, TranscriptLine};
 
 /// What `forget_user` removed.
@@ -38,7 +39,6 @@ impl OpenDb {
             }
             if let Some(i) = found {
                 conversations.insert(conversation_key(&i.channel, &i.conversation));
-                self.by_time.remove(pair_key(&i.at_ms.to_be_bytes(), id))?;
                 self.interactions.remove(id.to_be_bytes())?;
                 super::outbox::forget_entries(&self.outbox, id)?;
                 report.interactions += 1;
@@ -89,22 +89,27 @@ impl OpenDb {
         Ok(())
     }
 
+    /// Deletes the interactions before `cutoff_ms`, scanning them by id from the first and
+    /// stopping at the first one an hour or more past the cutoff (see [`purge_step`]), then
+    /// their `by_user` entries and the time marks of the minutes before the cutoff's.
     fn purge_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
-        let mut n = 0;
         let mut purged = std::collections::BTreeSet::new();
-        for entry in self.by_time.range(..cutoff_ms.to_be_bytes().as_slice()) {
-            let (key, _) = entry?;
-            let id = id_suffix(&key);
-            if let Some(i) = self.interaction(id)? {
-                purged.insert(i.id);
-                self.interactions.remove(id.to_be_bytes())?;
-                n += 1;
+        for entry in self.interactions.iter() {
+            let (key, bytes) = entry?;
+            let i = decode_interaction(&bytes)?;
+            match purge_step(i.at_ms, cutoff_ms) {
+                PurgeStep::Stop => break,
+                PurgeStep::Keep => {}
+                PurgeStep::Delete => {
+                    self.interactions.remove(&key)?;
+                    purged.insert(id_suffix(&key));
+                }
             }
-            self.by_time.remove(key)?;
         }
         remove_ids(&self.by_user, &purged)?;
+        time_marks::remove_before(&self.time_marks, cutoff_ms)?;
         self.db.flush()?;
-        Ok(n)
+        Ok(purged.len())
     }
 
     fn purge_stale_before(&self, cutoff_ms: u64) -> Result<(usize, usize), StoreError> {

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::codec::{decode_interaction, encode_interaction};
-use super::{abort, id_suffix, OpenDb, Store, StoreError};
+use super::{abort, time_marks, OpenDb, Store, StoreError};
 use crate::store::now_ms;
 use crate::store::records::{Delivery, Feedback, Interaction, InteractionFilter};
 
@@ -16,18 +16,29 @@ impl OpenDb {
         }
     }
 
+    /// The interactions matching `filter`, sorted by (`at_ms`, id). With `since_ms`, the scan
+    /// of the `interactions` tree (by id) starts at the time mark of five minutes before it (see
+    /// [`super::time_marks`]); with `until_ms`, it stops at the first interaction more than five
+    /// minutes past it. That slack covers turns decided concurrently; an interaction whose
+    /// clock stepped back by more than that (an `at_ms` further out of id order) can be missed
+    /// by a windowed read. A read without `since_ms` and `until_ms` sees every interaction.
     fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
-        let start = filter.since_ms.unwrap_or(0).to_be_bytes();
-        let end = filter.until_ms.unwrap_or(u64::MAX).to_be_bytes();
+        let start = match filter.since_ms {
+            Some(since) => time_marks::scan_start(&self.time_marks, since)?,
+            None => 0,
+        };
         let mut out = Vec::new();
-        for entry in self.by_time.range(start.as_slice()..end.as_slice()) {
-            let (key, _) = entry?;
-            if let Some(i) = self.interaction(id_suffix(&key))? {
-                if filter.matches(&i) {
-                    out.push(i);
-                }
+        for entry in self.interactions.range(start.to_be_bytes()..) {
+            let (_, bytes) = entry?;
+            let i = decode_interaction(&bytes)?;
+            if time_marks::past_window(i.at_ms, filter.until_ms) {
+                break;
+            }
+            if filter.matches(&i) {
+                out.push(i);
             }
         }
+        out.sort_by_key(|i| (i.at_ms, i.id));
         Ok(out)
     }
 
@@ -102,7 +113,10 @@ impl Store {
         self.current()?.interaction(id)
     }
 
-    /// Interactions matching `filter`, oldest first.
+    /// Interactions matching `filter`, oldest first (by `at_ms`, then id). A window
+    /// (`since_ms`, `until_ms`) is read through the sparse time index, with five minutes of
+    /// slack: an interaction stored with a clock stepped back by more than that can be missed
+    /// by a windowed read, never by a read without a window.
     pub fn interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>, StoreError> {
         self.current()?.interactions(filter)
     }

@@ -1,9 +1,10 @@
 //! The sled implementation of the evidence store.
 //!
-//! Trees: `interactions` (id -> record), `by_time` (at_ms ++ id), `by_user` (a log: per group
+//! Trees: `interactions` (id -> record), `time_marks` (minute -> the first id written in it, a
+//! sparse time index, see [`time_marks`]), `by_user` (a log: per group
 //! commit, 8 bytes of each user's hash ++ the interaction id, see [`user_index`]),
 //! `texts` (the bot texts records quote by reference, see [`codec`]),
-//! `tickets` (id -> JSON), `conversations` (channel NUL conversation -> state), `meta`;
+//! `tickets` (id -> record), `conversations` (channel NUL conversation -> state), `meta`;
 //! `accounts`, `account_tokens`, `sessions`, `audit` and `audit_by_ticket` (see [`accounts`]
 //! and [`audit`]); `outbox` (cluster mode only, see [`outbox`]).
 //! Multi-tree writes are sled transactions, and every write is flushed before it returns.
@@ -35,6 +36,7 @@ mod key;
 mod modes;
 mod outbox;
 mod tickets;
+mod time_marks;
 mod user_index;
 mod writer;
 
@@ -88,12 +90,14 @@ impl From<TransactionError<StoreError>> for StoreError {
 }
 
 /// 2: interactions and conversation states in binary ([`codec`]). 3: the `by_user` index in
-/// short keys. 4: the `by_user` index as a log, one entry per group commit ([`user_index`]). An older personabot refuses such a store instead of failing on
+/// short keys. 4: the `by_user` index as a log, one entry per group commit ([`user_index`]),
+/// and the sparse `time_marks` index instead of `by_time` ([`time_marks`]); tickets in binary
+/// and bot texts by reference ([`codec`]) came with it, read in either form. An older personabot refuses such a store instead of failing on
 /// its records or missing a user's interactions.
 const SCHEMA_VERSION: &[u8] = b"4";
 
-/// Schemas this personabot opens and upgrades: their JSON records are still read, and their
-/// `by_user` keys rewritten.
+/// Schemas this personabot opens and upgrades: their JSON records are still read, their
+/// `by_user` index rewritten, and their time marks built.
 const OLDER_SCHEMAS: &[&[u8]] = &[b"1", b"2", b"3"];
 
 /// The `meta` key of [`OpenDb::id_floor`].
@@ -135,7 +139,8 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 struct OpenDb {
     db: sled::Db,
     interactions: Tree,
-    by_time: Tree,
+    /// The sparse time index (see [`time_marks`]).
+    time_marks: Tree,
     by_user: Tree,
     tickets: Tree,
     conversations: Tree,
@@ -206,12 +211,6 @@ fn conversation_key(channel: &str, conversation: &str) -> Vec<u8> {
     key
 }
 
-fn pair_key(prefix: &[u8], id: u64) -> Vec<u8> {
-    let mut key = prefix.to_vec();
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
-
 fn id_suffix(key: &[u8]) -> u64 {
     let mut buf = [0u8; 8];
     buf.copy_from_slice(&key[key.len() - 8..]);
@@ -276,7 +275,7 @@ impl OpenDb {
         let trees = TurnTrees {
             texts: texts.clone(),
             interactions: db.open_tree("interactions")?,
-            by_time: db.open_tree("by_time")?,
+            time_marks: db.open_tree("time_marks")?,
             by_user: db.open_tree("by_user")?,
             conversations: db.open_tree("conversations")?,
             tickets: db.open_tree("tickets")?,
@@ -284,12 +283,13 @@ impl OpenDb {
             cluster: cluster.clone(),
         };
         user_index::upgrade(&meta, &trees.by_user)?;
+        time_marks::upgrade(&db, &meta, &trees.interactions, &trees.time_marks)?;
         let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
         let has_records = !trees.interactions.is_empty() || !trees.tickets.is_empty();
         let (hash_key, key_check) = key::resolve(&meta, hash_key, has_records, opening)?;
         let open = OpenDb {
             interactions: trees.interactions.clone(),
-            by_time: trees.by_time.clone(),
+            time_marks: trees.time_marks.clone(),
             by_user: trees.by_user.clone(),
             tickets: trees.tickets.clone(),
             conversations: trees.conversations.clone(),

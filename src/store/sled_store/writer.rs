@@ -3,6 +3,8 @@
 //! a second one flushes each applied batch (group commit), then acknowledges it, while the next
 //! batch is applied.
 
+use std::cell::Cell;
+
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
 
@@ -10,7 +12,8 @@ use super::codec::{
     decode_interaction, decode_state, decode_ticket, encode_interaction, encode_state,
     encode_ticket, Texts,
 };
-use super::{abort, conversation_key, pair_key, OpenDb, Store, StoreError};
+use super::time_marks::{mark, minute_of};
+use super::{abort, conversation_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::records::{Feedback, Interaction, Priority, Ticket, TranscriptLine};
 
@@ -40,7 +43,7 @@ pub struct TicketPatch {
 #[derive(Clone)]
 pub(super) struct TurnTrees {
     pub(super) interactions: Tree,
-    pub(super) by_time: Tree,
+    pub(super) time_marks: Tree,
     pub(super) by_user: Tree,
     pub(super) conversations: Tree,
     pub(super) tickets: Tree,
@@ -172,8 +175,11 @@ impl TurnWriter {
                 return;
             }
         };
+        // The last minute known to have a time mark: its later turns add none.
+        let mut marked = None;
         while let Some(jobs) = self.next_batch() {
-            let results = apply_turns(&trees, &jobs);
+            let results = apply_turns(&trees, &jobs, marked);
+            marked = last_marked(&jobs, &results).or(marked);
             if to_flusher.send(Applied { jobs, results }).is_err() {
                 break; // the flusher stopped: nothing can be acknowledged any more
             }
@@ -270,11 +276,22 @@ type TxTrees<'a> = (
     &'a sled::transaction::TransactionalTree,
 );
 
-/// Writes one turn inside a transaction: the interaction and its indexes, the rated answer's
-/// feedback, the ticket opened or joined, and the conversation's state.
+/// The minute of the last turn written (its transaction committed): it has a time mark.
+fn last_marked(jobs: &[TurnJob], results: &[TurnResult]) -> Option<u64> {
+    jobs.iter()
+        .zip(results)
+        .filter(|(_, result)| result.is_ok())
+        .map(|(job, _)| minute_of(job.write.interaction.at_ms))
+        .next_back()
+}
+
+/// Writes one turn inside a transaction: the interaction (its user is indexed per batch, see
+/// [`index_users`]) and its minute's time mark unless `marked` says it has one, the rated
+/// answer's feedback, the ticket opened or joined, and the conversation's state.
 fn write_turn(
-    (interactions, by_time, _by_user_logged_per_batch, conversations, tickets): TxTrees<'_>,
+    (interactions, time_marks, _by_user, conversations, tickets): TxTrees<'_>,
     texts: &Texts,
+    marked: &Cell<Option<u64>>,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
     let turn = &job.write;
@@ -282,7 +299,7 @@ fn write_turn(
     let id = interaction.id;
     let conv_key = conversation_key(&interaction.channel, &interaction.conversation);
     interactions.insert(&id.to_be_bytes(), job.record.as_slice())?;
-    by_time.insert(pair_key(&interaction.at_ms.to_be_bytes(), id), &[])?;
+    mark(time_marks, marked, interaction.at_ms, id)?;
     if let Some(rated) = turn.not_helped {
         // The rated answer may have been purged meanwhile: then there is nothing to mark.
         if let Some(bytes) = interactions.get(rated.to_be_bytes())? {
@@ -355,9 +372,10 @@ fn write_turn_and_outbox(
     outbox: &sled::transaction::TransactionalTree,
     node: &super::outbox::ClusterNode,
     texts: &Texts,
+    marked: &Cell<Option<u64>>,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
-    let stored = write_turn(trees, texts, job)?;
+    let stored = write_turn(trees, texts, marked, job)?;
     let event = match &job.write.ticket {
         TicketChange::Open(_) => "opened",
         _ => "updated",
@@ -369,14 +387,19 @@ fn write_turn_and_outbox(
 
 /// Writes a batch of turns in one transaction, in queue order (a transaction reads its own
 /// writes, so two turns of one conversation or one ticket in a batch apply one after the
-/// other). In cluster mode each turn also writes its outbox entries.
-fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>, StoreError>> {
+/// other). In cluster mode each turn also writes its outbox entries. `marked`: the last minute
+/// known to have a time mark.
+fn apply_turns(
+    trees: &TurnTrees,
+    jobs: &[TurnJob],
+    marked: Option<u64>,
+) -> Vec<Result<Option<Ticket>, StoreError>> {
     let texts = &*trees.texts;
     if let Some(state) = trees.cluster.get() {
         let node = &state.node;
         let all = (
             &trees.interactions,
-            &trees.by_time,
+            &trees.time_marks,
             &trees.by_user,
             &trees.conversations,
             &trees.tickets,
@@ -384,9 +407,11 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
         );
         return batch_or_each(jobs, |jobs| {
             all.transaction(|(a, b, c, d, e, o)| {
+                // Anew on each try: a retried transaction starts from what is committed.
+                let known = Cell::new(marked);
                 let stored = jobs
                     .iter()
-                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, texts, job))
+                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, texts, &known, job))
                     .collect::<Result<Vec<_>, _>>()?;
                 index_users(c, jobs)?;
                 Ok(stored)
@@ -395,16 +420,17 @@ fn apply_turns(trees: &TurnTrees, jobs: &[TurnJob]) -> Vec<Result<Option<Ticket>
     }
     let all = (
         &trees.interactions,
-        &trees.by_time,
+        &trees.time_marks,
         &trees.by_user,
         &trees.conversations,
         &trees.tickets,
     );
     batch_or_each(jobs, |jobs| {
         all.transaction(|(a, b, c, d, e)| {
+            let known = Cell::new(marked);
             let stored = jobs
                 .iter()
-                .map(|job| write_turn((a, b, c, d, e), texts, job))
+                .map(|job| write_turn((a, b, c, d, e), texts, &known, job))
                 .collect::<Result<Vec<_>, _>>()?;
             index_users(c, jobs)?;
             Ok(stored)
