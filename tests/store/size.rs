@@ -9,13 +9,15 @@ use crate::support;
 /// Turns written.
 const TURNS: usize = 2_000;
 
-/// The most bytes of store a turn may cost here. Issue #16 asks for at most 1,500; with JSON
-/// records this test measured about 5,200, with binary interactions and conversation states
-/// 3,475 to 3,930 (2,000 turns fill a few of sled's 512 KiB segments, so runs vary by about
-/// 10%), and the same with the 16-byte `by_user` keys. Live data is about 1,740 B a turn
-/// (conversation state ~620, ticket JSON ~530, interaction ~510, indexes ~40: printed below);
-/// sled's log-structured writes about double it.
-const MAX_BYTES_PER_TURN: u64 = 4_200;
+/// The most bytes of store a turn may cost here. Issue #16 asks for at most 1,500, measured by
+/// `benches/wrk.sh` (64 connections, 60,000 and more turns: 1,118 B a turn). This test is
+/// smaller and slower to batch: 2,000 turns fill a few of sled's 512 KiB segments (runs vary by
+/// about 10%), and four writers make group commits of about 2 turns, so each batch's `by_user`
+/// entry and transaction cost more per turn. It measured 3,475 to 3,930 with JSON tickets and one
+/// index key per turn, and about 2,360 since tickets are binary, bot texts are stored by
+/// reference and the indexes are written per batch and per minute (live data ~480 B of
+/// interaction, ~220 of conversation state, ~215 of ticket: printed below).
+const MAX_BYTES_PER_TURN: u64 = 3_000;
 
 fn size_of(dir: &Path) -> u64 {
     let mut files = Vec::new();
@@ -48,7 +50,7 @@ fn live_bytes_report(data: &Path) {
 }
 
 #[test]
-fn a_turn_costs_at_most_4200_bytes_of_store() {
+fn a_turn_costs_at_most_3000_bytes_of_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let texts: Vec<String> = support::shipped()
