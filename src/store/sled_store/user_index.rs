@@ -228,7 +228,8 @@ mod tests {
         short.extend_from_slice(&8u64.to_be_bytes());
         let mut bad = vec![0xff; 9];
         bad.extend_from_slice(&7u64.to_be_bytes());
-        let cases: [(&[u8], Option<([u8; 8], u64)>); 5] = [
+        type Pair = Option<([u8; 8], u64)>;
+        let cases: [(&[u8], Pair); 5] = [
             (&long, Some((user_prefix(ZOE), 7))),
             (&short, Some((user_prefix(ZOE), 8))),
             (&7u64.to_be_bytes(), None),
