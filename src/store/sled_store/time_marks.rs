@@ -312,34 +312,7 @@ mod tests {
 
     /// An interaction as older stores kept them (JSON), or in the binary form.
     fn record(id: u64, at_ms: u64, json: bool) -> Vec<u8> {
-        use crate::core::route::DecisionKind;
-        use crate::store::records::{Interaction, RouteRecord};
-        let i = Interaction {
-            id,
-            at_ms,
-            channel: "terminal".into(),
-            conversation: "c".into(),
-            user: "u_00".into(),
-            text: "hello".into(),
-            persona: None,
-            intent: None,
-            persona_scores: vec![],
-            intent_scores: vec![],
-            evidence: vec![],
-            route: RouteRecord {
-                kind: DecisionKind::Fallback,
-                team: None,
-                answer: None,
-                reason: "no intent".into(),
-                actions: vec![],
-            },
-            reply: None,
-            answer_at: None,
-            ticket: None,
-            feedback: None,
-            label: None,
-            delivery: None,
-        };
+        let i = super::super::codec::check::bare_interaction(id, at_ms);
         if json {
             serde_json::to_vec(&i).unwrap()
         } else {

@@ -195,32 +195,7 @@ mod tests {
 
     /// A bare interaction, and one with every optional part set.
     fn samples() -> Vec<Interaction> {
-        let bare = Interaction {
-            id: 7,
-            at_ms: 1_700_000_000_000,
-            channel: "http".into(),
-            conversation: "c1".into(),
-            user: "u_00ff".into(),
-            text: "how much is it?".into(),
-            persona: None,
-            intent: None,
-            persona_scores: vec![],
-            intent_scores: vec![],
-            evidence: vec![],
-            route: RouteRecord {
-                kind: DecisionKind::Fallback,
-                team: None,
-                answer: None,
-                reason: "no intent".into(),
-                actions: vec![],
-            },
-            reply: None,
-            answer_at: None,
-            ticket: None,
-            feedback: None,
-            label: None,
-            delivery: None,
-        };
+        let bare = super::super::check::bare_interaction(7, 1_700_000_000_000);
         let mut full = bare.clone();
         full.id = u64::MAX;
         full.text = "Zoë's invoice – charged twice 💳".into();
