@@ -320,71 +320,55 @@ fn write_turn(
     Ok(stored_ticket)
 }
 
-/// [`write_turn`], then the turn's outbox entries (cluster mode), in the same transaction.
+/// [`write_turn`], then, in cluster mode (`node`), the turn's outbox entries, in the same
+/// transaction.
 fn write_turn_and_outbox(
     trees: TxTrees<'_>,
     outbox: &sled::transaction::TransactionalTree,
-    node: &super::outbox::ClusterNode,
+    node: Option<&super::outbox::ClusterNode>,
     texts: &Texts,
     marked: &Cell<Option<u64>>,
     job: &TurnJob,
 ) -> Result<Option<Ticket>, ConflictableTransactionError<StoreError>> {
     let stored = write_turn(trees, texts, marked, job)?;
-    let event = match &job.write.ticket {
-        TicketChange::Open(_) => "opened",
-        _ => "updated",
-    };
-    let ticket = stored.as_ref().map(|t| (event, t));
-    super::outbox::write_entries(outbox, node, &job.write.interaction, ticket)?;
+    if let Some(node) = node {
+        let event = match &job.write.ticket {
+            TicketChange::Open(_) => "opened",
+            _ => "updated",
+        };
+        let ticket = stored.as_ref().map(|t| (event, t));
+        super::outbox::write_entries(outbox, node, &job.write.interaction, ticket)?;
+    }
     Ok(stored)
 }
 
 /// Writes a batch of turns in one transaction, in queue order (a transaction reads its own
 /// writes, so two turns of one conversation or one ticket in a batch apply one after the
-/// other). In cluster mode each turn also writes its outbox entries. `marked`: the last minute
-/// known to have a time mark.
+/// other), then the batch's `by_user` entry. In cluster mode each turn also writes its outbox
+/// entries (outside cluster mode the outbox tree is in the transaction, untouched). `marked`: the
+/// last minute known to have a time mark.
 fn apply_turns(
     trees: &TurnTrees,
     jobs: &[TurnJob],
     marked: Option<u64>,
 ) -> Vec<Result<Option<Ticket>, StoreError>> {
     let texts = &*trees.texts;
-    if let Some(state) = trees.cluster.get() {
-        let node = &state.node;
-        let all = (
-            &trees.interactions,
-            &trees.time_marks,
-            &trees.by_user,
-            &trees.conversations,
-            &trees.tickets,
-            &trees.outbox,
-        );
-        return batch_or_each(jobs, |jobs| {
-            all.transaction(|(a, b, c, d, e, o)| {
-                // Anew on each try: a retried transaction starts from what is committed.
-                let known = Cell::new(marked);
-                let stored = jobs
-                    .iter()
-                    .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, texts, &known, job))
-                    .collect::<Result<Vec<_>, _>>()?;
-                index_users(c, jobs)?;
-                Ok(stored)
-            })
-        });
-    }
+    let node = trees.cluster.get().map(|state| &state.node);
     let all = (
         &trees.interactions,
         &trees.time_marks,
         &trees.by_user,
         &trees.conversations,
         &trees.tickets,
+        &trees.outbox,
     );
     batch_or_each(jobs, |jobs| {
-        all.transaction(|(a, b, c, d, e)| {
+        all.transaction(|(a, b, c, d, e, o)| {
+            // Anew on each try: a retried transaction starts from what is committed.
             let known = Cell::new(marked);
             let stored = jobs
                 .iter()
-                .map(|job| write_turn((a, b, c, d, e), texts, &known, job))
+                .map(|job| write_turn_and_outbox((a, b, c, d, e), o, node, texts, &known, job))
                 .collect::<Result<Vec<_>, _>>()?;
             index_users(c, jobs)?;
             Ok(stored)
