@@ -51,10 +51,16 @@ pub(super) fn user_prefix(user: &str) -> [u8; 8] {
 pub(super) fn log_entry<'a>(
     turns: impl IntoIterator<Item = (&'a str, u64)>,
 ) -> Option<([u8; 8], Vec<u8>)> {
+    entry_of(turns.into_iter().map(|(user, id)| (user_prefix(user), id)))
+}
+
+/// The log entry holding `(user prefix, interaction id)` pairs: keyed by the highest id, the
+/// pairs one after the other. None without pairs.
+fn entry_of(pairs: impl IntoIterator<Item = ([u8; 8], u64)>) -> Option<([u8; 8], Vec<u8>)> {
     let mut value = Vec::new();
     let mut last = None;
-    for (user, id) in turns {
-        value.extend_from_slice(&user_prefix(user));
+    for (prefix, id) in pairs {
+        value.extend_from_slice(&prefix);
         value.extend_from_slice(&id.to_be_bytes());
         last = last.max(Some(id));
     }
@@ -96,15 +102,11 @@ pub(super) fn remove_ids(by_user: &Tree, ids: &BTreeSet<u64>) -> Result<(), Stor
         if !pairs(&value).any(|(_, id)| ids.contains(&id)) {
             continue;
         }
-        let kept: Vec<u8> = pairs(&value)
-            .filter(|(_, id)| !ids.contains(id))
-            .flat_map(|(prefix, id)| prefix.into_iter().chain(id.to_be_bytes()))
-            .collect();
-        if kept.is_empty() {
-            by_user.remove(key)?;
-        } else {
-            by_user.insert(key, kept)?;
-        }
+        // The entry keeps its key: still at least every id it holds.
+        match entry_of(pairs(&value).filter(|(_, id)| !ids.contains(id))) {
+            Some((_, kept)) => by_user.insert(key, kept)?,
+            None => by_user.remove(key)?,
+        };
     }
     Ok(())
 }
@@ -141,13 +143,8 @@ pub(super) fn upgrade(meta: &Tree, by_user: &Tree) -> Result<(), StoreError> {
         batch.remove(key.clone());
     }
     for chunk in old.chunks(UPGRADE_CHUNK) {
-        let mut value = Vec::with_capacity(chunk.len() * PAIR);
-        for (_, (prefix, id)) in chunk {
-            value.extend_from_slice(prefix);
-            value.extend_from_slice(&id.to_be_bytes());
-        }
-        if let Some((_, (_, last))) = chunk.last() {
-            batch.insert(&last.to_be_bytes()[..], value);
+        if let Some((key, value)) = entry_of(chunk.iter().map(|(_, pair)| *pair)) {
+            batch.insert(&key[..], value);
         }
     }
     by_user.apply_batch(batch)?;
