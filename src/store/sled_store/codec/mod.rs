@@ -21,8 +21,7 @@ pub(super) use state::{decode_state, encode_state};
 pub(super) use texts::Texts;
 pub(super) use ticket::{decode_ticket, decode_ticket_owner, encode_ticket};
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
@@ -33,13 +32,13 @@ fn encode<T: Serialize>(version: u8, record: &T, what: &str) -> Result<Vec<u8>, 
 }
 
 /// The postcard part of a binary record (its bytes after the version byte), read as `B`.
-fn read<B: DeserializeOwned>(body: &[u8], what: &str) -> Result<B, StoreError> {
+fn read<'a, B: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<B, StoreError> {
     postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(format!("cannot read {what}: {e}")))
 }
 
 /// A record from its stored bytes when they are not one of the binary forms: the JSON of older
 /// stores (it starts with `{`), else [`StoreError::Corrupt`].
-fn json_or_corrupt<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+fn json_or_corrupt<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, StoreError> {
     match bytes.first() {
         Some(b'{') => Ok(serde_json::from_slice(bytes)?),
         Some(other) => Err(StoreError::Corrupt(format!(

@@ -1,6 +1,8 @@
 //! Tickets: a version byte then postcard (the transcript's bot lines with their known texts by
 //! reference), or the JSON of older stores.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::line::{line_out, lines, LineIn, LineOut};
@@ -167,18 +169,21 @@ pub(in crate::store::sled_store) fn decode_ticket(bytes: &[u8]) -> Result<Ticket
     }
 }
 
-/// The part of a stored ticket that says whose it is, read before the whole record.
+/// The part of a stored ticket that says whose it is, read before the whole record (borrowed
+/// from the bytes where it can be: the binary form, and JSON strings without escapes).
 #[derive(Deserialize)]
-struct Owner {
-    channel: String,
-    conversation: String,
+struct Owner<'a> {
+    #[serde(borrow)]
+    channel: Cow<'a, str>,
+    #[serde(borrow)]
+    conversation: Cow<'a, str>,
 }
 
 /// A stored ticket's channel and conversation, without reading the rest of it.
 pub(in crate::store::sled_store) fn decode_ticket_owner(
     bytes: &[u8],
-) -> Result<(String, String), StoreError> {
-    let owner: Owner = match bytes.first() {
+) -> Result<(Cow<'_, str>, Cow<'_, str>), StoreError> {
+    let owner: Owner<'_> = match bytes.first() {
         Some(&TICKET_V1) => read(&bytes[1..], WHAT)?,
         _ => json_or_corrupt(bytes, WHAT)?,
     };
@@ -300,11 +305,18 @@ mod tests {
     fn the_owner_is_read_from_either_form() {
         let (_dir, texts) = super::super::check::texts_with(&[]);
         let t = &samples()[1];
-        let want = (t.channel.clone(), t.conversation.clone());
+        let want = (t.channel.as_str(), t.conversation.as_str());
         let binary = encode_ticket(t, &texts).unwrap();
         let json = serde_json::to_vec(t).unwrap();
-        assert_eq!(decode_ticket_owner(&binary).unwrap(), want);
-        assert_eq!(decode_ticket_owner(&json).unwrap(), want);
+        for bytes in [&binary, &json] {
+            let (channel, conversation) = decode_ticket_owner(bytes).unwrap();
+            assert_eq!((&*channel, &*conversation), want);
+            // Read in place, not copied.
+            assert!(matches!(
+                (channel, conversation),
+                (Cow::Borrowed(_), Cow::Borrowed(_))
+            ));
+        }
     }
 
     #[test]
