@@ -3,6 +3,10 @@
 //! "still waiting"...). A frustrated message's reply opens with an apology and its ticket is
 //! `high` priority.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use crate::core::text;
 
 /// Words that alone say the customer is angry (matched as whole words).
@@ -140,16 +144,29 @@ fn shouts(text_in: &str) -> bool {
     upper >= 3 && upper * 10 >= words.len() * 6
 }
 
-fn angry_words(text_in: &str) -> bool {
-    let words = text::words(text_in);
-    if words.iter().any(|w| ANGRY_WORDS.contains(&w.as_str())) {
-        return true;
+/// Every angry word and phrase as it appears in [`said`]: its words, lowercased, one space
+/// apart, with a space on each side (so only whole words match). Built once.
+static ANGRY: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let patterns = ANGRY_WORDS
+        .iter()
+        .chain(ANGRY_PHRASES)
+        .map(|p| format!(" {} ", text::words(p).join(" ")));
+    AhoCorasick::new(patterns).expect("the angry words and phrases make an automaton")
+});
+
+/// `text_in`'s words, lowercased, one space apart, with a space on each side.
+fn said(text_in: &str) -> String {
+    let mut said = String::with_capacity(text_in.len() + 2);
+    said.push(' ');
+    for word in text::words(text_in) {
+        said.push_str(&word);
+        said.push(' ');
     }
-    let said = format!(" {} ", words.join(" "));
-    ANGRY_PHRASES.iter().any(|p| {
-        let phrase = text::words(p).join(" ");
-        said.contains(&format!(" {phrase} "))
-    })
+    said
+}
+
+fn angry_words(text_in: &str) -> bool {
+    ANGRY.is_match(&said(text_in))
 }
 
 #[cfg(test)]

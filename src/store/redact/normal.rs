@@ -33,6 +33,14 @@ impl Normalised {
     }
 }
 
+/// Whether `text` is its own view: ASCII, with no whitespace but single spaces (so
+/// [`normalise`] would copy it unchanged).
+pub(super) fn is_own_view(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii() && !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        && !text.contains("  ")
+}
+
 /// The detectors' view of `original`.
 pub(super) fn normalise(original: &str) -> Normalised {
     let mut text = String::with_capacity(original.len());
@@ -99,5 +107,23 @@ mod tests {
         // "41" stands for both full-width digits and the zero-width space between them.
         assert_eq!(n.original(&(1..3)), Some(1..10));
         assert_eq!(n.original(&(1..1)), None);
+    }
+
+    #[test]
+    fn a_plain_text_is_its_own_view() {
+        for (text, own) in [
+            ("plain text, order 1234: ok!", true),
+            ("", true),
+            ("two  spaces", false),
+            ("a\ttab", false),
+            ("a\nline", false),
+            ("caf\u{e9}", false),
+            ("zero\u{200b}width", false),
+        ] {
+            assert_eq!(is_own_view(text), own, "{text:?}");
+            if own {
+                assert_eq!(normalise(text).text, text);
+            }
+        }
     }
 }

@@ -10,47 +10,41 @@ use regex::{Captures, Regex};
 use super::Finder;
 
 /// A PEM private key, through its END line (or to the end of the text when that was cut off).
-static PEM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)",
-    )
-    .expect("pem regex")
-});
+const PEM_PATTERN: &str =
+    r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)";
+static PEM: LazyLock<Regex> = LazyLock::new(|| Regex::new(PEM_PATTERN).expect("pem regex"));
 
 /// Tokens recognisable by their shape alone (group 1): AWS access key ids, Stripe, Slack,
 /// GitHub and Google API keys, JWTs.
-static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:^|[^A-Za-z0-9])(",
-        r"(?:AKIA|ASIA)[A-Z0-9]{16}",
-        r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}",
-        r"|(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}",
-        r"|(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}",
-        r"|github_pat_[A-Za-z0-9_]{30,}",
-        r"|AIza[0-9A-Za-z_-]{35}",
-        r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-        r")"
-    ))
-    .expect("tokens regex")
-});
+const TOKENS_PATTERN: &str = concat!(
+    r"(?:^|[^A-Za-z0-9])(",
+    r"(?:AKIA|ASIA)[A-Z0-9]{16}",
+    r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}",
+    r"|(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}",
+    r"|(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}",
+    r"|github_pat_[A-Za-z0-9_]{30,}",
+    r"|AIza[0-9A-Za-z_-]{35}",
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+    r")"
+);
+static TOKENS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(TOKENS_PATTERN).expect("tokens regex"));
 
 /// A value assigned to a secret's name (group 3); group 2 is set for the "is" form
 /// ("my password is hunter2").
-static ASSIGNED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:^|[^a-z0-9])(password|passwd|passphrase|pwd|aws_secret_access_key|",
-        r"aws_secret_key|secret_access_key|secret_key|client_secret|api_key|apikey)",
-        r#"\s*(?:[:=]|(\bis\b):?)\s*["'`]?([^\s"'`]+)"#
-    ))
-    .expect("assigned regex")
-});
+const ASSIGNED_PATTERN: &str = concat!(
+    r"(?i)(?:^|[^a-z0-9])(password|passwd|passphrase|pwd|aws_secret_access_key|",
+    r"aws_secret_key|secret_access_key|secret_key|client_secret|api_key|apikey)",
+    r#"\s*(?:[:=]|(\bis\b):?)\s*["'`]?([^\s"'`]+)"#
+);
+static ASSIGNED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(ASSIGNED_PATTERN).expect("assigned regex"));
 
 /// A 40-character base64 run (group 1): an AWS secret access key when "aws" or "secret" is
 /// near.
-static AWS_SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)")
-        .expect("aws secret regex")
-});
+const AWS_SECRET_PATTERN: &str = r"(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)";
+static AWS_SECRET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(AWS_SECRET_PATTERN).expect("aws secret regex"));
 
 /// How far (in bytes of the view) "aws" or "secret" may be from a 40-character key.
 const NEAR: usize = 80;
@@ -117,6 +111,14 @@ const NOT_A_PASSWORD: &[&str] = &[
 fn group(c: &Captures<'_>, n: usize) -> Option<Range<usize>> {
     c.get(n).map(|m| m.range())
 }
+
+/// The secret detectors' patterns, for [`super::may_hold`].
+pub(super) const PATTERNS: [&str; 4] = [
+    PEM_PATTERN,
+    TOKENS_PATTERN,
+    ASSIGNED_PATTERN,
+    AWS_SECRET_PATTERN,
+];
 
 /// Marks every secret in the finder's text.
 pub(super) fn find(f: &mut Finder) {
