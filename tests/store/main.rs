@@ -15,3 +15,4 @@ mod regressions;
 mod size;
 mod tickets;
 mod time_index;
+mod writer;

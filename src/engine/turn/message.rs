@@ -40,6 +40,29 @@ pub(crate) struct TurnInput<'a> {
     /// The turn's time (ms since the epoch): the records' times and the business hours the reply
     /// is worded for.
     pub(crate) now_ms: u64,
+    /// What the message's text alone gives ([`TextWork::of`] the same `rules` and `inbound`).
+    pub(crate) text: TextWork,
+}
+
+/// What a turn takes from its text alone, with no state and no store: the classification and
+/// the text as stored. Done before the conversation's lock is taken, this (most of a turn's
+/// work) runs while the store's writer holds sled's lock, instead of waiting for it.
+#[derive(Debug, Clone)]
+pub(crate) struct TextWork {
+    classification: Classification,
+    stored_text: String,
+}
+
+impl TextWork {
+    /// `text` (a message as received) classified, and as stored: redacted, then cut.
+    pub(crate) fn of(rules: &Rules, text: &str) -> TextWork {
+        let trimmed = text.trim();
+        let (cut, _) = truncate_chars(trimmed, rules.max_chars);
+        TextWork {
+            classification: rules.classifier.classify(cut),
+            stored_text: stored_text(trimmed, rules.max_chars),
+        }
+    }
 }
 
 /// A planned turn: the records to write, then what to tell once they are durable.
@@ -241,6 +264,7 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
         user,
         interaction,
         now_ms,
+        text: work,
     } = input;
     for id in gone_tickets {
         state.release(id);
@@ -255,7 +279,7 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
                 rules,
                 inbound,
                 state,
-                stored_text: stored_text(trimmed, rules.max_chars),
+                stored_text: work.stored_text,
                 truncated,
                 user,
                 interaction,
@@ -264,7 +288,10 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
             return TurnStep::Planned(Box::new(asked.answered(ticket, email)));
         }
     }
-    let classification = rules.classifier.classify(text);
+    let TextWork {
+        classification,
+        stored_text: redacted,
+    } = work;
     let mut decision = route::decide(
         &rules.catalog,
         &rules.thresholds,
@@ -283,7 +310,6 @@ pub(crate) fn plan_turn(input: TurnInput<'_>) -> TurnStep<'_> {
         &state,
         &inbound.conversation,
     );
-    let redacted = stored_text(trimmed, rules.max_chars);
     let customer_line = TranscriptLine {
         at_ms: now_ms,
         from: Actor::Customer,

@@ -19,7 +19,7 @@ mod tests;
 
 pub(crate) use feedback::{plan_feedback, FeedbackInput, FeedbackStep, FeedbackWrite, Rated};
 pub use message::reply_as_sent;
-pub(crate) use message::{plan_turn, StagedTurn, TurnInput, TurnPlan, TurnStep};
+pub(crate) use message::{plan_turn, StagedTurn, TextWork, TurnInput, TurnPlan, TurnStep};
 
 /// A customer message from any channel.
 #[derive(Debug, Clone, PartialEq, Eq)]

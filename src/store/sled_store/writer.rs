@@ -112,6 +112,11 @@ pub(super) struct TurnWriter {
     turns: std::sync::atomic::AtomicU64,
     /// Set by the last [`Store`] handle being dropped: finish the queue, then stop.
     closing: std::sync::atomic::AtomicBool,
+    /// Set while a batch is applied: its transaction holds sled's lock, so every sled read
+    /// waits, parking its thread (see [`Store::writer_applied`]).
+    applying: std::sync::atomic::AtomicBool,
+    /// Wakes the tasks waiting in [`Store::writer_applied`] once a batch is applied.
+    applied: tokio::sync::Notify,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -144,6 +149,8 @@ impl TurnWriter {
             commits: Default::default(),
             turns: Default::default(),
             closing: Default::default(),
+            applying: Default::default(),
+            applied: tokio::sync::Notify::new(),
             thread: Default::default(),
         });
         let handle = writer.clone();
@@ -163,7 +170,12 @@ impl TurnWriter {
         // a flush thread beside the writer made batches of 3 turns instead of 15 and turns
         // 20% slower).
         while let Some(jobs) = self.next_batch() {
+            self.applying
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             let results = apply_turns(&trees, &jobs, marked);
+            self.applying
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.applied.notify_waiters();
             marked = last_marked(&jobs, &results).or(marked);
             let flushed = db.flush();
             if let Some(state) = trees.cluster.get() {
@@ -413,6 +425,23 @@ fn batch_or_each<T>(
     }
 }
 
+impl TurnWriter {
+    /// Returns once no batch is being applied (at once when none is).
+    async fn applied(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        loop {
+            let notified = self.applied.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so the end of the batch cannot slip between them.
+            notified.as_mut().enable();
+            if !self.applying.load(SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 impl OpenDb {
     /// Stops the writer once its queue is written, and waits for it, so the database is closed
     /// (and its lock released) when the last handle is gone. Idempotent.
@@ -515,6 +544,17 @@ impl Store {
     ) -> Result<Option<Ticket>, StoreError> {
         self.current()?
             .record_turn(interaction, state, ticket, not_helped)
+    }
+
+    /// Returns once the writer is not applying a batch. While it is, its transaction holds
+    /// sled's lock and a sled read would park the calling thread (and, on an async thread,
+    /// every task queued on it) until the batch is applied: an async task about to read the
+    /// store waits here instead, leaving its thread to other tasks. A batch may still begin
+    /// right after: this makes a read's wait rare, not impossible.
+    pub async fn writer_applied(&self) {
+        if let Ok(open) = self.current() {
+            open.writer.applied().await;
+        }
     }
 
     /// Queues one turn for the writer (see [`record_turn`](Self::record_turn)); the receipt

@@ -142,6 +142,7 @@ impl<'r> Fake<'r> {
             user: "u_pat".into(),
             interaction: self.last_interaction,
             now_ms: self.now_ms,
+            text: TextWork::of(self.rules, text),
         };
         let plan = match plan_turn(input) {
             TurnStep::Planned(plan) => *plan,
