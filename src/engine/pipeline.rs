@@ -252,9 +252,10 @@ impl Pipeline {
         mode: Mode,
         text: turn::TextWork,
     ) -> Result<TurnPlan, PipelineError> {
+        // `inbound` has the ids as stored (see `with_stored_ids`).
         let state = self
             .store
-            .conversation(&inbound.channel, &inbound.conversation)?;
+            .stored_conversation(&inbound.channel, &inbound.conversation)?;
         let mut gone_tickets = Vec::new();
         for open in state.open_tickets() {
             if self.store.ticket(open.id)?.is_none() {

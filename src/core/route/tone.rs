@@ -156,10 +156,11 @@ static ANGRY: LazyLock<AhoCorasick> = LazyLock::new(|| {
 
 /// `text_in`'s words, lowercased, one space apart, with a space on each side.
 fn said(text_in: &str) -> String {
-    let mut said = String::with_capacity(text_in.len() + 2);
+    let normalised = text::normalise(text_in);
+    let mut said = String::with_capacity(normalised.len() + 2);
     said.push(' ');
-    for word in text::words(text_in) {
-        said.push_str(&word);
+    for word in text::Tokens::new(&normalised) {
+        said.extend(word.chars().map(|c| c.to_ascii_lowercase()));
         said.push(' ');
     }
     said

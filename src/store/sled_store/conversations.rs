@@ -52,9 +52,17 @@ impl OpenDb {
         conversation: &str,
     ) -> Result<ConversationState, StoreError> {
         let (channel, conversation) = stored_ids(&self.hash_key, channel, conversation);
+        self.stored_conversation(&channel, &conversation)
+    }
+
+    fn stored_conversation(
+        &self,
+        channel: &str,
+        conversation: &str,
+    ) -> Result<ConversationState, StoreError> {
         match self
             .conversations
-            .get(conversation_key(&channel, &conversation))?
+            .get(conversation_key(channel, conversation))?
         {
             Some(bytes) => Ok(decode_state(&bytes)?),
             None => Ok(ConversationState::default()),
@@ -131,6 +139,16 @@ impl Store {
         conversation: &str,
     ) -> Result<ConversationState, StoreError> {
         self.current()?.conversation(channel, conversation)
+    }
+
+    /// The state of a conversation (empty when new) whose ids are given as stored (by
+    /// [`stored_ids`](Self::stored_ids)): they are not checked for personal data again.
+    pub(crate) fn stored_conversation(
+        &self,
+        channel: &str,
+        conversation: &str,
+    ) -> Result<ConversationState, StoreError> {
+        self.current()?.stored_conversation(channel, conversation)
     }
 
     /// Saves a conversation's state alone.
