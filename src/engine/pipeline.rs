@@ -44,8 +44,9 @@ pub use super::error::{ErrorKind, PipelineError};
 
 /// Conversation locks, by hash. A turn holds its stripe until its write is durable (a whole
 /// group commit), so two conversations sharing a stripe wait for each other: with as many
-/// stripes as turns running at once (64), about a third of them did, measured as idle CPU under
-/// load. With 4,096, two of 64 running turns share one about once in 130 (64^2 / 2 / 4,096 / 64).
+/// stripes as turns running at once (64), about a third of them waited (the birthday bound),
+/// seen as idle CPU under load. With 4,096, about half a turn of 64 waits on average (64 x 63 / 2
+/// pairs over 4,096 stripes).
 const LOCK_STRIPES: usize = 4096;
 
 /// Ticket events kept for slow subscribers.
@@ -187,9 +188,10 @@ impl Pipeline {
     }
 
     /// [`handle_with`](Self::handle_with) for async code: the same turn, but waiting for the
-    /// store's group commit yields the task instead of holding a thread. Staging runs on the
-    /// async thread itself: its sled reads are of memory, and a read that waits behind the
-    /// writer's commit waits for one batch's apply, not its flush (the flush holds no lock).
+    /// store's group commit yields the task instead of holding a thread. The text is classified
+    /// and redacted before the conversation's lock; staging then runs on the async thread
+    /// itself (its sled reads are of memory), after waiting as a task while the writer applies a
+    /// batch (whose transaction holds sled's lock: a read then would park the whole thread).
     /// Handing each turn to a blocking thread measured slower: under load the thread handoffs
     /// (futex waits and context switches) cost more than the turn's own work.
     /// (`block_in_place` measured faster too, but a burst of 1,000 Discord messages on a busy
