@@ -47,6 +47,7 @@ fn copy_live_records(from: &OpenDb, to: &Path) -> Result<usize, StoreError> {
     if to.exists() {
         std::fs::remove_dir_all(to)?;
     }
+    from.ticket_ids.store_exact(&from.meta)?;
     from.db.flush()?;
     let fresh = sled::Config::new().path(to).open()?;
     let mut records = 0;

@@ -11,7 +11,7 @@
 //!
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
 //! writes turns; [`interactions`], [`tickets`] and [`conversations`] (with channel links) read
-//! and change those records; [`forget`] deletes; [`compact`] rewrites the files and recovers an
+//! and change those records; [`ticket_ids`] numbers tickets; [`forget`] deletes; [`compact`] rewrites the files and recovers an
 //! interrupted compaction; [`codec`] encodes interactions and conversation states (binary, and
 //! reads the JSON of older stores).
 
@@ -35,6 +35,7 @@ mod interactions;
 mod key;
 mod modes;
 mod outbox;
+mod ticket_ids;
 mod tickets;
 mod time_marks;
 mod user_index;
@@ -164,11 +165,17 @@ struct OpenDb {
     /// The bot texts records may quote by reference (see [`codec`]), and their tree.
     texts: std::sync::Arc<codec::Texts>,
     texts_tree: Tree,
+    /// The ticket counter (see [`ticket_ids`]).
+    ticket_ids: ticket_ids::TicketIds,
 }
 
 impl Drop for OpenDb {
     fn drop(&mut self) {
         self.stop_writer();
+        // The exact ticket count, so the next open goes on from it (nothing is lost without).
+        if self.ticket_ids.store_exact(&self.meta).is_ok() {
+            let _ = self.db.flush();
+        }
     }
 }
 
@@ -285,6 +292,7 @@ impl OpenDb {
         user_index::upgrade(&meta, &trees.by_user)?;
         time_marks::upgrade(&db, &meta, &trees.interactions, &trees.time_marks)?;
         let id_floor = meta.get(ID_FLOOR)?.map_or(0, |b| id_suffix(&b));
+        let ticket_ids = ticket_ids::TicketIds::load(&meta)?;
         let has_records = !trees.interactions.is_empty() || !trees.tickets.is_empty();
         let (hash_key, key_check) = key::resolve(&meta, hash_key, has_records, opening)?;
         let open = OpenDb {
@@ -305,6 +313,7 @@ impl OpenDb {
             hash_key,
             key_check,
             id_floor,
+            ticket_ids,
         };
         open.db.flush()?;
         modes::restrict(dir)?;

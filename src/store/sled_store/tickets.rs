@@ -9,23 +9,15 @@ use super::codec::{
     encode_ticket,
 };
 use super::outbox::{write_change, write_relabelled};
-use super::{abort, conversation_key, id_suffix, OpenDb, Store, StoreError};
+use super::{abort, conversation_key, OpenDb, Store, StoreError};
 use crate::core::conversation::ConversationState;
 use crate::store::now_ms;
 use crate::store::records::{Label, Ticket, TicketStatus, TranscriptLine};
 
 impl OpenDb {
     fn next_ticket_id(&self) -> Result<u64, StoreError> {
-        let next = self.meta.update_and_fetch("next_ticket", |old| {
-            let n = old.map_or(0, |b| {
-                let mut buf = [0u8; 8];
-                buf.copy_from_slice(&b[..8]);
-                u64::from_be_bytes(buf)
-            });
-            Some((n + 1).to_be_bytes().to_vec())
-        })?;
-        let bytes = next.expect("update_and_fetch always stores a value");
-        Ok(super::spaced_id(id_suffix(&bytes), self.id_index()))
+        let local = self.ticket_ids.next(&self.meta)?;
+        Ok(super::spaced_id(local, self.id_index()))
     }
 
     fn save_ticket_and_conversation(
