@@ -242,18 +242,6 @@ impl Pipeline {
         mode: Mode,
         text: turn::TextWork,
     ) -> Result<TurnPlan, PipelineError> {
-        let mut plan = self.stage_turn(rules, inbound, mode, text)?;
-        self.mark_raise(&mut plan)?;
-        Ok(plan)
-    }
-
-    fn stage_turn(
-        &self,
-        rules: &Rules,
-        inbound: &Inbound,
-        mode: Mode,
-        text: turn::TextWork,
-    ) -> Result<TurnPlan, PipelineError> {
         // `inbound` has the ids as stored (see `with_stored_ids`).
         let state = self
             .store
@@ -275,7 +263,7 @@ impl Pipeline {
             now_ms: self.now(),
             text,
         };
-        Ok(match turn::plan_turn(input) {
+        let mut plan = match turn::plan_turn(input) {
             TurnStep::Planned(plan) => *plan,
             TurnStep::OpensTicket(pending) => {
                 let ticket_id = self.store.next_ticket_id()?;
@@ -286,7 +274,9 @@ impl Pipeline {
                 let contact = self.contact(pending.contact_from())?;
                 pending.plan(ticket_id, origin, contact)
             }
-        })
+        };
+        self.mark_raise(&mut plan)?;
+        Ok(plan)
     }
 
     /// The contact stored on ticket `id` (the customer's email, given earlier in the

@@ -170,12 +170,10 @@ impl TurnWriter {
         // a flush thread beside the writer made batches of 3 turns instead of 15 and turns
         // 20% slower).
         while let Some(jobs) = self.next_batch() {
-            self.applying
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            let results = apply_turns(&trees, &jobs, marked);
-            self.applying
-                .store(false, std::sync::atomic::Ordering::SeqCst);
-            self.applied.notify_waiters();
+            let results = {
+                let _applying = Applying::start(&self);
+                apply_turns(&trees, &jobs, marked)
+            };
             marked = last_marked(&jobs, &results).or(marked);
             let flushed = db.flush();
             if let Some(state) = trees.cluster.get() {
@@ -425,6 +423,28 @@ fn batch_or_each<T>(
     }
 }
 
+/// A batch being applied (see [`TurnWriter::applying`]): over when dropped, even by a panic, so
+/// no task waits for it forever.
+struct Applying<'a>(&'a TurnWriter);
+
+impl<'a> Applying<'a> {
+    fn start(writer: &'a TurnWriter) -> Applying<'a> {
+        writer
+            .applying
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Applying(writer)
+    }
+}
+
+impl Drop for Applying<'_> {
+    fn drop(&mut self) {
+        self.0
+            .applying
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.0.applied.notify_waiters();
+    }
+}
+
 impl TurnWriter {
     /// Returns once no batch is being applied (at once when none is).
     async fn applied(&self) {
@@ -564,5 +584,55 @@ impl Store {
             Ok(open) => open.submit_turn(write),
             Err(e) => TurnReceipt(Err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle_writer() -> std::sync::Arc<TurnWriter> {
+        std::sync::Arc::new(TurnWriter {
+            queue: Default::default(),
+            wake: Default::default(),
+            commits: Default::default(),
+            turns: Default::default(),
+            closing: Default::default(),
+            applying: Default::default(),
+            applied: tokio::sync::Notify::new(),
+            thread: Default::default(),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tasks_wait_for_a_batch_being_applied_and_only_for_it() {
+        let writer = idle_writer();
+        let quick = std::time::Duration::from_secs(10);
+        tokio::time::timeout(quick, writer.applied())
+            .await
+            .expect("no batch: at once");
+
+        let applying = Applying::start(&writer);
+        let waiter = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.applied().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "waits while the batch is applied");
+        drop(applying);
+        tokio::time::timeout(quick, waiter)
+            .await
+            .expect("woken when the batch is applied")
+            .unwrap();
+
+        // A panic while applying ends the batch too: nobody waits forever.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _applying = Applying::start(&writer);
+            panic!("a bug while applying");
+        }));
+        assert!(panicked.is_err());
+        tokio::time::timeout(quick, writer.applied())
+            .await
+            .expect("no batch after the panic");
     }
 }
