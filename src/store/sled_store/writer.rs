@@ -140,10 +140,9 @@ const MAX_BATCH: usize = 1024;
 const WRITER_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl TurnWriter {
-    /// Starts the writer thread. It ends once every [`Store`] handle is gone (then the last tree
-    /// handles it holds are dropped and the database closes).
-    pub(super) fn start(db: sled::Db, trees: TurnTrees) -> std::sync::Arc<TurnWriter> {
-        let writer = std::sync::Arc::new(TurnWriter {
+    /// A writer with an empty queue and no thread yet.
+    fn idle() -> TurnWriter {
+        TurnWriter {
             queue: std::sync::Mutex::new(Vec::new()),
             wake: std::sync::Condvar::new(),
             commits: Default::default(),
@@ -152,7 +151,13 @@ impl TurnWriter {
             applying: Default::default(),
             applied: tokio::sync::Notify::new(),
             thread: Default::default(),
-        });
+        }
+    }
+
+    /// Starts the writer thread. It ends once every [`Store`] handle is gone (then the last tree
+    /// handles it holds are dropped and the database closes).
+    pub(super) fn start(db: sled::Db, trees: TurnTrees) -> std::sync::Arc<TurnWriter> {
+        let writer = std::sync::Arc::new(TurnWriter::idle());
         let handle = writer.clone();
         let thread = std::thread::Builder::new()
             .name("personabot-writer".into())
@@ -591,22 +596,9 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn idle_writer() -> std::sync::Arc<TurnWriter> {
-        std::sync::Arc::new(TurnWriter {
-            queue: Default::default(),
-            wake: Default::default(),
-            commits: Default::default(),
-            turns: Default::default(),
-            closing: Default::default(),
-            applying: Default::default(),
-            applied: tokio::sync::Notify::new(),
-            thread: Default::default(),
-        })
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tasks_wait_for_a_batch_being_applied_and_only_for_it() {
-        let writer = idle_writer();
+        let writer = std::sync::Arc::new(TurnWriter::idle());
         let quick = std::time::Duration::from_secs(10);
         tokio::time::timeout(quick, writer.applied())
             .await
