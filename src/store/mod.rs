@@ -10,9 +10,9 @@ pub mod redact;
 pub mod search;
 mod sled_store;
 
-#[cfg(test)]
-pub(crate) use records::shown_answer;
 pub use records::Csat;
+#[cfg(test)]
+pub(crate) use records::{bare_interaction, shown_answer};
 pub use records::{
     Account, AccountRole, Actor, AuditEntry, Delivery, EvidenceRecord, Feedback, Interaction,
     InteractionFilter, Label, Note, Priority, RouteRecord, ScoredId, Ticket, TicketStatus,

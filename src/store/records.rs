@@ -313,27 +313,52 @@ pub struct AuditEntry {
     pub from: Option<String>,
 }
 
+/// An interaction with nothing optional set, for tests: a fallback in conversation `c1` of
+/// `u_00ff`.
+#[cfg(test)]
+pub(crate) fn bare_interaction(id: u64, at_ms: u64) -> Interaction {
+    Interaction {
+        id,
+        at_ms,
+        channel: "http".into(),
+        conversation: "c1".into(),
+        user: "u_00ff".into(),
+        text: "how much is it?".into(),
+        persona: None,
+        intent: None,
+        persona_scores: vec![],
+        intent_scores: vec![],
+        evidence: vec![],
+        route: RouteRecord {
+            kind: DecisionKind::Fallback,
+            team: None,
+            answer: None,
+            reason: "no intent".into(),
+            actions: vec![],
+        },
+        reply: None,
+        answer_at: None,
+        ticket: None,
+        feedback: None,
+        label: None,
+        delivery: None,
+    }
+}
+
 /// An interaction that showed the answer `answer` (`intent/key...`) of its intent, offering
 /// `actions`, for tests of what is counted from such records.
 #[cfg(test)]
 pub(crate) fn shown_answer(id: u64, answer: &str, actions: &[&str]) -> Interaction {
     let intent = answer.split('/').next().unwrap_or_default();
     Interaction {
-        id,
-        at_ms: 0,
-        channel: "http".into(),
         conversation: format!("{answer}-{id}"),
         user: "u".into(),
         text: "t".into(),
-        persona: None,
         intent: Some(ScoredId {
             id: intent.into(),
             confidence: 0.9,
             score: 2.0,
         }),
-        persona_scores: Vec::new(),
-        intent_scores: Vec::new(),
-        evidence: Vec::new(),
         route: RouteRecord {
             kind: DecisionKind::Answer,
             team: None,
@@ -341,11 +366,6 @@ pub(crate) fn shown_answer(id: u64, answer: &str, actions: &[&str]) -> Interacti
             reason: String::new(),
             actions: actions.iter().map(|a| a.to_string()).collect(),
         },
-        reply: None,
-        ticket: None,
-        feedback: None,
-        label: None,
-        delivery: None,
-        answer_at: None,
+        ..bare_interaction(id, 0)
     }
 }

@@ -365,29 +365,18 @@ mod tests {
         intent: Option<&str>,
         kind: &str,
     ) -> Interaction {
+        let scored = intent.map(|i| ScoredId {
+            id: i.into(),
+            confidence: 0.7,
+            score: 1.2,
+        });
         Interaction {
-            id,
-            at_ms: id,
             channel: "test".into(),
             conversation: conversation.into(),
             user: "u".into(),
             text: text.into(),
-            persona: None,
-            intent: intent.map(|i| ScoredId {
-                id: i.into(),
-                confidence: 0.7,
-                score: 1.2,
-            }),
-            persona_scores: Vec::new(),
-            intent_scores: intent
-                .map(|i| ScoredId {
-                    id: i.into(),
-                    confidence: 0.7,
-                    score: 1.2,
-                })
-                .into_iter()
-                .collect(),
-            evidence: Vec::new(),
+            intent: scored.clone(),
+            intent_scores: scored.into_iter().collect(),
             route: RouteRecord {
                 kind: DecisionKind::parse(kind).expect("a route kind"),
                 team: None,
@@ -395,12 +384,7 @@ mod tests {
                 reason: String::new(),
                 actions: Vec::new(),
             },
-            reply: None,
-            answer_at: None,
-            ticket: None,
-            feedback: None,
-            label: None,
-            delivery: None,
+            ..crate::store::bare_interaction(id, id)
         }
     }
 

@@ -312,7 +312,7 @@ mod tests {
 
     /// An interaction as older stores kept them (JSON), or in the binary form.
     fn record(id: u64, at_ms: u64, json: bool) -> Vec<u8> {
-        let i = super::super::codec::check::bare_interaction(id, at_ms);
+        let i = crate::store::bare_interaction(id, at_ms);
         if json {
             serde_json::to_vec(&i).unwrap()
         } else {

@@ -195,7 +195,7 @@ mod tests {
 
     /// A bare interaction, and one with every optional part set.
     fn samples() -> Vec<Interaction> {
-        let bare = super::super::check::bare_interaction(7, 1_700_000_000_000);
+        let bare = crate::store::bare_interaction(7, 1_700_000_000_000);
         let mut full = bare.clone();
         full.id = u64::MAX;
         full.text = "Zoë's invoice – charged twice 💳".into();

@@ -52,38 +52,6 @@ fn json_or_corrupt<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Resul
 #[cfg(test)]
 pub(super) mod check {
     use super::*;
-    use crate::core::route::DecisionKind;
-    use crate::store::records::{Interaction, RouteRecord};
-
-    /// An interaction with nothing optional set: a fallback in conversation `c1` of `u_00ff`.
-    pub(in crate::store::sled_store) fn bare_interaction(id: u64, at_ms: u64) -> Interaction {
-        Interaction {
-            id,
-            at_ms,
-            channel: "http".into(),
-            conversation: "c1".into(),
-            user: "u_00ff".into(),
-            text: "how much is it?".into(),
-            persona: None,
-            intent: None,
-            persona_scores: vec![],
-            intent_scores: vec![],
-            evidence: vec![],
-            route: RouteRecord {
-                kind: DecisionKind::Fallback,
-                team: None,
-                answer: None,
-                reason: "no intent".into(),
-                actions: vec![],
-            },
-            reply: None,
-            answer_at: None,
-            ticket: None,
-            feedback: None,
-            label: None,
-            delivery: None,
-        }
-    }
 
     /// A store's texts holding `known`, and the folder of the database they are in.
     pub(super) fn texts_with(known: &[&str]) -> (tempfile::TempDir, Texts) {
