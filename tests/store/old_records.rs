@@ -157,8 +157,8 @@ fn json_tickets_of_an_older_store_are_read_and_rewritten_in_binary() {
 }
 
 /// A store written before the `by_user` log (schema 2: the stored user id ++ the id, one key
-/// per interaction) has its index rewritten when opened: forgetting its user still finds (and removes) every one of
-/// their interactions, and the other user's stay.
+/// per interaction) has its index rewritten when opened: forgetting its user still finds (and
+/// removes) every one of their interactions, and the other user's stay.
 #[test]
 fn long_by_user_keys_of_an_older_store_are_rewritten_and_forget_finds_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,9 +11,9 @@
 //!
 //! By what each part owns: this file opens the database and holds the handles; [`writer`]
 //! writes turns; [`interactions`], [`tickets`] and [`conversations`] (with channel links) read
-//! and change those records; [`ticket_ids`] numbers tickets; [`forget`] deletes; [`compact`] rewrites the files and recovers an
-//! interrupted compaction; [`codec`] encodes interactions and conversation states (binary, and
-//! reads the JSON of older stores).
+//! and change those records; [`ticket_ids`] numbers tickets; [`forget`] deletes; [`compact`]
+//! rewrites the files and recovers an interrupted compaction; [`codec`] encodes interactions
+//! and conversation states (binary, and reads the JSON of older stores).
 
 use std::path::{Path, PathBuf};
 
@@ -93,8 +93,9 @@ impl From<TransactionError<StoreError>> for StoreError {
 /// 2: interactions and conversation states in binary ([`codec`]). 3: the `by_user` index in
 /// short keys. 4: the `by_user` index as a log, one entry per group commit ([`user_index`]),
 /// and the sparse `time_marks` index instead of `by_time` ([`time_marks`]); tickets in binary
-/// and bot texts by reference ([`codec`]) came with it, read in either form. An older personabot refuses such a store instead of failing on
-/// its records or missing a user's interactions.
+/// and bot texts by reference ([`codec`]) came with it, read in either form. An older
+/// personabot refuses such a store instead of failing on its records or missing a user's
+/// interactions.
 const SCHEMA_VERSION: &[u8] = b"4";
 
 /// Schemas this personabot opens and upgrades: their JSON records are still read, their
