@@ -140,12 +140,14 @@ async fn post_ticket(http: &Http, s: &Arc<Shared>, t: &Ticket) {
     let pipeline = s.state.pipeline.clone();
     let ticket = t.id;
     blocking(move || {
-        let store = pipeline.store();
-        let mut result = store.set_link(&link_key_ticket(ticket), &link);
-        if let (Ok(()), Some(th)) = (&result, thread) {
-            result = store.set_link(&link_key_thread(th), &ticket.to_string());
+        // Both links at once: an agent may write in the thread as soon as it is seen.
+        let (ticket_key, ticket_value) = (link_key_ticket(ticket), ticket.to_string());
+        let thread_key = thread.map(link_key_thread);
+        let mut pairs = vec![(ticket_key.as_str(), link.as_str())];
+        if let Some(key) = &thread_key {
+            pairs.push((key.as_str(), ticket_value.as_str()));
         }
-        if let Err(e) = result {
+        if let Err(e) = pipeline.store().set_links(&pairs) {
             tracing::error!(error = %e, ticket, "saving the ticket link failed");
         }
     })

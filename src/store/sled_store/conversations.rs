@@ -84,8 +84,12 @@ impl OpenDb {
         Ok(())
     }
 
-    fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.links.insert(key, value.as_bytes())?;
+    fn set_links(&self, pairs: &[(&str, &str)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in pairs {
+            batch.insert(key.as_bytes(), value.as_bytes());
+        }
+        self.links.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
     }
@@ -162,9 +166,10 @@ impl Store {
             .save_conversation(channel, conversation, state)
     }
 
-    /// Stores a channel's bookkeeping value under `key` (durable when it returns).
-    pub(crate) fn set_link(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.current()?.set_link(key, value)
+    /// Stores a channel's bookkeeping values, each `(key, value)`, all at once: a reader sees
+    /// every one or none (durable when it returns).
+    pub(crate) fn set_links(&self, pairs: &[(&str, &str)]) -> Result<(), StoreError> {
+        self.current()?.set_links(pairs)
     }
 
     /// The store's 32-byte secret `name` (e.g. the key visitor tokens are signed with), created
@@ -173,7 +178,7 @@ impl Store {
         self.current()?.secret(name)
     }
 
-    /// A value stored with [`set_link`](Self::set_link).
+    /// A value stored with [`set_links`](Self::set_links).
     pub fn link(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.current()?.link(key)
     }
