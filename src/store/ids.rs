@@ -31,6 +31,9 @@ pub(crate) fn needs_hashing(channel: &str, id: &str) -> bool {
 /// `id` with its random-looking parts (UUIDs, runs of 16 or more letters and digits that mix
 /// both) as `x`: generated, not personal, though their digit runs may look like a phone number.
 fn without_random_parts(id: &str) -> Cow<'_, str> {
+    if id.len() < 16 {
+        return Cow::Borrowed(id); // both patterns need 16 characters or more
+    }
     let id = UUID.replace_all(id, "x");
     let tokens = LONG_TOKEN.replace_all(&id, |c: &regex::Captures<'_>| {
         let t = &c[0];
@@ -104,6 +107,8 @@ mod tests {
             ("bridge", "tel14155552671", true),
             ("bridge", "4111111111111111", true),
             ("http", "victim-conv-0", false),
+            ("bench", "w1-5", false),
+            ("bench", "u+14155552671", true),
             ("web", "id-0123456789abcdef0123456789abcdef", false),
             ("web", "id-0123456789ABCDEF0123456789ABCDEF", false),
             ("discord", "1234567890123456789", false),
