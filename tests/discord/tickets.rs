@@ -241,13 +241,7 @@ async fn claim_needs_the_team_role_and_silences_the_bot_and_relabel_is_stored() 
     );
 
     // An agent's message in the ticket thread reaches the customer; a // note does not.
-    let thread = bot
-        .pipeline
-        .store()
-        .link("discord:ticket:1")
-        .unwrap()
-        .unwrap();
-    let thread: u64 = thread.split('/').nth(2).unwrap().parse().unwrap();
+    let thread = ticket_thread(&bot, 1).await;
     let since = bot.mark();
     bot.fake
         .message(
@@ -314,17 +308,7 @@ async fn a_note_in_the_ticket_thread_is_kept_on_the_ticket_and_never_reaches_the
     let bot = Bot::start().await;
     let carol = customer(7004, "carol");
     open_sales_ticket(&bot, &carol).await;
-    // The thread is opened after the ticket's post: wait for its link.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let thread = loop {
-        let link = bot.pipeline.store().link("discord:ticket:1").unwrap();
-        match link {
-            Some(l) if l.split('/').nth(2).is_some_and(|t| !t.is_empty()) => break l,
-            _ if std::time::Instant::now() > deadline => panic!("no thread: {link:?}"),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    };
-    let thread: u64 = thread.split('/').nth(2).unwrap().parse().unwrap();
+    let thread = ticket_thread(&bot, 1).await;
     let agent = User::new(8003, "ann").with_roles(&[SALES_ROLE]);
     let outsider = User::new(8004, "outsider").with_roles(&[SUPPORT_ROLE]);
 
@@ -373,4 +357,25 @@ async fn a_note_in_the_ticket_thread_is_kept_on_the_ticket_and_never_reaches_the
         .iter()
         .any(|r| r.content().contains("reseller") || r.content().contains("not on the team")));
     bot.stop().await;
+}
+
+/// The thread of ticket `id`, once the bot has stored its link (the thread is opened after the
+/// ticket's post).
+async fn ticket_thread(bot: &Bot, id: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let link = bot
+            .pipeline
+            .store()
+            .link(&format!("discord:ticket:{id}"))
+            .unwrap();
+        let thread = link
+            .as_deref()
+            .and_then(|l| l.split('/').nth(2)?.parse().ok());
+        match thread {
+            Some(thread) => return thread,
+            None if std::time::Instant::now() > deadline => panic!("no thread: {link:?}"),
+            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
 }
