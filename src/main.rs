@@ -139,7 +139,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // With cluster.nats_url the owner's tools read every node's records from the streams.
     let cluster = || -> Result<Option<Box<dyn store_access::StoreAccess>>> {
         match settings.cluster.url() {
-            Some(_) => Ok(Some(Box::new(cluster_access::open(&settings.cluster)?))),
+            Some(_) => Ok(Some(Box::new(cluster_access::open(
+                &settings.cluster,
+                personabot::ops::retention::Windows::of(&settings.store),
+            )?))),
             None => Ok(None),
         }
     };
@@ -179,6 +182,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Tickets(cmd) => tickets::tickets(&*store()?, &catalog, cmd),
         Command::Agents(cmd) => agents::agents(&*store()?, &catalog, cmd),
+        Command::Audit(args) if args.cluster => match cluster()? {
+            Some(c) => audit::audit(&*c, args),
+            None => anyhow::bail!(
+                "audit --cluster reads the cluster's audit log: set cluster.nats_url \
+                 (PERSONABOT__CLUSTER__NATS_URL)"
+            ),
+        },
         Command::Audit(args) => audit::audit(&*store()?, args),
         Command::Evidence(cmd) if cmd.reads_the_cluster() => {
             evidence::evidence(&*evidence_source()?, &settings, cmd)

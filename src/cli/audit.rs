@@ -1,5 +1,6 @@
 //! `personabot audit`: the audit log of agent and owner actions (sign-ins, ticket actions,
-//! exports, forgets, account changes), oldest first.
+//! exports, forgets, account changes), oldest first; with `--cluster`, the cluster's own log of
+//! the exports and forgets run on every node at once.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,6 +21,10 @@ pub(crate) struct AuditArgs {
     /// One JSON object per line.
     #[arg(long)]
     json: bool,
+    /// The cluster's own log instead of this store's: the evidence exports and forgets run on
+    /// the whole cluster (needs cluster.nats_url).
+    #[arg(long)]
+    pub(crate) cluster: bool,
 }
 
 /// One entry as a line of text.

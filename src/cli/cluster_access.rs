@@ -5,8 +5,10 @@
 //! It is one more [`StoreAccess`] beside the store itself and a running `serve`'s socket:
 //! `evidence export`, `review`, `suggest` and `replay` run unchanged on it and print the same
 //! shapes. Reading is all it does, plus `evidence forget`, which asks every node to forget (see
-//! `personabot::cluster::forget`). Anything that changes a node's store (ticket actions,
-//! accounts, purge, compaction) is refused: it belongs to the node, run without
+//! `personabot::cluster::forget`). An export and a forget are each recorded in the cluster's
+//! audit log (`PB_AUDIT`, see `personabot::cluster::audit`) first, and do not run when that
+//! fails; `audit --cluster` lists that log. Anything that changes a node's store (ticket
+//! actions, accounts, purge, compaction) is refused: it belongs to the node, run without
 //! `cluster.nats_url` on its data folder.
 
 use std::io::Write;
@@ -14,22 +16,24 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 
 use personabot::catalog::settings::ClusterSettings;
-use personabot::cluster::{forget, read};
+use personabot::cluster::{audit, forget, read};
 use personabot::ops::retention::Windows;
 use personabot::store::{
-    Account, AuditEntry, Interaction, InteractionFilter, Ticket, TicketStatus,
+    now_ms, Account, AuditEntry, Interaction, InteractionFilter, Ticket, TicketStatus,
 };
 
-use super::store_access::{Compaction, Forgotten, Purge, StoreAccess};
+use super::store_access::{cli_user, Compaction, Forgotten, Purge, StoreAccess};
 
 /// The cluster's streams, read on demand (each call reads them afresh).
 pub(crate) struct ClusterAccess {
     runtime: tokio::runtime::Runtime,
     js: async_nats::jetstream::Context,
+    /// How long `PB_AUDIT` keeps its entries when this makes it (`store.audit_retention_days`).
+    audit_days: u32,
 }
 
 /// Connects to the cluster's NATS (credentials from the URL, from the environment only).
-pub(crate) fn open(settings: &ClusterSettings) -> Result<ClusterAccess> {
+pub(crate) fn open(settings: &ClusterSettings, windows: Windows) -> Result<ClusterAccess> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -37,7 +41,11 @@ pub(crate) fn open(settings: &ClusterSettings) -> Result<ClusterAccess> {
     let js = runtime
         .block_on(read::connect(settings, "personabot-cli"))
         .context("cannot reach the cluster (cluster.nats_url)")?;
-    Ok(ClusterAccess { runtime, js })
+    Ok(ClusterAccess {
+        runtime,
+        js,
+        audit_days: windows.audit_days,
+    })
 }
 
 impl ClusterAccess {
@@ -53,6 +61,22 @@ impl ClusterAccess {
             );
         }
         Ok(records)
+    }
+
+    /// Records the command's `action` on the whole cluster in `PB_AUDIT`, as the user running it.
+    fn audit(&self, action: &str) -> Result<()> {
+        let entry = AuditEntry {
+            at_ms: now_ms(),
+            who: cli_user(),
+            action: action.into(),
+            ticket: None,
+            target: Some("cluster".into()),
+            via: "cli".into(),
+            from: None,
+        };
+        self.runtime
+            .block_on(audit::record(&self.js, &entry, self.audit_days))
+            .with_context(|| format!("cannot record the {action} in the cluster's audit log"))
     }
 
     fn refused<T>(&self, what: &str) -> Result<T> {
@@ -116,9 +140,10 @@ impl StoreAccess for ClusterAccess {
         self.refused("a ticket note")
     }
 
-    /// The same JSON Lines a store exports (one interaction per line, oldest first). Not
-    /// audited: the audit log lives in the nodes' stores, which this never opens.
+    /// The same JSON Lines a store exports (one interaction per line, oldest first), once the
+    /// export is recorded in the cluster's audit log.
     fn export(&self, filter: &InteractionFilter, out: &mut dyn Write) -> Result<usize> {
+        self.audit("export")?;
         let interactions = self.interactions(filter)?;
         for i in &interactions {
             serde_json::to_writer(&mut *out, i)?;
@@ -131,6 +156,7 @@ impl StoreAccess for ClusterAccess {
     /// waits a moment for their answers: the counts are the answering nodes' sums, and the
     /// nodes that did not answer apply it when they read `PB_CONTROL` again.
     fn forget_user(&self, user: &str) -> Result<Forgotten> {
+        self.audit("forget")?;
         let cluster = self
             .runtime
             .block_on(async {
@@ -173,7 +199,18 @@ impl StoreAccess for ClusterAccess {
         self.refused("rotating an account")
     }
 
-    fn audit_log(&self, _since_ms: Option<u64>) -> Result<Vec<AuditEntry>> {
-        self.refused("the audit log")
+    /// The cluster's own audit log (`PB_AUDIT`); each node's is in its store.
+    fn audit_log(&self, since_ms: Option<u64>) -> Result<Vec<AuditEntry>> {
+        let (list, unreadable) = self
+            .runtime
+            .block_on(audit::load(&self.js, since_ms))
+            .context("cannot read the cluster's audit log")?;
+        if unreadable > 0 {
+            eprintln!(
+                "warning: {unreadable} entry(ies) of {} could not be read",
+                audit::AUDIT_STREAM
+            );
+        }
+        Ok(list)
     }
 }

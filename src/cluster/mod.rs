@@ -6,6 +6,7 @@
 //! Each node keeps its own sled store and owns the conversations it receives; the streams
 //! `PB_EVIDENCE` and `PB_TICKETS` hold every node's redacted interactions and ticket events.
 
+pub mod audit;
 pub mod desk;
 pub mod forget;
 pub mod ids;
