@@ -499,7 +499,7 @@ fn run(request: Request, pipeline: &Pipeline, out: &mut dyn Write) -> Result<Val
             }
             Request::Note { id, agent, text } => serde_json::to_value(
                 store_access::ticket_action(store, id, &agent, "note", || {
-                    Ok(pipeline.note(id, &agent, &text)?)
+                    Ok(pipeline.note(id, &agent, &text, "cli")?)
                 })?,
             )?,
             Request::Export { filter, by } => {

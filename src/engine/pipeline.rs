@@ -526,12 +526,20 @@ impl Pipeline {
         )
     }
 
-    /// An internal note by `agent` on a ticket: kept for agents, never sent to the customer.
-    pub fn note(&self, ticket: u64, agent: &str, text: &str) -> Result<Ticket, PipelineError> {
+    /// An internal note by `agent` on a ticket, written `from` a channel (`discord`, `slack`,
+    /// `http`, `cli`): kept for agents, never sent to the customer.
+    pub fn note(
+        &self,
+        ticket: u64,
+        agent: &str,
+        text: &str,
+        from: &'static str,
+    ) -> Result<Ticket, PipelineError> {
         let event = |t: Ticket| PipelineEvent::TicketNote {
             text: t.notes.last().map_or_else(String::new, |n| n.text.clone()),
             agent: agent.to_string(),
             ticket: t,
+            from,
         };
         self.ticket_change(
             ticket,

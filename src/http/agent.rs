@@ -264,7 +264,9 @@ pub(crate) async fn act(
             if text.trim().is_empty() {
                 return Err(ApiError::bad_request("`text` must not be empty"));
             }
-            state.blocking(move |p| p.note(id, &agent, &text)).await??
+            state
+                .blocking(move |p| p.note(id, &agent, &text, "http"))
+                .await??
         }
         _ => {
             let text = match (&body.saved, &body.text) {

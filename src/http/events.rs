@@ -88,6 +88,7 @@ pub(crate) fn told(event: PipelineEvent) -> Told {
             ticket,
             agent,
             text,
+            ..
         } => Told {
             kind: "note",
             ticket: Subject::Known(Box::new(ticket)),
@@ -357,6 +358,7 @@ mod tests {
                     ticket: assigned,
                     agent: "ann".into(),
                     text: "VIP".into(),
+                    from: "http",
                 },
                 "note",
                 json!({"agent": "ann", "text": "VIP"}),

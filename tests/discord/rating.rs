@@ -1,6 +1,7 @@
 //! "How did we do?" on Discord: after a resolve the customer is asked where they wrote, with
 //! five buttons for the ticket; only the ticket's customer may rate; an agent's internal note
-//! never reaches the customer's channel, while the agent's reply does.
+//! never reaches the customer's channel (it is shown in the ticket's thread), while the agent's
+//! reply does.
 
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ async fn the_customer_rates_a_resolved_ticket_and_never_sees_a_note() {
 
     // A note, then a reply: the reply reaches carol's channel, the note never does.
     let since = bot.mark();
-    agent(&bot.pipeline, |p| p.note(1, "ann", NOTE))
+    agent(&bot.pipeline, |p| p.note(1, "ann", NOTE, "http"))
         .await
         .expect("a note");
     agent(&bot.pipeline, |p| p.agent_reply(1, "ann", REPLY))
@@ -45,6 +46,22 @@ async fn the_customer_rates_a_resolved_ticket_and_never_sees_a_note() {
         })
         .await;
     assert_pings_nobody(&relayed.body);
+    // The note, written on the desk, is shown to the agents in the ticket's thread.
+    let shown = bot
+        .fake
+        .wait_request(since, T, |r| {
+            r.method == "POST" && r.content().contains("Note by ann")
+        })
+        .await;
+    let link = bot.pipeline.store().link("discord:ticket:1").unwrap();
+    let thread = link.as_deref().and_then(|l| l.split('/').nth(2));
+    assert_eq!(
+        Some(shown.api_path()),
+        thread.map(|t| format!("/channels/{t}/messages")).as_deref(),
+        "{link:?}"
+    );
+    assert!(shown.content().contains(NOTE), "{}", shown.content());
+    assert_pings_nobody(&shown.body);
 
     // The resolve: carol is asked in the channel she wrote in, with five buttons for ticket 1.
     agent(&bot.pipeline, |p| p.resolve(1, "ann"))

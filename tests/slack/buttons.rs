@@ -128,8 +128,12 @@ async fn talk_to_a_human_opens_a_ticket_and_agent_replies_reach_the_thread() {
     let since = bot.mark();
     // (`note` locks the conversation as sync code does.)
     let noted = tokio::task::block_in_place(|| {
-        bot.pipeline
-            .note(1, "ann", "internal: reseller, offer the partner discount")
+        bot.pipeline.note(
+            1,
+            "ann",
+            "internal: reseller, offer the partner discount",
+            "http",
+        )
     })
     .unwrap();
     assert_eq!(noted.notes.len(), 1);

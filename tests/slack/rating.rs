@@ -19,7 +19,7 @@ async fn the_customer_rates_in_the_thread_and_never_sees_a_note() {
 
     // A note, then a reply: the reply is posted in carol's thread, the note nowhere.
     let since = bot.mark();
-    tokio::task::block_in_place(|| bot.pipeline.note(1, "ann", NOTE)).unwrap();
+    tokio::task::block_in_place(|| bot.pipeline.note(1, "ann", NOTE, "http")).unwrap();
     tokio::task::block_in_place(|| bot.pipeline.agent_reply(1, "ann", REPLY)).unwrap();
     let relayed = bot
         .fake

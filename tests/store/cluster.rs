@@ -208,7 +208,7 @@ fn every_ticket_change_writes_its_event_and_a_relabel_republishes_the_interactio
     assert_eq!(turn_entries, 2);
 
     p.claim(ticket, "ana").unwrap();
-    p.note(ticket, "ana", "called them back").unwrap();
+    p.note(ticket, "ana", "called them back", "http").unwrap();
     p.agent_reply(ticket, "ana", "Your refund is on its way")
         .unwrap();
     p.relabel(ticket, Some("billing"), None, "ana").unwrap();

@@ -381,8 +381,12 @@ async fn buttons_record_feedback_open_a_ticket_and_agent_replies_come_back() {
     let since = bot.mark();
     // (`note` locks the conversation as sync code does.)
     tokio::task::block_in_place(|| {
-        bot.pipeline
-            .note(1, "dana", "internal: reseller, offer the partner discount")
+        bot.pipeline.note(
+            1,
+            "dana",
+            "internal: reseller, offer the partner discount",
+            "http",
+        )
     })
     .unwrap();
     bot.pipeline

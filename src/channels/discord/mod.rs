@@ -448,7 +448,8 @@ async fn relay_agent_message(s: Arc<Shared>, msg: &Message, ticket: u64) {
     let text = text.to_string();
     let pipeline = s.state.pipeline.clone();
     if note {
-        if let Some(Err(e)) = blocking(move || pipeline.note(ticket, &agent, &text)).await {
+        if let Some(Err(e)) = blocking(move || pipeline.note(ticket, &agent, &text, CHANNEL)).await
+        {
             tracing::error!(error = %e, ticket, "agent note failed");
         }
         return;

@@ -1,6 +1,6 @@
 //! Discord's ticket side: posting each new ticket to its team's channel with a thread, keeping
-//! the ticket message current, and relaying customer messages into the thread and agents'
-//! replies to Discord customers (the loop over the pipeline's events).
+//! the ticket message current, relaying customer messages and notes written elsewhere into the
+//! thread and agents' replies to Discord customers (the loop over the pipeline's events).
 
 use std::sync::Arc;
 
@@ -31,10 +31,21 @@ pub(super) async fn ticket_events(
                     super::rating::ask(&http, &t).await;
                 }
             }
-            // A note stays with the agents: only the ticket's own message changes (a note
-            // written with `/note` is in the ticket thread already).
+            // A note stays with the agents: one written elsewhere (the desk, Slack, the CLI)
+            // is shown in the ticket's thread, in the team's channel; one written there with
+            // `/note` is in it already.
+            PipelineEvent::TicketNote {
+                ticket: t,
+                agent,
+                text,
+                from,
+            } => {
+                if from != CHANNEL {
+                    note_in_thread(&http, &s, t.id, &agent, &text).await;
+                }
+                update_ticket(&http, &s, &t).await;
+            }
             PipelineEvent::TicketAssigned(t)
-            | PipelineEvent::TicketNote { ticket: t, .. }
             | PipelineEvent::TicketRated(t)
             | PipelineEvent::TicketRaised(t) => update_ticket(&http, &s, &t).await,
             PipelineEvent::CustomerMessage { ticket, text } => {
@@ -77,6 +88,28 @@ pub(super) async fn ticket_events(
                 }
             }
         }
+    }
+}
+
+/// Posts an agent's internal note in the ticket's thread (the team's side; never the
+/// customer's channel).
+async fn note_in_thread(http: &Http, s: &Arc<Shared>, ticket: u64, agent: &str, text: &str) {
+    let Some(thread) = ticket_link(s, ticket).await.and_then(|(_, _, t)| id(t?)) else {
+        return; // not posted to Discord, or without a thread
+    };
+    let m = CreateMessage::new()
+        .content(fit(
+            &format!(
+                "**Note by {}** (for agents, not sent to the customer): {}",
+                neutralise(agent),
+                neutralise(text)
+            ),
+            MAX_CONTENT,
+        ))
+        .allowed_mentions(no_pings());
+    let (result, _) = send(http, thread, m).await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, ticket, "the note was not shown in the ticket thread");
     }
 }
 

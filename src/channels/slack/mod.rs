@@ -205,7 +205,7 @@ async fn agent_note(state: &AppState, m: &SlackMessage) -> bool {
         let Some(id) = open.open_tickets().next().map(|o| o.id) else {
             return Ok(None);
         };
-        pipeline.note(id, &agent, &text)?;
+        pipeline.note(id, &agent, &text, CHANNEL)?;
         Ok(Some(id))
     })
     .await;

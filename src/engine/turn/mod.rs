@@ -74,6 +74,8 @@ pub enum PipelineEvent {
         ticket: Ticket,
         agent: String,
         text: String,
+        /// Where it was written: `discord`, `slack`, `http` (the desk and the API) or `cli`.
+        from: &'static str,
     },
     /// The customer rated a resolved ticket ("How did we do?"): `ticket.csat`.
     TicketRated(Ticket),
