@@ -95,9 +95,14 @@ pub fn evidence(
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = store.export(&filter, &mut w)?;
-                    w.flush()?;
-                    n
+                    let written = store
+                        .export(&filter, &mut w)
+                        .and_then(|n| Ok(w.flush().map(|()| n)?));
+                    if written.is_err() {
+                        // No partial export is left behind to be taken for a whole one.
+                        let _ = std::fs::remove_file(path);
+                    }
+                    written?
                 }
                 None => {
                     let stdout = std::io::stdout();

@@ -78,6 +78,12 @@ fn an_export_that_cannot_be_recorded_does_not_run() {
         run.stderr
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("week.jsonl");
+    let out_arg = out.to_string_lossy().into_owned();
+    let run = command(&env, &["evidence", "export", "--out", &out_arg]);
+    assert!(!run.ok, "{run:?}");
+    assert!(!out.exists(), "a failed export leaves no file behind");
 
     // Without cluster.nats_url there is no cluster log to read.
     let run = command(&[], &["audit", "--cluster"]);
