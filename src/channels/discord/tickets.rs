@@ -41,7 +41,12 @@ pub(super) async fn ticket_events(
                 from,
             } => {
                 if from != CHANNEL {
-                    note_in_thread(&http, &s, t.id, &agent, &text).await;
+                    let note = format!(
+                        "**Note by {}** (for agents, not sent to the customer): {}",
+                        neutralise(&agent),
+                        neutralise(&text)
+                    );
+                    post_in_thread(&http, &s, t.id, &note).await;
                 }
                 update_ticket(&http, &s, &t).await;
             }
@@ -49,16 +54,8 @@ pub(super) async fn ticket_events(
             | PipelineEvent::TicketRated(t)
             | PipelineEvent::TicketRaised(t) => update_ticket(&http, &s, &t).await,
             PipelineEvent::CustomerMessage { ticket, text } => {
-                let thread = ticket_link(&s, ticket).await.and_then(|(_, _, t)| id(t?));
-                if let Some(thread) = thread {
-                    let m = CreateMessage::new()
-                        .content(fit(
-                            &format!("**customer:** {}", neutralise(&text)),
-                            MAX_CONTENT,
-                        ))
-                        .allowed_mentions(no_pings());
-                    let _ = send(&http, thread, m).await;
-                }
+                let line = format!("**customer:** {}", neutralise(&text));
+                post_in_thread(&http, &s, ticket, &line).await;
             }
             PipelineEvent::AgentReply {
                 ticket,
@@ -91,25 +88,18 @@ pub(super) async fn ticket_events(
     }
 }
 
-/// Posts an agent's internal note in the ticket's thread (the team's side; never the
-/// customer's channel).
-async fn note_in_thread(http: &Http, s: &Arc<Shared>, ticket: u64, agent: &str, text: &str) {
+/// Posts `content` (already neutralised) in the ticket's thread, the team's side; nothing when
+/// the ticket has no thread on Discord.
+async fn post_in_thread(http: &Http, s: &Arc<Shared>, ticket: u64, content: &str) {
     let Some(thread) = ticket_link(s, ticket).await.and_then(|(_, _, t)| id(t?)) else {
-        return; // not posted to Discord, or without a thread
+        return;
     };
     let m = CreateMessage::new()
-        .content(fit(
-            &format!(
-                "**Note by {}** (for agents, not sent to the customer): {}",
-                neutralise(agent),
-                neutralise(text)
-            ),
-            MAX_CONTENT,
-        ))
+        .content(fit(content, MAX_CONTENT))
         .allowed_mentions(no_pings());
     let (result, _) = send(http, thread, m).await;
     if let Err(e) = result {
-        tracing::warn!(error = %e, ticket, "the note was not shown in the ticket thread");
+        tracing::warn!(error = %e, ticket, "posting in the ticket thread failed");
     }
 }
 
