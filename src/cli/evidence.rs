@@ -53,6 +53,18 @@ impl EvidenceCommand {
     }
 }
 
+/// Exports through a buffer into `out`, flushed; how many interactions.
+fn export_to(
+    store: &dyn StoreAccess,
+    filter: &InteractionFilter,
+    out: impl Write,
+) -> Result<usize> {
+    let mut w = std::io::BufWriter::new(out);
+    let n = store.export(filter, &mut w)?;
+    w.flush()?;
+    Ok(n)
+}
+
 pub fn evidence(
     store: &dyn StoreAccess,
     settings: &Settings,
@@ -94,23 +106,14 @@ pub fn evidence(
                 Some(path) => {
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    let mut w = std::io::BufWriter::new(file);
-                    let written = store
-                        .export(&filter, &mut w)
-                        .and_then(|n| Ok(w.flush().map(|()| n)?));
+                    let written = export_to(store, &filter, file);
                     if written.is_err() {
                         // No partial export is left behind to be taken for a whole one.
                         let _ = std::fs::remove_file(path);
                     }
                     written?
                 }
-                None => {
-                    let stdout = std::io::stdout();
-                    let mut w = std::io::BufWriter::new(stdout.lock());
-                    let n = store.export(&filter, &mut w)?;
-                    w.flush()?;
-                    n
-                }
+                None => export_to(store, &filter, std::io::stdout().lock())?,
             };
             eprintln!("exported {n} interaction(s)");
         }
