@@ -238,3 +238,24 @@ pub(crate) async fn open_sales_ticket(bot: &Bot, who: &User) -> Request {
     );
     bot.posted_in(since, SALES_CHANNEL).await
 }
+
+/// The thread of ticket `id`, once the bot has stored its link (the thread is opened after the
+/// ticket's post).
+pub(crate) async fn ticket_thread(bot: &Bot, id: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let link = bot
+            .pipeline
+            .store()
+            .link(&format!("discord:ticket:{id}"))
+            .unwrap();
+        let thread = link
+            .as_deref()
+            .and_then(|l| l.split('/').nth(2)?.parse().ok());
+        match thread {
+            Some(thread) => return thread,
+            None if std::time::Instant::now() > deadline => panic!("no thread: {link:?}"),
+            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use personabot::engine::pipeline::Pipeline;
 
-use crate::bot::{assert_pings_nobody, buttons, customer, open_sales_ticket, Bot, SUPPORT, T};
+use crate::bot::{
+    assert_pings_nobody, buttons, customer, open_sales_ticket, ticket_thread, Bot, SUPPORT, T,
+};
 use crate::fake_discord::GUILD_ID;
 
 const NOTE: &str = "Carol is a reseller, offer the partner discount";
@@ -53,13 +55,8 @@ async fn the_customer_rates_a_resolved_ticket_and_never_sees_a_note() {
             r.method == "POST" && r.content().contains("Note by ann")
         })
         .await;
-    let link = bot.pipeline.store().link("discord:ticket:1").unwrap();
-    let thread = link.as_deref().and_then(|l| l.split('/').nth(2));
-    assert_eq!(
-        Some(shown.api_path()),
-        thread.map(|t| format!("/channels/{t}/messages")).as_deref(),
-        "{link:?}"
-    );
+    let thread = ticket_thread(&bot, 1).await;
+    assert_eq!(shown.api_path(), format!("/channels/{thread}/messages"));
     assert!(shown.content().contains(NOTE), "{}", shown.content());
     assert_pings_nobody(&shown.body);
 

@@ -4,8 +4,8 @@ use personabot::channels::discord::HUMAN_LABEL;
 use personabot::store::{InteractionFilter, TicketStatus};
 
 use crate::bot::{
-    assert_pings_nobody, buttons, customer, open_sales_ticket, Bot, SALES_CHANNEL, SALES_ROLE,
-    SUPPORT, SUPPORT_ROLE, T,
+    assert_pings_nobody, buttons, customer, open_sales_ticket, ticket_thread, Bot, SALES_CHANNEL,
+    SALES_ROLE, SUPPORT, SUPPORT_ROLE, T,
 };
 use crate::fake_discord::{User, GUILD_ID};
 
@@ -357,25 +357,4 @@ async fn a_note_in_the_ticket_thread_is_kept_on_the_ticket_and_never_reaches_the
         .iter()
         .any(|r| r.content().contains("reseller") || r.content().contains("not on the team")));
     bot.stop().await;
-}
-
-/// The thread of ticket `id`, once the bot has stored its link (the thread is opened after the
-/// ticket's post).
-async fn ticket_thread(bot: &Bot, id: u64) -> u64 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let link = bot
-            .pipeline
-            .store()
-            .link(&format!("discord:ticket:{id}"))
-            .unwrap();
-        let thread = link
-            .as_deref()
-            .and_then(|l| l.split('/').nth(2)?.parse().ok());
-        match thread {
-            Some(thread) => return thread,
-            None if std::time::Instant::now() > deadline => panic!("no thread: {link:?}"),
-            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    }
 }
